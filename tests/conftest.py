@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from support import (
     CANARY_PASSWORD,
     in_ci,

@@ -1,0 +1,218 @@
+"""The one interface every database driver implements.
+
+A driver knows how to connect, lock, read and write golang-migrate's version
+table, run one SQL statement, and describe its database's errors. It knows
+nothing of planning, history or the command line: the engine does that.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..sql import Script, split_sql
+from ..urls import DatabaseURL
+
+__all__ = [
+    "DbErrorInfo",
+    "Driver",
+    "LockHolder",
+    "Query",
+    "TableName",
+    "VersionState",
+    "local_identity",
+]
+
+Query = tuple[str, Sequence[Any] | None]
+
+
+@dataclass(frozen=True)
+class VersionState:
+    """What the version table says. ``version`` None means no version (golang-migrate's -1)."""
+
+    version: int | None
+    dirty: bool = False
+
+    @property
+    def as_int(self) -> int:
+        return -1 if self.version is None else self.version
+
+    def describe(self) -> str:
+        if self.version is None:
+            return "no version (dirty)" if self.dirty else "no version"
+        return f"{self.version} (dirty)" if self.dirty else str(self.version)
+
+
+@dataclass(frozen=True)
+class TableName:
+    name: str
+    schema: str | None = None
+
+
+@dataclass(frozen=True)
+class DbErrorInfo:
+    """A database error in a form the failure report can use."""
+
+    message: str
+    code: str | None = None
+    detail: str | None = None
+    hint: str | None = None
+    position: int | None = None  # 1-based character position inside the statement that was sent
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds the migration lock, as far as the database can tell."""
+
+    pid: int | str | None = None
+    application_name: str | None = None
+    user: str | None = None
+    client: str | None = None
+    since: str | None = None
+    state: str | None = None
+    query: str | None = None
+
+    def describe(self) -> str:
+        parts = [f"pid {self.pid}" if self.pid is not None else "an unknown process"]
+        if self.application_name:
+            parts.append(f"application {self.application_name!r}")
+        if self.user:
+            parts.append(f"user {self.user}")
+        if self.client:
+            parts.append(f"from {self.client}")
+        if self.since:
+            parts.append(f"since {self.since}")
+        if self.state:
+            parts.append(f"state {self.state}")
+        text = ", ".join(parts)
+        if self.query:
+            text += f"; last query: {self.query.strip()[:120]}"
+        return text
+
+
+def local_identity() -> dict[str, str]:
+    """The operating-system user and host running the tool, for the history table."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return {"os_user": user, "host": socket.gethostname()}
+
+
+class Driver(ABC):
+    """A connection to one database, owned by one engine run."""
+
+    dialect: ClassVar[str]
+    transactional_ddl: ClassVar[bool]
+    placeholder: ClassVar[str] = "%s"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        self.version_table = TableName(url.custom.get("x-migrations-table") or "schema_migrations")
+        self.history_table = TableName("safemigrate_history")
+        self.statement_mode_everywhere = False  # a driver option may force it (sqlite x-no-tx-wrap)
+
+    # -- connection ------------------------------------------------------------
+    @abstractmethod
+    def connect(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Ask the database to stop the running statement; safe to call from a signal handler."""
+
+    @property
+    @abstractmethod
+    def database_name(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def server_version(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def current_user(self) -> str | None: ...
+
+    # -- SQL -------------------------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None: ...
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def in_transaction(self) -> bool: ...
+
+    @abstractmethod
+    def describe_error(self, exc: BaseException) -> DbErrorInfo | None:
+        """Return details for a database error, or None if ``exc`` is not one."""
+
+    def split(self, text: str) -> Script:
+        return split_sql(text, self.dialect)
+
+    @abstractmethod
+    def quote_ident(self, name: str) -> str: ...
+
+    def qualified(self, table: TableName) -> str:
+        if table.schema:
+            return f"{self.quote_ident(table.schema)}.{self.quote_ident(table.name)}"
+        return self.quote_ident(table.name)
+
+    def literal(self, value: Any) -> str:
+        """Render a parameter as an SQL literal, for dry runs and the plan only."""
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int | float):
+            return repr(value)
+        return "'" + str(value).replace("'", "''") + "'"
+
+    # -- locking ---------------------------------------------------------------
+    @abstractmethod
+    def lock(self, timeout: float) -> None:
+        """Take the migration lock, waiting at most ``timeout`` seconds (0: do not wait)."""
+
+    @abstractmethod
+    def unlock(self) -> None: ...
+
+    # -- golang-migrate's version table ----------------------------------------
+    def version_table_exists(self) -> bool:
+        return self.table_exists(self.version_table)
+
+    @abstractmethod
+    def create_version_table_sql(self) -> list[Query]: ...
+
+    @abstractmethod
+    def read_version(self) -> VersionState: ...
+
+    def set_version_sql(self, version: int | None, dirty: bool) -> list[Query]:
+        """golang-migrate's SetVersion: empty the table, then insert the row.
+
+        As in golang-migrate, a nil version that is dirty is written as -1 so that a
+        failed down migration of the first version is not mistaken for a clean start.
+        """
+        table = self.qualified(self.version_table)
+        queries: list[Query] = [(f"DELETE FROM {table}", None)]
+        if version is not None or dirty:
+            p = self.placeholder
+            queries.append(
+                (f"INSERT INTO {table} (version, dirty) VALUES ({p}, {p})",
+                 (-1 if version is None else version, dirty))
+            )
+        return queries
+
+    @abstractmethod
+    def table_exists(self, table: TableName) -> bool: ...
+
+    @abstractmethod
+    def drop_all_tables(self) -> list[str]:
+        """Drop every table in the migration schema (golang-migrate's drop); return their names."""

@@ -1,0 +1,361 @@
+"""PostgreSQL through psycopg 3, compatible with golang-migrate's postgres and pgx drivers."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from ..errors import DatabaseError, LockTimeoutError, UsageError
+from ..redact import redact_text
+from ..urls import DatabaseURL
+from .base import DbErrorInfo, Driver, LockHolder, Query, TableName, VersionState
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = [
+    "ADVISORY_LOCK_SALT",
+    "PostgresDriver",
+    "advisory_lock_id",
+    "connection_params",
+    "libpq_keywords",
+]
+
+ADVISORY_LOCK_SALT = 1486364155
+
+# Client-side options of lib/pq and pgx that mean nothing to libpq or the server.
+_CLIENT_ONLY_PARAMS = {
+    "binary_parameters",
+    "disable_prepared_binary_result",
+    "pool_max_conns",
+    "pool_min_conns",
+    "pool_max_conn_lifetime",
+    "pool_max_conn_idle_time",
+    "pool_health_check_period",
+    "pool_max_conn_lifetime_jitter",
+    "default_query_exec_mode",
+    "statement_cache_capacity",
+    "description_cache_capacity",
+    "prefer_simple_protocol",
+}
+
+
+def advisory_lock_id(database_name: str, *additional_names: str) -> int:
+    """golang-migrate's GenerateAdvisoryLockId: CRC-32 (IEEE) of the names joined by NUL, times a salt, mod 2^32."""
+    key = "\x00".join([*additional_names, database_name]) if additional_names else database_name
+    return (zlib.crc32(key.encode("utf-8")) * ADVISORY_LOCK_SALT) % (2**32)
+
+
+def libpq_keywords() -> set[str]:
+    from psycopg import pq
+
+    return {opt.keyword.decode() for opt in pq.Conninfo.get_defaults()}
+
+
+def _escape_option_value(value: str) -> str:
+    # libpq's "options" splits on spaces; a backslash escapes one.
+    return value.replace("\\", "\\\\").replace(" ", "\\ ")
+
+
+def connection_params(url: DatabaseURL, *, application_name: str | None = None) -> dict[str, str]:
+    """libpq keyword/value parameters for ``url``, as lib/pq would connect.
+
+    Query parameters libpq does not know become server settings (``-c name=value``
+    in ``options``), which is how lib/pq honours ``search_path`` and friends.
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    split = url.split
+    base = f"postgresql://{split.netloc}{split.path}"
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(base).items() if v is not None}
+    except Exception as exc:  # psycopg.ProgrammingError for malformed URIs
+        raise UsageError(
+            f"malformed PostgreSQL URL {url.redacted()!r}: {redact_text(str(exc))}",
+            hint="check the host, port and percent-encoding of the user name and password",
+        ) from None
+    known = libpq_keywords()
+    settings: list[str] = []
+    for key, value in url.query:
+        if key in known:
+            params[key] = value
+        elif key in _CLIENT_ONLY_PARAMS:
+            continue
+        else:
+            settings.append(f"-c {key}={_escape_option_value(value)}")
+    if settings:
+        params["options"] = " ".join(filter(None, [params.get("options", ""), *settings]))
+    if application_name and "application_name" not in params:
+        params["application_name"] = application_name
+    return params
+
+
+class PostgresDriver(Driver):
+    dialect = "postgres"
+    transactional_ddl = True
+    placeholder = "%s"
+
+    def __init__(self, url: DatabaseURL, *, application_name: str = "safemigrate") -> None:
+        super().__init__(url)
+        self._application_name = application_name
+        self._conn: psycopg.Connection[Any] | None = None
+        self._lock_key: int | None = None
+        self._locked = False
+        self._database_name = ""
+        self._server_version = ""
+        self._user: str | None = None
+        self.no_lock = url.custom_bool("x-no-lock")
+        self.statement_timeout_ms = url.custom_int("x-statement-timeout", 0)
+        quoted = url.custom_bool("x-migrations-table-quoted")
+        table = url.custom.get("x-migrations-table") or ""
+        if table and quoted and not (table.startswith('"') and table.endswith('"')):
+            raise UsageError(
+                "x-migrations-table must be quoted (for instance '\"migrate\".\"schema_migrations\"') "
+                f"when x-migrations-table-quoted is enabled, current value is: {table}",
+            )
+        self._quoted_table = table if quoted and table else None
+
+    # -- connection ------------------------------------------------------------
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        if self._conn is None:
+            raise RuntimeError("not connected")
+        return self._conn
+
+    def connect(self) -> None:
+        import psycopg
+
+        params = connection_params(self.url, application_name=self._application_name)
+        try:
+            self._conn = psycopg.connect(autocommit=True, **params)  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            raise DatabaseError(
+                f"cannot connect to {self.url.redacted()}: {self._clean(str(exc))}",
+                hint="check that the server is running and that host, port, user, password and "
+                "database in the URL are right",
+            ) from None
+        row = self.conn.execute(
+            "SELECT current_database(), current_schema(), current_user, "
+            "current_setting('server_version')"
+        ).fetchone()
+        assert row is not None
+        current_db, schema, user, server_version = row
+        self._user = user
+        self._server_version = server_version
+        # golang-migrate keys its lock on the URL path, leading "/" included, and
+        # falls back to current_database() only when the URL names no database.
+        self._database_name = unquote(self.url.path) if self.url.path else current_db
+        if schema is None:
+            raise DatabaseError(
+                "no schema: the search_path names no existing schema",
+                hint="set search_path in the URL (?search_path=public) or create the schema",
+            )
+        table_name = self.version_table.name
+        table_schema = schema
+        if self._quoted_table:
+            parts = re.findall(r'"(.*?)"', self._quoted_table)
+            if len(parts) > 2:
+                raise UsageError(
+                    f'"{self._quoted_table}" MigrationsTable contains too many dot characters'
+                )
+            table_name = parts[-1]
+            if len(parts) == 2:
+                table_schema = parts[0]
+        self.version_table = TableName(table_name, table_schema)
+        self.history_table = TableName(self.history_table.name, table_schema)
+        self._lock_key = advisory_lock_id(self._database_name, table_schema, table_name)
+        if self.statement_timeout_ms:
+            self.conn.execute(
+                "SELECT set_config('statement_timeout', %s, false)", (f"{self.statement_timeout_ms}ms",)
+            )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def cancel(self) -> None:
+        if self._conn is None:
+            return
+        cancel_safe = getattr(self._conn, "cancel_safe", None)
+        try:
+            if cancel_safe is not None:
+                cancel_safe(timeout=5.0)
+            else:
+                self._conn.cancel()
+        except Exception:
+            pass
+
+    @property
+    def database_name(self) -> str:
+        return self._database_name
+
+    @property
+    def server_version(self) -> str:
+        return self._server_version
+
+    @property
+    def current_user(self) -> str | None:
+        return self._user
+
+    @property
+    def lock_key(self) -> int:
+        assert self._lock_key is not None
+        return self._lock_key
+
+    # -- SQL -------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.conn.execute(sql, params, prepare=False)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        return list(self.conn.execute(sql, params, prepare=False).fetchall())
+
+    def in_transaction(self) -> bool:
+        from psycopg import pq
+
+        return self.conn.info.transaction_status != pq.TransactionStatus.IDLE
+
+    def quote_ident(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def describe_error(self, exc: BaseException) -> DbErrorInfo | None:
+        import psycopg
+
+        if not isinstance(exc, psycopg.Error):
+            return None
+        diag = getattr(exc, "diag", None)
+        message = (diag.message_primary if diag is not None else None) or str(exc).splitlines()[0]
+        position = diag.statement_position if diag is not None else None
+        extra: dict[str, Any] = {}
+        if diag is not None:
+            for key in ("schema_name", "table_name", "column_name", "constraint_name", "context"):
+                value = getattr(diag, key, None)
+                if value:
+                    extra[key] = value
+        return DbErrorInfo(
+            message=self._clean(message),
+            code=getattr(exc, "sqlstate", None),
+            detail=diag.message_detail if diag is not None else None,
+            hint=diag.message_hint if diag is not None else None,
+            position=int(position) if position else None,
+            extra=extra,
+        )
+
+    def _clean(self, text: str) -> str:
+        secrets = [self.url.password] if self.url.password else []
+        return redact_text(text, secrets)
+
+    # -- locking ---------------------------------------------------------------
+    def lock(self, timeout: float) -> None:
+        if self._locked:
+            raise DatabaseError("database locked: this session already holds the migration lock")
+        if self.no_lock:
+            self._locked = True
+            return
+        import psycopg
+
+        key = self.lock_key
+        if timeout <= 0:
+            row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            if not (row and row[0]):
+                self._raise_lock_timeout(timeout)
+            self._locked = True
+            return
+        previous = self.conn.execute("SELECT current_setting('lock_timeout')").fetchone()
+        self.conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout * 1000)}ms",))
+        try:
+            self.conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        except psycopg.errors.LockNotAvailable:
+            self._raise_lock_timeout(timeout)
+        finally:
+            self.conn.execute(
+                "SELECT set_config('lock_timeout', %s, false)", (previous[0] if previous else "0",)
+            )
+        self._locked = True
+
+    def _raise_lock_timeout(self, timeout: float) -> None:
+        holder = self.lock_holder()
+        who = holder.describe() if holder else "a session that has since ended"
+        pid = holder.pid if holder else None
+        hint = "wait for it to finish and run the command again"
+        if pid is not None:
+            hint += (
+                f"; if that process is gone or stuck, end its session with "
+                f"SELECT pg_terminate_backend({pid}) (its transaction is rolled back and the lock released)"
+            )
+        raise LockTimeoutError(
+            f"timeout: can't acquire database lock after {timeout:g}s: the migration lock "
+            f"(advisory lock {self.lock_key}) is held by {who}",
+            hint=hint,
+            details={"lock_id": self.lock_key, "holder": holder.__dict__ if holder else None},
+        )
+
+    def lock_holder(self) -> LockHolder | None:
+        rows = self.query(
+            """
+            SELECT a.pid, a.application_name, a.usename, host(a.client_addr),
+                   to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                   a.state, a.query
+              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'advisory' AND l.granted
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND l.classid::bigint = %s AND l.objid::bigint = %s AND l.objsubid = 1
+             LIMIT 1
+            """,
+            (self.lock_key >> 32, self.lock_key & 0xFFFFFFFF),
+        )
+        if not rows:
+            return None
+        pid, app, user, client, since, state, query = rows[0]
+        return LockHolder(pid=pid, application_name=app or None, user=user, client=client or "local socket",
+                          since=since, state=state, query=query)
+
+    def unlock(self) -> None:
+        if not self._locked:
+            return
+        self._locked = False
+        if self.no_lock or self._conn is None:
+            return
+        self.conn.execute("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
+
+    # -- version table ---------------------------------------------------------
+    def table_exists(self, table: TableName) -> bool:
+        rows = self.query(
+            "SELECT COUNT(1) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            (table.schema, table.name),
+        )
+        return bool(rows and rows[0][0])
+
+    def create_version_table_sql(self) -> list[Query]:
+        return [(
+            f"CREATE TABLE IF NOT EXISTS {self.qualified(self.version_table)} "
+            "(version bigint not null primary key, dirty boolean not null)",
+            None,
+        )]
+
+    def read_version(self) -> VersionState:
+        import psycopg
+
+        try:
+            rows = self.query(f"SELECT version, dirty FROM {self.qualified(self.version_table)} LIMIT 1")
+        except psycopg.errors.UndefinedTable:
+            return VersionState(None, False)
+        if not rows:
+            return VersionState(None, False)
+        version, dirty = rows[0]
+        return VersionState(None if version == -1 else int(version), bool(dirty))
+
+    def drop_all_tables(self) -> list[str]:
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema=(SELECT current_schema()) AND table_type='BASE TABLE'"
+        )
+        names = [r[0] for r in rows if r[0]]
+        for name in names:
+            self.execute(f"DROP TABLE IF EXISTS {self.quote_ident(name)} CASCADE")
+        return names

@@ -1,0 +1,256 @@
+"""SQLite through the standard library, compatible with golang-migrate's sqlite3 and sqlite drivers.
+
+golang-migrate locks SQLite only inside one process. safemigrate also excludes
+other processes, with an advisory ``flock`` on a file beside the database
+(``<database>-safemigrate.lock``), released by the kernel if the process dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import DatabaseError, LockTimeoutError
+from ..urls import DatabaseURL
+from .base import DbErrorInfo, Driver, LockHolder, Query, TableName, VersionState, local_identity
+
+__all__ = ["SqliteDriver", "sqlite_path"]
+
+# go-sqlite3 (mattn) DSN parameters we can honour, mapped to PRAGMAs.
+_PRAGMA_PARAMS = {
+    "_foreign_keys": "foreign_keys",
+    "_fk": "foreign_keys",
+    "_journal_mode": "journal_mode",
+    "_journal": "journal_mode",
+    "_synchronous": "synchronous",
+    "_sync": "synchronous",
+    "_busy_timeout": "busy_timeout",
+    "_timeout": "busy_timeout",
+}
+
+
+def sqlite_path(url: DatabaseURL) -> tuple[str, list[tuple[str, str]]]:
+    """The file name golang-migrate would open: the URL minus scheme and x- parameters."""
+    rest = url.raw.split("://", 1)[1]
+    path = rest.split("?", 1)[0]
+    return path, list(url.query)
+
+
+class SqliteDriver(Driver):
+    dialect = "sqlite"
+    transactional_ddl = True
+    placeholder = "?"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        super().__init__(url)
+        self.path, self.params = sqlite_path(url)
+        self.statement_mode_everywhere = url.custom_bool("x-no-tx-wrap")
+        self._conn: sqlite3.Connection | None = None
+        self._lock_file: IO[str] | None = None
+        self._locked = False
+        if not self.path:
+            raise DatabaseError(
+                f"no database file in {url.redacted()}",
+                hint="write the URL as sqlite3://path/to/file.db (relative) or sqlite3:///abs/path.db",
+            )
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("not connected")
+        return self._conn
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path == ":memory:" or "mode=memory" in self.path
+
+    def connect(self) -> None:
+        uri = self.path.startswith("file:")
+        if not uri and not self.in_memory:
+            parent = Path(self.path).parent
+            if not parent.exists():
+                raise DatabaseError(
+                    f"cannot open SQLite database {self.path!r}: folder {str(parent)!r} does not exist",
+                    hint="create the folder, or fix the path in the database URL",
+                )
+        try:
+            # isolation_level=None: the engine issues BEGIN/COMMIT itself.
+            self._conn = sqlite3.connect(self.path, uri=uri, isolation_level=None, timeout=15.0,
+                                         check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open SQLite database {self.path!r}: {exc}") from None
+        # A Python callback now and then lets signal handlers run during long statements.
+        self._conn.set_progress_handler(lambda: 0, 100_000)
+        for key, value in self.params:
+            pragma = _PRAGMA_PARAMS.get(key)
+            if pragma is not None:
+                self._conn.execute(f"PRAGMA {pragma} = {self._pragma_value(value)}")
+
+    @staticmethod
+    def _pragma_value(value: str) -> str:
+        lowered = value.lower()
+        if lowered in ("true", "yes", "on"):
+            return "1"
+        if lowered in ("false", "no", "off"):
+            return "0"
+        return "".join(ch for ch in value if ch.isalnum() or ch == "_") or "0"
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+        self._release_lock_file()
+
+    def cancel(self) -> None:
+        if self._conn is not None:
+            self._conn.interrupt()
+
+    @property
+    def database_name(self) -> str:
+        return self.path
+
+    @property
+    def server_version(self) -> str:
+        return sqlite3.sqlite_version
+
+    @property
+    def current_user(self) -> str | None:
+        return None
+
+    # -- SQL -------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.conn.execute(sql, tuple(params) if params is not None else ())
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        return list(self.conn.execute(sql, tuple(params) if params is not None else ()).fetchall())
+
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def quote_ident(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def literal(self, value: Any) -> str:
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        return super().literal(value)
+
+    def describe_error(self, exc: BaseException) -> DbErrorInfo | None:
+        if not isinstance(exc, sqlite3.Error):
+            return None
+        return DbErrorInfo(message=str(exc), code=getattr(exc, "sqlite_errorname", None))
+
+    # -- locking ---------------------------------------------------------------
+    def lock_path(self) -> Path | None:
+        if self.in_memory or self.path.startswith("file:"):
+            return None
+        return Path(self.path + "-safemigrate.lock")
+
+    def lock(self, timeout: float) -> None:
+        if self._locked:
+            raise DatabaseError("database locked: this process already holds the migration lock")
+        self.conn.execute(f"PRAGMA busy_timeout = {int(max(timeout, 0) * 1000)}")
+        path = self.lock_path()
+        if path is None:
+            self._locked = True
+            return
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held until unlock
+        deadline = time.monotonic() + max(timeout, 0)
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = self._read_holder(path)
+                    handle.close()
+                    raise LockTimeoutError(
+                        f"timeout: can't acquire database lock after {timeout:g}s: {path} is locked by "
+                        + (holder.describe() if holder else "another process"),
+                        hint="wait for the other run to finish and run the command again",
+                        details={"lock_file": str(path), "holder": holder.__dict__ if holder else None},
+                    ) from None
+                time.sleep(0.05)
+        handle.seek(0)
+        handle.truncate()
+        info = {"pid": os.getpid(), **local_identity(),
+                "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        handle.write(json.dumps(info))
+        handle.flush()
+        self._lock_file = handle
+        self._locked = True
+
+    @staticmethod
+    def _read_holder(path: Path) -> LockHolder | None:
+        try:
+            info = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            return None
+        if not info:
+            return None
+        return LockHolder(pid=info.get("pid"), user=info.get("os_user"), client=info.get("host"),
+                          since=info.get("since"), application_name="safemigrate")
+
+    def _release_lock_file(self) -> None:
+        if self._lock_file is not None:
+            with contextlib.suppress(OSError):
+                self._lock_file.seek(0)
+                self._lock_file.truncate()
+            self._lock_file.close()  # closing releases the flock
+            self._lock_file = None
+
+    def unlock(self) -> None:
+        self._locked = False
+        self._release_lock_file()
+
+    # -- version table ---------------------------------------------------------
+    def table_exists(self, table: TableName) -> bool:
+        rows = self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,))
+        return bool(rows)
+
+    def create_version_table_sql(self) -> list[Query]:
+        # golang-migrate's exact DDL, index name included.
+        table = self.qualified(self.version_table)
+        return [
+            (f"CREATE TABLE IF NOT EXISTS {table} (version uint64,dirty bool)", None),
+            (f"CREATE UNIQUE INDEX IF NOT EXISTS version_unique ON {table} (version)", None),
+        ]
+
+    def read_version(self) -> VersionState:
+        try:
+            rows = self.query(f"SELECT version, dirty FROM {self.qualified(self.version_table)} LIMIT 1")
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return VersionState(None, False)
+            raise
+        if not rows:
+            return VersionState(None, False)
+        version, dirty = rows[0]
+        return VersionState(None if int(version) == -1 else int(version), bool(dirty))
+
+    def drop_all_tables(self) -> list[str]:
+        rows = self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        )
+        names = [r[0] for r in rows if r[0]]
+        for name in names:
+            self.execute("BEGIN")
+            try:
+                self.execute(f"DROP TABLE IF EXISTS {self.quote_ident(name)}")
+                self.execute("COMMIT")
+            except sqlite3.Error:
+                self.execute("ROLLBACK")
+                raise
+        if names:
+            self.execute("VACUUM")
+        return names

@@ -1,0 +1,128 @@
+"""The dialect-neutral result of splitting a file: statements with positions."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["NO_TRANSACTION_MARKER", "LineIndex", "ParseProblem", "Script", "Statement", "split_sql"]
+
+# A file holding this comment runs statement by statement, each committed on its own.
+NO_TRANSACTION_MARKER = "safemigrate:no-transaction"
+_MARKER_RE = re.compile(r"--\s*" + re.escape(NO_TRANSACTION_MARKER) + r"\b")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a file, with its exact text and where it starts (1-based line and column)."""
+
+    text: str
+    start: int
+    line: int
+    column: int
+    end_line: int
+    kind: str = ""
+    transactional: bool = True
+    transaction_control: bool = False
+    node: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def index_label(self) -> str:
+        return f"line {self.line}"
+
+
+@dataclass(frozen=True)
+class ParseProblem:
+    message: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Script:
+    """A split file. ``parsed`` is False when the parser could not read it; the file is then one statement."""
+
+    text: str
+    statements: tuple[Statement, ...]
+    parsed: bool = True
+    problem: ParseProblem | None = None
+    no_transaction_marker: bool = False
+
+    @property
+    def non_transactional(self) -> tuple[Statement, ...]:
+        return tuple(s for s in self.statements if not s.transactional)
+
+    @property
+    def transaction_control(self) -> tuple[Statement, ...]:
+        return tuple(s for s in self.statements if s.transaction_control)
+
+    @property
+    def needs_statement_mode(self) -> bool:
+        """True when the file cannot be wrapped in one transaction by the runner."""
+        return bool(self.no_transaction_marker or self.non_transactional or self.transaction_control)
+
+    def statement_mode_reason(self) -> str | None:
+        if self.no_transaction_marker:
+            return f"the file contains the -- {NO_TRANSACTION_MARKER} marker"
+        if self.transaction_control:
+            s = self.transaction_control[0]
+            return f"the file manages its own transactions ({s.kind} at line {s.line})"
+        if self.non_transactional:
+            s = self.non_transactional[0]
+            first = s.text.strip().splitlines()[0][:60] if s.text.strip() else s.kind
+            return f"line {s.line} cannot run inside a transaction ({first})"
+        return None
+
+
+class LineIndex:
+    """Maps character offsets of a text to 1-based (line, column)."""
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0]
+        for i, ch in enumerate(text):
+            if ch == "\n":
+                self._starts.append(i + 1)
+
+    def position(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self._starts, offset)
+        return line, offset - self._starts[line - 1] + 1
+
+
+def has_no_transaction_marker(text: str) -> bool:
+    return _MARKER_RE.search(text) is not None
+
+
+def make_statement(text: str, index: LineIndex, start: int, end: int, **kwargs: Any) -> Statement:
+    line, column = index.position(start)
+    end_line, _ = index.position(max(start, end - 1))
+    return Statement(text=text[start:end], start=start, line=line, column=column,
+                     end_line=end_line, **kwargs)
+
+
+def whole_file(text: str, index: LineIndex) -> tuple[Statement, ...]:
+    """The fallback when a file cannot be parsed: send it as one statement, as golang-migrate does."""
+    stripped = text.strip()
+    if not stripped:
+        return ()
+    start = text.index(stripped[0])
+    return (make_statement(text, index, start, start + len(stripped), kind="unparsed"),)
+
+
+def split_sql(text: str, dialect: str) -> Script:
+    """Split ``text`` with the parser of ``dialect`` ('postgres', 'sqlite' or 'mysql')."""
+    if dialect == "postgres":
+        from .postgres import split_postgres
+
+        return split_postgres(text)
+    if dialect == "sqlite":
+        from .sqlite import split_sqlite
+
+        return split_sqlite(text)
+    if dialect == "mysql":
+        from .mysql import split_mysql  # type: ignore[import-not-found,unused-ignore]
+
+        result: Script = split_mysql(text)
+        return result
+    raise ValueError(f"unknown SQL dialect {dialect!r}")
