@@ -52,7 +52,8 @@ class SafemigrateError(Exception):
         data: dict[str, Any] = {"type": self.code, "message": self.message}
         if self.hint:
             data["hint"] = self.hint
-        data.update(self.details)
+        # report_lines is the text rendering of the details; machines get the details themselves.
+        data.update({k: v for k, v in self.details.items() if k != "report_lines"})
         return data
 
 

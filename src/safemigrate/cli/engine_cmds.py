@@ -1,0 +1,206 @@
+"""golang-migrate's commands plus status and plan: each parses, makes one library call, renders."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import UsageError
+from .options import global_options, settings_of
+from .render import render_plan, render_run, render_status
+from .runtime import CliReporter, confirm, handle_signals, open_migrator
+
+__all__ = ["create", "down", "drop", "force", "goto", "plan", "status", "up", "version"]
+
+_NO_PARSE = {"ignore_unknown_options": True}
+
+
+def _uint(value: str, what: str) -> int:
+    """Parse N or V as golang-migrate does (strconv.ParseUint), with its error texts."""
+    if not value.isdigit():
+        raise UsageError(f"error: can't read {what}", hint=f"{what.split()[0]} must be a whole number >= 0")
+    return int(value)
+
+
+@click.command(context_settings=_NO_PARSE)
+@click.argument("n", required=False)
+@click.option("--dry-run", is_flag=True, help="Print the steps and the SQL that would run; change nothing.")
+@click.option("--atomic", is_flag=True,
+              help="Apply all pending migrations in ONE transaction: all or nothing.")
+@global_options
+@click.pass_context
+def up(ctx: click.Context, n: str | None, dry_run: bool, atomic: bool) -> None:
+    """Apply all or N up migrations."""
+    settings = settings_of(ctx)
+    limit = None if n is None else _uint(n, "limit argument N")
+    reporter = CliReporter(settings.output)
+    with open_migrator(settings, reporter=reporter) as migrator, handle_signals(migrator, settings.output):
+        result = migrator.up(limit, dry_run=dry_run, atomic=atomic)
+    reporter.close()
+    (render_plan if dry_run else render_run)(settings.output, result)
+
+
+@click.command(context_settings=_NO_PARSE)
+@click.argument("n", required=False)
+@click.option("-all", "--all", "apply_all", is_flag=True, help="Apply all down migrations, without asking.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Print the steps and the SQL that would run; change nothing.")
+@global_options
+@click.pass_context
+def down(ctx: click.Context, n: str | None, apply_all: bool, yes: bool, dry_run: bool) -> None:
+    """Apply all or N down migrations (asks before applying all of them)."""
+    settings = settings_of(ctx)
+    if apply_all and n is not None:
+        raise UsageError("error: -all cannot be used with other arguments")
+    limit = None if n is None else _uint(n, "limit argument N")
+    if limit is None and not apply_all and not dry_run:
+        confirm("Are you sure you want to apply all down migrations?", yes=yes or settings.yes,
+                refusal="down with no N applies ALL down migrations, and there is no terminal to confirm",
+                hint="pass -all (or --yes) to apply them all, or down N to apply N of them")
+    reporter = CliReporter(settings.output)
+    with open_migrator(settings, reporter=reporter) as migrator, handle_signals(migrator, settings.output):
+        result = migrator.down(limit, dry_run=dry_run)
+    reporter.close()
+    (render_plan if dry_run else render_run)(settings.output, result)
+
+
+@click.command(name="goto", context_settings=_NO_PARSE)
+@click.argument("v", required=False)
+@click.option("--dry-run", is_flag=True, help="Print the steps and the SQL that would run; change nothing.")
+@global_options
+@click.pass_context
+def goto(ctx: click.Context, v: str | None, dry_run: bool) -> None:
+    """Migrate up or down to version V."""
+    settings = settings_of(ctx)
+    if v is None:
+        raise UsageError("error: please specify version argument V", hint="safemigrate goto V")
+    version_number = _uint(v, "version argument V")
+    reporter = CliReporter(settings.output)
+    with open_migrator(settings, reporter=reporter) as migrator, handle_signals(migrator, settings.output):
+        result = migrator.goto(version_number, dry_run=dry_run)
+    reporter.close()
+    (render_plan if dry_run else render_run)(settings.output, result)
+
+
+@click.command(context_settings=_NO_PARSE)
+@click.argument("v", required=False)
+@global_options
+@click.pass_context
+def force(ctx: click.Context, v: str | None) -> None:
+    """Set version V without running a migration (clears the dirty flag; V may be -1)."""
+    settings = settings_of(ctx)
+    if v is None:
+        raise UsageError("error: please specify version argument V", hint="safemigrate force V")
+    try:
+        number = int(v)
+    except ValueError:
+        raise UsageError("error: can't read version argument V", hint="V is a version number or -1") from None
+    if number < -1:
+        raise UsageError("error: argument V must be >= -1")
+    with open_migrator(settings) as migrator:
+        state = migrator.force(number)
+    settings.output.result(
+        {"ok": True, "command": "force", "version": state.version, "dirty": state.dirty},
+        f"forced version {state.describe()}",
+    )
+
+
+@click.command()
+@global_options
+@click.pass_context
+def version(ctx: click.Context) -> None:
+    """Print the current migration version (N or N (dirty))."""
+    from ..errors import NoMigrationError
+
+    settings = settings_of(ctx)
+    from ..drivers import open_driver
+    from ..urls import parse_database_url
+
+    driver = open_driver(parse_database_url(settings.database_url()))
+    driver.connect()
+    try:
+        state = driver.read_version()
+    finally:
+        driver.close()
+    if state.version is None and not state.dirty:
+        raise NoMigrationError("no migration", hint="no version has been applied yet: run safemigrate up")
+    shown = f"{state.as_int} (dirty)" if state.dirty else str(state.as_int)
+    settings.output.result({"ok": True, "version": state.version, "dirty": state.dirty}, shown)
+
+
+@click.command()
+@click.option("-f", "--force", "force_drop", is_flag=True, help="Do not ask for confirmation.")
+@global_options
+@click.pass_context
+def drop(ctx: click.Context, force_drop: bool) -> None:
+    """Drop every table in the database's migration schema (asks first)."""
+    settings = settings_of(ctx)
+    confirm("Are you sure you want to drop the entire database schema?", yes=force_drop or settings.yes,
+            refusal="drop deletes every table, and there is no terminal to confirm",
+            hint="pass -f to drop without asking (take a backup first: safemigrate backup create)")
+    with open_migrator(settings) as migrator:
+        dropped = migrator.drop()
+    settings.output.result({"ok": True, "command": "drop", "dropped_tables": dropped},
+                           f"dropped {len(dropped)} table(s)" + (": " + ", ".join(dropped) if dropped else ""))
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("-ext", "--ext", default="", help="File extension (required), e.g. sql.")
+@click.option("-dir", "--dir", "directory", default="", help="Folder for the files (default: current).")
+@click.option("-seq", "--seq", is_flag=True, help="Sequential numbers instead of timestamps.")
+@click.option("-digits", "--digits", type=int, default=6, show_default=True, help="Digits of -seq numbers.")
+@click.option("-format", "--format-time", "time_format", default="20060102150405",
+              help='Go time layout for the version, or "unix" / "unixNano".')
+@click.option("-tz", "--tz", "timezone", default="UTC", show_default=True, help="Time zone of timestamps.")
+@global_options
+@click.pass_context
+def create(ctx: click.Context, name: str | None, ext: str, directory: str, seq: bool, digits: int,
+           time_format: str, timezone: str) -> None:
+    """Create an empty up/down pair named VERSION_NAME.up.EXT / VERSION_NAME.down.EXT."""
+    from ..create import create_migration
+
+    settings = settings_of(ctx)
+    created = create_migration(name or "", ext=ext, directory=directory, seq=seq, digits=digits,
+                               time_format=time_format, timezone=timezone)
+    settings.output.result(
+        {"ok": True, "command": "create", "version": created.version, "up": str(created.up),
+         "down": str(created.down)},
+        f"{created.up}\n{created.down}",
+    )
+
+
+@click.command()
+@click.option("--exit-code", is_flag=True, help="Exit 1 when a migration is pending or something is wrong.")
+@global_options
+@click.pass_context
+def status(ctx: click.Context, exit_code: bool) -> None:
+    """Every migration: applied, pending or current, with loud flags for what is wrong."""
+    settings = settings_of(ctx)
+    with open_migrator(settings) as migrator:
+        report = migrator.status()
+    render_status(settings.output, report)
+    if exit_code and not report.ok:
+        ctx.exit(1)
+
+
+@click.command(context_settings=_NO_PARSE)
+@click.argument("words", nargs=-1)
+@global_options
+@click.pass_context
+def plan(ctx: click.Context, words: tuple[str, ...]) -> None:
+    """Show what up [N], down [N|-all] or goto V would run, SQL included; change nothing."""
+    settings = settings_of(ctx)
+    command = words[0] if words else "up"
+    rest = [w for w in words[1:] if w not in ("-all", "--all")]
+    if command not in ("up", "down", "goto"):
+        raise UsageError(f"unknown plan command {command!r}", hint="safemigrate plan [up [N] | down [N] | goto V]")
+    if len(rest) > 1:
+        raise UsageError("error: too many arguments", hint="safemigrate plan [up [N] | down [N] | goto V]")
+    argument = None
+    if rest:
+        argument = _uint(rest[0], "version argument V" if command == "goto" else "limit argument N")
+    elif command == "goto":
+        raise UsageError("error: please specify version argument V", hint="safemigrate plan goto V")
+    with open_migrator(settings) as migrator:
+        result = migrator.plan(command, argument)
+    render_plan(settings.output, result)

@@ -1,0 +1,118 @@
+"""What the engine commands share: opening a Migrator from the settings, progress, signals, prompts."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from ..drivers import open_driver
+from ..engine import Migrator, StepResult
+from ..errors import UsageError
+from ..planner import Step
+from ..source import load_source
+from ..sql.script import Statement
+from ..urls import parse_database_url
+from .options import Settings
+from .output import Output
+
+__all__ = ["CliReporter", "confirm", "handle_signals", "open_migrator"]
+
+
+class CliReporter:
+    """Prints each finished step as golang-migrate does (``1/u create_users (12.3ms)``).
+
+    On a terminal a spinner on stderr shows the running step and statement with
+    the elapsed time, so a long ``CREATE INDEX`` visibly makes progress.
+    """
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+        self._status: Any = None
+        self._step_started = 0.0
+        self._live = output.format == "text" and output.stderr.isatty()
+
+    def warning(self, message: str) -> None:
+        self._stop_status()
+        self.output.warn(message)
+
+    def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
+        self._step_started = time.monotonic()
+        if self.output.verbose:
+            self.output.progress(f"Start {step.log_string} ({index + 1}/{total}, {mode})")
+        if self._live:
+            from rich.console import Console
+
+            console = Console(file=self.output.stderr, no_color=not self.output.color(),
+                              highlight=False)
+            self._stop_status()
+            self._status = console.status(f"applying {step.log_string} ({index + 1}/{total})")
+            self._status.start()
+
+    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
+        if self.output.verbose:
+            first = statement.text.strip().splitlines()[0][:80] if statement.text.strip() else ""
+            self.output.progress(f"  statement {index + 1}/{total} (line {statement.line}): {first}")
+        if self._status is not None:
+            self._status.update(f"applying {step.log_string}: statement {index + 1}/{total} "
+                                f"(line {statement.line})")
+
+    def step_finished(self, result: StepResult) -> None:
+        self._stop_status()
+        elapsed = result.duration * 1000
+        self.output.lines([f"{result.step.log_string} ({elapsed:.2f}ms)"])
+
+    def _stop_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def close(self) -> None:
+        self._stop_status()
+
+
+def open_migrator(settings: Settings, *, reporter: CliReporter | None = None) -> Migrator:
+    url = parse_database_url(settings.database_url())
+    source = load_source(settings.migrations_dir())
+    driver = open_driver(url)
+    return Migrator(source, driver, lock_timeout=settings.effective_lock_timeout(),
+                    reporter=reporter or CliReporter(settings.output))
+
+
+@contextmanager
+def handle_signals(migrator: Migrator, output: Output) -> Iterator[None]:
+    """SIGINT/SIGTERM: the first stops the run safely (rollback, unlock); a second aborts at once."""
+    seen: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if seen:
+            raise KeyboardInterrupt
+        seen.append(signum)
+        output.info(f"{signal.Signals(signum).name} received: stopping safely (rolling back the "
+                    "running migration, releasing the lock); send it again to abort at once")
+        migrator.interrupt(signum)
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def confirm(question: str, *, yes: bool, refusal: str, hint: str) -> None:
+    """Ask on a terminal; without one, go ahead only with --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(refusal, hint=hint)
+    import click
+
+    if not click.confirm(question, default=False, err=True):
+        raise UsageError("aborted: nothing was changed")

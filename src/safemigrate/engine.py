@@ -1,0 +1,925 @@
+"""Planning and applying migrations: the lock, the dirty protocol, transactions, history.
+
+Every step follows golang-migrate's protocol (version marked dirty, migration
+run, version marked clean) and adds what golang-migrate lacks:
+
+* where the database has transactional DDL the three happen in ONE transaction,
+  so a failing migration leaves the previous clean version, never a dirty one;
+* a file that cannot run in a transaction runs statement by statement, each
+  committed on its own, after the dirty marker is committed; a failure then says
+  exactly which statements committed;
+* every step is recorded in ``safemigrate_history``.
+
+All SQL goes through :class:`SqlRunner`, the one place that executes it; a dry
+run swaps in a recording runner and runs the very same code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ._version import __version__
+from .drivers.base import DbErrorInfo, Driver, Query, VersionState, local_identity
+from .errors import (
+    DatabaseError,
+    DirtyDatabaseError,
+    MigrationFailedError,
+    RunInterruptedError,
+    SafemigrateError,
+    UsageError,
+)
+from .history import HistoryRecord, HistoryTable, new_run_id
+from .planner import NIL, Plan, Step, plan_down, plan_goto, plan_up
+from .source import MigrationSource
+from .sql.script import LineIndex, Script, Statement
+from .status import StatusReport, build_status
+
+__all__ = [
+    "Migrator",
+    "PlannedStep",
+    "Reporter",
+    "RunResult",
+    "SilentReporter",
+    "SqlRunner",
+    "StepResult",
+]
+
+_BEGIN_KINDS = {"BEGIN", "START"}
+_END_KINDS = {"COMMIT", "ROLLBACK", "END", "COMMIT_PREPARED", "PREPARE"}
+
+
+class Reporter(Protocol):
+    """What the engine tells its caller while it works (the CLI renders it)."""
+
+    def warning(self, message: str) -> None: ...
+
+    def step_started(self, step: Step, index: int, total: int, mode: str) -> None: ...
+
+    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None: ...
+
+    def step_finished(self, result: StepResult) -> None: ...
+
+
+class SilentReporter:
+    def warning(self, message: str) -> None:
+        pass
+
+    def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
+        pass
+
+    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    mode: str
+    duration: float
+    statements: int
+    from_version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.step.version,
+            "name": self.step.name,
+            "direction": self.step.direction,
+            "from_version": None if self.from_version == NIL else self.from_version,
+            "to_version": None if self.step.target == NIL else self.step.target,
+            "file": str(self.step.file.path) if self.step.file else None,
+            "mode": self.mode,
+            "statements": self.statements,
+            "duration_ms": round(self.duration * 1000, 3),
+        }
+
+
+@dataclass
+class PlannedStep:
+    step: Step
+    mode: str
+    reason: str | None
+    sql: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.step.version,
+            "name": self.step.name,
+            "direction": self.step.direction,
+            "to_version": None if self.step.target == NIL else self.step.target,
+            "file": str(self.step.file.path) if self.step.file else None,
+            "mode": self.mode,
+            "why_not_one_transaction": self.reason,
+            "sql": self.sql,
+        }
+
+
+@dataclass
+class RunResult:
+    command: str
+    start: VersionState
+    end: VersionState
+    steps: list[StepResult] = field(default_factory=list)
+    planned: list[PlannedStep] = field(default_factory=list)
+    no_change: bool = False
+    dry_run: bool = False
+    pending_error: SafemigrateError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "ok": True,
+            "command": self.command,
+            "dry_run": self.dry_run,
+            "no_change": self.no_change,
+            "from": {"version": self.start.version, "dirty": self.start.dirty},
+            "to": {"version": self.end.version, "dirty": self.end.dirty},
+        }
+        if self.dry_run:
+            data["steps"] = [p.to_dict() for p in self.planned]
+            if self.pending_error is not None:
+                data["would_fail"] = self.pending_error.to_dict()
+        else:
+            data["steps"] = [s.to_dict() for s in self.steps]
+        return data
+
+
+# -- the one place SQL is executed ---------------------------------------------------------
+
+
+class SqlRunner:
+    """Executes SQL on the driver, or (dry run) records exactly what would be executed."""
+
+    def __init__(self, driver: Driver, *, dry_run: bool = False) -> None:
+        self.driver = driver
+        self.dry_run = dry_run
+        self.recorded: list[str] = []
+        self._simulated_transaction = False
+
+    def run(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        if self.dry_run:
+            self.recorded.append(self.render(sql, params))
+            return
+        self.driver.execute(sql, params)
+
+    def run_all(self, queries: Sequence[Query]) -> None:
+        for sql, params in queries:
+            self.run(sql, params)
+
+    def run_statement(self, statement: Statement) -> None:
+        if self.dry_run:
+            if statement.transaction_control:
+                word = statement.kind.upper().split()[0] if statement.kind else ""
+                if word in _BEGIN_KINDS:
+                    self._simulated_transaction = True
+                elif word in _END_KINDS:
+                    self._simulated_transaction = False
+            self.recorded.append(statement.text.rstrip().rstrip(";") + ";")
+            return
+        self.driver.execute(statement.text, None)
+
+    def begin(self) -> None:
+        self._simulated_transaction = True
+        self.run("BEGIN")
+
+    def commit(self) -> None:
+        self._simulated_transaction = False
+        self.run("COMMIT")
+
+    def rollback(self) -> None:
+        self._simulated_transaction = False
+        self.run("ROLLBACK")
+
+    def in_transaction(self) -> bool:
+        return self._simulated_transaction if self.dry_run else self.driver.in_transaction()
+
+    def render(self, sql: str, params: Sequence[Any] | None) -> str:
+        text = sql.strip()
+        if params:
+            pieces = text.split(self.driver.placeholder)
+            rendered = [pieces[0]]
+            for value, piece in zip(params, pieces[1:], strict=False):
+                shown = value.isoformat() if isinstance(value, datetime) else value
+                rendered.append(self.driver.literal(shown))
+                rendered.append(piece)
+            text = "".join(rendered)
+        return text if text.endswith(";") else text + ";"
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Failure:
+    """What went wrong in a step, collected while it is rolled back."""
+
+    step: Step
+    script: Script | None
+    mode: str
+    statement_index: int | None  # 0-based index of the failing statement, None for bookkeeping
+    error: DbErrorInfo | None
+    settled: int = 0  # statements whose effects are final (statement mode)
+    block_start: int | None = None  # first statement of the file's own open transaction
+    atomic_steps: int = 0
+
+
+def _caret_lines(text: str, line: int, column: int) -> list[str]:
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return []
+    source = lines[line - 1].expandtabs(4)
+    gutter = f"{line:>5} | "
+    return [gutter + source, " " * (len(gutter) - 2) + "| " + " " * max(column - 1, 0) + "^"]
+
+
+# -- the engine ---------------------------------------------------------------------------------
+
+
+class Migrator:
+    """Applies a folder of migrations to one database. Use as a context manager (connects/closes)."""
+
+    def __init__(
+        self,
+        source: MigrationSource,
+        driver: Driver,
+        *,
+        lock_timeout: float = 15.0,
+        reporter: Reporter | None = None,
+        history: bool = True,
+        tool_version: str = __version__,
+        pre_apply_check: Callable[[Sequence[Step]], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.driver = driver
+        self.lock_timeout = lock_timeout
+        self.reporter: Reporter = reporter or SilentReporter()
+        self.history_enabled = history
+        self.tool_version = tool_version
+        self.pre_apply_check = pre_apply_check
+        self._interrupted: int | None = None
+        self._history: HistoryTable | None = None
+        self._identity = local_identity()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> Migrator:
+        self.driver.connect()
+        self._history = HistoryTable(self.driver)
+        for warning in self.source.warnings:
+            self.reporter.warning(str(warning))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.driver.close()
+
+    @property
+    def history(self) -> HistoryTable:
+        if self._history is None:
+            self._history = HistoryTable(self.driver)
+        return self._history
+
+    def interrupt(self, signal_number: int) -> None:
+        """Called from a signal handler: stop at the next safe point and cancel what is running."""
+        first = self._interrupted is None
+        self._interrupted = signal_number
+        if first:
+            self.driver.cancel()
+
+    def _check_interrupt(self) -> None:
+        if self._interrupted is not None:
+            raise _Stop()
+
+    # -- reading ---------------------------------------------------------------------------------
+    def version(self) -> VersionState:
+        """The version table's state; read-only (a missing table means no version)."""
+        return self.driver.read_version()
+
+    def read_history(self) -> list[HistoryRecord]:
+        return self.history.read()
+
+    def status(self) -> StatusReport:
+        """Every file against the version table and the history; read-only."""
+        state = self.driver.read_version()
+        available = self.driver.table_exists(self.driver.history_table)
+        history = self.history.read() if available else []
+        return build_status(self.source, state, history, database=self.driver.url.redacted(),
+                            history_available=available)
+
+    # -- moving ------------------------------------------------------------------------------------
+    def up(self, limit: int | None = None, *, dry_run: bool = False, atomic: bool = False) -> RunResult:
+        n = -1 if limit is None else limit
+        return self._move("up", lambda cur: plan_up(self.source, cur, n), dry_run=dry_run, atomic=atomic)
+
+    def down(self, limit: int | None = None, *, dry_run: bool = False) -> RunResult:
+        n = -1 if limit is None else limit
+        return self._move("down", lambda cur: plan_down(self.source, cur, n), dry_run=dry_run)
+
+    def goto(self, version: int, *, dry_run: bool = False) -> RunResult:
+        if version < 0:
+            raise UsageError("error: can't read version argument V", hint="V is a version number >= 0")
+        return self._move("goto", lambda cur: plan_goto(self.source, cur, version), dry_run=dry_run)
+
+    def plan(self, command: str = "up", argument: int | None = None) -> RunResult:
+        if command == "up":
+            return self.up(argument, dry_run=True)
+        if command == "down":
+            return self.down(argument, dry_run=True)
+        if command == "goto":
+            if argument is None:
+                raise UsageError("plan goto needs a version", hint="safemigrate plan goto V")
+            return self.goto(argument, dry_run=True)
+        raise UsageError(f"unknown plan command {command!r}", hint="use: plan up [N] | down [N] | goto V")
+
+    def _move(
+        self, command: str, planner: Callable[[int], Plan], *, dry_run: bool, atomic: bool = False
+    ) -> RunResult:
+        if dry_run:
+            return self._dry_run(command, planner, atomic=atomic)
+        with self._locked():
+            start = self.driver.read_version()
+            if start.dirty:
+                raise DirtyDatabaseError(start.as_int, hint=self._dirty_hint(start))
+            plan = planner(start.as_int)
+            result = RunResult(command, start, start, no_change=plan.no_change)
+            if plan.no_change:
+                return result
+            if plan.error is not None and not plan.steps:
+                raise plan.error
+            scripts = [self._script(step) for step in plan.steps]
+            if atomic:
+                self._refuse_non_atomic(plan.steps, scripts)
+            if self.pre_apply_check is not None:
+                self.pre_apply_check(plan.steps)
+            if atomic:
+                result.steps = self._run_atomic(plan, scripts)
+            else:
+                current = plan.start
+                total = len(plan.steps)
+                for index, (step, script) in enumerate(zip(plan.steps, scripts, strict=True)):
+                    if self._interrupted is not None:
+                        raise self._interrupted_between_steps(step, current)
+                    step_result = self._run_step(SqlRunner(self.driver), step, script, current,
+                                                 index, total)
+                    result.steps.append(step_result)
+                    current = step.target
+            result.end = self.driver.read_version()
+            if plan.error is not None:
+                raise plan.error
+            return result
+
+    def _dry_run(self, command: str, planner: Callable[[int], Plan], *, atomic: bool) -> RunResult:
+        start = self.driver.read_version()
+        if start.dirty:
+            raise DirtyDatabaseError(start.as_int, hint=self._dirty_hint(start))
+        plan = planner(start.as_int)
+        end = VersionState(None if plan.end == NIL else plan.end, False)
+        result = RunResult(command, start, end, no_change=plan.no_change, dry_run=True,
+                           pending_error=plan.error)
+        if plan.error is not None and not plan.steps:
+            raise plan.error
+        scripts = [self._script(step) for step in plan.steps]
+        if atomic:
+            self._refuse_non_atomic(plan.steps, scripts)
+        runner = SqlRunner(self.driver, dry_run=True)
+        if atomic:
+            runner.begin()
+        current = plan.start
+        for step, script in zip(plan.steps, scripts, strict=True):
+            before = len(runner.recorded)
+            mode = self._mode(script)
+            if atomic:
+                self._run_in_transaction(runner, step, script, current, own_transaction=False)
+                mode = "atomic"
+            elif mode == "transaction":
+                self._run_in_transaction(runner, step, script, current)
+            else:
+                self._run_statements(runner, step, script, current)
+            result.planned.append(
+                PlannedStep(step, mode, script.statement_mode_reason() if script else None,
+                            runner.recorded[before:])
+            )
+            current = step.target
+        if atomic:
+            runner.commit()
+            if result.planned:
+                result.planned[-1].sql.append("COMMIT;")
+        return result
+
+    def _refuse_non_atomic(self, steps: Sequence[Step], scripts: Sequence[Script | None]) -> None:
+        if not self.driver.transactional_ddl:
+            raise UsageError(
+                f"--atomic needs transactional DDL, which {self.driver.dialect} does not have",
+                hint="run without --atomic; each migration then runs statement by statement",
+            )
+        for step, script in zip(steps, scripts, strict=True):
+            if script is not None and script.needs_statement_mode:
+                path = step.file.path if step.file else step.name
+                raise UsageError(
+                    f"--atomic refused: {path} cannot run inside one transaction: "
+                    f"{script.statement_mode_reason()}",
+                    hint="apply the migrations before it with --atomic (safemigrate up N), then "
+                    "this one without --atomic",
+                    details={"file": str(path)},
+                )
+
+    # -- force / drop ----------------------------------------------------------------------------
+    def force(self, version: int) -> VersionState:
+        """golang-migrate's force: set the version, clean, without running anything."""
+        if version < -1:
+            raise UsageError("error: argument V must be >= -1")
+        if version != NIL and not self.source.exists(version):
+            self.reporter.warning(
+                f"version {version} has no file in {self.source.directory}; "
+                "up and down will refuse to move from it until the file exists"
+            )
+        with self._locked():
+            before = self.driver.read_version()
+            target = None if version == NIL else version
+            runner = SqlRunner(self.driver)
+            runner.begin()
+            try:
+                runner.run_all(self.driver.set_version_sql(target, False))
+                if self._history_ready:
+                    now = datetime.now(UTC)
+                    record = self._new_record(
+                        version if version != NIL else before.as_int, "force", before.as_int, version,
+                        mode="none", outcome="forced", started=now,
+                    )
+                    record.finished_at = now
+                    record.duration_ms = 0.0
+                    if before.dirty:
+                        record.error = f"was {before.describe()}"
+                    runner.run(*self.history.insert_sql(record))
+                runner.commit()
+            except BaseException as exc:
+                self._safe_rollback(runner)
+                self._raise_database_error(exc, "force")
+            return self.driver.read_version()
+
+    def drop(self) -> list[str]:
+        """golang-migrate's drop: every table in the migration schema, the version table included."""
+        with self._locked(ensure_tables=False):
+            try:
+                return self.driver.drop_all_tables()
+            except BaseException as exc:
+                self._raise_database_error(exc, "drop")
+                raise  # unreachable; keeps type checkers happy
+
+    # -- locking and tables ------------------------------------------------------------------------
+    @contextmanager
+    def _locked(self, *, ensure_tables: bool = True) -> Iterator[None]:
+        self.driver.lock(self.lock_timeout)
+        try:
+            if ensure_tables:
+                self._ensure_tables()
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                if self.driver.in_transaction():
+                    self.driver.execute("ROLLBACK")
+            with contextlib.suppress(Exception):
+                self.driver.unlock()
+
+    _history_ready = False
+
+    def _ensure_tables(self) -> None:
+        try:
+            if not self.driver.version_table_exists():
+                for sql, params in self.driver.create_version_table_sql():
+                    self.driver.execute(sql, params)
+        except BaseException as exc:
+            self._raise_database_error(exc, "create the version table")
+        self._history_ready = False
+        if not self.history_enabled:
+            return
+        try:
+            if not self.driver.table_exists(self.driver.history_table):
+                for sql, params in self.history.create_sql():
+                    self.driver.execute(sql, params)
+            self._history_ready = True
+        except BaseException as exc:
+            info = self.driver.describe_error(exc)
+            if info is None:
+                raise
+            with contextlib.suppress(Exception):
+                if self.driver.in_transaction():
+                    self.driver.execute("ROLLBACK")
+            self.reporter.warning(
+                f"cannot create the history table {self.history.table}: {info.message}; "
+                "continuing without history (grant CREATE on the schema to keep a record of each step)"
+            )
+
+    # -- steps ---------------------------------------------------------------------------------------
+    def _script(self, step: Step) -> Script | None:
+        if step.file is None:
+            return None
+        return self.driver.split(step.file.text)
+
+    def _mode(self, script: Script | None) -> str:
+        if not self.driver.transactional_ddl or self.driver.statement_mode_everywhere:
+            return "statements"
+        if script is not None and script.needs_statement_mode:
+            return "statements"
+        return "transaction"
+
+    def _run_step(self, runner: SqlRunner, step: Step, script: Script | None, current: int,
+                  index: int, total: int) -> StepResult:
+        mode = self._mode(script)
+        self.reporter.step_started(step, index, total, mode)
+        if mode == "transaction":
+            result = self._run_in_transaction(runner, step, script, current)
+        else:
+            result = self._run_statements(runner, step, script, current)
+        self.reporter.step_finished(result)
+        return result
+
+    def _new_record(self, version: int, direction: str, from_version: int, to_version: int, *,
+                    mode: str, outcome: str, started: datetime, step: Step | None = None,
+                    script: Script | None = None) -> HistoryRecord:
+        return HistoryRecord(
+            run_id=new_run_id(),
+            version=version,
+            name=step.name if step else self.source.name(version),
+            direction=direction,
+            from_version=None if from_version == NIL else from_version,
+            to_version=None if to_version == NIL else to_version,
+            started_at=started,
+            outcome=outcome,
+            mode=mode,
+            checksum=step.file.sha256 if step and step.file else None,
+            statements_total=len(script.statements) if script else 0,
+            statements_committed=0,
+            db_user=self.driver.current_user,
+            os_user=self._identity["os_user"],
+            host=self._identity["host"],
+            tool_version=self.tool_version,
+        )
+
+    def _target(self, step: Step) -> int | None:
+        return None if step.target == NIL else step.target
+
+    def _run_in_transaction(self, runner: SqlRunner, step: Step, script: Script | None, current: int,
+                            *, own_transaction: bool = True) -> StepResult:
+        started_wall = datetime.now(UTC)
+        started = time.monotonic()
+        statements = script.statements if script else ()
+        record = self._new_record(step.version, step.direction, current, step.target,
+                                  mode="transaction" if own_transaction else "atomic",
+                                  outcome="applied", started=started_wall, step=step, script=script)
+        failing: int | None = None
+        if own_transaction:
+            runner.begin()
+        try:
+            runner.run_all(self.driver.set_version_sql(self._target(step), True))
+            for i, statement in enumerate(statements):
+                self._check_interrupt()
+                failing = i
+                self.reporter.statement_started(step, statement, i, len(statements))
+                runner.run_statement(statement)
+            failing = None
+            self._check_interrupt()
+            runner.run_all(self.driver.set_version_sql(self._target(step), False))
+            if self._history_ready or runner.dry_run:
+                record.finished_at = datetime.now(UTC)
+                record.duration_ms = (time.monotonic() - started) * 1000
+                record.statements_committed = len(statements)
+                runner.run(*self.history.insert_sql(record))
+            if own_transaction:
+                runner.commit()
+        except BaseException as exc:
+            info = self.driver.describe_error(exc)
+            stopped = isinstance(exc, _Stop) or self._interrupted is not None
+            if info is None and not stopped:
+                if own_transaction:
+                    self._safe_rollback(runner)
+                raise
+            failure = _Failure(step, script, "transaction" if own_transaction else "atomic",
+                               failing, info)
+            if own_transaction:
+                self._safe_rollback(runner)
+                self._record_failure(record, failure, started, stopped)
+                raise self._failure_error(failure, current, stopped) from None
+            raise _AtomicFailure(failure, record, started, stopped) from None
+        return StepResult(step, "transaction" if own_transaction else "atomic",
+                          time.monotonic() - started, len(statements), current)
+
+    def _run_statements(self, runner: SqlRunner, step: Step, script: Script | None,
+                        current: int) -> StepResult:
+        started_wall = datetime.now(UTC)
+        started = time.monotonic()
+        statements = script.statements if script else ()
+        record = self._new_record(step.version, step.direction, current, step.target,
+                                  mode="statements", outcome="running", started=started_wall,
+                                  step=step, script=script)
+        history = self._history_ready or runner.dry_run
+        # 1. The dirty marker (and a "running" history row) commit before anything runs.
+        try:
+            runner.begin()
+            runner.run_all(self.driver.set_version_sql(self._target(step), True))
+            if history:
+                runner.run(*self.history.insert_sql(record))
+            runner.commit()
+        except BaseException as exc:
+            self._safe_rollback(runner)
+            self._raise_database_error(exc, f"mark version {step.target} dirty")
+        # 2. Each statement on its own; the file's own BEGIN ... COMMIT blocks are honoured.
+        settled = 0
+        block_start: int | None = None
+        failing: int | None = None
+        try:
+            for i, statement in enumerate(statements):
+                self._check_interrupt()
+                failing = i
+                self.reporter.statement_started(step, statement, i, len(statements))
+                runner.run_statement(statement)
+                if runner.in_transaction():
+                    if block_start is None:
+                        block_start = i
+                else:
+                    block_start = None
+                    settled = i + 1
+                    if history:
+                        runner.run(*self.history.update_sql(record.run_id,
+                                                            statements_committed=settled))
+            failing = None
+            if runner.in_transaction():
+                raise _UnclosedTransaction(block_start)
+            self._check_interrupt()
+        except BaseException as exc:
+            info = self.driver.describe_error(exc)
+            stopped = isinstance(exc, _Stop) or self._interrupted is not None
+            if isinstance(exc, _UnclosedTransaction):
+                start_stmt = statements[exc.block_start] if exc.block_start is not None else None
+                info = DbErrorInfo(
+                    message="the file opened a transaction and did not end it"
+                    + (f" (BEGIN at line {start_stmt.line})" if start_stmt else "")
+                    + "; it was rolled back"
+                )
+                failing = exc.block_start
+            elif info is None and not stopped:
+                self._safe_rollback(runner)
+                raise
+            failure = _Failure(step, script, "statements", failing, info, settled=settled,
+                               block_start=block_start)
+            self._safe_rollback(runner)
+            restore = settled == 0 and (
+                failing is None or failing >= len(statements) or statements[failing].transactional
+            )
+            self._finish_statement_failure(runner, record, failure, started, stopped, restore, current)
+            raise self._failure_error(failure, current, stopped, restored=restore) from None
+        # 3. The clean marker and the history row commit together.
+        try:
+            runner.begin()
+            runner.run_all(self.driver.set_version_sql(self._target(step), False))
+            if history:
+                runner.run(*self.history.update_sql(
+                    record.run_id, outcome="applied", finished_at=datetime.now(UTC),
+                    duration_ms=(time.monotonic() - started) * 1000,
+                    statements_committed=len(statements)))
+            runner.commit()
+        except BaseException as exc:
+            self._safe_rollback(runner)
+            self._raise_database_error(exc, f"mark version {step.target} clean")
+        return StepResult(step, "statements", time.monotonic() - started, len(statements), current)
+
+    def _run_atomic(self, plan: Plan, scripts: Sequence[Script | None]) -> list[StepResult]:
+        runner = SqlRunner(self.driver)
+        results: list[StepResult] = []
+        current = plan.start
+        total = len(plan.steps)
+        runner.begin()
+        try:
+            for index, (step, script) in enumerate(zip(plan.steps, scripts, strict=True)):
+                self.reporter.step_started(step, index, total, "atomic")
+                results.append(self._run_in_transaction(runner, step, script, current,
+                                                        own_transaction=False))
+                current = step.target
+            runner.commit()
+        except _AtomicFailure as failed:
+            self._safe_rollback(runner)
+            failed.failure.atomic_steps = total
+            self._record_failure(failed.record, failed.failure, failed.started, failed.stopped)
+            raise self._failure_error(failed.failure, plan.start, failed.stopped) from None
+        except BaseException:
+            self._safe_rollback(runner)
+            raise
+        for result in results:
+            self.reporter.step_finished(result)
+        return results
+
+    # -- failure bookkeeping --------------------------------------------------------------------------
+    def _safe_rollback(self, runner: SqlRunner) -> None:
+        with contextlib.suppress(Exception):
+            if runner.dry_run or self.driver.in_transaction():
+                runner.rollback()
+
+    def _record_failure(self, record: HistoryRecord, failure: _Failure, started: float,
+                        stopped: bool) -> None:
+        if not self._history_ready:
+            return
+        record.outcome = "interrupted" if stopped else "failed"
+        record.finished_at = datetime.now(UTC)
+        record.duration_ms = (time.monotonic() - started) * 1000
+        record.statements_committed = 0
+        record.error = self._error_text(failure)
+        with contextlib.suppress(Exception):
+            sql, params = self.history.insert_sql(record)
+            self.driver.execute(sql, params)
+
+    def _finish_statement_failure(self, runner: SqlRunner, record: HistoryRecord, failure: _Failure,
+                                  started: float, stopped: bool, restore: bool, current: int) -> None:
+        history = self._history_ready
+        with contextlib.suppress(Exception):
+            runner.begin()
+            if restore:
+                # Nothing committed: going back to the previous clean version is exactly true.
+                runner.run_all(self.driver.set_version_sql(None if current == NIL else current, False))
+            if history:
+                runner.run(*self.history.update_sql(
+                    record.run_id, outcome="interrupted" if stopped else "failed",
+                    finished_at=datetime.now(UTC), duration_ms=(time.monotonic() - started) * 1000,
+                    statements_committed=failure.settled, error=self._error_text(failure)))
+            runner.commit()
+
+    def _error_text(self, failure: _Failure) -> str:
+        if failure.error is None:
+            return "interrupted"
+        text = failure.error.message
+        if failure.error.code:
+            text = f"{failure.error.code}: {text}"
+        location = self._location(failure)
+        if location is not None:
+            text += f" (line {location[0]}, column {location[1]})"
+        return text
+
+    def _location(self, failure: _Failure) -> tuple[int, int] | None:
+        if failure.script is None or failure.statement_index is None:
+            return None
+        if failure.statement_index >= len(failure.script.statements):
+            return None
+        statement = failure.script.statements[failure.statement_index]
+        position = failure.error.position if failure.error else None
+        if position:
+            offset = statement.start + position - 1
+            return LineIndex(failure.script.text).position(min(offset, len(failure.script.text)))
+        return statement.line, statement.column
+
+    def _failure_error(self, failure: _Failure, current: int, stopped: bool,
+                       restored: bool = True) -> SafemigrateError:
+        step = failure.step
+        path = step.file.path if step.file else None
+        location = self._location(failure)
+        statements = failure.script.statements if failure.script else ()
+        index = failure.statement_index
+        where = str(path) if path else step.log_string
+        if location:
+            where += f":{location[0]}:{location[1]}"
+        cause = "interrupted" if stopped and (failure.error is None or self._interrupted) else (
+            failure.error.message if failure.error else "failed")
+        message = f"migration {step.log_string} failed at {where}: {cause}"
+        if stopped:
+            message = f"migration {step.log_string} interrupted at {where}"
+        lines: list[str] = []
+        if location and failure.script is not None:
+            n = len(statements)
+            lines.append(f"  file:      {path}, line {location[0]}, column {location[1]}"
+                         + (f" (statement {index + 1} of {n})" if index is not None and index < n else ""))
+            lines.extend("  " + line for line in _caret_lines(failure.script.text, *location))
+        if failure.error is not None and not (stopped and self._interrupted):
+            code = f" {failure.error.code}" if failure.error.code else ""
+            lines.append(f"  database:  ERROR{code}: {failure.error.message}")
+            if failure.error.detail:
+                lines.append(f"  detail:    {failure.error.detail}")
+            if failure.error.hint:
+                lines.append(f"  db hint:   {failure.error.hint}")
+        prev_state = VersionState(None if current == NIL else current, False)
+        if failure.mode == "atomic":
+            committed = (f"nothing: all {failure.atomic_steps} migrations ran in one transaction "
+                         "(--atomic), which was rolled back")
+            after = prev_state
+            hint = f"fix {path.name if path else step.name}, then run: safemigrate up --atomic"
+        elif failure.mode == "transaction":
+            committed = "nothing: the migration ran in one transaction, which was rolled back"
+            after = prev_state
+            hint = (f"fix {path.name if path else step.name}, then run: safemigrate up"
+                    if step.direction == "up" else
+                    f"fix {path.name if path else step.name}, then run the same command again")
+        else:
+            committed, after, hint = self._statement_mode_summary(failure, current, restored)
+        if stopped:
+            hint = ("run the same command again to continue" if after == prev_state
+                    else hint)
+        lines.append(f"  committed: {committed}")
+        lines.append(f"  version:   {after.describe()}")
+        details: dict[str, Any] = {
+            "version": step.version,
+            "name": step.name,
+            "direction": step.direction,
+            "file": str(path) if path else None,
+            "line": location[0] if location else None,
+            "column": location[1] if location else None,
+            "statement_index": index + 1 if index is not None else None,
+            "statements_total": len(statements),
+            "mode": failure.mode,
+            "database_error": failure.error.__dict__ if failure.error else None,
+            "statements_committed": failure.settled if failure.mode == "statements" else 0,
+            "version_after": {"version": after.version, "dirty": after.dirty},
+            "report_lines": lines,
+        }
+        if stopped:
+            signal_number = self._interrupted or 2
+            return RunInterruptedError(message, signal_number=signal_number, hint=hint, details=details)
+        return MigrationFailedError(message, hint=hint, details=details)
+
+    def _statement_mode_summary(self, failure: _Failure, current: int,
+                                restored: bool) -> tuple[str, VersionState, str]:
+        step = failure.step
+        statements = failure.script.statements if failure.script else ()
+        settled = failure.settled
+        target = VersionState(None if step.target == NIL else step.target, True)
+        if settled == 0:
+            committed = "nothing"
+        else:
+            last = statements[settled - 1]
+            committed = (f"statements 1-{settled} of {len(statements)} (lines {statements[0].line}-"
+                         f"{last.end_line}) were committed before the failure")
+        if failure.block_start is not None and failure.block_start < len(statements):
+            begin = statements[failure.block_start]
+            committed += (f"; the file's own transaction from line {begin.line} was rolled back")
+        rest = len(statements) - (failure.statement_index or 0) - 1
+        if failure.statement_index is not None and rest > 0:
+            committed += f"; {rest} statement(s) after the failing one did not run"
+        name = step.file.path.name if step.file else step.name
+        previous = "-1" if current == NIL else str(current)
+        if restored:
+            return (committed, VersionState(None if current == NIL else current, False),
+                    f"fix {name}, then run the same command again")
+        hint = (f"the database is dirty at version {target.as_int}: inspect what the committed statements "
+                f"changed, then either undo them by hand and run: safemigrate force {previous}, or "
+                f"finish the migration by hand and run: safemigrate force {target.as_int}")
+        return committed, target, hint
+
+    def _raise_database_error(self, exc: BaseException, action: str) -> None:
+        info = self.driver.describe_error(exc)
+        if info is None:
+            raise exc
+        code = f" ({info.code})" if info.code else ""
+        raise DatabaseError(f"could not {action}: {info.message}{code}",
+                            details={"database_error": info.__dict__}) from None
+
+    def _interrupted_between_steps(self, step: Step, current: int) -> RunInterruptedError:
+        state = VersionState(None if current == NIL else current, False)
+        return RunInterruptedError(
+            f"interrupted before {step.log_string}; the database is at version {state.describe()}",
+            signal_number=self._interrupted or 2,
+            hint="run the same command again to continue",
+            details={"version_after": {"version": state.version, "dirty": False}},
+        )
+
+    def _dirty_hint(self, state: VersionState) -> str:
+        """Name the force command that matches how the dirty version came about."""
+        last: HistoryRecord | None = None
+        with contextlib.suppress(Exception):
+            for record in reversed(self.history.read()):
+                if record.outcome in ("failed", "interrupted", "running"):
+                    last = record
+                    break
+        dirty = state.as_int
+        if last is not None and last.to_version == (None if dirty == NIL else dirty):
+            before = NIL if last.from_version is None else last.from_version
+            what = (f"migration {last.version}/{'u' if last.direction == 'up' else 'd'} {last.name} "
+                    f"stopped after {last.statements_committed or 0} of "
+                    f"{last.statements_total or 0} statements")
+            return (f"{what}: undo its committed statements by hand and run: safemigrate force {before}; "
+                    f"or complete it by hand and run: safemigrate force {dirty}")
+        previous = self.source.prev(dirty) if dirty != NIL else None
+        fallback = NIL if previous is None else previous
+        return (f"inspect the database and repair what the failed migration {dirty} did, then run: "
+                f"safemigrate force {fallback} (to retry it) or safemigrate force {dirty} "
+                "(if it is complete)")
+
+
+class _Stop(Exception):
+    """Raised inside a step when a signal asked the run to stop."""
+
+
+class _UnclosedTransaction(Exception):
+    def __init__(self, block_start: int | None) -> None:
+        super().__init__("unclosed transaction")
+        self.block_start = block_start
+
+
+class _AtomicFailure(Exception):
+    def __init__(self, failure: _Failure, record: HistoryRecord, started: float, stopped: bool) -> None:
+        super().__init__("atomic step failed")
+        self.failure = failure
+        self.record = record
+        self.started = started
+        self.stopped = stopped
+

@@ -1,0 +1,194 @@
+"""``status``: every migration file against what the database says and what the history recorded.
+
+golang-migrate's model is linear: every version up to the current one counts as
+applied. The history table lets us be exact where golang-migrate is blind:
+
+* a file edited after it was applied (its SHA-256 differs from the one recorded);
+* a file numbered below the current version that was never applied because it
+  arrived after a later version had run (golang-migrate silently never runs it):
+  detected when a recorded up step jumped over its version;
+* the database's version missing from the folder; a dirty database;
+* a version with no down (or no up) file; files that look like migrations but are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .drivers.base import VersionState
+from .history import HistoryRecord
+from .source import MigrationSource
+
+__all__ = ["MigrationStatus", "Problem", "StatusReport", "build_status"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    message: str
+    hint: str
+    version: int | None = None
+    fails_check: bool = True  # counts for ``status --exit-code``
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "hint": self.hint, "version": self.version,
+                "fails_check": self.fails_check}
+
+
+@dataclass
+class MigrationStatus:
+    version: int
+    name: str
+    state: str  # applied | current | pending | dirty | skipped
+    up_file: str | None
+    down_file: str | None
+    applied_at: datetime | None = None
+    applied_by: str | None = None
+    checksum_matches: bool | None = None  # None: no record to compare with
+    flags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "name": self.name,
+            "state": self.state,
+            "up_file": self.up_file,
+            "down_file": self.down_file,
+            "applied_at": self.applied_at.isoformat() if self.applied_at else None,
+            "applied_by": self.applied_by,
+            "checksum_matches": self.checksum_matches,
+            "flags": self.flags,
+        }
+
+
+@dataclass
+class StatusReport:
+    database: str
+    migrations_dir: str
+    version: VersionState
+    migrations: list[MigrationStatus]
+    problems: list[Problem]
+    history_available: bool
+
+    @property
+    def pending(self) -> list[int]:
+        return [m.version for m in self.migrations if m.state in ("pending", "skipped")]
+
+    @property
+    def ok(self) -> bool:
+        """False when something is pending or wrong (what ``status --exit-code`` checks)."""
+        return not self.pending and not any(p.fails_check for p in self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "database": self.database,
+            "migrations_dir": self.migrations_dir,
+            "version": self.version.version,
+            "dirty": self.version.dirty,
+            "pending": self.pending,
+            "up_to_date": self.ok,
+            "history_available": self.history_available,
+            "migrations": [m.to_dict() for m in self.migrations],
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+def _applied_versions(history: list[HistoryRecord]) -> dict[int, HistoryRecord]:
+    """Replay the history: which versions are applied now, and the record that applied each."""
+    applied: dict[int, HistoryRecord] = {}
+    for record in history:
+        if record.outcome != "applied":
+            continue
+        if record.direction == "up":
+            applied[record.version] = record
+        elif record.direction == "down":
+            applied.pop(record.version, None)
+    return applied
+
+
+def _jumped_over(history: list[HistoryRecord], version: int) -> bool:
+    """True when a recorded up step went from below ``version`` to above it, i.e. it skipped it."""
+    for record in history:
+        if record.direction != "up" or record.outcome != "applied":
+            continue
+        start = -1 if record.from_version is None else record.from_version
+        if start < version < record.version:
+            return True
+    return False
+
+
+def build_status(source: MigrationSource, state: VersionState, history: list[HistoryRecord],
+                 *, database: str, history_available: bool) -> StatusReport:
+    current = state.as_int
+    applied = _applied_versions(history)
+    problems: list[Problem] = []
+    rows: list[MigrationStatus] = []
+    for version in source.versions:
+        migration = source.migrations[version]
+        row = MigrationStatus(
+            version=version,
+            name=migration.name,
+            state="pending",
+            up_file=str(migration.up.path) if migration.up else None,
+            down_file=str(migration.down.path) if migration.down else None,
+        )
+        if version <= current:
+            row.state = "current" if version == current else "applied"
+            if version == current and state.dirty:
+                row.state = "dirty"
+            if _jumped_over(history, version) and version not in applied:
+                row.state = "skipped"
+                row.flags.append("skipped")
+                problems.append(Problem(
+                    "skipped", f"version {version} ({migration.name}) is numbered below the current "
+                    f"version {current} but was never applied: it arrived after a later migration ran, "
+                    "and golang-migrate never applies it",
+                    f"renumber {migration.up.path.name if migration.up else version} above {current} "
+                    "(safemigrate create -seq makes the next number), or apply its SQL by hand",
+                    version))
+        record = applied.get(version)
+        if record is not None:
+            row.applied_at = record.finished_at or record.started_at
+            row.applied_by = " ".join(
+                part for part in (record.os_user and f"{record.os_user}@{record.host}",
+                                  record.db_user and f"(db user {record.db_user})") if part
+            ) or None
+            if migration.up is not None and record.checksum:
+                row.checksum_matches = migration.up.sha256 == record.checksum
+                if not row.checksum_matches and row.state in ("applied", "current", "dirty"):
+                    row.flags.append("edited")
+                    problems.append(Problem(
+                        "edited", f"{migration.up.path.name} was edited after it was applied "
+                        f"(SHA-256 {record.checksum[:12]}... when applied, {migration.up.sha256[:12]}... now)",
+                        "revert the edit and put the change in a new migration (safemigrate create)",
+                        version))
+        if migration.down is None and migration.up is not None:
+            row.flags.append("no-down")
+            problems.append(Problem(
+                "no-down", f"version {version} ({migration.name}) has no down file: "
+                "it cannot be rolled back",
+                f"write {version:0{len(migration.up.path.name.split('_')[0])}d}_{migration.name}.down.sql",
+                version, fails_check=False))
+        if migration.up is None:
+            row.flags.append("no-up")
+            problems.append(Problem(
+                "no-up", f"version {version} ({migration.name}) has no up file: up only moves the version",
+                "add the up file if this version should change anything", version, fails_check=False))
+        rows.append(row)
+    if state.dirty:
+        problems.append(Problem(
+            "dirty", f"the database is dirty at version {state.describe()}: a migration did not finish",
+            "repair the database, then run safemigrate force V (see the error of the failed run)",
+            state.version))
+    if current >= 0 and not source.exists(current):
+        problems.append(Problem(
+            "version-missing", f"the database is at version {current} but {source.directory} has no file "
+            "for it", "check -path: this database may have been migrated from a newer folder", current))
+    for warning in source.warnings:
+        problems.append(Problem("ignored-file", str(warning),
+                                "rename it VERSION_NAME.up.sql / VERSION_NAME.down.sql, or move it away"))
+    return StatusReport(database=database, migrations_dir=str(source.directory), version=state,
+                        migrations=rows, problems=problems, history_available=history_available)
