@@ -17,6 +17,7 @@ import pytest
 
 from support import (
     CANARY_PASSWORD,
+    TestDatabase,
     in_ci,
     port_answers,
     unique_name,
@@ -90,3 +91,31 @@ def mysql_admin_url() -> str:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite3://{tmp_path / 'test.db'}"
+
+
+# -- one conformance fixture for every driver --------------------------------------------------
+
+def _driver_kinds() -> list[str]:
+    kinds = ["postgres", "sqlite"]
+    try:
+        import safemigrate.drivers.mysql  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        kinds.append("mysql")
+    return kinds
+
+
+@pytest.fixture(params=_driver_kinds())
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A fresh database of each kind; scenario tests using it run on every driver."""
+    kind = request.param
+    if kind == "postgres":
+        url = request.getfixturevalue("pg_url")
+        yield TestDatabase("postgres", url, request.getfixturevalue("pg_plain_url"))
+    elif kind == "sqlite":
+        path = tmp_path / "conformance.db"
+        yield TestDatabase("sqlite", f"sqlite3://{path}", str(path))
+    else:
+        url = request.getfixturevalue("mysql_url")
+        yield TestDatabase("mysql", url, url)

@@ -116,3 +116,79 @@ def run_cli_process(*args: str, env: dict[str, str] | None = None, cwd: Path | N
     result = CliResult(proc.returncode, proc.stdout, proc.stderr)
     assert_no_secret(result.stdout, result.stderr)
     return result
+
+
+class TestDatabase:
+    """A database under test plus a side connection for the test's own checks."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, dialect: str, url: str, connect_to: str) -> None:
+        self.dialect = dialect
+        self.url = url
+        self._connect_to = connect_to
+
+    @property
+    def transactional_ddl(self) -> bool:
+        return self.dialect != "mysql"
+
+    def _connect(self) -> Any:
+        if self.dialect == "postgres":
+            import psycopg
+
+            return psycopg.connect(self._connect_to, autocommit=True)
+        if self.dialect == "sqlite":
+            import sqlite3
+
+            return sqlite3.connect(self._connect_to, isolation_level=None)
+        import pymysql
+
+        from safemigrate.drivers.mysql import MysqlDriver  # type: ignore[import-not-found]
+        from safemigrate.urls import parse_database_url
+
+        return pymysql.connect(**MysqlDriver.connect_kwargs(parse_database_url(self.url)),
+                               autocommit=True)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        conn = self._connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            conn.close()
+
+    def execute(self, sql: str) -> None:
+        conn = self._connect()
+        try:
+            conn.cursor().execute(sql)
+        finally:
+            conn.close()
+
+    def tables(self) -> set[str]:
+        if self.dialect == "postgres":
+            rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+        elif self.dialect == "sqlite":
+            rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        else:
+            rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
+        return {r[0] for r in rows}
+
+    def version_row(self) -> list[tuple[Any, ...]]:
+        return [(int(v), bool(d)) for v, d in self.query("SELECT version, dirty FROM schema_migrations")]
+
+    def autoincrement_table(self, name: str) -> None:
+        """A log table whose rows keep insertion order, in each dialect's spelling."""
+        key = {
+            "postgres": "seq bigserial PRIMARY KEY",
+            "sqlite": "seq INTEGER PRIMARY KEY AUTOINCREMENT",
+            "mysql": "seq BIGINT AUTO_INCREMENT PRIMARY KEY",
+        }[self.dialect]
+        self.execute(f"CREATE TABLE {name} ({key}, body VARCHAR(200) NOT NULL)")
+
+
+def write_migrations(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, body in files.items():
+        (folder / name).write_text(body, encoding="utf-8")
+    return folder

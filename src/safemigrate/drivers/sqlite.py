@@ -219,8 +219,8 @@ class SqliteDriver(Driver):
         return bool(rows)
 
     def create_version_table_sql(self) -> list[Query]:
-        # golang-migrate's exact DDL, index name included.
-        table = self.qualified(self.version_table)
+        # golang-migrate's exact DDL, index name included, with the table name as configured.
+        table = self.version_table.name
         return [
             (f"CREATE TABLE IF NOT EXISTS {table} (version uint64,dirty bool)", None),
             (f"CREATE UNIQUE INDEX IF NOT EXISTS version_unique ON {table} (version)", None),

@@ -1,0 +1,251 @@
+"""How migrations run: one transaction where possible, statement by statement where not.
+
+Scenario tests use the ``db`` fixture and so run on every driver; where a
+database cannot do something (MySQL has no transactional DDL) the test states
+the expected difference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from support import TestDatabase, write_migrations
+
+from safemigrate import MigrationFailedError, Migrator, UsageError, load_source, open_driver
+
+RUNBOOK_EXAMPLE = """-- 000004_add_last_seen.up.sql
+BEGIN;
+
+-- Add column with default (safe)
+ALTER TABLE users
+ADD COLUMN last_seen TIMESTAMP DEFAULT NOW();
+
+-- Create index concurrently (no table lock)
+COMMIT;
+CREATE INDEX CONCURRENTLY idx_users_last_seen ON users(last_seen);
+"""
+
+
+def make(db: TestDatabase, folder: Path, files: dict[str, str]) -> Migrator:
+    return Migrator(load_source(write_migrations(folder, files)), open_driver(db.url), lock_timeout=5)
+
+
+def test_a_failing_migration_leaves_the_previous_clean_version(db: TestDatabase, tmp_path: Path) -> None:
+    m = make(db, tmp_path / "m", {
+        "1_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
+        "2_broken.up.sql": "CREATE TABLE orders (id INTEGER);\nINSERT INTO missing_table VALUES (1);\n",
+    })
+    with m, pytest.raises(MigrationFailedError) as caught:
+        m.up()
+    error = caught.value
+    assert error.details["line"] == 2
+    assert error.details["file"].endswith("2_broken.up.sql")
+    if db.transactional_ddl:
+        # One transaction: the CREATE TABLE before the failure is rolled back with it.
+        assert db.version_row() == [(1, False)]
+        assert "orders" not in db.tables()
+        assert error.details["statements_committed"] == 0
+        assert "rolled back" in "\n".join(error.details["report_lines"])
+    else:
+        # No transactional DDL: the CREATE TABLE committed, so the version stays dirty.
+        assert db.version_row() == [(2, True)]
+        assert "orders" in db.tables()
+        assert error.details["statements_committed"] == 1
+    assert "users" in db.tables()
+
+
+def test_failure_report_names_file_line_column_message_and_next_command(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    m = make(db, tmp_path / "m", {
+        "1_t.up.sql": "CREATE TABLE t (id INTEGER);\n\nSELECT id,\n       no_such_column\n  FROM t;\n",
+    })
+    with m, pytest.raises(MigrationFailedError) as caught:
+        m.up()
+    error = caught.value
+    assert error.details["statement_index"] == 2
+    assert error.hint
+    assert "safemigrate" in error.hint
+    report = "\n".join(error.details["report_lines"])
+    assert "no_such_column" in (error.details["database_error"]["message"] + report)
+    if db.dialect == "postgres":
+        # PostgreSQL gives the position of the offending word: line 4, column 8.
+        assert (error.details["line"], error.details["column"]) == (4, 8)
+        assert "4 |        no_such_column" in report
+    else:
+        assert error.details["line"] == 3
+
+
+def test_the_runbooks_example_safe_migration_applies_as_written(pg_url: str, tmp_path: Path) -> None:
+    # golang-migrate fails on this file (CREATE INDEX CONCURRENTLY in a multi-statement
+    # query) and leaves the database dirty; safemigrate runs it statement by statement.
+    m = Migrator(load_source(write_migrations(tmp_path / "m", {
+        "000003_users.up.sql": "CREATE TABLE users (id bigint PRIMARY KEY, name text);\n",
+        "000004_add_last_seen.up.sql": RUNBOOK_EXAMPLE,
+        "000004_add_last_seen.down.sql": "DROP INDEX IF EXISTS idx_users_last_seen;\n"
+                                         "ALTER TABLE users DROP COLUMN IF EXISTS last_seen;\n",
+    })), open_driver(pg_url), lock_timeout=5)
+    with m:
+        result = m.up()
+        assert [s.mode for s in result.steps] == ["transaction", "statements"]
+        assert m.version().version == 4 and not m.version().dirty
+        rows = m.driver.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_users_last_seen'::regclass")
+        assert rows == [(True,)]
+        history = m.read_history()
+        assert history[-1].statements_committed == 4 and history[-1].outcome == "applied"
+        m.down(1)
+        assert m.version().version == 3
+
+
+def test_dollar_quoted_bodies_comments_and_strings_survive_splitting(pg_url: str, tmp_path: Path) -> None:
+    body = """-- a comment; with a semicolon
+CREATE FUNCTION add_one(i integer) RETURNS integer AS $$
+BEGIN
+    RETURN i + 1; -- semicolon inside the body
+END;
+$$ LANGUAGE plpgsql;
+CREATE TABLE notes (body text DEFAULT 'a;b');
+/* block; comment */
+CREATE INDEX CONCURRENTLY notes_body ON notes (body);
+"""
+    m = Migrator(load_source(write_migrations(tmp_path / "m", {"1_f.up.sql": body})),
+                 open_driver(pg_url), lock_timeout=5)
+    with m:
+        m.up()
+        assert m.driver.query("SELECT add_one(41), (SELECT column_default FROM information_schema.columns "
+                              "WHERE table_name = 'notes')") == [(42, "'a;b'::text")]
+
+
+def test_statement_mode_failure_reports_what_committed_and_stays_dirty(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    m = make(db, tmp_path / "m", {
+        "1_a.up.sql": "-- safemigrate:no-transaction\n"
+                      "CREATE TABLE a (id INTEGER);\n"
+                      "CREATE TABLE b (id INTEGER);\n"
+                      "INSERT INTO nowhere VALUES (1);\n"
+                      "CREATE TABLE c (id INTEGER);\n",
+    })
+    with m, pytest.raises(MigrationFailedError) as caught:
+        m.up()
+    error = caught.value
+    assert error.details["mode"] == "statements"
+    assert error.details["statements_committed"] == 2
+    assert (error.details["statement_index"], error.details["line"]) == (3, 4)
+    assert db.version_row() == [(1, True)]
+    assert {"a", "b"} <= db.tables() and "c" not in db.tables()
+    report = "\n".join(error.details["report_lines"])
+    assert "statements 1-2 of 4 (lines 2-3) were committed" in report
+    assert "safemigrate force -1" in (error.hint or "") and "safemigrate force 1" in (error.hint or "")
+    with m:
+        (record,) = [r for r in m.read_history() if r.version == 1]
+        assert (record.outcome, record.statements_committed, record.statements_total) == ("failed", 2, 4)
+
+
+def test_statement_mode_failure_before_anything_committed_restores_the_clean_version(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    m = make(db, tmp_path / "m", {
+        "1_a.up.sql": "CREATE TABLE a (id INTEGER);\n",
+        "2_b.up.sql": "-- safemigrate:no-transaction\nINSERT INTO nowhere VALUES (1);\nCREATE TABLE b (id INTEGER);\n",
+    })
+    with m, pytest.raises(MigrationFailedError) as caught:
+        m.up()
+    assert db.version_row() == [(1, False)]
+    assert caught.value.details["version_after"] == {"version": 1, "dirty": False}
+
+
+def test_history_records_every_step(db: TestDatabase, tmp_path: Path) -> None:
+    up = "CREATE TABLE h (id INTEGER);\n"
+    m = make(db, tmp_path / "m", {"1_h.up.sql": up, "1_h.down.sql": "DROP TABLE h;\n"})
+    with m:
+        m.up()
+        m.down(1)
+        m.force(1)
+        records = m.read_history()
+    assert [(r.version, r.direction, r.outcome) for r in records] == [
+        (1, "up", "applied"), (1, "down", "applied"), (1, "force", "forced")]
+    first = records[0]
+    assert first.checksum == hashlib.sha256(up.encode()).hexdigest()
+    assert first.name == "h" and first.from_version is None and first.to_version == 1
+    assert first.finished_at is not None and first.finished_at >= first.started_at
+    assert first.duration_ms is not None and first.duration_ms >= 0
+    assert first.os_user and first.host and first.tool_version
+    if db.dialect != "sqlite":
+        assert first.db_user
+    assert records[1].from_version == 1 and records[1].to_version is None
+
+
+def test_atomic_up_is_all_or_nothing(db: TestDatabase, tmp_path: Path) -> None:
+    m = make(db, tmp_path / "m", {
+        "1_a.up.sql": "CREATE TABLE a (id INTEGER);\n",
+        "2_b.up.sql": "CREATE TABLE b (id INTEGER);\n",
+        "3_c.up.sql": "INSERT INTO nowhere VALUES (1);\n",
+    })
+    if not db.transactional_ddl:
+        with m, pytest.raises(UsageError, match="transactional DDL"):
+            m.up(atomic=True)
+        assert db.version_row() == []
+        return
+    with m, pytest.raises(MigrationFailedError) as caught:
+        m.up(atomic=True)
+    assert db.version_row() == []
+    assert not {"a", "b"} & db.tables()
+    assert "all 3 migrations ran in one transaction" in "\n".join(caught.value.details["report_lines"])
+    (tmp_path / "m" / "3_c.up.sql").write_text("CREATE TABLE c (id INTEGER);\n")
+    m = make(db, tmp_path / "m", {})
+    with m:
+        result = m.up(atomic=True)
+    assert [s.mode for s in result.steps] == ["atomic"] * 3
+    assert db.version_row() == [(3, False)]
+
+
+def test_atomic_refuses_up_front_a_file_that_cannot_run_in_a_transaction(
+    pg_url: str, tmp_path: Path
+) -> None:
+    m = Migrator(load_source(write_migrations(tmp_path / "m", {
+        "1_a.up.sql": "CREATE TABLE a (id integer);\n",
+        "2_i.up.sql": "CREATE INDEX CONCURRENTLY a_id ON a (id);\n",
+    })), open_driver(pg_url), lock_timeout=5)
+    with m, pytest.raises(UsageError) as caught:
+        m.up(atomic=True)
+    assert "2_i.up.sql" in caught.value.message and "line 1" in caught.value.message
+    with m:
+        assert m.version().version is None
+        assert m.driver.query("SELECT to_regclass('a')") == [(None,)]
+
+
+def test_dry_run_prints_the_sql_and_changes_nothing(db: TestDatabase, tmp_path: Path) -> None:
+    m = make(db, tmp_path / "m", {"1_a.up.sql": "CREATE TABLE dry (id INTEGER);\n"})
+    with m:
+        result = m.up(dry_run=True)
+    (planned,) = result.planned
+    sql = "\n".join(planned.sql)
+    assert "CREATE TABLE dry (id INTEGER);" in sql
+    assert "schema_migrations" in sql and "safemigrate_history" in sql
+    if db.transactional_ddl:
+        assert planned.sql[0] == "BEGIN;" and planned.sql[-1] == "COMMIT;"
+    assert "dry" not in db.tables() and "schema_migrations" not in db.tables()
+
+
+def test_a_file_that_opens_a_transaction_and_never_ends_it_is_rolled_back(
+    pg_url: str, tmp_path: Path
+) -> None:
+    m = Migrator(load_source(write_migrations(tmp_path / "m", {
+        "1_a.up.sql": "BEGIN;\nCREATE TABLE never (id integer);\n",
+    })), open_driver(pg_url), lock_timeout=5)
+    with m, pytest.raises(MigrationFailedError, match="did not end it"):
+        m.up()
+    with m:
+        assert m.driver.query("SELECT to_regclass('never')") == [(None,)]
+        assert m.version().version is None and not m.version().dirty
+
+
+def test_empty_files_and_missing_files_only_move_the_version(db: TestDatabase, tmp_path: Path) -> None:
+    m = make(db, tmp_path / "m", {"1_a.up.sql": "", "2_b.down.sql": "SELECT 1;\n"})
+    with m:
+        result = m.up()
+    assert [s.step.version for s in result.steps] == [1, 2]
+    assert db.version_row() == [(2, False)]
