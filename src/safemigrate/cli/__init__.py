@@ -34,8 +34,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     settings.format = settings.output.format
     out = settings.output
     try:
-        cli.main(args=args, prog_name="safemigrate", standalone_mode=False, obj=settings)
-        return 0
+        # Without standalone mode click returns ctx.exit()'s code instead of exiting.
+        code = cli.main(args=args, prog_name="safemigrate", standalone_mode=False, obj=settings)
+        return code if isinstance(code, int) else 0
     except SafemigrateError as exc:
         _render_error(out, exc)
         return exc.exit_code

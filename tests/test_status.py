@@ -1,0 +1,109 @@
+"""status: applied/pending/current per file, and loud flags for what is wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from support import TestDatabase, run_cli, write_migrations
+
+
+def files() -> dict[str, str]:
+    return {
+        "000001_a.up.sql": "CREATE TABLE a (id INTEGER);\n",
+        "000001_a.down.sql": "DROP TABLE a;\n",
+        "000002_b.up.sql": "CREATE TABLE b (id INTEGER);\n",
+        "000002_b.down.sql": "DROP TABLE b;\n",
+        "000004_d.up.sql": "CREATE TABLE d (id INTEGER);\n",
+        "000004_d.down.sql": "DROP TABLE d;\n",
+    }
+
+
+def status(folder: Path, url: str) -> dict:  # type: ignore[type-arg]
+    result = run_cli("-path", str(folder), "-database", url, "status", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_status_lists_applied_current_and_pending_with_who_and_when(db: TestDatabase, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", files())
+    run_cli("-path", str(folder), "-database", db.url, "up", "2")
+    doc = status(folder, db.url)
+    assert [(m["version"], m["state"]) for m in doc["migrations"]] == [
+        (1, "applied"), (2, "current"), (4, "pending")]
+    assert doc["pending"] == [4] and doc["version"] == 2 and not doc["dirty"]
+    first = doc["migrations"][0]
+    assert first["applied_at"] and "@" in first["applied_by"] and first["checksum_matches"] is True
+
+
+def test_exit_code_flags_pending_and_passes_when_up_to_date(db: TestDatabase, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", files())
+    args = ("-path", str(folder), "-database", db.url)
+    assert run_cli(*args, "status", "--exit-code").exit_code == 1
+    run_cli(*args, "up")
+    assert run_cli(*args, "status", "--exit-code").exit_code == 0
+
+
+def test_a_file_edited_after_it_was_applied_is_flagged(db: TestDatabase, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", files())
+    run_cli("-path", str(folder), "-database", db.url, "up")
+    (folder / "000002_b.up.sql").write_text("CREATE TABLE b (id INTEGER, extra INTEGER);\n")
+    doc = status(folder, db.url)
+    assert doc["migrations"][1]["flags"] == ["edited"]
+    assert doc["migrations"][1]["checksum_matches"] is False
+    assert [p["code"] for p in doc["problems"]] == ["edited"]
+    text = run_cli("-path", str(folder), "-database", db.url, "status", "--exit-code")
+    assert text.exit_code == 1 and "was edited after it was applied" in text.stdout
+
+
+def test_a_pending_file_numbered_below_the_current_version_is_flagged(db: TestDatabase, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", files())
+    run_cli("-path", str(folder), "-database", db.url, "up")
+    # A branch merged later brings version 3: golang-migrate would never apply it.
+    (folder / "000003_c.up.sql").write_text("CREATE TABLE c (id INTEGER);\n")
+    doc = status(folder, db.url)
+    row = next(m for m in doc["migrations"] if m["version"] == 3)
+    assert row["state"] == "skipped" and row["flags"] == ["skipped", "no-down"]
+    assert doc["pending"] == [3]
+    problem = next(p for p in doc["problems"] if p["code"] == "skipped")
+    assert "never applied" in problem["message"] and "renumber" in problem["hint"]
+
+
+def test_missing_down_file_dirty_database_and_missing_version_are_flagged(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    content = files()
+    del content["000002_b.down.sql"]
+    folder = write_migrations(tmp_path / "m", content)
+    run_cli("-path", str(folder), "-database", db.url, "up")
+    doc = status(folder, db.url)
+    assert "no-down" in doc["migrations"][1]["flags"]
+    no_down = next(p for p in doc["problems"] if p["code"] == "no-down")
+    assert not no_down["fails_check"]
+    run_cli("-path", str(folder), "-database", db.url, "force", "9")
+    db.execute("UPDATE schema_migrations SET dirty = " + ("true" if db.dialect == "postgres" else "1"))
+    codes = {p["code"] for p in status(folder, db.url)["problems"]}
+    assert {"dirty", "version-missing", "no-down"} <= codes
+
+
+def test_misnamed_files_are_reported_by_name(sqlite_url: str, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", {
+        **files(), "000005_up.sql": "SELECT 1;", "6_x.UP.sql": "SELECT 1;", "7_x.sql": "SELECT 1;",
+        "README.md": "notes",
+    })
+    result = run_cli("-path", str(folder), "-database", sqlite_url, "status")
+    for name in ("000005_up.sql", "6_x.UP.sql", "7_x.sql"):
+        assert name in result.stderr  # warned as soon as the folder is read
+        assert name in result.stdout  # and listed among the problems
+    assert "README.md" not in result.output
+
+
+def test_status_reads_without_creating_anything(pg_url: str, pg_plain_url: str, tmp_path: Path) -> None:
+    import psycopg
+
+    folder = write_migrations(tmp_path / "m", files())
+    doc = status(folder, pg_url)
+    assert doc["version"] is None and doc["pending"] == [1, 2, 4] and not doc["history_available"]
+    with psycopg.connect(pg_plain_url) as conn:
+        assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema='public'"
+                            ).fetchone() == (0,)
