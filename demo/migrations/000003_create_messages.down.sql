@@ -1,0 +1,2 @@
+DROP TRIGGER IF EXISTS messages_not_empty;
+DROP TABLE IF EXISTS messages;
