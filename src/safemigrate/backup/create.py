@@ -1,0 +1,83 @@
+"""``create_backup``: dump, store the data, write the manifest last."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from types import ModuleType
+
+from ..urls import DatabaseURL, parse_database_url
+from .engine import CreateOptions, DumpOutcome
+from .manifest import Manifest, format_time, new_backup_id, utc_now
+from .progress import ProgressCallback
+from .storage import Storage
+
+__all__ = ["create_backup", "dialect_module"]
+
+
+def dialect_module(url: DatabaseURL) -> ModuleType:
+    if url.dialect == "postgres":
+        from . import postgres
+
+        return postgres
+    if url.dialect == "sqlite":
+        from . import sqlite
+
+        return sqlite
+    from . import mysql
+
+    return mysql
+
+
+def database_label(url: DatabaseURL) -> str:
+    if url.dialect == "sqlite":
+        from .sqlite import database_path
+
+        return Path(database_path(url)).stem
+    return url.path.lstrip("/") or "db"
+
+
+def create_backup(database_url: str | DatabaseURL, storage: Storage, options: CreateOptions | None = None,
+                  progress: ProgressCallback | None = None) -> Manifest:
+    """Take a backup of ``database_url`` into ``storage`` and return its manifest.
+
+    The backup is listed only once complete; on any failure (or interruption) what was
+    written is removed, and an interrupted process leaves only a ``.partial`` folder.
+    """
+    url = database_url if isinstance(database_url, DatabaseURL) else parse_database_url(database_url)
+    options = options or CreateOptions()
+    module = dialect_module(url)
+    created = utc_now()
+    backup_id = new_backup_id(database_label(url), created)
+    staging = storage.begin(backup_id)
+    start = time.monotonic()
+    try:
+        outcome: DumpOutcome = module.dump(url, staging.dir, options, progress)
+        manifest = Manifest(
+            id=backup_id,
+            created_at=format_time(created),
+            dialect=url.dialect,
+            database=outcome.database,
+            server_version=outcome.server_version,
+            tool=outcome.tool,
+            format=outcome.format,
+            compression=outcome.compression,
+            files=outcome.files,
+            size=sum(f.size for f in outcome.files),
+            duration_s=round(time.monotonic() - start, 3),
+            schema_migrations=outcome.schema_migrations,
+            row_counts=outcome.row_counts,
+            row_counts_consistent=outcome.row_counts_consistent,
+            pinned=options.pin,
+            label=options.label,
+            extra={"data": outcome.data, **outcome.extra},
+        )
+        storage.commit(staging, manifest, progress)
+    except BaseException:
+        storage.abort(staging)
+        raise
+    finally:
+        if staging.cleanup:
+            shutil.rmtree(staging.dir, ignore_errors=True)
+    return manifest

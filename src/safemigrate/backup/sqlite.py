@@ -1,0 +1,227 @@
+"""SQLite: a consistent copy through the online backup API, compressed with zstd.
+
+The copy is the snapshot: the version and the row counts are read from it, so they
+always describe exactly what was stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sqlite3
+from pathlib import Path
+
+from ..errors import DatabaseError, UsageError
+from ..urls import DatabaseURL
+from .compress import CHUNK, DEFAULT_ZSTD_LEVEL, HashingWriter, zstd_compressor, zstd_threads
+from .engine import (
+    ChecksumError,
+    CreateOptions,
+    DumpOutcome,
+    Inspection,
+    RestoreOptions,
+    checked_stream,
+)
+from .manifest import BackupFile, Compression, Manifest
+from .progress import Meter, ProgressCallback
+from .storage import Storage, os_error_message
+
+__all__ = ["database_path", "dump", "inspect_file", "quick_check", "restore_to_file"]
+
+DATA_NAME = "database.sqlite.zst"
+
+
+def database_path(url: DatabaseURL) -> str:
+    from ..drivers.sqlite import sqlite_path
+
+    path, _ = sqlite_path(url)
+    if not path or path == ":memory:" or "mode=memory" in path:
+        raise UsageError(f"cannot back up {url.redacted()}: it is not a database file",
+                         hint="use a URL naming a file, such as sqlite3://path/to/app.db")
+    if path.startswith("file:"):
+        path = path[len("file:"):].split("?", 1)[0]
+    return path
+
+
+def _tables(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _inspect(conn: sqlite3.Connection, table: str) -> Inspection:
+    counts = {t: int(conn.execute(f"SELECT count(*) FROM {_quote(t)}").fetchone()[0])
+              for t in _tables(conn)}
+    version: int | None = None
+    dirty: bool | None = False
+    if table in counts:
+        row = conn.execute(f"SELECT version, dirty FROM {_quote(table)} LIMIT 1").fetchone()
+        if row is not None:
+            version = None if int(row[0]) == -1 else int(row[0])
+            dirty = bool(row[1])
+    return Inspection(version=version, dirty=dirty, row_counts=counts)
+
+
+def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
+         progress: ProgressCallback | None = None) -> DumpOutcome:
+    path = database_path(url)
+    if not Path(path).is_file():
+        raise DatabaseError(f"SQLite database {path!r} does not exist",
+                            hint="check the path in the database URL")
+    table = url.custom.get("x-migrations-table") or "schema_migrations"
+    copy = staging / ".snapshot.sqlite"
+    target = staging / DATA_NAME
+    meter = Meter("dump", progress, Path(path).stat().st_size)
+    try:
+        try:
+            src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            dst = sqlite3.connect(copy)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open SQLite database {path!r}: {exc}") from None
+        try:
+            def step(_status: int, remaining: int, total: int) -> None:
+                page = dst.execute("PRAGMA page_size").fetchone()[0]
+                meter.done = 0
+                meter.add((total - remaining) * int(page))
+
+            src.backup(dst, pages=4096, progress=step)
+            integrity = dst.execute("PRAGMA integrity_check").fetchone()[0]
+            if integrity != "ok":
+                raise DatabaseError(f"SQLite database {path!r} is corrupt: {integrity}",
+                                    hint="repair it (sqlite3 .recover) before taking a backup")
+            inspection = _inspect(dst, table)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"backing up SQLite database {path!r} failed: {exc}") from None
+        finally:
+            src.close()
+            dst.close()
+        os.chmod(copy, 0o600)
+        meter.finish()
+        level = options.level or DEFAULT_ZSTD_LEVEL
+        compression = Compression("zstd", level, zstd_threads())
+        if options.compression == "none":
+            compression = Compression("none", 0)
+        entry = _store(copy, target, compression)
+    except OSError as exc:
+        raise os_error_message(exc, f"writing the backup of {path}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            copy.unlink()
+    return DumpOutcome(
+        files=[entry], data=entry.name, format="sqlite", compression=compression,
+        tool={"name": "sqlite3-backup-api", "version": sqlite3.sqlite_version},
+        server_version=sqlite3.sqlite_version,
+        database={"host": socket.gethostname(), "port": None, "database": str(Path(path).resolve())},
+        schema_migrations={"table": table, "version": inspection.version, "dirty": inspection.dirty},
+        row_counts=inspection.row_counts,
+    )
+
+
+def _store(copy: Path, target: Path, compression: Compression) -> BackupFile:
+    name = target.name if compression.method == "zstd" else "database.sqlite"
+    target = target.with_name(name)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(copy, "rb") as src, os.fdopen(fd, "wb") as out:
+        writer = HashingWriter(out)
+        if compression.method == "zstd":
+            cctx = zstd_compressor(compression.level or DEFAULT_ZSTD_LEVEL, compression.threads)
+            with cctx.stream_writer(writer, closefd=False, write_size=CHUNK) as zwriter:
+                while block := src.read(CHUNK):
+                    zwriter.write(block)
+        else:
+            while block := src.read(CHUNK):
+                writer.write(block)
+        out.flush()
+        os.fsync(out.fileno())
+    return BackupFile(name, writer.size, writer.hexdigest())
+
+
+def restore_to_file(storage: Storage, manifest: Manifest, target: Path,
+                    progress: ProgressCallback | None = None) -> Inspection:
+    """Write the backup's database to ``target`` (which must not exist), checked and inspected."""
+    meter = Meter("restore", progress, sum(f.size for f in manifest.files))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{target} already exists", hint="choose another --target PATH") from None
+    except OSError as exc:
+        raise os_error_message(exc, f"creating {target}") from None
+    try:
+        with os.fdopen(fd, "wb") as out, checked_stream(storage, manifest, manifest.data_name,
+                                                        meter) as reader:
+            _copy_decompressed(reader, out, manifest.compression.method)
+            out.flush()
+            os.fsync(out.fileno())
+        inspection = inspect_file(target, manifest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            target.unlink()
+        raise
+    meter.finish()
+    return inspection
+
+
+def _copy_decompressed(reader: object, out: object, method: str) -> None:
+    from .compress import decompressing_reader
+
+    try:
+        data = decompressing_reader(reader, method)
+        while block := data.read(CHUNK):
+            out.write(block)  # type: ignore[attr-defined]
+    except OSError:
+        raise
+    except Exception as exc:  # zstandard.ZstdError on damaged data
+        raise ChecksumError(f"the stored data cannot be decompressed: {exc}",
+                            hint="the backup is damaged; use another one (safemigrate backup list)") from None
+
+
+def inspect_file(path: Path, manifest: Manifest) -> Inspection:
+    table = str(manifest.schema_migrations.get("table") or "schema_migrations")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            if integrity != "ok":
+                raise ChecksumError(f"the restored SQLite database fails its integrity check: {integrity}",
+                                    hint="the backup is damaged; use another one (safemigrate backup list)")
+            inspection = _inspect(conn, table)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise ChecksumError(f"the restored file is not a usable SQLite database: {exc}",
+                            hint="the backup is damaged; use another one (safemigrate backup list)") from None
+    inspection.checks.append("PRAGMA integrity_check: ok")
+    return inspection
+
+
+def quick_check(storage: Storage, manifest: Manifest, options: RestoreOptions,
+                progress: ProgressCallback | None = None) -> list[str]:
+    meter = Meter("verify", progress, sum(f.size for f in manifest.files))
+
+    class _Null:
+        size = 0
+
+        def write(self, block: bytes) -> int:
+            self.size += len(block)
+            return len(block)
+
+    sink = _Null()
+    with checked_stream(storage, manifest, manifest.data_name, meter) as reader:
+        _copy_decompressed(reader, sink, manifest.compression.method)
+    meter.finish()
+    return [f"sha256 of {len(manifest.files)} file(s)", f"decompressed {sink.size} bytes"]
+
+
+def verify_full(storage: Storage, manifest: Manifest, url: DatabaseURL | None, options: RestoreOptions,
+                progress: ProgressCallback | None = None) -> Inspection:
+    """Restore into a private scratch file, check its integrity, inspect it, delete it."""
+    from .tools import private_dir
+
+    with private_dir("safemigrate-verify-") as work:
+        return restore_to_file(storage, manifest, work / "scratch.sqlite", progress)

@@ -1,0 +1,634 @@
+"""Where backups live: a local folder (default ``./backups``) or S3 / any S3-compatible store.
+
+Layout, the same in both: ``<root>/<backup id>/<data files>`` and ``<root>/<backup id>/manifest.json``.
+A backup is listed only when its manifest exists, and the manifest is written last.
+
+Local: data is written into ``<root>/<id>.partial/``; the manifest is written into it
+atomically (temporary file, fsync, rename), then the folder is renamed to ``<root>/<id>``.
+S3: the dump is staged in a private local folder, each file is uploaded (multipart from the
+file, a few parts in memory at a time, the upload aborted on any failure), then the manifest;
+a failed upload deletes what it had written. Nothing is ever overwritten but the manifest of
+a backup whose data is already complete (to record verification and pinning).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import SafemigrateError, UsageError
+from ..redact import redact_text
+from .compress import CHUNK
+from .manifest import MANIFEST_NAME, Manifest, ManifestError, valid_backup_id
+from .progress import Meter, ProgressCallback
+
+__all__ = [
+    "DEFAULT_LOCATION",
+    "S3_ENDPOINT_ENV",
+    "STORAGE_ENV",
+    "BackupNotFoundError",
+    "Listing",
+    "LocalStorage",
+    "S3Storage",
+    "Staging",
+    "Storage",
+    "StorageError",
+    "open_storage",
+]
+
+DEFAULT_LOCATION = "./backups"
+STORAGE_ENV = "SAFEMIGRATE_BACKUP_STORAGE"
+S3_ENDPOINT_ENV = "SAFEMIGRATE_S3_ENDPOINT_URL"
+WORK_DIR_ENV = "SAFEMIGRATE_WORK_DIR"
+PARTIAL_SUFFIX = ".partial"
+
+
+class StorageError(SafemigrateError):
+    """The backup storage could not be read or written."""
+
+    code = "storage"
+
+
+class BackupNotFoundError(SafemigrateError):
+    code = "not_found"
+
+
+@dataclass
+class Staging:
+    """Where a new backup's files are written before they are committed."""
+
+    backup_id: str
+    dir: Path
+    cleanup: bool  # remove ``dir`` when done (S3 staging); local staging is renamed instead
+
+
+@dataclass
+class Listing:
+    backups: list[Manifest] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)  # data without a manifest: never restorable
+    broken: dict[str, str] = field(default_factory=dict)  # id -> why its manifest can't be read
+
+
+def fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_file_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (mode 0600) through a temporary file, fsync and rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_dir(path.parent)
+
+
+def os_error_message(exc: OSError, what: str) -> StorageError:
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"no space left on the device while {what}",
+                            hint="free space or choose another place with --to DIR|s3://bucket/prefix "
+                            "(or --work-dir DIR for the S3 staging folder), then run the command again")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorageError(f"permission denied while {what}: {exc.strerror}",
+                            hint="check the folder's owner and permissions, or choose another with --to")
+    if exc.errno == errno.EFBIG:
+        return StorageError(f"file too large while {what} (the file size limit was reached)",
+                            hint="raise the file size limit (ulimit -f) or choose another place with --to")
+    return StorageError(f"{what} failed: {exc.strerror or exc}",
+                        hint="check the storage location and run the command again")
+
+
+class Storage(ABC):
+    """A place that holds backups."""
+
+    location: str
+
+    def __str__(self) -> str:
+        return self.location
+
+    @abstractmethod
+    def listing(self) -> Listing: ...
+
+    @abstractmethod
+    def read_manifest(self, backup_id: str) -> Manifest: ...
+
+    @abstractmethod
+    def update_manifest(self, manifest: Manifest) -> None:
+        """Rewrite the manifest of a complete backup (verification results, pinning)."""
+
+    @abstractmethod
+    def delete(self, backup_id: str) -> None:
+        """Delete a backup: its manifest first, so a half-deleted backup is never listed."""
+
+    @abstractmethod
+    def open_file(self, backup_id: str, name: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        """Stream one stored file."""
+
+    @abstractmethod
+    def local_dir(self, backup_id: str) -> Path | None:
+        """The backup's folder on this machine, if the storage is local."""
+
+    @abstractmethod
+    def begin(self, backup_id: str) -> Staging: ...
+
+    @abstractmethod
+    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None) -> None: ...
+
+    @abstractmethod
+    def abort(self, staging: Staging) -> None: ...
+
+    def backups(self) -> list[Manifest]:
+        return self.listing().backups
+
+    def check_id(self, backup_id: str) -> None:
+        if not valid_backup_id(backup_id):
+            raise UsageError(
+                f"{backup_id!r} is not a backup id",
+                hint=f"run safemigrate backup list --to {self.location} to see the ids",
+            )
+
+    def not_found(self, backup_id: str) -> BackupNotFoundError:
+        return BackupNotFoundError(
+            f"no complete backup {backup_id!r} in {self.location}",
+            hint=f"run safemigrate backup list --to {self.location} to see the backups there",
+        )
+
+    def fetch(self, backup_id: str, name: str, dest: Path, meter: Meter | None = None) -> None:
+        """Copy one stored file to ``dest`` (mode 0600)."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with self.open_file(backup_id, name) as src, os.fdopen(fd, "wb") as out:
+                while True:
+                    block = src.read(CHUNK)
+                    if not block:
+                        break
+                    out.write(block)
+                    if meter is not None:
+                        meter.add(len(block))
+        except OSError as exc:
+            raise os_error_message(exc, f"copying {name} of backup {backup_id} to {dest}") from None
+
+
+def _work_root(work_dir: str | None) -> str:
+    return work_dir or os.environ.get(WORK_DIR_ENV) or tempfile.gettempdir()
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.location = str(root)
+
+    def _dir(self, backup_id: str) -> Path:
+        self.check_id(backup_id)
+        return self.root / backup_id
+
+    def listing(self) -> Listing:
+        result = Listing()
+        if not self.root.exists():
+            return result
+        if not self.root.is_dir():
+            raise StorageError(f"backup location {self.location} is not a folder",
+                               hint="pass --to DIR naming a folder, or s3://bucket/prefix")
+        try:
+            entries = sorted(self.root.iterdir())
+        except OSError as exc:
+            raise os_error_message(exc, f"listing {self.location}") from None
+        for entry in entries:
+            if not entry.is_dir() or entry.name.startswith("."):
+                continue
+            if entry.name.endswith(PARTIAL_SUFFIX):
+                result.incomplete.append(entry.name)
+                continue
+            if not valid_backup_id(entry.name):
+                continue
+            manifest_path = entry / MANIFEST_NAME
+            if not manifest_path.exists():
+                result.incomplete.append(entry.name)
+                continue
+            try:
+                result.backups.append(self._load(entry.name))
+            except SafemigrateError as exc:
+                result.broken[entry.name] = exc.message
+        result.backups.sort(key=lambda m: (m.created_at, m.id))
+        return result
+
+    def _load(self, backup_id: str) -> Manifest:
+        path = self._dir(backup_id) / MANIFEST_NAME
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            raise self.not_found(backup_id) from None
+        except OSError as exc:
+            raise os_error_message(exc, f"reading {path}") from None
+        manifest = Manifest.from_json(text, str(path))
+        if manifest.id != backup_id:
+            raise ManifestError(f"{path} describes backup {manifest.id!r}, not {backup_id!r}",
+                                hint="the folder was renamed or copied by hand; do not trust it")
+        return manifest
+
+    def read_manifest(self, backup_id: str) -> Manifest:
+        return self._load(backup_id)
+
+    def update_manifest(self, manifest: Manifest) -> None:
+        folder = self._dir(manifest.id)
+        if not (folder / MANIFEST_NAME).exists():
+            raise self.not_found(manifest.id)
+        try:
+            write_file_atomic(folder / MANIFEST_NAME, manifest.to_json().encode())
+        except OSError as exc:
+            raise os_error_message(exc, f"writing the manifest of {manifest.id}") from None
+
+    def delete(self, backup_id: str) -> None:
+        folder = self._dir(backup_id)
+        try:
+            (folder / MANIFEST_NAME).unlink(missing_ok=True)
+            fsync_dir(folder)
+            shutil.rmtree(folder)
+        except OSError as exc:
+            raise os_error_message(exc, f"deleting backup {backup_id}") from None
+
+    @contextlib.contextmanager
+    def open_file(self, backup_id: str, name: str) -> Iterator[IO[bytes]]:
+        path = self._dir(backup_id) / name
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - yielded
+        except FileNotFoundError:
+            raise StorageError(f"file {name} of backup {backup_id} is missing from {self.location}",
+                               hint="the backup is damaged; use another one (safemigrate backup list)",
+                               details={"file": name}) from None
+        except OSError as exc:
+            raise os_error_message(exc, f"opening {path}") from None
+        with handle:
+            yield handle
+
+    def local_dir(self, backup_id: str) -> Path | None:
+        return self._dir(backup_id)
+
+    def begin(self, backup_id: str) -> Staging:
+        final = self._dir(backup_id)
+        partial = self.root / (backup_id + PARTIAL_SUFFIX)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if final.exists():
+                raise StorageError(f"backup {backup_id} already exists in {self.location}; "
+                                   "backups are never overwritten",
+                                   hint="run the command again (a new id is chosen)")
+            partial.mkdir(mode=0o700)
+        except OSError as exc:
+            raise os_error_message(exc, f"creating {partial}") from None
+        return Staging(backup_id, partial, cleanup=False)
+
+    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None) -> None:
+        final = self._dir(staging.backup_id)
+        try:
+            for name in _walk_files(staging.dir):
+                with open(staging.dir / name, "rb") as handle:
+                    os.fsync(handle.fileno())
+            write_file_atomic(staging.dir / MANIFEST_NAME, manifest.to_json().encode())
+            if final.exists():
+                raise StorageError(f"backup {staging.backup_id} appeared in {self.location} meanwhile; "
+                                   "backups are never overwritten")
+            os.rename(staging.dir, final)
+            fsync_dir(self.root)
+        except OSError as exc:
+            raise os_error_message(exc, f"writing backup {staging.backup_id} to {self.location}") from None
+
+    def abort(self, staging: Staging) -> None:
+        shutil.rmtree(staging.dir, ignore_errors=True)
+
+
+def _walk_files(folder: Path) -> list[str]:
+    names: list[str] = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            names.append(path.relative_to(folder).as_posix())
+    return names
+
+
+class S3Storage(Storage):
+    """``s3://bucket/prefix`` on AWS S3 or any S3-compatible store (MinIO, Ceph, moto...)."""
+
+    PART_SIZE = 16 * 1024 * 1024
+    CONCURRENCY = 4
+    MAX_PARTS = 10_000
+
+    def __init__(self, url: str, *, endpoint_url: str | None = None, work_dir: str | None = None,
+                 client: Any = None) -> None:
+        rest = url[len("s3://"):]
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise UsageError(f"no bucket in {url!r}", hint="write the location as s3://bucket/prefix")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.location = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self.endpoint_url = endpoint_url or os.environ.get(S3_ENDPOINT_ENV) or None
+        self.work_dir = _work_root(work_dir)
+        self._client = client
+
+    # -- boto3 ---------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            session = boto3.session.Session()
+            region = session.region_name or "us-east-1"
+            self._client = session.client(
+                "s3", endpoint_url=self.endpoint_url, region_name=region,
+                config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
+                              read_timeout=60, max_pool_connections=self.CONCURRENCY * 2 + 2),
+            )
+        return self._client
+
+    def _key(self, backup_id: str, name: str = "") -> str:
+        self.check_id(backup_id)
+        base = f"{self.prefix}/{backup_id}/" if self.prefix else f"{backup_id}/"
+        return base + name
+
+    def _error(self, exc: BaseException, what: str) -> StorageError:
+        where = self.location + (f" (endpoint {self.endpoint_url})" if self.endpoint_url else "")
+        code = ""
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            code = str(response.get("Error", {}).get("Code", ""))
+        name = type(exc).__name__
+        if code == "NoSuchBucket":
+            hint = f"create the bucket {self.bucket} or fix the location (--to s3://bucket/prefix)"
+        elif code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch") or name in (
+                "NoCredentialsError", "PartialCredentialsError"):
+            hint = ("check the AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) "
+                    "and the bucket policy")
+        elif name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
+                      "ConnectionClosedError"):
+            hint = ("check that the S3 endpoint is reachable (--s3-endpoint-url or "
+                    f"{S3_ENDPOINT_ENV}) and run the command again")
+        else:
+            hint = "check the S3 location and credentials, then run the command again"
+        message = redact_text(f"{what} on {where} failed: {name}: {exc}")
+        return StorageError(message, hint=hint, details={"s3_error": code or name})
+
+    def _call(self, what: str, method: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc, what) from None
+
+    # -- reading -------------------------------------------------------------------
+    def _ids_with_objects(self) -> tuple[set[str], set[str]]:
+        """(ids that have a manifest, ids that have any object)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        with_manifest: set[str] = set()
+        anything: set[str] = set()
+        try:
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    rest = obj["Key"][len(prefix):]
+                    backup_id, _, name = rest.partition("/")
+                    if not name or not valid_backup_id(backup_id):
+                        continue
+                    anything.add(backup_id)
+                    if name == MANIFEST_NAME:
+                        with_manifest.add(backup_id)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc, "listing backups") from None
+        return with_manifest, anything
+
+    def listing(self) -> Listing:
+        result = Listing()
+        with_manifest, anything = self._ids_with_objects()
+        result.incomplete = sorted(anything - with_manifest)
+        for backup_id in sorted(with_manifest):
+            try:
+                result.backups.append(self.read_manifest(backup_id))
+            except BackupNotFoundError:
+                result.incomplete.append(backup_id)
+            except SafemigrateError as exc:
+                result.broken[backup_id] = exc.message
+        result.backups.sort(key=lambda m: (m.created_at, m.id))
+        return result
+
+    def read_manifest(self, backup_id: str) -> Manifest:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = self._key(backup_id, MANIFEST_NAME)
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise self.not_found(backup_id) from None
+            raise self._error(exc, f"reading the manifest of {backup_id}") from None
+        except BotoCoreError as exc:
+            raise self._error(exc, f"reading the manifest of {backup_id}") from None
+        manifest = Manifest.from_json(body, f"s3://{self.bucket}/{key}")
+        if manifest.id != backup_id:
+            raise ManifestError(f"s3://{self.bucket}/{key} describes backup {manifest.id!r}")
+        return manifest
+
+    def update_manifest(self, manifest: Manifest) -> None:
+        self.read_manifest(manifest.id)  # exists and is complete
+        self._call(f"writing the manifest of {manifest.id}", "put_object", Bucket=self.bucket,
+                   Key=self._key(manifest.id, MANIFEST_NAME), Body=manifest.to_json().encode(),
+                   ContentType="application/json")
+
+    def delete(self, backup_id: str) -> None:
+        self._call(f"deleting the manifest of {backup_id}", "delete_object", Bucket=self.bucket,
+                   Key=self._key(backup_id, MANIFEST_NAME))
+        self._delete_prefix(backup_id)
+
+    def _delete_prefix(self, backup_id: str) -> None:
+        prefix = self._key(backup_id)
+        paginator = self.client.get_paginator("list_objects_v2")
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if keys:
+                    self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc, f"deleting backup {backup_id}") from None
+
+    @contextlib.contextmanager
+    def open_file(self, backup_id: str, name: str) -> Iterator[IO[bytes]]:
+        from botocore.exceptions import ClientError
+
+        key = self._key(backup_id, name)
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise StorageError(f"file {name} of backup {backup_id} is missing from {self.location}",
+                                   hint="the backup is damaged; use another one (safemigrate backup list)",
+                                   details={"file": name}) from None
+            raise self._error(exc, f"reading {name} of {backup_id}") from None
+        except Exception as exc:
+            raise self._error(exc, f"reading {name} of {backup_id}") from None
+        body = response["Body"]
+        try:
+            yield _S3Reader(body, self, f"reading {name} of {backup_id}")
+        finally:
+            body.close()
+
+    def local_dir(self, backup_id: str) -> Path | None:
+        return None
+
+    # -- writing -------------------------------------------------------------------
+    def begin(self, backup_id: str) -> Staging:
+        _, anything = self._ids_with_objects()
+        if backup_id in anything:
+            raise StorageError(f"backup {backup_id} already exists in {self.location}; "
+                               "backups are never overwritten", hint="run the command again")
+        try:
+            Path(self.work_dir).mkdir(parents=True, exist_ok=True)
+            folder = Path(tempfile.mkdtemp(prefix=f"safemigrate-{backup_id}-", dir=self.work_dir))
+            os.chmod(folder, 0o700)
+        except OSError as exc:
+            raise os_error_message(exc, f"creating a staging folder in {self.work_dir}") from None
+        return Staging(backup_id, folder, cleanup=True)
+
+    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None) -> None:
+        names = _walk_files(staging.dir)
+        total = sum((staging.dir / n).stat().st_size for n in names)
+        meter = Meter("upload", progress, total)
+        uploaded: list[str] = []
+        try:
+            for name in names:
+                self.upload_file(staging.dir / name, self._key(staging.backup_id, name), meter)
+                uploaded.append(name)
+            meter.finish()
+            # The manifest goes last: only now does the backup exist.
+            self._call(f"writing the manifest of {manifest.id}", "put_object", Bucket=self.bucket,
+                       Key=self._key(manifest.id, MANIFEST_NAME), Body=manifest.to_json().encode(),
+                       ContentType="application/json")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._delete_prefix(staging.backup_id)
+            raise
+
+    def upload_file(self, path: Path, key: str, meter: Meter) -> None:
+        """Upload ``path`` to ``key``: one PUT when small, else a multipart upload from the file
+        with at most CONCURRENCY parts in memory, aborted on any failure."""
+        size = path.stat().st_size
+        part_size = max(self.PART_SIZE, -(-size // self.MAX_PARTS))
+        if size <= part_size:
+            with open(path, "rb") as handle:
+                body = handle.read()
+            self._call(f"uploading {path.name}", "put_object", Bucket=self.bucket, Key=key, Body=body)
+            meter.add(size)
+            return
+        created = self._call(f"starting the upload of {path.name}", "create_multipart_upload",
+                             Bucket=self.bucket, Key=key)
+        upload_id = created["UploadId"]
+        count = -(-size // part_size)
+        parts: dict[int, str] = {}
+        failed = threading.Event()
+
+        def send(number: int) -> None:
+            if failed.is_set():
+                return
+            with open(path, "rb") as handle:
+                handle.seek((number - 1) * part_size)
+                body = handle.read(part_size)
+            response = self._call(f"uploading part {number} of {path.name}", "upload_part",
+                                  Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                  Body=body)
+            parts[number] = response["ETag"]
+            meter.add(len(body))
+
+        try:
+            with ThreadPoolExecutor(max_workers=self.CONCURRENCY) as pool:
+                pending: set[Future[None]] = set()
+                for number in range(1, count + 1):
+                    if len(pending) >= self.CONCURRENCY:
+                        done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                        for fut in done:
+                            fut.result()
+                    pending.add(pool.submit(send, number))
+                done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                for fut in done:
+                    fut.result()
+                for fut in pending:
+                    fut.result()
+            self._call(f"completing the upload of {path.name}", "complete_multipart_upload",
+                       Bucket=self.bucket, Key=key, UploadId=upload_id,
+                       MultipartUpload={"Parts": [{"PartNumber": n, "ETag": parts[n]}
+                                                  for n in sorted(parts)]})
+        except BaseException as exc:
+            failed.set()
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except Exception:
+                if isinstance(exc, StorageError):
+                    exc.hint = (exc.hint or "") + (
+                        "; the multipart upload could not be aborted (the endpoint is unreachable): "
+                        "an S3 lifecycle rule with AbortIncompleteMultipartUpload removes its parts")
+            raise
+
+    def abort(self, staging: Staging) -> None:
+        shutil.rmtree(staging.dir, ignore_errors=True)
+
+
+class _S3Reader:
+    """A StreamingBody whose network errors become StorageError."""
+
+    def __init__(self, body: Any, storage: S3Storage, what: str) -> None:
+        self.body = body
+        self.storage = storage
+        self.what = what
+
+    def read(self, size: int = -1) -> bytes:
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            data: bytes = self.body.read(size if size >= 0 else None)
+            return data
+        except (BotoCoreError, OSError) as exc:
+            raise self.storage._error(exc, self.what) from None
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.body.close()
+
+
+def open_storage(location: str | None = None, *, s3_endpoint_url: str | None = None,
+                 work_dir: str | None = None) -> Storage:
+    """``DIR`` or ``s3://bucket/prefix``; default $SAFEMIGRATE_BACKUP_STORAGE, else ./backups."""
+    where = location or os.environ.get(STORAGE_ENV) or DEFAULT_LOCATION
+    if where.startswith("s3://"):
+        return S3Storage(where, endpoint_url=s3_endpoint_url, work_dir=work_dir)
+    if "://" in where:
+        scheme = where.split("://", 1)[0]
+        raise UsageError(f"unsupported backup location {redact_text(where)!r} ({scheme}://)",
+                         hint="use a local folder (--to ./backups) or S3 (--to s3://bucket/prefix)")
+    return LocalStorage(where)

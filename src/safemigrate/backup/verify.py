@@ -1,0 +1,137 @@
+"""``verify_backup``: prove a backup restorable, and record the result in its manifest.
+
+Full (default): a real restore into a scratch database that is created for the purpose
+(its name starts with ``safemigrate_verify_`` so it can never be a real one) and always
+dropped, then the restored ``schema_migrations`` version and per-table row counts are
+compared with the manifest. Quick (``quick=True``): every file's SHA-256, and every data
+block read back (``pg_restore -f /dev/null`` / decompression), without a server.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..errors import SafemigrateError, UsageError
+from ..urls import DatabaseURL, parse_database_url
+from .engine import ChecksumError, RestoreFailedError, RestoreOptions, compare
+from .manifest import Manifest, Verification, format_time, utc_now
+from .progress import ProgressCallback
+from .storage import Storage
+
+__all__ = ["VerificationFailedError", "VerifyResult", "verify_backup"]
+
+
+class VerificationFailedError(SafemigrateError):
+    """The backup could not be proven restorable."""
+
+    code = "verify_failed"
+
+
+@dataclass
+class VerifyResult:
+    backup_id: str
+    ok: bool
+    mode: str
+    verification: Verification
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backup_id": self.backup_id, "ok": self.ok, "mode": self.mode,
+                "verification": asdict(self.verification)}
+
+
+def _server_url(manifest: Manifest, database_url: str | DatabaseURL | None) -> DatabaseURL | None:
+    if manifest.dialect == "sqlite":
+        return None
+    if database_url is None:
+        raise UsageError(
+            f"a full verify of backup {manifest.id} restores it on a {manifest.dialect} server: "
+            "none was given",
+            hint="pass --database URL (any database on the server to restore on; a scratch database "
+            "is created and dropped there) or set DATABASE_URL, or run with --quick (no server)")
+    url = database_url if isinstance(database_url, DatabaseURL) else parse_database_url(database_url)
+    if url.dialect != manifest.dialect:
+        raise UsageError(f"backup {manifest.id} is a {manifest.dialect} backup; {url.redacted()} is "
+                         f"{url.dialect}", hint=f"pass the URL of a {manifest.dialect} server")
+    return url
+
+
+def verify_backup(storage: Storage, backup_id: str, *, database_url: str | DatabaseURL | None = None,
+                  quick: bool = False, options: RestoreOptions | None = None,
+                  progress: ProgressCallback | None = None, record: bool = True) -> VerifyResult:
+    """Verify one backup; write the result into its manifest (``record``).
+
+    Raises :class:`VerificationFailedError` when the backup is damaged or does not restore
+    to what the manifest says; other errors (no server, no tool) leave the manifest alone.
+    """
+    manifest = storage.read_manifest(backup_id)
+    options = options or RestoreOptions()
+    options.single_transaction = True
+    mode = "quick" if quick else "full"
+    url = None if quick else _server_url(manifest, database_url)
+    module = _module_for(manifest.dialect)
+    started_at = format_time(utc_now())
+    start = time.monotonic()
+    checks: list[str] = []
+    problems: list[str] = []
+    mismatches: dict[str, Any] = {}
+    restored_version: int | None = None
+    restored_dirty: bool | None = None
+    failed_file: str | None = None
+    try:
+        if quick:
+            checks = module.quick_check(storage, manifest, options, progress)
+        else:
+            inspection = module.verify_full(storage, manifest, url, options, progress)
+            checks = [f"sha256 of {len(manifest.files)} file(s)", *inspection.checks]
+            restored_version, restored_dirty = inspection.version, inspection.dirty
+            problems, mismatches = compare(manifest, inspection)
+            if not manifest.row_counts_consistent and mismatches:
+                # Counts were not taken in the dump's own snapshot: differences are expected.
+                checks.append("row counts differ but were not taken in the dump's snapshot: "
+                              + problems.pop())
+            if not problems:
+                checks.append(f"schema_migrations version {restored_version} and row counts of "
+                              f"{len(inspection.row_counts)} table(s) match the manifest")
+    except (ChecksumError, RestoreFailedError) as exc:
+        problems = [exc.message]
+        failed_file = exc.details.get("file")
+    verification = Verification(
+        ok=not problems, mode=mode, at=started_at, duration_s=round(time.monotonic() - start, 3),
+        checks=checks, error="; ".join(problems) or None, restored_version=restored_version,
+        restored_dirty=restored_dirty, row_count_mismatches=mismatches,
+    )
+    if record:
+        keep_full = manifest.verified and quick and verification.ok
+        if not keep_full:  # a passing quick check does not erase an earlier full verification
+            manifest.verification = verification
+            try:
+                storage.update_manifest(manifest)
+            except SafemigrateError:
+                if verification.ok:
+                    raise
+    if problems:
+        raise VerificationFailedError(
+            f"backup {backup_id} failed verification ({mode}): {'; '.join(problems)}",
+            hint="do not rely on this backup: restore an older verified one (safemigrate backup list) "
+            "and take a new one (safemigrate backup create --verify)",
+            details={"backup_id": backup_id, "verification": asdict(verification),
+                     **({"file": failed_file} if failed_file else {})},
+        )
+    return VerifyResult(backup_id, True, mode, verification)
+
+
+def _module_for(dialect: str) -> Any:
+    if dialect == "postgres":
+        from . import postgres
+
+        return postgres
+    if dialect == "sqlite":
+        from . import sqlite
+
+        return sqlite
+    from . import mysql
+
+    return mysql
+

