@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from support import CANARY_PASSWORD, run_cli, write_migrations
 
 

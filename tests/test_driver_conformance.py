@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from support import TestDatabase
 
 from safemigrate import open_driver
 from safemigrate.drivers.base import Driver, VersionState
 from safemigrate.errors import DatabaseError
+from support import TestDatabase
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from support import TestDatabase, write_migrations
 
 from safemigrate import MigrationFailedError, Migrator, UsageError, load_source, open_driver
+from support import TestDatabase, write_migrations
 
 RUNBOOK_EXAMPLE = """-- 000004_add_last_seen.up.sql
 BEGIN;

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from support import run_cli, write_migrations
 
 from safemigrate import LockTimeoutError, Migrator, load_source, open_driver
 from safemigrate.drivers.postgres import advisory_lock_id
+from support import run_cli, write_migrations
 
 
 @pytest.fixture

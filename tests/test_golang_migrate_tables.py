@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixtures import write_stub_migrations
-from support import TestDatabase
 
+from fixtures import write_stub_migrations
 from safemigrate import (
     DirtyDatabaseError,
     Migrator,
@@ -22,6 +21,7 @@ from safemigrate import (
     open_driver,
 )
 from safemigrate.engine import RunResult
+from support import TestDatabase
 
 C1, C3, C4, C7 = "CREATE 1", "CREATE 3", "CREATE 4", "CREATE 7"
 D1, D4, D5, D7 = "DROP 1", "DROP 4", "DROP 5", "DROP 7"

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixtures import write_stub_migrations
 
+from fixtures import write_stub_migrations
 from safemigrate.errors import NotExistError, ShortLimitError
 from safemigrate.planner import Plan, plan_down, plan_goto, plan_up
 from safemigrate.source import MigrationSource, load_source
@@ -18,7 +18,7 @@ NO_CHANGE = "no change"
 NOT_EXIST = "not exist"
 
 
-def M(version: int, target: int | None = None) -> tuple[int, int]:  # noqa: N802 - golang-migrate's name
+def M(version: int, target: int | None = None) -> tuple[int, int]:
     return (version, version if target is None else target)
 
 
