@@ -256,7 +256,7 @@ def run_tool(argv: Sequence[str], *, env: Mapping[str, str] | None = None, what:
     """Run a tool to completion; raise BackupToolError with its (redacted) stderr if it fails."""
     try:
         proc = subprocess.run(list(argv), env=dict(env) if env is not None else None, cwd=cwd,
-                              stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, umask=0o077)
+                              stdin=stdin, capture_output=True, umask=0o077)
     except OSError as exc:
         raise BackupToolError(f"{what}: cannot run {argv[0]}: {exc.strerror}", hint=hint) from None
     if proc.returncode != 0:

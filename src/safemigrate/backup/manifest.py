@@ -136,7 +136,7 @@ class Manifest:
     @property
     def data_name(self) -> str:
         """The data file (or the folder holding the data files, for the directory format)."""
-        return self.extra.get("data", self.files[0].name if self.files else "")
+        return str(self.extra.get("data", self.files[0].name if self.files else ""))
 
     # -- JSON ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

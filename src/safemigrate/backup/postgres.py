@@ -596,7 +596,7 @@ def verify_full(storage: Storage, manifest: Manifest, url: DatabaseURL | None, o
         drop_database(url, name)
 
 
-def swap_databases(url: DatabaseURL, original: str, incoming: str) -> None:
+def swap_databases(url: DatabaseURL, original: str, incoming: str, *_unused: Any) -> None:
     """Put ``incoming`` in place of ``original`` (two renames), then drop the old one.
 
     Sessions connected to the original are ended (the restore replaces what they see).

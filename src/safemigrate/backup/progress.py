@@ -43,7 +43,8 @@ class Meter:
         if self.callback is None:
             return
         now = time.monotonic()
-        if now - self._last >= self.interval:
+        first = self.done == count
+        if first or now - self._last >= self.interval:
             self._last = now
             self.callback(ProgressEvent(self.stage, self.done, self.total, now - self.start))
 

@@ -136,7 +136,8 @@ class _ServerOps:
     drop: Callable[[DatabaseURL, str], None]
     restore: Callable[..., Any]
     inspect: Callable[[DatabaseURL, str, Manifest], Any]
-    swap: Callable[[DatabaseURL, str, str], None]  # (url, original, incoming): incoming becomes original
+    # (url, original, incoming, storage, manifest, options, progress): incoming becomes original
+    swap: Callable[..., None]
     max_name: int
 
 
@@ -187,7 +188,7 @@ def _restore_server(storage: Storage, manifest: Manifest, url: DatabaseURL, targ
     original = url.path.lstrip("/")
     say(f"swapping the restored copy in for {original}")
     try:
-        ops.swap(url, original, name)
+        ops.swap(url, original, name, storage, manifest, options, progress)
     except BaseException:
         with contextlib.suppress(Exception):
             ops.drop(url, name)

@@ -494,7 +494,7 @@ class S3Storage(Storage):
             raise self._error(exc, f"reading {name} of {backup_id}") from None
         body = response["Body"]
         try:
-            yield _S3Reader(body, self, f"reading {name} of {backup_id}")
+            yield _S3Reader(body, self, f"reading {name} of {backup_id}")  # type: ignore[misc]
         finally:
             body.close()
 

@@ -1,0 +1,416 @@
+"""MySQL / MariaDB: ``mariadb-dump``/``mysqldump --single-transaction --routines --triggers --events``.
+
+Row counts and the version are read in a snapshot taken at the same moment as the dump's:
+we hold ``FLUSH TABLES WITH READ LOCK`` (as ``--master-data`` does) while our own
+``START TRANSACTION WITH CONSISTENT SNAPSHOT`` and the dump's begin, and release it as
+soon as the dump has started on its first table. Without the RELOAD privilege the counts
+come from a snapshot taken just before the dump, and the manifest says so
+(``row_counts_consistent: false``); verification then reports count differences without failing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from ..errors import DatabaseError, SafemigrateError, UsageError
+from ..redact import redact_text
+from ..urls import DatabaseURL
+from .compress import (
+    CHUNK,
+    DEFAULT_ZSTD_LEVEL,
+    HashingWriter,
+    decompressing_reader,
+    zstd_compressor,
+    zstd_threads,
+)
+from .engine import (
+    BackupFailedError,
+    ChecksumError,
+    CreateOptions,
+    DumpOutcome,
+    Inspection,
+    RestoreFailedError,
+    RestoreOptions,
+    checked_stream,
+)
+from .manifest import BackupFile, Compression, Manifest
+from .progress import Meter, ProgressCallback
+from .storage import Storage, os_error_message
+from .tools import (
+    BackupToolError,
+    clean_stderr,
+    find_mysql_client,
+    find_mysql_dump,
+    mysql_defaults_file,
+    private_dir,
+)
+
+__all__ = ["SCRATCH_PREFIX", "MysqlParams", "dump", "mysql_params", "verify_full"]
+
+SCRATCH_PREFIX = "safemigrate_verify_"
+DATA_NAME = "database.sql.zst"
+_END_MARK = b"-- Dump completed"
+
+
+@dataclass(frozen=True)
+class MysqlParams:
+    host: str
+    port: int
+    user: str
+    password: str | None
+    database: str
+    socket: str | None = None
+
+    def tool_args(self) -> list[str]:
+        args = [f"--user={self.user}"]
+        if self.socket:
+            args.append(f"--socket={self.socket}")
+        else:
+            args += [f"--host={self.host}", f"--port={self.port}", "--protocol=TCP"]
+        return args
+
+
+def mysql_params(url: DatabaseURL) -> MysqlParams:
+    """Both ``mysql://user:pw@host:3306/db`` and golang-migrate's ``mysql://user:pw@tcp(host:3306)/db``."""
+    netloc = url.split.netloc
+    userinfo, _, hostpart = netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    socket_path: str | None = None
+    match = re.fullmatch(r"(tcp|unix)\((.*)\)", hostpart)
+    if match and match.group(1) == "unix":
+        socket_path, host, port = match.group(2), "localhost", 3306
+    else:
+        address = match.group(2) if match else hostpart
+        host, _, port_text = address.rpartition(":") if ":" in address else (address, "", "")
+        try:
+            port = int(port_text) if port_text else 3306
+        except ValueError:
+            raise UsageError(f"bad port in {url.redacted()}", hint="write mysql://user@host:3306/db") from None
+    database = unquote(url.path.lstrip("/"))
+    if not database:
+        raise UsageError(f"{url.redacted()} names no database", hint="write mysql://user@host:3306/DBNAME")
+    return MysqlParams(host=host or "127.0.0.1", port=port, user=unquote(user) or "root",
+                       password=unquote(password) if password else None, database=database,
+                       socket=socket_path)
+
+
+def _connect(params: MysqlParams, database: str | None = None) -> Any:
+    import pymysql
+
+    try:
+        return pymysql.connect(host=params.host, port=params.port, user=params.user,
+                               password=params.password or "", database=database,
+                               unix_socket=params.socket, autocommit=True, charset="utf8mb4",
+                               connect_timeout=15)
+    except pymysql.Error as exc:
+        raise DatabaseError(
+            f"cannot connect to MySQL/MariaDB at {params.host}:{params.port} as {params.user}: "
+            f"{redact_text(str(exc), [params.password or ''])}",
+            hint="check that the server is running and the URL's host, port, user and password") from None
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _rows(conn: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def _inspect(conn: Any, database: str, table: str) -> Inspection:
+    tables = [str(r[0]) for r in _rows(
+        conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+        "AND table_type = 'BASE TABLE' ORDER BY table_name", (database,))]
+    counts = {t: int(_rows(conn, f"SELECT COUNT(*) FROM {_q(database)}.{_q(t)}")[0][0]) for t in tables}
+    version: int | None = None
+    dirty: bool | None = False
+    if table in counts:
+        rows = _rows(conn, f"SELECT version, dirty FROM {_q(database)}.{_q(table)} LIMIT 1")
+        if rows:
+            version = None if int(rows[0][0]) == -1 else int(rows[0][0])
+            dirty = bool(rows[0][1])
+    return Inspection(version=version, dirty=dirty, row_counts=counts)
+
+
+def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
+         progress: ProgressCallback | None = None) -> DumpOutcome:
+    import pymysql
+
+    params = mysql_params(url)
+    tool = find_mysql_dump()
+    table = url.custom.get("x-migrations-table") or "schema_migrations"
+    conn = _connect(params, params.database)
+    consistent = True
+    warnings: list[str] = []
+    try:
+        server_version = str(_rows(conn, "SELECT VERSION()")[0][0])
+        charset, collation = _rows(conn, "SELECT default_character_set_name, default_collation_name "
+                                   "FROM information_schema.schemata WHERE schema_name = %s",
+                                   (params.database,))[0]
+        try:
+            _rows(conn, "FLUSH TABLES WITH READ LOCK")
+            locked = True
+        except pymysql.Error:
+            locked = False
+            consistent = False
+            warnings.append("no RELOAD privilege: row counts were taken just before the dump, not in its "
+                            "snapshot")
+        _rows(conn, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        _rows(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        compression = (Compression("none", 0) if options.compression == "none"
+                       else Compression("zstd", options.level or DEFAULT_ZSTD_LEVEL, zstd_threads()))
+        try:
+            entry = _run_dump(tool.path, params, staging / DATA_NAME, compression, progress,
+                              conn if locked else None)
+        finally:
+            if locked:
+                with contextlib.suppress(pymysql.Error):
+                    _rows(conn, "UNLOCK TABLES")
+        inspection = _inspect(conn, params.database, table)
+        _rows(conn, "COMMIT")
+    finally:
+        conn.close()
+    return DumpOutcome(
+        files=[entry], data=entry.name, format="sql", compression=compression, tool=tool.to_dict(),
+        server_version=server_version,
+        database={"host": params.socket or params.host, "port": params.port, "database": params.database},
+        schema_migrations={"table": table, "version": inspection.version, "dirty": inspection.dirty},
+        row_counts=inspection.row_counts, row_counts_consistent=consistent,
+        extra={"charset": charset, "collation": collation,
+               "snapshot": "flush-tables-with-read-lock" if consistent else "separate"},
+        warnings=warnings,
+    )
+
+
+def _run_dump(dump_path: str, params: MysqlParams, target: Path, compression: Compression,
+              progress: ProgressCallback | None, lock_conn: Any) -> BackupFile:
+    import pymysql
+
+    meter = Meter("dump", progress)
+    with mysql_defaults_file(params.password) as defaults, private_dir("safemigrate-dump-") as private:
+        argv = [dump_path, *defaults, *params.tool_args(), "--single-transaction", "--routines",
+                "--triggers", "--events", "--hex-blob", "--default-character-set=utf8mb4",
+                "--no-tablespaces", params.database]
+        err_path = private / "dump.err"
+        tail = b""
+        started = lock_conn is None
+        with open(err_path, "w+b") as err:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                                    umask=0o077)
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                assert proc.stdout is not None
+                with os.fdopen(fd, "wb") as out:
+                    writer = HashingWriter(out)
+                    sink: Any = writer
+                    zwriter: Any = None
+                    if compression.method == "zstd":
+                        zwriter = zstd_compressor(compression.level or DEFAULT_ZSTD_LEVEL,
+                                                  compression.threads).stream_writer(
+                            writer, closefd=False, write_size=CHUNK)
+                        sink = zwriter
+                    window = b""
+                    while True:
+                        block = proc.stdout.read(CHUNK if started else 4096)
+                        if not block:
+                            break
+                        meter.add(len(block))
+                        sink.write(block)
+                        tail = (tail + block)[-256:]
+                        if not started:
+                            window = (window + block)[-8192:]
+                            if b"CREATE TABLE" in window or _END_MARK in window:
+                                started = True  # the dump's snapshot exists: let writers go on
+                                _rows(lock_conn, "UNLOCK TABLES")
+                    if zwriter is not None:
+                        zwriter.close()
+                    out.flush()
+                    os.fsync(out.fileno())
+                rc = proc.wait()
+            except OSError as exc:
+                raise os_error_message(exc, f"writing {target.name}") from None
+            except pymysql.Error as exc:
+                raise DatabaseError(f"releasing the read lock failed: {exc}") from None
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            meter.finish()
+            if rc != 0:
+                err.seek(0)
+                text = clean_stderr(err.read().decode("utf-8", "replace"), [params.password])
+                raise BackupToolError(f"{Path(dump_path).name} of {params.database} failed (exit status "
+                                      f"{rc}): {text}",
+                                      hint="fix the cause above and run safemigrate backup create again",
+                                      details={"exit_status": rc})
+        if _END_MARK not in tail:
+            raise BackupFailedError(
+                f"the dump of {params.database} is incomplete: it does not end with "
+                f"'{_END_MARK.decode()}' although {Path(dump_path).name} exited with status 0",
+                hint="the backup was discarded; check the dump tool and the disk, then run "
+                "safemigrate backup create again")
+    return BackupFile(target.name, writer.size, writer.hexdigest())
+
+
+# -- restore --------------------------------------------------------------------------------
+def create_database(url: DatabaseURL, name: str, manifest: Manifest | None) -> None:
+    import pymysql
+
+    params = mysql_params(url)
+    extra = manifest.extra if manifest is not None else {}
+    conn = _connect(params)
+    try:
+        sql = f"CREATE DATABASE {_q(name)}"
+        if extra.get("charset"):
+            sql += f" CHARACTER SET {extra['charset']} COLLATE {extra['collation']}"
+        try:
+            _rows(conn, sql)
+        except pymysql.err.ProgrammingError as exc:
+            if exc.args and exc.args[0] == 1007:
+                raise UsageError(f"database {name!r} already exists", hint="choose another --target NAME") \
+                    from None
+            raise DatabaseError(f"cannot create database {name!r}: {exc}") from None
+        except pymysql.Error as exc:
+            raise DatabaseError(f"cannot create database {name!r}: {exc}",
+                                hint="the user needs the CREATE privilege, or use verify --quick") from None
+    finally:
+        conn.close()
+
+
+def drop_database(url: DatabaseURL, name: str) -> None:
+    conn = _connect(mysql_params(url))
+    try:
+        _rows(conn, f"DROP DATABASE IF EXISTS {_q(name)}")
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _client(params: MysqlParams, database: str) -> Iterator[list[str]]:
+    tool = find_mysql_client()
+    with mysql_defaults_file(params.password) as defaults:
+        yield [tool.path, *defaults, *params.tool_args(), f"--database={database}", "--binary-mode",
+               "--default-character-set=utf8mb4"]
+
+
+def _feed(storage: Storage, manifest: Manifest, argv: list[str] | None, meter: Meter,
+          secrets_: list[str | None]) -> None:
+    """Stream the stored SQL (checked, decompressed) into ``argv`` (None: just read it all)."""
+    tail = b""
+    with private_dir("safemigrate-restore-") as private, open(private / "err", "w+b") as err, \
+            checked_stream(storage, manifest, manifest.data_name, meter) as reader:
+        proc = None
+        if argv is not None:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=err, umask=0o077)
+        try:
+            data = decompressing_reader(reader, manifest.compression.method)
+            while True:
+                try:
+                    block = data.read(CHUNK)
+                except (SafemigrateError, OSError):
+                    raise
+                except Exception as exc:  # zstandard.ZstdError: damaged data
+                    raise ChecksumError(f"the stored data cannot be decompressed: {exc}",
+                                        hint="the backup is damaged; use another one") from None
+                if not block:
+                    break
+                tail = (tail + block)[-256:]
+                if proc is not None:
+                    assert proc.stdin is not None
+                    try:
+                        proc.stdin.write(block)
+                    except BrokenPipeError:
+                        break
+            if proc is not None:
+                assert proc.stdin is not None
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+                rc = proc.wait()
+                if rc != 0:
+                    err.seek(0)
+                    text = clean_stderr(err.read().decode("utf-8", "replace"), secrets_)
+                    raise RestoreFailedError(
+                        f"restoring backup {manifest.id} failed (exit status {rc}): {text}",
+                        hint="restore an older verified backup (safemigrate backup list)")
+        finally:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    if _END_MARK not in tail:
+        raise ChecksumError(f"backup {manifest.id} is incomplete: its SQL does not end with "
+                            f"'{_END_MARK.decode()}'", hint="restore an older verified backup",
+                            details={"file": manifest.data_name})
+
+
+def restore_into(storage: Storage, manifest: Manifest, url: DatabaseURL, dbname: str,
+                 options: RestoreOptions, progress: ProgressCallback | None = None) -> None:
+    params = mysql_params(url)
+    meter = Meter("restore", progress, sum(f.size for f in manifest.files))
+    with _client(params, dbname) as argv:
+        _feed(storage, manifest, argv, meter, [params.password])
+    meter.finish()
+
+
+def inspect_database(url: DatabaseURL, dbname: str, manifest: Manifest) -> Inspection:
+    params = mysql_params(url)
+    conn = _connect(params)
+    try:
+        return _inspect(conn, dbname, str(manifest.schema_migrations.get("table") or "schema_migrations"))
+    finally:
+        conn.close()
+
+
+def scratch_name() -> str:
+    return f"{SCRATCH_PREFIX}{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(4)}"
+
+
+def verify_full(storage: Storage, manifest: Manifest, url: DatabaseURL | None, options: RestoreOptions,
+                progress: ProgressCallback | None = None) -> Inspection:
+    assert url is not None
+    name = scratch_name()
+    create_database(url, name, manifest)
+    try:
+        restore_into(storage, manifest, url, name, options, progress)
+        inspection = inspect_database(url, name, manifest)
+        inspection.checks.append(f"restored into scratch database {name}, then dropped")
+        return inspection
+    finally:
+        drop_database(url, name)
+
+
+def quick_check(storage: Storage, manifest: Manifest, options: RestoreOptions,
+                progress: ProgressCallback | None = None) -> list[str]:
+    meter = Meter("verify", progress, sum(f.size for f in manifest.files))
+    _feed(storage, manifest, None, meter, [])
+    meter.finish()
+    return [f"sha256 of {len(manifest.files)} file(s)", "decompressed completely; the dump's end marker found"]
+
+
+def swap_databases(url: DatabaseURL, original: str, incoming: str, storage: Storage, manifest: Manifest,
+                   options: RestoreOptions, progress: ProgressCallback | None) -> None:
+    """MySQL cannot rename a database: empty the original and restore into it again.
+
+    ``incoming`` has already proven the backup restores and matches; it is dropped afterwards.
+    """
+    params = mysql_params(url)
+    conn = _connect(params)
+    try:
+        _rows(conn, f"DROP DATABASE IF EXISTS {_q(original)}")
+    finally:
+        conn.close()
+    create_database(url, original, manifest)
+    restore_into(storage, manifest, url, original, options, progress)
+    drop_database(url, incoming)
