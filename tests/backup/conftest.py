@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
-import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from backup_support import S3Endpoint, _mysql_connect, admin_execute, free_port
 
 from support import unique_name, with_database
 
@@ -25,24 +23,6 @@ CREATE VIEW big_invoices AS SELECT * FROM billing.invoices WHERE amount > 100;
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def admin_execute(url: str, *statements: str) -> list[tuple[object, ...]]:
-    import psycopg
-
-    rows: list[tuple[object, ...]] = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        for sql in statements:
-            cur = conn.execute(sql)
-            if cur.description is not None:
-                rows = list(cur.fetchall())
-    return rows
-
-
 @pytest.fixture
 def pg_db(pg_url: str, pg_plain_url: str, postgres_admin_url: str) -> Iterator[str]:
     """A populated PostgreSQL database (version 3, three tables); its URL carries the canary password."""
@@ -56,11 +36,6 @@ def pg_db(pg_url: str, pg_plain_url: str, postgres_admin_url: str) -> Iterator[s
             f"SELECT datname FROM pg_database WHERE datname LIKE '{name}\\_%'")
         for (db,) in leftovers:
             admin_execute(postgres_admin_url, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-
-
-def pg_databases(admin_url: str, like: str) -> list[str]:
-    return [str(r[0]) for r in admin_execute(
-        admin_url, f"SELECT datname FROM pg_database WHERE datname LIKE '{like}' ORDER BY 1")]
 
 
 @pytest.fixture
@@ -115,45 +90,6 @@ def mysql_db(mysql_admin_url: str) -> Iterator[str]:
         conn.close()
 
 
-def _mysql_connect(url: str) -> object:
-    from urllib.parse import unquote, urlsplit
-
-    import pymysql
-
-    parts = urlsplit(url)
-    return pymysql.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
-                           user=unquote(parts.username or "root"),
-                           password=unquote(parts.password or ""), autocommit=True)
-
-
-def mysql_rows(url: str, sql: str) -> list[tuple[object, ...]]:
-    from urllib.parse import urlsplit
-
-    conn = _mysql_connect(url)
-    try:
-        with conn.cursor() as cur:  # type: ignore[attr-defined]
-            db = urlsplit(url).path.lstrip("/")
-            cur.execute(f"USE `{db}`")
-            cur.execute(sql)
-            return list(cur.fetchall())
-    finally:
-        conn.close()  # type: ignore[attr-defined]
-
-
-# -- S3 -------------------------------------------------------------------------------------
-@dataclass
-class S3Endpoint:
-    url: str
-    port: int
-    server: object
-
-    def restart(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()  # type: ignore[attr-defined]
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[S3Endpoint]:
     """moto's S3 server on 127.0.0.1, real HTTP, one per test worker."""
@@ -188,16 +124,3 @@ def s3_bucket(s3_endpoint: S3Endpoint) -> str:
     boto3.client("s3", endpoint_url=s3_endpoint.url, region_name="us-east-1").create_bucket(Bucket=bucket)
     return f"s3://{bucket}/team/app"
 
-
-def s3_client(endpoint: S3Endpoint) -> object:
-    import boto3
-
-    return boto3.client("s3", endpoint_url=endpoint.url, region_name="us-east-1")
-
-
-# -- wrappers around real tools ---------------------------------------------------------------
-def write_script(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return path

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from backup_support import admin_execute, pg_databases, write_script
 
-from conftest import admin_execute, pg_databases, write_script
 from support import CANARY_PASSWORD, run_cli
 
 pytestmark = pytest.mark.postgres
@@ -68,7 +68,7 @@ def test_create_verify_list_show_restore(pg_db: str, tmp_path: Path, postgres_ad
     assert verified.exit_code == 0, verified.output
     v = verified.json()["verification"]
     assert v["ok"] and v["mode"] == "full" and v["restored_version"] == 3
-    scratch = [c for c in v["checks"] if "scratch database" in c][0].split("scratch database ")[1].split()[0]
+    scratch = next(c for c in v["checks"] if "scratch database" in c).split("scratch database ")[1].split()[0]
     assert scratch.startswith("safemigrate_verify_")
     assert pg_databases(postgres_admin_url, scratch) == []  # dropped again
 
