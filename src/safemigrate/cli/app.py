@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "create": "safemigrate.cli.engine_cmds:create",
     "status": "safemigrate.cli.engine_cmds:status",
     "plan": "safemigrate.cli.engine_cmds:plan",
+    "lint": "safemigrate.cli.lint_cmd:lint",
     "backup": "safemigrate.cli.backup_cmd:backup",
 }
 

@@ -1,0 +1,173 @@
+"""The linter's library entry points: migration files for the engine, paths for the command line."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from functools import cache
+from pathlib import Path
+
+from ..errors import UsageError
+from ..source import MIGRATION_FILE_RE, Direction, MigrationFile, load_source
+from .config import LintConfig
+from .engine import Linter, SourceFile, lint_sources
+from .model import LintReport
+
+__all__ = ["lint_migrations", "lint_paths", "lint_text"]
+
+_DIALECTS = ("postgres", "sqlite", "mysql")
+
+
+def _check_options(dialect: str, pg_version: int | None) -> None:
+    if dialect not in _DIALECTS:
+        raise UsageError(f"unknown SQL dialect {dialect!r}", hint="use postgres, sqlite or mysql")
+    if pg_version is not None and not 9 <= pg_version <= 99:
+        raise UsageError(f"--pg-version {pg_version} is not a PostgreSQL major version",
+                         hint="for example --pg-version 16")
+
+
+def display_path(path: Path) -> str:
+    """The path as reports show it: relative to the current folder when it is inside it."""
+    try:
+        if path.is_absolute():
+            relative = path.relative_to(Path.cwd())
+            return relative.as_posix()
+    except ValueError:
+        pass
+    return path.as_posix()
+
+
+def _source_file(mf: MigrationFile) -> SourceFile:
+    return SourceFile(display_path(mf.path), mf.text, mf.version, mf.direction)
+
+
+@cache
+def _folder_index(folder: str) -> dict[tuple[int, str], Path]:
+    """(version, direction) -> file, for one folder (read once per lint run)."""
+    index: dict[tuple[int, str], Path] = {}
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return index
+    for name in names:
+        match = MIGRATION_FILE_RE.match(name)
+        if match:
+            index.setdefault((int(match.group(1)), match.group(3)), Path(folder or ".") / name)
+    return index
+
+
+def _find_on_disk(file: SourceFile, origin: dict[str, Path]) -> SourceFile | None:
+    """The other half of ``file``'s migration, read from its folder (None: there is none)."""
+    path = origin.get(file.path)
+    if path is None or file.version is None:
+        return None
+    other = "down" if file.direction == "up" else "up"
+    found = _folder_index(str(path.parent)).get((file.version, other))
+    if found is None:
+        return None
+    mf = MigrationFile(file.version, "", "up" if other == "up" else "down", found)
+    return _source_file(mf)
+
+
+def _run(files: Sequence[tuple[SourceFile, Path | None]], *, dialect: str, pg_version: int | None,
+         config: LintConfig | None, notes: Iterable[str] = ()) -> LintReport:
+    config = config or LintConfig()
+    version = pg_version if pg_version is not None else config.pg_version
+    _check_options(dialect, version)
+    linter = Linter(dialect, pg_version=version if dialect == "postgres" else None, config=config)
+    origin = {f.path: p for f, p in files if p is not None}
+    _folder_index.cache_clear()
+    findings = lint_sources([f for f, _ in files], linter,
+                            lambda file: _find_on_disk(file, origin))
+    report = LintReport(findings=findings, files=[f.path for f, _ in files], dialect=dialect,
+                        pg_version=version if dialect == "postgres" else None)
+    report.notes.extend(notes)
+    unknown = sorted(config.all_rule_ids() - set(linter.rules))
+    for rule_id in unknown:
+        report.notes.append(f"{config.source or 'lint config'}: ignores unknown rule {rule_id!r}")
+    return report
+
+
+def lint_migrations(files: Sequence[MigrationFile], *, dialect: str, pg_version: int | None = None,
+                    config: LintConfig | None = None) -> LintReport:
+    """Lint migration files (the engine passes the pending ones before plan, up and goto).
+
+    Up and down files of one version are paired by version for the down-file
+    rules; a file whose partner is not in ``files`` is paired with the one in
+    its folder, if any. Never raises for what it finds: callers decide whether
+    error-level findings block (``report.fails()``).
+    """
+    pairs = [(_source_file(mf), mf.path) for mf in files]
+    return _run(pairs, dialect=dialect, pg_version=pg_version, config=config)
+
+
+def _expand(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[SourceFile, Path | None]], list[str]]:
+    files: list[tuple[SourceFile, Path | None]] = []
+    notes: list[str] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            source = load_source(path)
+            notes.extend(str(w) for w in source.warnings)
+            migration_files = [f for m in source.migrations.values() for f in (m.up, m.down) if f]
+            if not migration_files:
+                notes.append(f"{path}: no migration files (VERSION_NAME.up.sql / .down.sql) found")
+            for mf in migration_files:
+                if mf.path.resolve() not in seen:
+                    seen.add(mf.path.resolve())
+                    files.append((_source_file(mf), mf.path))
+        elif path.is_file():
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            files.append((_plain_file(path), path))
+        else:
+            raise UsageError(f"{str(path)!r} does not exist",
+                             hint="pass migration files or folders (default: the -path folder)")
+    return files, notes
+
+
+def _plain_file(path: Path) -> SourceFile:
+    match = MIGRATION_FILE_RE.match(path.name)
+    if match:
+        direction: Direction = "up" if match.group(3) == "up" else "down"
+        return _source_file(MigrationFile(int(match.group(1)), match.group(2), direction, path))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not valid UTF-8 (byte {exc.start})",
+                         hint="save the file as UTF-8") from None
+    return SourceFile(display_path(path), text)
+
+
+def lint_paths(paths: Sequence[str | os.PathLike[str]], *, dialect: str = "postgres",
+               pg_version: int | None = None, config: LintConfig | None = None) -> LintReport:
+    """Lint files and folders of migrations (folders are read like golang-migrate's file source)."""
+    files, notes = _expand(paths)
+    return _run(files, dialect=dialect, pg_version=pg_version, config=config, notes=notes)
+
+
+def lint_text(text: str, *, dialect: str = "postgres", path: str = "<sql>",
+              pg_version: int | None = None, config: LintConfig | None = None,
+              direction: str | None = None, partner_text: str | None = None,
+              paired: bool = False) -> LintReport:
+    """Lint SQL held in memory (editors, tests). With ``paired``, ``partner_text`` is the other
+    half of the migration (None: it does not exist) and ``direction`` says which half ``text`` is."""
+    if paired and direction not in ("up", "down"):
+        raise UsageError("lint_text(paired=True) needs direction='up' or 'down'")
+    config = config or LintConfig()
+    version = pg_version if pg_version is not None else config.pg_version
+    _check_options(dialect, version)
+    linter = Linter(dialect, pg_version=version if dialect == "postgres" else None, config=config)
+    if not paired:
+        findings = lint_sources([SourceFile(path, text, direction=direction)], linter)
+    else:
+        other = "down" if direction == "up" else "up"
+        main = SourceFile(f"1_{path}.{direction}.sql", text, 1, direction)
+        files = [main]
+        if partner_text is not None:
+            files.append(SourceFile(f"1_{path}.{other}.sql", partner_text, 1, other))
+        findings = lint_sources(files, linter, lambda _file: None)
+    return LintReport(findings=findings, files=[path], dialect=dialect,
+                      pg_version=version if dialect == "postgres" else None)

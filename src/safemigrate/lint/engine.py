@@ -1,0 +1,321 @@
+"""Running the rules over files: split, walk the statements in order, then acknowledge.
+
+One :class:`Linter` holds the rules for one dialect. For each file it builds
+the statements (PostgreSQL through libpg_query's parse tree, SQLite and MySQL
+through their splitters and a tokenizer), computes whether our runner wraps
+the file in one transaction, runs statement rules in file order with a
+:class:`FileContext` that knows what came before, then the file rules, then
+applies ``safemigrate:ignore`` comments and the config's ignore lists.
+Up and down files of one version are paired so down-file rules can compare them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from .config import LintConfig
+from .context import FileContext, Hit, ObjectSet, Partner, Stmt
+from .model import Finding, Location
+from .registry import Rule, all_rules
+from .source import SourceText
+from .suppress import Ignore, parse_ignores
+
+__all__ = ["Linter", "SourceFile", "lint_sources"]
+
+_STATEMENT_TEXT_LIMIT = 2000
+
+
+@dataclass
+class SourceFile:
+    """A file to lint. ``version``/``direction`` are set for golang-migrate file names."""
+
+    path: str
+    text: str
+    version: int | None = None
+    direction: str | None = None  # "up" or "down"
+
+    @property
+    def pair_key(self) -> tuple[str, int] | None:
+        if self.version is None or self.direction is None:
+            return None
+        return (str(PurePath(self.path).parent), self.version)
+
+
+@dataclass
+class _Raw:
+    rule: Rule
+    hit: Hit
+    stmt: Stmt | None
+
+
+@dataclass
+class Analysis:
+    ctx: FileContext
+    raws: list[_Raw] = field(default_factory=list)
+
+
+class Linter:
+    def __init__(self, dialect: str, *, pg_version: int | None = None,
+                 config: LintConfig | None = None) -> None:
+        self.dialect = dialect
+        self.pg_version = pg_version
+        self.config = config or LintConfig()
+        self.rules = all_rules()
+        active = [r for r in self.rules.values()
+                  if r.runs_on(dialect) and r.id not in self.config.ignore]
+        self._by_node: dict[str, list[Rule]] = {}
+        self._every_statement: list[Rule] = []
+        self._file_rules: list[Rule] = []
+        self._engine_rules = {r.id for r in active if r.scope == "engine"}
+        for found in active:
+            if found.scope == "file":
+                self._file_rules.append(found)
+            elif found.scope == "statement":
+                if found.nodes and dialect == "postgres":
+                    for node in found.nodes:
+                        self._by_node.setdefault(node, []).append(found)
+                else:
+                    self._every_statement.append(found)
+
+    # -- one file --------------------------------------------------------------
+    def analyze(self, file: SourceFile, partner: Partner | None = None) -> Analysis:
+        source = SourceText(file.text)
+        statements, problems, wrapped, reason = self._split(source)
+        ctx = FileContext(path=file.path, source=source, dialect=self.dialect,
+                          pg_version=self.pg_version, direction=file.direction,
+                          statements=statements, wrapped=wrapped,
+                          statement_mode_reason=reason, partner=partner)
+        ctx.syntax_problems = len(problems)
+        analysis = Analysis(ctx)
+        raws = analysis.raws
+        for stmt in statements:
+            ctx.begin_statement(stmt)
+            for found in self._statement_rules(stmt):
+                for hit in found.checks[self.dialect](stmt, ctx):
+                    raws.append(_Raw(found, hit, stmt))
+            ctx.advance(stmt)
+        ctx.index = len(statements)
+        for found in self._file_rules:
+            for hit in found.checks[self.dialect](ctx):
+                raws.append(_Raw(found, hit, _statement_at(statements, hit.offset)))
+        # SQLite/MySQL splitters report problems too (an unterminated string); always show them.
+        if problems and "syntax-error" not in self.config.ignore:
+            syntax = self.rules["syntax-error"]
+            for message, offset in problems:
+                raws.append(_Raw(syntax, Hit(f"syntax error: {message}", offset), None))
+        return analysis
+
+    def _statement_rules(self, stmt: Stmt) -> Iterable[Rule]:
+        if self.dialect != "postgres":
+            return self._every_statement
+        specific = self._by_node.get(stmt.kind)
+        if specific is None:
+            return self._every_statement
+        return (*specific, *self._every_statement)
+
+    def _split(self, source: SourceText) -> tuple[list[Stmt], list[tuple[str, int]], bool, str | None]:
+        from ..sql.script import has_no_transaction_marker
+
+        marker = has_no_transaction_marker(source.text)
+        if self.dialect == "postgres":
+            from .pgnodes import pg_facts
+            from .pgparse import parse_postgres
+
+            parsed = parse_postgres(source)
+            statements = parsed.statements
+            for stmt in statements:
+                stmt.facts = pg_facts(stmt.kind, stmt.node)
+            problems = [(p.message, p.offset) for p in parsed.problems]
+        else:
+            statements, problems = self._split_text(source)
+        reason = _statement_mode_reason(statements, marker)
+        wrapped = reason is None
+        if self.dialect == "mysql" and any(s.facts.category == "ddl" for s in statements):
+            # MySQL commits before and after every DDL statement: no file with DDL is atomic.
+            wrapped = False
+            reason = reason or "MySQL commits implicitly around every DDL statement"
+        return statements, problems, wrapped, reason
+
+    def _split_text(self, source: SourceText) -> tuple[list[Stmt], list[tuple[str, int]]]:
+        from ..sql import split_sql
+        from .textsql import text_facts, tokenize
+
+        script = split_sql(source.text, self.dialect)
+        problems: list[tuple[str, int]] = []
+        if script.problem is not None:
+            where = source.offset_of(script.problem.line, script.problem.column)
+            problems.append((script.problem.message, where))
+        statements: list[Stmt] = []
+        for raw in script.statements:
+            start, end = raw.start, raw.start + len(raw.text)
+            tokens = tokenize(source.text, start, end, self.dialect)
+            stmt = Stmt(index=len(statements), start=start, end=end, line=raw.line,
+                        column=raw.column, end_line=raw.end_line, kind=raw.kind, text=raw.text,
+                        tokens=tokens, transactional=raw.transactional,
+                        transaction_control=raw.transaction_control)
+            stmt.facts = text_facts(tokens)
+            statements.append(stmt)
+        return statements, problems
+
+    # -- findings --------------------------------------------------------------
+    def findings(self, analysis: Analysis) -> list[Finding]:
+        """Turn an analysis into findings, minus what the file and the config acknowledge."""
+        ctx = analysis.ctx
+        disabled = self.config.ignored_for(ctx.path)
+        ignores = parse_ignores(ctx.source)
+        out: list[Finding] = []
+        for raw in analysis.raws:
+            if raw.rule.id in disabled:
+                continue
+            finding = self._finding(ctx, raw)
+            first = raw.stmt.line if raw.stmt else finding.line
+            last = raw.stmt.end_line if raw.stmt else finding.line
+            acknowledged = False
+            for ignore in ignores:
+                if raw.rule.id not in ignore.rule_ids:
+                    continue
+                target = ignore.target_line
+                if target is None or first <= target <= last or target == finding.line:
+                    ignore.used.add(raw.rule.id)
+                    acknowledged = True
+            if not acknowledged:
+                out.append(finding)
+        if "unused-ignore" in self._engine_rules and "unused-ignore" not in disabled:
+            out.extend(self._unused(ctx, ignores, disabled))
+        return out
+
+    def _unused(self, ctx: FileContext, ignores: Sequence[Ignore],
+                disabled: frozenset[str]) -> list[Finding]:
+        unused_rule = self.rules["unused-ignore"]
+        out: list[Finding] = []
+        for ignore in ignores:
+            if not ignore.rule_ids:
+                hit = Hit("safemigrate:ignore names no rule id",
+                          ctx.source.offset_of(ignore.line, ignore.column))
+                out.append(self._finding(ctx, _Raw(unused_rule, hit, None)))
+                continue
+            for rule_id in ignore.rule_ids:
+                if rule_id in ignore.used or rule_id in disabled:
+                    continue
+                if rule_id not in self.rules:
+                    message = f"safemigrate:ignore names an unknown rule {rule_id!r}"
+                elif not self.rules[rule_id].runs_on(self.dialect):
+                    message = f"safemigrate:ignore {rule_id}: that rule does not run on {self.dialect} files"
+                elif ignore.whole_file:
+                    message = f"safemigrate:ignore-file {rule_id} matches no finding in this file"
+                else:
+                    message = f"safemigrate:ignore {rule_id} matches no finding on the statement it annotates"
+                hit = Hit(message, ctx.source.offset_of(ignore.line, ignore.column))
+                out.append(self._finding(ctx, _Raw(unused_rule, hit, None)))
+        return out
+
+    def _finding(self, ctx: FileContext, raw: _Raw) -> Finding:
+        source = ctx.source
+        stmt = raw.stmt
+        hit = raw.hit
+        offset = hit.offset if hit.offset is not None else (stmt.start if stmt else 0)
+        line, column = source.position(offset)
+        line_text = source.line_text(line)
+        length = hit.length or source.token_length(offset)
+        end_column = max(column + 1, min(column + length, len(line_text) + 1))
+        related = tuple(Location(path, rel_line, 1, message=msg) for path, rel_line, msg in hit.related)
+        return Finding(
+            rule_id=raw.rule.id,
+            severity=raw.rule.severity,
+            message=hit.message or raw.rule.summary,
+            path=ctx.path,
+            line=line,
+            column=column,
+            end_line=line,
+            end_column=end_column,
+            statement_line=stmt.line if stmt else None,
+            statement_text=stmt.text[:_STATEMENT_TEXT_LIMIT] if stmt else None,
+            source_line=line_text,
+            help=raw.rule.help_text(),
+            related=related,
+        )
+
+
+def _statement_at(statements: Sequence[Stmt], offset: int | None) -> Stmt | None:
+    if offset is None or not statements:
+        return None
+    starts = [s.start for s in statements]
+    i = bisect.bisect_right(starts, offset) - 1
+    if i >= 0 and statements[i].start <= offset <= statements[i].end:
+        return statements[i]
+    return None
+
+
+def _statement_mode_reason(statements: Sequence[Stmt], marker: bool) -> str | None:
+    """Why our runner will not wrap the file in one transaction (None: it will)."""
+    from ..sql.script import NO_TRANSACTION_MARKER
+
+    if marker:
+        return f"the file contains the -- {NO_TRANSACTION_MARKER} marker"
+    for stmt in statements:
+        if stmt.transaction_control:
+            return f"the file manages its own transactions (line {stmt.line})"
+    for stmt in statements:
+        if not stmt.transactional:
+            return f"line {stmt.line} cannot run inside a transaction"
+    return None
+
+
+# -- several files ----------------------------------------------------------------
+
+PartnerLookup = Callable[[SourceFile], "SourceFile | None"]
+
+
+def lint_sources(files: Sequence[SourceFile], linter: Linter,
+                 find_partner: PartnerLookup | None = None) -> list[Finding]:
+    """Lint ``files``; up and down files of one version are paired for the down-file rules.
+
+    ``find_partner`` returns the other file of a version when it is not among
+    ``files`` (None when it does not exist); without it, unpaired files are not
+    checked for a missing down file.
+    """
+    by_key: dict[tuple[tuple[str, int], str], SourceFile] = {}
+    for file in files:
+        key = file.pair_key
+        if key is not None and file.direction is not None:
+            by_key[(key, file.direction)] = file
+    created: dict[tuple[str, int], tuple[str, ObjectSet]] = {}
+    findings: list[Finding] = []
+    ups = [f for f in files if f.direction == "up"]
+    others = [f for f in files if f.direction != "up"]
+    for file in [*ups, *others]:
+        partner = _partner(file, by_key, created, linter, find_partner)
+        analysis = linter.analyze(file, partner)
+        key = file.pair_key
+        if file.direction == "up" and key is not None:
+            created[key] = (file.path, analysis.ctx.created)
+        findings.extend(linter.findings(analysis))
+    findings.sort(key=Finding.sort_key)
+    return findings
+
+
+def _partner(file: SourceFile, by_key: dict[tuple[tuple[str, int], str], SourceFile],
+             created: dict[tuple[str, int], tuple[str, ObjectSet]], linter: Linter,
+             find_partner: PartnerLookup | None) -> Partner | None:
+    key = file.pair_key
+    if key is None:
+        return None
+    other_direction = "down" if file.direction == "up" else "up"
+    other = by_key.get((key, other_direction))
+    if other is None and find_partner is not None:
+        other = find_partner(file)
+    elif other is None:
+        return None
+    if other is None:
+        return Partner(None)
+    if file.direction == "up":
+        return Partner(other.path, empty=not other.text.strip())
+    if key in created:
+        path, objects = created[key]
+        return Partner(path, objects)
+    # The up file is not being linted: read what it creates without reporting on it.
+    analysis = linter.analyze(other, None)
+    return Partner(other.path, analysis.ctx.created)

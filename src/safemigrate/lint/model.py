@@ -1,0 +1,139 @@
+"""What the linter produces: findings as plain data, and the report that holds them.
+
+Reporters only format these; nothing here knows about SQL or output formats.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Finding", "LintReport", "Location", "Severity"]
+
+
+class Severity(StrEnum):
+    """How bad a finding is. ``error`` findings fail ``safemigrate lint`` by default."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self.value]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+_RANK = {"info": 0, "warning": 1, "error": 2}
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a file: 1-based line and column; ``end_column`` is exclusive (as in SARIF)."""
+
+    path: str
+    line: int
+    column: int = 1
+    end_line: int | None = None
+    end_column: int | None = None
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"path": self.path, "line": self.line, "column": self.column}
+        if self.end_line is not None:
+            data["end_line"] = self.end_line
+        if self.end_column is not None:
+            data["end_column"] = self.end_column
+        if self.message:
+            data["message"] = self.message
+        return data
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in one file.
+
+    ``line``/``column`` point at the construct (a column definition, a keyword),
+    ``statement_line`` at the start of the statement that holds it; ``source_line``
+    is the text of ``line`` so reporters can show it without reading the file again.
+    """
+
+    rule_id: str
+    severity: Severity
+    message: str
+    path: str
+    line: int
+    column: int = 1
+    end_line: int | None = None
+    end_column: int | None = None
+    statement_line: int | None = None
+    statement_text: str | None = None
+    source_line: str | None = None
+    help: str | None = None
+    related: tuple[Location, ...] = ()
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.rule_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "rule_id": self.rule_id,
+            "severity": self.severity.value,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+        }
+        if self.end_line is not None:
+            data["end_line"] = self.end_line
+        if self.end_column is not None:
+            data["end_column"] = self.end_column
+        if self.statement_line is not None:
+            data["statement_line"] = self.statement_line
+        if self.statement_text is not None:
+            data["statement"] = self.statement_text
+        if self.help:
+            data["help"] = self.help
+        if self.related:
+            data["related"] = [loc.to_dict() for loc in self.related]
+        return data
+
+
+@dataclass
+class LintReport:
+    """Everything one lint run found, sorted by file and position."""
+
+    findings: list[Finding] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    dialect: str = "postgres"
+    pg_version: int | None = None
+
+    def counts(self) -> dict[str, int]:
+        counter = Counter(f.severity.value for f in self.findings)
+        return {s.value: counter.get(s.value, 0) for s in Severity}
+
+    def at_least(self, severity: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity.at_least(severity)]
+
+    def fails(self, fail_on: Severity = Severity.ERROR) -> bool:
+        """True when any finding is at or above ``fail_on`` (what makes ``lint`` exit 1)."""
+        return any(f.severity.at_least(fail_on) for f in self.findings)
+
+    def rule_ids(self) -> set[str]:
+        return {f.rule_id for f in self.findings}
+
+    def to_dict(self, fail_on: Severity = Severity.ERROR) -> dict[str, Any]:
+        return {
+            "ok": not self.fails(fail_on),
+            "dialect": self.dialect,
+            "pg_version": self.pg_version,
+            "files": len(self.files),
+            "summary": self.counts(),
+            "findings": [f.to_dict() for f in self.findings],
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,171 @@
+"""PostgreSQL files through PostgreSQL's own grammar (libpg_query via pglast), fast and fault-tolerant.
+
+The linter reads libpg_query's JSON parse tree rather than pglast's Python node
+objects: building those objects costs about 7x more than parsing, and the
+linter's speed budget is set by squawk. A file that does not parse is split at
+its top-level semicolons with PostgreSQL's scanner, each piece is parsed on its
+own, and every piece that still fails becomes a syntax error at its position,
+so one typo does not hide the findings in the rest of the file.
+
+:func:`transaction_properties` mirrors ``safemigrate.sql.postgres.transaction_properties``
+(which works on pglast nodes) for the JSON tree; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .context import Stmt
+from .source import SourceText
+
+__all__ = ["ParsedFile", "SyntaxProblem", "parse_postgres", "transaction_properties"]
+
+_NEVER_IN_TRANSACTION = {
+    "CreatedbStmt",
+    "DropdbStmt",
+    "AlterSystemStmt",
+    "CreateTableSpaceStmt",
+    "DropTableSpaceStmt",
+    "CreateSubscriptionStmt",
+    "DropSubscriptionStmt",
+}
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    message: str
+    offset: int  # character offset in the file
+
+
+@dataclass
+class ParsedFile:
+    statements: list[Stmt]
+    problems: list[SyntaxProblem]
+
+
+def _has_def(options: Any, name: str) -> bool:
+    for option in options or ():
+        fields = option.get("DefElem") if isinstance(option, dict) else None
+        if fields and fields.get("defname") == name:
+            return True
+    return False
+
+
+def transaction_properties(kind: str, node: dict[str, Any]) -> tuple[bool, bool]:
+    """(can run inside a transaction block, is transaction control) for a JSON parse-tree node."""
+    if kind == "TransactionStmt":
+        return True, True
+    if kind in _NEVER_IN_TRANSACTION:
+        return False, False
+    if kind in ("IndexStmt", "DropStmt") and node.get("concurrent"):
+        return False, False
+    if kind == "ReindexStmt" and (_has_def(node.get("params"), "concurrently") or node.get("concurrent")):
+        return False, False
+    if kind == "VacuumStmt" and node.get("is_vacuumcmd"):
+        return False, False
+    if kind == "ClusterStmt" and not node.get("relation"):
+        return False, False
+    if kind == "AlterDatabaseStmt" and _has_def(node.get("options"), "tablespace"):
+        return False, False
+    if kind == "AlterSubscriptionStmt":
+        return False, False
+    if kind == "AlterTableStmt":
+        for cmd in node.get("cmds") or ():
+            part = cmd.get("AlterTableCmd", {}).get("def") or {}
+            if part.get("PartitionCmd", {}).get("concurrent"):
+                return False, False
+    return True, False
+
+
+def parse_postgres(source: SourceText) -> ParsedFile:
+    from pglast import parser
+
+    text = source.text
+    try:
+        tree = json.loads(parser.parse_sql_json(text))
+    except parser.ParseError:
+        return _recover(source)
+    statements: list[Stmt] = []
+    _collect(source, tree.get("stmts") or (), 0, len(text), statements)
+    return ParsedFile(statements, [])
+
+
+def _collect(source: SourceText, raw_statements: Any, char_base: int, char_end: int,
+             out: list[Stmt]) -> None:
+    """Turn libpg_query's statements (byte offsets relative to ``char_base``) into :class:`Stmt`."""
+    byte_base = source.byte_of_char(char_base)
+    for raw in raw_statements:
+        start_byte = byte_base + (raw.get("stmt_location") or 0)
+        length = raw.get("stmt_len") or 0
+        start = source.char_of_byte(start_byte)
+        end = source.char_of_byte(start_byte + length) if length else char_end
+        start = source.skip_noise(start, end)
+        chunk = source.text[start:end].rstrip()
+        if not chunk:
+            continue
+        end = start + len(chunk)
+        ((kind, node),) = raw["stmt"].items()
+        transactional, control = transaction_properties(kind, node)
+        line, column = source.position(start)
+        end_line, _ = source.position(max(start, end - 1))
+        out.append(Stmt(index=len(out), start=start, end=end, line=line, column=column,
+                        end_line=end_line, kind=kind, text=chunk, node=node,
+                        transactional=transactional, transaction_control=control,
+                        byte_base=byte_base))
+
+
+def _pieces(text: str) -> list[tuple[int, int]]:
+    """Character ranges of the file split at top-level semicolons, found by PostgreSQL's scanner."""
+    from pglast import parser
+
+    limit = len(text)
+    try:
+        tokens = parser.scan(text)
+    except parser.ParseError as exc:
+        # An unterminated string or comment: scan up to it; the rest is one (broken) piece.
+        limit = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+        try:
+            tokens = parser.scan(text[:limit])
+        except parser.ParseError:
+            tokens, limit = [], 0
+    pieces: list[tuple[int, int]] = []
+    start = 0
+    atomic = 0  # depth inside BEGIN ATOMIC ... END bodies, whose semicolons do not end the statement
+    previous = ""
+    for token in tokens:
+        name = token.name
+        if (name == "ATOMIC" and previous == "BEGIN_P") or (atomic and name == "CASE"):
+            atomic += 1
+        elif atomic and name == "END_P":
+            atomic -= 1
+        elif name == "ASCII_59" and not atomic:
+            pieces.append((start, token.start))
+            start = token.end + 1
+        if name not in ("SQL_COMMENT", "C_COMMENT"):
+            previous = name
+    pieces.append((start, len(text) if limit < len(text) else limit))
+    return pieces
+
+
+def _recover(source: SourceText) -> ParsedFile:
+    from pglast import parser
+
+    statements: list[Stmt] = []
+    problems: list[SyntaxProblem] = []
+    text = source.text
+    for start, end in _pieces(text):
+        first = source.skip_noise(start, end)
+        if first >= end or not text[first:end].strip():
+            continue
+        piece = text[start:end]
+        try:
+            tree = json.loads(parser.parse_sql_json(piece))
+        except parser.ParseError as exc:
+            where = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+            offset = min(start + max(where, 0), max(end - 1, start))
+            problems.append(SyntaxProblem(str(exc.args[0]) if exc.args else str(exc), offset))
+            continue
+        _collect(source, tree.get("stmts") or (), start, end, statements)
+    return ParsedFile(statements, problems)

@@ -1,0 +1,715 @@
+"""Statements that take strong locks, rewrite tables or scan them while holding a lock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import pairwise
+from typing import Any
+
+from ..context import FileContext, Hit, Obj, Stmt
+from ..model import Severity
+from ..pgnodes import alter_cmds, column_constraints, drop_object_names, relname, type_name, unwrap
+from ..registry import Example, rule
+from ..textsql import column_action, parse_alter_table, read_name
+from ._helpers import (
+    add_column_defs,
+    constraint_types,
+    has_top_level_word,
+    is_new_or_undone,
+    is_volatile,
+)
+
+# -- indexes ------------------------------------------------------------------------
+
+
+@rule(
+    "create-index-not-concurrently",
+    severity=Severity.ERROR,
+    summary="CREATE INDEX without CONCURRENTLY blocks every write to the table while it builds",
+    rationale="""
+A plain CREATE INDEX takes a SHARE lock on the table for the whole build:
+reads continue, but every INSERT, UPDATE and DELETE waits, for minutes on a
+big table. The runbook: "add indexes concurrently to avoid locks".
+""",
+    alternative="""
+Build it with CONCURRENTLY, in a file our runner does not wrap in a
+transaction (a file holding CONCURRENTLY runs statement by statement; put it
+in its own migration, or end your own transaction first as the runbook's
+example does):
+
+```sql
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_orders_customer ON orders (customer_id);
+```
+""",
+    examples=[Example("CREATE INDEX idx_orders_customer ON orders (customer_id);",
+                      "CREATE INDEX CONCURRENTLY idx_orders_customer ON orders (customer_id);")],
+    nodes=("IndexStmt",),
+    squawk=("require-concurrent-index-creation",),
+)
+def create_index_not_concurrently(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    table = relname(stmt.node.get("relation"))
+    if stmt.node.get("concurrent") or is_new_or_undone(ctx, Obj("table", table)):
+        return
+    yield Hit(f"CREATE INDEX without CONCURRENTLY blocks writes to {table} while the index builds")
+
+
+@rule(
+    "drop-index-not-concurrently",
+    severity=Severity.WARNING,
+    summary="DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table",
+    rationale="""
+A plain DROP INDEX locks the index's table against reads and writes. The
+drop itself is quick, but the lock request waits behind any long-running
+query on the table, and every other query queues behind the waiting DROP.
+""",
+    alternative="""
+Drop it concurrently, outside a transaction block (its own migration, or a
+file with the `-- safemigrate:no-transaction` marker):
+
+```sql
+DROP INDEX CONCURRENTLY IF EXISTS idx_orders_customer;
+```
+""",
+    examples=[Example("DROP INDEX idx_orders_customer;",
+                      "DROP INDEX CONCURRENTLY idx_orders_customer;")],
+    nodes=("DropStmt",),
+    squawk=("require-concurrent-index-deletion",),
+)
+def drop_index_not_concurrently(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    node = stmt.node
+    if node.get("removeType") != "OBJECT_INDEX" or node.get("concurrent"):
+        return
+    for name in drop_object_names(node):
+        if not ctx.created_index(name):
+            yield Hit(f"DROP INDEX {name} without CONCURRENTLY locks its table against reads and writes")
+
+
+@rule(
+    "reindex-not-concurrently",
+    severity=Severity.WARNING,
+    summary="REINDEX without CONCURRENTLY blocks writes (and reads that use the index)",
+    rationale="""
+REINDEX takes a SHARE lock on the table (writes wait) and an ACCESS
+EXCLUSIVE lock on the index being rebuilt (queries that would use it wait)
+for the whole rebuild. PostgreSQL 12 added REINDEX CONCURRENTLY.
+""",
+    alternative="""
+On PostgreSQL 12 or later, outside a transaction block:
+
+```sql
+REINDEX INDEX CONCURRENTLY idx_orders_customer;
+```
+""",
+    examples=[Example("REINDEX INDEX idx_orders_customer;",
+                      "REINDEX INDEX CONCURRENTLY idx_orders_customer;")],
+    nodes=("ReindexStmt",),
+    squawk=("require-concurrent-reindex",),
+)
+def reindex_not_concurrently(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    if not ctx.pg_at_least(12) or not stmt.transactional:
+        return  # no CONCURRENTLY before 12; non-transactional means CONCURRENTLY is there
+    if stmt.node.get("kind") in ("REINDEX_OBJECT_SYSTEM", "REINDEX_OBJECT_DATABASE"):
+        yield Hit("REINDEX of a whole database blocks writes to every table in turn")
+        return
+    name = relname(stmt.node.get("relation"))
+    if not (ctx.created_table(name) or ctx.created_index(name)):
+        yield Hit(f"REINDEX of {name} without CONCURRENTLY blocks writes while it rebuilds")
+
+
+@rule(
+    "detach-partition-not-concurrently",
+    severity=Severity.WARNING,
+    summary="DETACH PARTITION without CONCURRENTLY locks the partitioned table",
+    rationale="""
+A plain DETACH PARTITION takes an ACCESS EXCLUSIVE lock on the parent table,
+blocking every query on every partition. PostgreSQL 14 added DETACH
+PARTITION ... CONCURRENTLY, which only needs SHARE UPDATE EXCLUSIVE.
+""",
+    alternative="""
+On PostgreSQL 14 or later, outside a transaction block:
+
+```sql
+ALTER TABLE measurements DETACH PARTITION measurements_2019 CONCURRENTLY;
+```
+""",
+    examples=[Example("ALTER TABLE measurements DETACH PARTITION measurements_2019;",
+                      "ALTER TABLE measurements DETACH PARTITION measurements_2019 CONCURRENTLY;")],
+    nodes=("AlterTableStmt",),
+    squawk=("require-concurrent-partition-detach",),
+)
+def detach_partition(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    if not ctx.pg_at_least(14):
+        return
+    table = relname(stmt.node.get("relation"))
+    for cmd in alter_cmds(stmt.node):
+        if cmd.get("subtype") == "AT_DetachPartition":
+            part = unwrap(cmd.get("def"))[1]
+            if not part.get("concurrent") and not is_new_or_undone(ctx, Obj("table", table)):
+                yield Hit(f"DETACH PARTITION without CONCURRENTLY locks {table} and all its partitions")
+
+
+@rule(
+    "vacuum-full-or-cluster",
+    severity=Severity.ERROR,
+    summary="VACUUM FULL and CLUSTER rewrite the table under an ACCESS EXCLUSIVE lock",
+    rationale="""
+Both copy the entire table (and rebuild its indexes) while holding an
+ACCESS EXCLUSIVE lock: no reads, no writes, for as long as the copy takes,
+and they need free disk space for a second copy of the table.
+""",
+    alternative="""
+Reclaim space online with the pg_repack or pg_squeeze extensions, or plain
+VACUUM (which takes no blocking lock), scheduled outside migrations:
+
+```sql
+VACUUM (ANALYZE) orders;
+```
+""",
+    examples=[Example("VACUUM FULL orders;", "VACUUM (ANALYZE) orders;")],
+    nodes=("VacuumStmt", "ClusterStmt"),
+    squawk=("prefer-repack",),
+)
+def vacuum_full(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    if stmt.kind == "ClusterStmt":
+        yield Hit("CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock")
+    elif stmt.facts.locks:
+        yield Hit("VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock")
+
+
+# -- adding columns -----------------------------------------------------------------
+
+_SERIAL = {"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"}
+
+
+@rule(
+    "add-column-volatile-default",
+    severity=Severity.ERROR,
+    summary="ADD COLUMN with a volatile default rewrites the whole table under an ACCESS EXCLUSIVE lock",
+    rationale="""
+Since PostgreSQL 11 a constant (or STABLE, such as now()) default is stored
+once in the catalog and ADD COLUMN is instant. A VOLATILE default
+(gen_random_uuid(), random(), clock_timestamp(), nextval() behind serial and
+identity columns, or a function PostgreSQL cannot prove stable) must be
+computed for every existing row: the table is rewritten while an ACCESS
+EXCLUSIVE lock blocks all reads and writes. Before PostgreSQL 11 every
+non-NULL default rewrites the table.
+""",
+    alternative="""
+Add the column without a default (or with a constant one), set the default
+for new rows separately, and backfill existing rows in batches:
+
+```sql
+ALTER TABLE orders ADD COLUMN public_id uuid;
+ALTER TABLE orders ALTER COLUMN public_id SET DEFAULT gen_random_uuid();
+-- backfill in batches, in a later migration or job:
+-- UPDATE orders SET public_id = gen_random_uuid() WHERE public_id IS NULL AND id < 10000;
+```
+""",
+    examples=[
+        Example("ALTER TABLE orders ADD COLUMN public_id uuid DEFAULT gen_random_uuid();",
+                "ALTER TABLE orders ADD COLUMN public_id uuid;\n"
+                "ALTER TABLE orders ALTER COLUMN public_id SET DEFAULT gen_random_uuid();"),
+        Example("ALTER TABLE orders ADD COLUMN status text DEFAULT 'new';",
+                "ALTER TABLE orders ADD COLUMN status text;", pg_version=10),
+    ],
+    nodes=("AlterTableStmt",),
+    squawk=("adding-field-with-default", "adding-serial-primary-key-field"),
+)
+def add_column_volatile_default(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    for table, _cmd, coldef in add_column_defs(stmt):
+        if is_new_or_undone(ctx, Obj("table", table)):
+            continue
+        column = coldef.get("colname", "")
+        where = ctx.char_offset(stmt, coldef)
+        if type_name(coldef.get("typeName")) in _SERIAL:
+            yield Hit(f"adding serial column {column} fills it with nextval() for every row: "
+                      "the table is rewritten under an ACCESS EXCLUSIVE lock", where)
+            continue
+        for constraint in column_constraints(coldef):
+            contype = constraint.get("contype")
+            if contype == "CONSTR_IDENTITY":
+                yield Hit(f"adding identity column {column} numbers every existing row: "
+                          "the table is rewritten under an ACCESS EXCLUSIVE lock", where)
+            elif contype == "CONSTR_DEFAULT":
+                expr = constraint.get("raw_expr")
+                is_null = unwrap(expr)[1].get("isnull", False)
+                if is_null:
+                    continue
+                if not ctx.pg_at_least(11):
+                    yield Hit(f"on PostgreSQL {ctx.pg_version}, ADD COLUMN {column} with any default "
+                              "rewrites the table under an ACCESS EXCLUSIVE lock", where)
+                elif is_volatile(expr):
+                    yield Hit(f"the default of {column} is volatile: every row gets its own value, "
+                              "so the table is rewritten under an ACCESS EXCLUSIVE lock", where)
+
+
+@rule(
+    "add-column-stored-generated",
+    severity=Severity.ERROR,
+    summary="ADD COLUMN ... GENERATED ALWAYS AS (...) STORED rewrites the whole table",
+    rationale="""
+A stored generated column is computed and written for every existing row
+when it is added, while an ACCESS EXCLUSIVE lock blocks all reads and writes.
+""",
+    alternative="""
+Use a VIRTUAL generated column (PostgreSQL 18), a view, or add a plain column
+that the application (or a trigger) fills, backfilled in batches:
+
+```sql
+ALTER TABLE orders ADD COLUMN total_cents bigint;
+-- backfill in batches, then keep it up to date in code or with a trigger
+```
+""",
+    examples=[Example(
+        "ALTER TABLE orders ADD COLUMN total_cents bigint GENERATED ALWAYS AS (total * 100) STORED;",
+        "ALTER TABLE orders ADD COLUMN total_cents bigint;")],
+    nodes=("AlterTableStmt",),
+    squawk=("adding-field-with-default",),
+)
+def add_column_stored_generated(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    for table, _cmd, coldef in add_column_defs(stmt):
+        if is_new_or_undone(ctx, Obj("table", table)):
+            continue
+        for constraint in column_constraints(coldef):
+            if constraint.get("contype") == "CONSTR_GENERATED" and constraint.get("generated_kind", "s") == "s":
+                yield Hit(f"stored generated column {coldef.get('colname', '')} is computed for every "
+                          "row: the table is rewritten under an ACCESS EXCLUSIVE lock",
+                          ctx.char_offset(stmt, coldef))
+
+
+@rule(
+    "add-not-null-column-without-default",
+    severity=Severity.ERROR,
+    summary="ADD COLUMN ... NOT NULL without a DEFAULT fails on a table that has rows",
+    rationale="""
+Existing rows would get NULL in a NOT NULL column, so PostgreSQL refuses
+the statement as soon as the table has a row (SQLite refuses it always, and
+MySQL silently fills in 0 or '' instead). The migration passes on an empty
+development database and fails in production. The runbook: "add NOT NULL
+columns without defaults" is a DON'T.
+""",
+    alternative="""
+Give it a constant default (instant on PostgreSQL 11+), or add it nullable,
+backfill, and add the constraint with a validated CHECK first:
+
+```sql
+ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT 'free';
+```
+""",
+    examples=[
+        Example("ALTER TABLE users ADD COLUMN plan text NOT NULL;",
+                "ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT 'free';"),
+        Example("ALTER TABLE users ADD COLUMN plan text NOT NULL;",
+                "ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT 'free';", dialect="sqlite"),
+        Example("ALTER TABLE users ADD COLUMN plan varchar(20) NOT NULL;",
+                "ALTER TABLE users ADD COLUMN plan varchar(20) NOT NULL DEFAULT 'free';",
+                dialect="mysql"),
+    ],
+    dialects=("postgres",),
+    nodes=("AlterTableStmt",),
+    squawk=("adding-required-field",),
+)
+def add_not_null_without_default(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    for table, _cmd, coldef in add_column_defs(stmt):
+        if is_new_or_undone(ctx, Obj("table", table)):
+            continue
+        kinds = constraint_types(coldef)
+        if type_name(coldef.get("typeName")) in _SERIAL:
+            continue
+        if ("CONSTR_NOTNULL" in kinds or "CONSTR_PRIMARY" in kinds) and not (
+            kinds & {"CONSTR_DEFAULT", "CONSTR_IDENTITY", "CONSTR_GENERATED"}
+        ):
+            yield Hit(f"NOT NULL column {coldef.get('colname', '')} has no default: "
+                      f"this fails as soon as {table} has a row", ctx.char_offset(stmt, coldef))
+
+
+@add_not_null_without_default.also("sqlite", "mysql")
+def _add_not_null_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    alter = parse_alter_table(stmt.tokens)
+    if alter is None or is_new_or_undone(ctx, Obj("table", alter.table)):
+        return
+    for spec in alter.specs:
+        verb, column, after = column_action(spec)
+        if verb != "ADD":
+            continue
+        rest = spec[after:]
+        not_null = any(a.is_word("NOT") and b.is_word("NULL") for a, b in pairwise(rest))
+        has_value = any(has_top_level_word(rest, w) for w in ("DEFAULT", "AUTO_INCREMENT", "GENERATED", "AS"))
+        if not_null and not has_value:
+            yield Hit(f"NOT NULL column {column} has no default: this fails (or, in MySQL, fills in "
+                      f"0 or '') as soon as {alter.table} has a row", spec[0].start)
+
+
+# -- changing columns ---------------------------------------------------------------
+
+
+@rule(
+    "change-column-type",
+    severity=Severity.ERROR,
+    summary="Changing a column's type rewrites the table and its indexes under an exclusive lock",
+    rationale="""
+ALTER COLUMN ... TYPE takes an ACCESS EXCLUSIVE lock and, unless the change
+is binary compatible (varchar(n) to text or to a longer varchar), rewrites
+every row and rebuilds every index on the table: no reads or writes until it
+finishes. Code that reads the column may also break on the new type. In
+MySQL, MODIFY/CHANGE COLUMN with a new type copies the table (ALGORITHM=COPY)
+and blocks writes.
+""",
+    alternative="""
+Add a new column with the new type, write both, backfill in batches, switch
+reads, then drop the old column in a later release:
+
+```sql
+ALTER TABLE orders ADD COLUMN amount_cents bigint;
+-- deploy dual writes, backfill in batches, switch reads, drop `amount` later
+```
+""",
+    examples=[
+        Example("ALTER TABLE orders ALTER COLUMN amount TYPE numeric(12,2);",
+                "ALTER TABLE orders ADD COLUMN amount_exact numeric(12,2);"),
+        Example("ALTER TABLE orders MODIFY COLUMN amount decimal(12,2);",
+                "ALTER TABLE orders ADD COLUMN amount_exact decimal(12,2);", dialect="mysql"),
+    ],
+    dialects=("postgres",),
+    nodes=("AlterTableStmt",),
+    squawk=("changing-column-type",),
+)
+def change_column_type(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    table = relname(stmt.node.get("relation"))
+    for cmd in alter_cmds(stmt.node):
+        if cmd.get("subtype") != "AT_AlterColumnType":
+            continue
+        column = cmd.get("name", "")
+        if is_new_or_undone(ctx, Obj("column", column, table)):
+            continue
+        new_type = type_name(unwrap(cmd.get("def"))[1].get("typeName"))
+        yield Hit(f"changing the type of {table}.{column} to {new_type} rewrites the table "
+                  "under an ACCESS EXCLUSIVE lock (unless the change is binary compatible)")
+
+
+@change_column_type.also("mysql")
+def _change_column_type_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    alter = parse_alter_table(stmt.tokens)
+    if alter is None:
+        return
+    for spec in alter.specs:
+        if not spec[0].is_word("MODIFY", "CHANGE"):
+            continue
+        i = 2 if len(spec) > 1 and spec[1].is_word("COLUMN") else 1
+        column, i = read_name(spec, i)
+        if spec[0].is_word("CHANGE"):
+            _new_name, i = read_name(spec, i)
+        if i < len(spec) and not is_new_or_undone(ctx, Obj("column", column, alter.table)):
+            yield Hit(f"{spec[0].value} COLUMN {alter.table}.{column} copies the table and blocks "
+                      "writes until it finishes", spec[0].start)
+
+
+@rule(
+    "set-not-null",
+    severity=Severity.ERROR,
+    summary="SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
+    rationale="""
+To check that no row is NULL, PostgreSQL scans the entire table while
+holding an ACCESS EXCLUSIVE lock: no reads or writes until the scan ends.
+From PostgreSQL 12 the scan is skipped when a validated
+CHECK (column IS NOT NULL) constraint already proves it.
+""",
+    alternative="""
+Add the check NOT VALID (instant), validate it in a separate transaction
+(scans with a lock that allows reads and writes), then set NOT NULL (no scan
+on PostgreSQL 12+) and drop the now redundant check:
+
+```sql
+ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;
+-- next migration (or after COMMIT):
+ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null;
+ALTER TABLE users ALTER COLUMN email SET NOT NULL;
+ALTER TABLE users DROP CONSTRAINT users_email_not_null;
+```
+""",
+    examples=[Example(
+        "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+        "ALTER TABLE users ADD CONSTRAINT users_email_nn CHECK (email IS NOT NULL) NOT VALID;\n"
+        "COMMIT;\n"
+        "ALTER TABLE users VALIDATE CONSTRAINT users_email_nn;\n"
+        "ALTER TABLE users ALTER COLUMN email SET NOT NULL;")],
+    nodes=("AlterTableStmt",),
+    squawk=("adding-not-nullable-field",),
+)
+def set_not_null(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    table = relname(stmt.node.get("relation"))
+    for cmd in alter_cmds(stmt.node):
+        if cmd.get("subtype") != "AT_SetNotNull":
+            continue
+        column = cmd.get("name", "")
+        if is_new_or_undone(ctx, Obj("column", column, table)):
+            continue
+        if ctx.pg_at_least(12) and (table, column) in ctx.validated_not_null:
+            continue
+        yield Hit(f"SET NOT NULL on {table}.{column} scans the table under an ACCESS EXCLUSIVE lock")
+
+
+# -- adding constraints ---------------------------------------------------------------
+
+
+def _added_constraints(stmt: Stmt) -> Iterator[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+    """(table, Constraint fields, ColumnDef of an ADD COLUMN or None) for each constraint an ALTER adds."""
+    table = relname(stmt.node.get("relation"))
+    for cmd in alter_cmds(stmt.node):
+        subtype = cmd.get("subtype", "AT_AddColumn")
+        if subtype == "AT_AddConstraint":
+            yield table, unwrap(cmd.get("def"))[1], None
+        elif subtype == "AT_AddColumn":
+            coldef = unwrap(cmd.get("def"))[1]
+            for constraint in column_constraints(coldef):
+                yield table, constraint, coldef
+
+
+@rule(
+    "constraint-without-not-valid",
+    severity=Severity.ERROR,
+    summary="ADD CONSTRAINT ... CHECK without NOT VALID scans the table under an ACCESS EXCLUSIVE lock",
+    rationale="""
+Adding a CHECK constraint validates every existing row while holding an
+ACCESS EXCLUSIVE lock on the table: reads and writes wait for the whole scan.
+The runbook: "validate data before constraints".
+""",
+    alternative="""
+Add it NOT VALID (instant; new rows are checked from then on) and validate
+in a separate transaction, which only takes a SHARE UPDATE EXCLUSIVE lock:
+
+```sql
+ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID;
+-- next migration (or after COMMIT):
+ALTER TABLE orders VALIDATE CONSTRAINT orders_amount_positive;
+```
+""",
+    examples=[Example("ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0);",
+                      "ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID;")],
+    nodes=("AlterTableStmt",),
+    squawk=("constraint-missing-not-valid",),
+)
+def constraint_without_not_valid(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    for table, constraint, _coldef in _added_constraints(stmt):
+        if constraint.get("contype") != "CONSTR_CHECK" or constraint.get("skip_validation"):
+            continue
+        if not is_new_or_undone(ctx, Obj("table", table)):
+            name = constraint.get("conname") or "CHECK"
+            yield Hit(f"{name} validates every row of {table} under an ACCESS EXCLUSIVE lock; "
+                      "add it NOT VALID and VALIDATE it separately",
+                      ctx.char_offset(stmt, constraint))
+
+
+@rule(
+    "foreign-key-without-not-valid",
+    severity=Severity.ERROR,
+    summary="Adding a foreign key without NOT VALID scans the table and blocks writes on both tables",
+    rationale="""
+ADD FOREIGN KEY (and ADD COLUMN ... REFERENCES) takes SHARE ROW EXCLUSIVE
+locks on the table and on the referenced table, then checks every row:
+writes to both tables wait for the whole scan.
+""",
+    alternative="""
+Add the constraint NOT VALID (checks new rows only, brief lock), then
+validate it in a separate transaction, which allows reads and writes:
+
+```sql
+ALTER TABLE orders ADD CONSTRAINT orders_customer_fk
+    FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID;
+-- next migration (or after COMMIT):
+ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk;
+```
+""",
+    examples=[Example(
+        "ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id);",
+        "ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) "
+        "REFERENCES customers (id) NOT VALID;")],
+    nodes=("AlterTableStmt",),
+    squawk=("adding-foreign-key-constraint", "constraint-missing-not-valid"),
+)
+def foreign_key_without_not_valid(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    for table, constraint, _coldef in _added_constraints(stmt):
+        if constraint.get("contype") != "CONSTR_FOREIGN" or constraint.get("skip_validation"):
+            continue
+        if not is_new_or_undone(ctx, Obj("table", table)):
+            target = relname(constraint.get("pktable"))
+            yield Hit(f"foreign key to {target} checks every row of {table} while writes to both "
+                      "tables wait; add it NOT VALID and VALIDATE it separately",
+                      ctx.char_offset(stmt, constraint))
+
+
+@rule(
+    "add-unique-without-index",
+    severity=Severity.ERROR,
+    summary="Adding a UNIQUE constraint builds its index under an ACCESS EXCLUSIVE lock",
+    rationale="""
+ALTER TABLE ... ADD UNIQUE builds the unique index while holding an ACCESS
+EXCLUSIVE lock on the table: no reads or writes until the build ends.
+""",
+    alternative="""
+Build the unique index concurrently first, then attach it as the constraint
+(a quick catalog change):
+
+```sql
+CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);
+-- next migration:
+ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;
+```
+""",
+    examples=[Example("ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+                      "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;")],
+    nodes=("AlterTableStmt",),
+    squawk=("disallowed-unique-constraint",),
+)
+def add_unique_without_index(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    for table, constraint, _coldef in _added_constraints(stmt):
+        if constraint.get("contype") != "CONSTR_UNIQUE" or constraint.get("indexname"):
+            continue
+        if not is_new_or_undone(ctx, Obj("table", table)):
+            yield Hit(f"UNIQUE on {table} builds its index under an ACCESS EXCLUSIVE lock",
+                      ctx.char_offset(stmt, constraint))
+
+
+@rule(
+    "add-primary-key-without-index",
+    severity=Severity.ERROR,
+    summary="Adding a PRIMARY KEY builds its index (and may check NOT NULL) under an ACCESS EXCLUSIVE lock",
+    rationale="""
+ALTER TABLE ... ADD PRIMARY KEY builds a unique index and sets the columns
+NOT NULL (a full scan) while holding an ACCESS EXCLUSIVE lock: no reads or
+writes until it finishes.
+""",
+    alternative="""
+Build the unique index concurrently, then promote it:
+
+```sql
+CREATE UNIQUE INDEX CONCURRENTLY events_pkey ON events (id);
+-- next migration:
+ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX events_pkey;
+```
+""",
+    examples=[Example("ALTER TABLE events ADD PRIMARY KEY (id);",
+                      "ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX events_pkey;")],
+    nodes=("AlterTableStmt",),
+    squawk=("adding-serial-primary-key-field",),
+)
+def add_primary_key_without_index(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    for table, constraint, _coldef in _added_constraints(stmt):
+        if constraint.get("contype") != "CONSTR_PRIMARY" or constraint.get("indexname"):
+            continue
+        if not is_new_or_undone(ctx, Obj("table", table)):
+            yield Hit(f"PRIMARY KEY on {table} builds its index under an ACCESS EXCLUSIVE lock",
+                      ctx.char_offset(stmt, constraint))
+
+
+@rule(
+    "validate-in-same-transaction",
+    severity=Severity.WARNING,
+    summary="VALIDATE CONSTRAINT in the transaction that added the constraint keeps the strong lock during the scan",
+    rationale="""
+The point of NOT VALID is to take the strong lock (ACCESS EXCLUSIVE for a
+CHECK, SHARE ROW EXCLUSIVE for a foreign key) only for an instant. Locks are
+held until the transaction ends, so validating in the same transaction scans
+the whole table while that lock is still held, exactly what NOT VALID was
+meant to avoid. Our runner wraps a file in one transaction unless it cannot.
+""",
+    alternative="""
+Validate in the next migration, or end the transaction first:
+
+```sql
+-- 000051_orders_fk.up.sql
+ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id)
+    REFERENCES customers (id) NOT VALID;
+-- 000052_orders_fk_validate.up.sql
+ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk;
+```
+""",
+    examples=[Example(
+        "ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID;\n"
+        "ALTER TABLE orders VALIDATE CONSTRAINT orders_amount_positive;",
+        "ALTER TABLE orders VALIDATE CONSTRAINT orders_amount_positive;")],
+    nodes=("AlterTableStmt",),
+)
+def validate_in_same_transaction(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    for name in stmt.facts.validates:
+        entry = ctx.not_valid.get(name)
+        if entry is not None and entry[2] == ctx.transaction_id:
+            yield Hit(f"{name} was added NOT VALID in this same transaction: validating it now "
+                      "scans the table while the lock taken to add it is still held")
+
+
+# -- timeouts -----------------------------------------------------------------------
+
+
+def _locks_existing(stmt: Stmt, ctx: FileContext) -> str | None:
+    """The first object the statement locks that existed before this file (None: none)."""
+    index_drop = stmt.kind == "DropStmt" and stmt.node.get("removeType") == "OBJECT_INDEX"
+    for name in stmt.facts.locks:
+        if not name:
+            return "the table"
+        if not (ctx.created_table(name) or ctx.created_index(name)):
+            return f"the table of index {name}" if index_drop else name
+    return None
+
+
+@rule(
+    "lock-timeout-missing",
+    severity=Severity.WARNING,
+    summary="No lock_timeout is set before a statement that waits for a strong lock",
+    rationale="""
+ALTER TABLE, CREATE INDEX, DROP and similar statements must wait for every
+running query on the table to finish before they get their lock, and while
+they wait, every new query on the table queues behind them. One slow report
+query turns a millisecond ALTER into an outage. Our runner does not set
+lock_timeout for migration statements, so the file must.
+""",
+    alternative="""
+Set a short lock_timeout first, so the migration fails fast (and can be
+retried) instead of blocking the table:
+
+```sql
+SET lock_timeout = '2s';
+ALTER TABLE users ADD COLUMN last_seen timestamptz;
+```
+""",
+    examples=[Example("ALTER TABLE users ADD COLUMN note text;",
+                      "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN note text;")],
+    squawk=("require-timeout-settings", "require-lock-timeout"),
+)
+def lock_timeout_missing(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    if not stmt.facts.locks or ctx.setting_active("lock_timeout"):
+        return
+    target = _locks_existing(stmt, ctx)
+    if target is not None and ctx.once("lock-timeout-missing"):
+        yield Hit(f"no lock_timeout is set: while this statement waits for its lock on {target}, "
+                  "every other query on it queues behind it")
+
+
+@rule(
+    "statement-timeout-missing",
+    severity=Severity.INFO,
+    summary="No statement_timeout is set before a statement that locks a table",
+    rationale="""
+A lock-taking statement that runs longer than expected (a rewrite, a scan
+on a table that grew) holds its lock the whole time. A statement_timeout
+bounds the damage. It is information only: long, deliberate operations such
+as CREATE INDEX CONCURRENTLY or a batched backfill legitimately need no limit.
+""",
+    alternative="""
+Set a statement_timeout that fits the statement:
+
+```sql
+SET statement_timeout = '5s';
+ALTER TABLE users ADD COLUMN last_seen timestamptz;
+```
+""",
+    examples=[Example("ALTER TABLE users ADD COLUMN note text;",
+                      "SET statement_timeout = '5s';\nALTER TABLE users ADD COLUMN note text;")],
+    squawk=("require-timeout-settings", "require-statement-timeout"),
+)
+def statement_timeout_missing(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    if not stmt.facts.locks or ctx.setting_active("statement_timeout"):
+        return
+    target = _locks_existing(stmt, ctx)
+    if target is not None and ctx.once("statement-timeout-missing"):
+        yield Hit(f"no statement_timeout is set: if this statement runs long, it holds its lock on {target} all that time")

@@ -1,0 +1,153 @@
+"""The runbook's own rules: keep DDL and DML apart, make migrations idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..context import FileContext, Hit, Obj, Stmt
+from ..model import Severity
+from ..pgnodes import alter_cmds
+from ..registry import Example, rule
+from ._helpers import is_new_or_undone
+
+ALL = ("postgres", "sqlite", "mysql")
+
+
+@rule(
+    "ddl-and-dml-mixed",
+    severity=Severity.WARNING,
+    summary="The file changes both the schema and existing data",
+    rationale="""
+The runbook: "mix DDL and DML in same migration (separate them)" is a DON'T.
+Together they hold the schema change's strong lock for as long as the data
+change runs (in PostgreSQL and SQLite the file is one transaction), a
+failed backfill rolls back the schema change with it (or, in MySQL, leaves
+the schema changed and the data half done), and neither can be re-run or
+rolled back on its own. Inserting rows into a table the same file creates
+(seed data) is fine and not reported.
+""",
+    alternative="""
+Put the schema change and the data change in separate migrations (or run the
+backfill as a batched job):
+
+```sql
+-- 000010_add_plan.up.sql
+ALTER TABLE users ADD COLUMN plan text;
+-- 000011_backfill_plan.up.sql
+UPDATE users SET plan = 'free' WHERE plan IS NULL;
+```
+""",
+    examples=[
+        Example("ALTER TABLE users ADD COLUMN plan text;\nUPDATE users SET plan = 'free' WHERE plan IS NULL;",
+                "CREATE TABLE plans (name text PRIMARY KEY);\nINSERT INTO plans VALUES ('free');"),
+        Example("ALTER TABLE users ADD COLUMN plan text;\nUPDATE users SET plan = 'free' WHERE plan IS NULL;",
+                "CREATE TABLE plans (name text PRIMARY KEY);\nINSERT INTO plans VALUES ('free');",
+                dialect="sqlite"),
+        Example("ALTER TABLE users ADD COLUMN plan text;\nUPDATE users SET plan = 'free' WHERE plan IS NULL;",
+                "CREATE TABLE plans (name varchar(20) PRIMARY KEY);\nINSERT INTO plans VALUES ('free');",
+                dialect="mysql"),
+    ],
+    dialects=ALL,
+    scope="file",
+)
+def ddl_and_dml_mixed(ctx: FileContext) -> Iterator[Hit]:
+    ddl = [s for s in ctx.statements if s.facts.category == "ddl"]
+    if not ddl:
+        return
+    for stmt in ctx.statements:
+        if stmt.facts.category != "dml":
+            continue
+        existing = [t for t in stmt.facts.writes or ("",)
+                    if not t or not is_new_or_undone(ctx, Obj("table", t))]
+        if existing:
+            name = existing[0] or "a table"
+            yield Hit(f"this file changes the schema (line {ddl[0].line}) and the data of "
+                      f"{name} (line {stmt.line}); put them in separate migrations", stmt.start)
+            return
+
+
+def _pg_unguarded(stmt: Stmt) -> str | None:
+    """What a PostgreSQL statement creates or drops without IF [NOT] EXISTS (None: nothing)."""
+    node = stmt.node
+    if stmt.kind == "CreateStmt" and not node.get("if_not_exists"):
+        return "CREATE TABLE without IF NOT EXISTS"
+    if stmt.kind == "IndexStmt" and not node.get("if_not_exists"):
+        return "CREATE INDEX without IF NOT EXISTS"
+    if stmt.kind == "DropStmt" and not node.get("missing_ok") and node.get("removeType") in (
+            "OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_VIEW", "OBJECT_SEQUENCE", "OBJECT_TYPE"):
+        return "DROP without IF EXISTS"
+    if stmt.kind == "AlterTableStmt":
+        for cmd in alter_cmds(node):
+            subtype = cmd.get("subtype", "AT_AddColumn")
+            if subtype == "AT_AddColumn" and not cmd.get("missing_ok"):
+                return "ADD COLUMN without IF NOT EXISTS"
+            if subtype == "AT_DropColumn" and not cmd.get("missing_ok"):
+                return "DROP COLUMN without IF EXISTS"
+    return None
+
+
+def _text_unguarded(stmt: Stmt) -> str | None:
+    tokens = stmt.tokens
+    words = [t.value for t in tokens[:6] if t.kind == "word"]
+    if not words or words[0] not in ("CREATE", "DROP"):
+        return None
+    guarded = "EXISTS" in words
+    what = next((w for w in words[1:] if w in ("TABLE", "INDEX", "VIEW")), "")
+    if not what or guarded:
+        return None
+    return f"{words[0]} {what} without {'IF NOT EXISTS' if words[0] == 'CREATE' else 'IF EXISTS'}"
+
+
+def _changes(ctx: FileContext) -> int:
+    return sum(1 for s in ctx.statements if s.facts.category in ("ddl", "dml"))
+
+
+@rule(
+    "not-idempotent",
+    severity=Severity.INFO,
+    summary="In a file that is not atomic, this statement fails when the file is re-run after a failure",
+    rationale="""
+When our runner cannot wrap a file in one transaction (it holds a statement
+such as CREATE INDEX CONCURRENTLY, its own BEGIN/COMMIT, or the
+no-transaction marker; and in MySQL every DDL statement commits), a failure
+part way leaves the statements before it applied. After fixing the cause,
+the usual recovery (force the previous version, run up again) re-runs them,
+and a CREATE without IF NOT EXISTS or a DROP without IF EXISTS then fails.
+The runbook: "make migrations idempotent when possible". Files our runner
+runs in one transaction are atomic and are not reported.
+""",
+    alternative="""
+Guard the statement. For CREATE INDEX CONCURRENTLY, note that a failed build
+leaves an INVALID index behind: drop it before retrying.
+
+```sql
+ALTER TABLE users ADD COLUMN IF NOT EXISTS last_seen timestamptz;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_users_last_seen ON users (last_seen);
+```
+""",
+    examples=[
+        Example("BEGIN;\nALTER TABLE users ADD COLUMN last_seen timestamptz;\nCOMMIT;\n"
+                "CREATE INDEX CONCURRENTLY idx_users_last_seen ON users (last_seen);",
+                "BEGIN;\nALTER TABLE users ADD COLUMN IF NOT EXISTS last_seen timestamptz;\nCOMMIT;\n"
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_users_last_seen ON users (last_seen);"),
+        Example("PRAGMA foreign_keys = OFF;\nCREATE TABLE users_new (id integer PRIMARY KEY);\n"
+                "DROP TABLE users;",
+                "PRAGMA foreign_keys = OFF;\nCREATE TABLE IF NOT EXISTS users_new (id integer PRIMARY KEY);\n"
+                "DROP TABLE IF EXISTS users;", dialect="sqlite"),
+        Example("CREATE TABLE plans (name varchar(20) PRIMARY KEY);\nCREATE INDEX idx_plans ON users (plan);",
+                "CREATE TABLE IF NOT EXISTS plans (name varchar(20) PRIMARY KEY);\n"
+                "CREATE INDEX IF NOT EXISTS idx_plans ON users (plan);", dialect="mysql"),
+    ],
+    dialects=ALL,
+    squawk=("prefer-robust-stmts",),
+)
+def not_idempotent(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    if ctx.wrapped:
+        return
+    what = _pg_unguarded(stmt) if ctx.dialect == "postgres" else _text_unguarded(stmt)
+    if what is None:
+        return
+    concurrent = stmt.kind == "IndexStmt" and stmt.node.get("concurrent")
+    if _changes(ctx) < 2 and not concurrent:
+        return  # a lone statement that fails is rolled back: a retry starts clean
+    yield Hit(f"{what}: this file is not atomic, so re-running it after a failure stops here")

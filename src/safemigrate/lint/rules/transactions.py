@@ -1,0 +1,207 @@
+"""How the file meets our runner's transaction: one transaction per file unless it cannot be."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..context import FileContext, Hit, Stmt
+from ..model import Severity
+from ..registry import Example, rule
+
+ALL = ("postgres", "sqlite", "mysql")
+
+
+def _first_line(stmt: Stmt) -> str:
+    line = stmt.text.strip().splitlines()[0] if stmt.text.strip() else stmt.kind
+    return line if len(line) <= 60 else line[:57] + "..."
+
+
+@rule(
+    "non-transactional-mixed",
+    severity=Severity.ERROR,
+    summary="A statement that cannot run in a transaction makes the whole file run without one",
+    rationale="""
+Our runner runs a file and its version update in one transaction, so a
+failure leaves nothing half-done. A statement that PostgreSQL (or SQLite)
+refuses inside a transaction, such as CREATE INDEX CONCURRENTLY, VACUUM or
+PRAGMA foreign_keys, forces the runner to run the file statement by
+statement instead: if a later statement fails, the earlier ones stay
+applied and the database is left dirty, to be repaired by hand.
+""",
+    alternative="""
+Move the statement into a migration of its own, or, as the runbook's example
+does, wrap the other statements in your own BEGIN/COMMIT. Add the
+`-- safemigrate:no-transaction` marker when statement-by-statement is intended.
+
+```sql
+-- 000007_orders_status.up.sql
+ALTER TABLE orders ADD COLUMN status text;
+-- 000008_orders_status_index.up.sql
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_orders_status ON orders (status);
+```
+""",
+    examples=[
+        Example("ALTER TABLE orders ADD COLUMN status text;\n"
+                "CREATE INDEX CONCURRENTLY idx_orders_status ON orders (status);",
+                "CREATE INDEX CONCURRENTLY idx_orders_status ON orders (status);"),
+        Example("PRAGMA foreign_keys = OFF;\nALTER TABLE orders ADD COLUMN status text;",
+                "BEGIN;\nALTER TABLE orders ADD COLUMN status text;\nCOMMIT;", dialect="sqlite"),
+    ],
+    dialects=("postgres", "sqlite"),
+    scope="file",
+)
+def non_transactional_mixed(ctx: FileContext) -> Iterator[Hit]:
+    if ctx.wrapped or any(s.transaction_control for s in ctx.statements):
+        return
+    from ...sql.script import has_no_transaction_marker
+
+    if has_no_transaction_marker(ctx.source.text):
+        return
+    outside = [s for s in ctx.statements if not s.transactional]
+    changes = [s for s in ctx.statements
+               if s.transactional and s.facts.category in ("ddl", "dml")]
+    if outside and changes:
+        first = outside[0]
+        yield Hit(f"line {first.line} ({_first_line(first)}) cannot run in a transaction, so this "
+                  f"file runs statement by statement: if a statement fails, line {changes[0].line} "
+                  "and the others before it stay applied", first.start)
+
+
+@rule(
+    "cannot-run-in-transaction",
+    severity=Severity.ERROR,
+    summary="This statement fails inside a transaction block (BEGIN ... COMMIT)",
+    rationale="""
+CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY,
+VACUUM, CREATE DATABASE and a few others refuse to run inside a transaction
+block, so the migration fails at this line (and, in a file our runner runs
+statement by statement, leaves everything before it applied). SQLite
+ignores PRAGMA foreign_keys inside a transaction.
+""",
+    alternative="""
+Close your transaction before it, as the runbook's example does:
+
+```sql
+BEGIN;
+ALTER TABLE users ADD COLUMN last_seen timestamptz;
+COMMIT;
+CREATE INDEX CONCURRENTLY idx_users_last_seen ON users (last_seen);
+```
+""",
+    examples=[
+        Example("BEGIN;\nCREATE INDEX CONCURRENTLY idx_users_email ON users (email);\nCOMMIT;",
+                "CREATE INDEX CONCURRENTLY idx_users_email ON users (email);"),
+        Example("BEGIN;\nVACUUM;\nCOMMIT;", "VACUUM;", dialect="sqlite"),
+    ],
+    dialects=("postgres", "sqlite"),
+    squawk=("ban-concurrent-index-creation-in-transaction",),
+)
+def cannot_run_in_transaction(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    if not stmt.transactional and ctx.tx_open:
+        yield Hit(f"{_first_line(stmt)} cannot run inside the transaction block opened above")
+
+
+@rule(
+    "transaction-nesting",
+    severity=Severity.WARNING,
+    summary="BEGIN inside an open transaction does not start a new one",
+    rationale="""
+A second BEGIN in an open transaction is ignored with a warning
+(PostgreSQL), an error (SQLite), or silently commits the open transaction
+(MySQL); the matching COMMIT then ends the outer transaction early, so
+statements meant to be atomic together are not.
+""",
+    alternative="""
+Use one BEGIN/COMMIT pair, or SAVEPOINT for a nested unit:
+
+```sql
+BEGIN;
+ALTER TABLE users ADD COLUMN note text;
+SAVEPOINT before_backfill;
+COMMIT;
+```
+""",
+    examples=[
+        Example("BEGIN;\nBEGIN;\nALTER TABLE users ADD COLUMN note text;\nCOMMIT;",
+                "BEGIN;\nALTER TABLE users ADD COLUMN note text;\nCOMMIT;"),
+        Example("BEGIN;\nBEGIN;\nALTER TABLE users ADD COLUMN note text;\nCOMMIT;",
+                "BEGIN;\nALTER TABLE users ADD COLUMN note text;\nCOMMIT;", dialect="sqlite"),
+        Example("START TRANSACTION;\nSTART TRANSACTION;\nUPDATE users SET note = '' WHERE id = 1;\nCOMMIT;",
+                "START TRANSACTION;\nUPDATE users SET note = '' WHERE id = 1;\nCOMMIT;", dialect="mysql"),
+    ],
+    dialects=ALL,
+    squawk=("transaction-nesting",),
+)
+def transaction_nesting(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    if stmt.facts.tx == "begin" and ctx.tx_open:
+        yield Hit("BEGIN inside an open transaction does not start a new one")
+
+
+@rule(
+    "uncommitted-transaction",
+    severity=Severity.ERROR,
+    summary="The file opens a transaction and never commits it",
+    rationale="""
+A BEGIN without COMMIT (or ROLLBACK) leaves the transaction open when the
+file ends: the runner's version update lands inside it, and the whole
+migration is rolled back when the connection closes, or the open
+transaction keeps its locks until it does.
+""",
+    alternative="""
+End every transaction you open:
+
+```sql
+BEGIN;
+ALTER TABLE users ADD COLUMN note text;
+COMMIT;
+```
+""",
+    examples=[
+        Example("BEGIN;\nALTER TABLE users ADD COLUMN note text;",
+                "BEGIN;\nALTER TABLE users ADD COLUMN note text;\nCOMMIT;"),
+        Example("BEGIN;\nALTER TABLE users ADD COLUMN note text;",
+                "BEGIN;\nALTER TABLE users ADD COLUMN note text;\nCOMMIT;", dialect="sqlite"),
+        Example("START TRANSACTION;\nUPDATE users SET note = '' WHERE id = 1;",
+                "START TRANSACTION;\nUPDATE users SET note = '' WHERE id = 1;\nCOMMIT;",
+                dialect="mysql"),
+    ],
+    dialects=ALL,
+    scope="file",
+    squawk=("ban-uncommitted-transaction",),
+)
+def uncommitted_transaction(ctx: FileContext) -> Iterator[Hit]:
+    if not ctx.tx_open:
+        return
+    begins = [s for s in ctx.statements if s.facts.tx == "begin"]
+    where = begins[-1].start if begins else None
+    yield Hit("this transaction is never committed", where)
+
+
+@rule(
+    "enum-add-value-in-transaction",
+    severity=Severity.ERROR,
+    summary="Before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run in a transaction",
+    rationale="""
+PostgreSQL 11 and older refuse ALTER TYPE ... ADD VALUE inside a transaction
+block, and our runner wraps the file in one, so the migration fails. (From
+PostgreSQL 12 it is allowed, but the new value cannot be used until the
+transaction commits.)
+""",
+    alternative="""
+Put it in a file of its own marked to run outside a transaction:
+
+```sql
+-- safemigrate:no-transaction
+ALTER TYPE order_status ADD VALUE IF NOT EXISTS 'refunded';
+```
+""",
+    examples=[Example("ALTER TYPE order_status ADD VALUE 'refunded';",
+                      "-- safemigrate:no-transaction\nALTER TYPE order_status ADD VALUE 'refunded';",
+                      pg_version=11)],
+    nodes=("AlterEnumStmt",),
+)
+def enum_add_value_in_transaction(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    if ctx.pg_at_least(12) or not ctx.in_transaction or not stmt.node.get("newVal"):
+        return
+    yield Hit(f"PostgreSQL {ctx.pg_version} refuses ALTER TYPE ... ADD VALUE inside a transaction, "
+              "and this file runs in one")

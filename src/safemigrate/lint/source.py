@@ -1,0 +1,75 @@
+"""A file's text with fast offset -> (line, column) lookups and byte/character conversion.
+
+libpg_query's JSON output counts bytes; everything we report counts characters.
+Most migration files are ASCII, where both are the same, so conversion is free there.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from functools import cached_property
+
+__all__ = ["SourceText"]
+
+_NEWLINE = re.compile("\n")
+_WORD = re.compile(r'"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[\w$]+', re.UNICODE)
+_NOISE = re.compile(r"(?:\s+|--[^\n]*|#[^\n]*|/\*.*?\*/)*", re.DOTALL)
+_PG_NOISE = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
+
+
+class SourceText:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ascii = text.isascii()
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        return [0, *(m.end() for m in _NEWLINE.finditer(self.text))]
+
+    @cached_property
+    def _encoded(self) -> bytes:
+        return self.text.encode("utf-8")
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of a character offset."""
+        starts = self._line_starts
+        line = bisect.bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
+
+    def offset_of(self, line: int, column: int) -> int:
+        """Character offset of a 1-based (line, column)."""
+        starts = self._line_starts
+        return starts[max(1, min(line, len(starts))) - 1] + column - 1
+
+    def line_text(self, line: int) -> str:
+        starts = self._line_starts
+        if line < 1 or line > len(starts):
+            return ""
+        end = starts[line] - 1 if line < len(starts) else len(self.text)
+        return self.text[starts[line - 1] : end].rstrip("\r")
+
+    def char_of_byte(self, byte_offset: int) -> int:
+        if self.ascii:
+            return byte_offset
+        return len(self._encoded[:byte_offset].decode("utf-8", errors="ignore"))
+
+    def byte_of_char(self, offset: int) -> int:
+        if self.ascii:
+            return offset
+        return len(self.text[:offset].encode("utf-8"))
+
+    def token_length(self, offset: int) -> int:
+        """Length of the word or quoted name at ``offset`` (for carets); 1 when there is none."""
+        match = _WORD.match(self.text, offset)
+        if match is None or not match.group():
+            return 1
+        text = match.group()
+        newline = text.find("\n")
+        return newline if newline > 0 else len(text)
+
+    def skip_noise(self, offset: int, end: int, *, hash_comments: bool = False) -> int:
+        """The first offset at or after ``offset`` that is not blank or inside a comment."""
+        pattern = _NOISE if hash_comments else _PG_NOISE
+        match = pattern.match(self.text, offset, end)
+        return match.end() if match else offset
