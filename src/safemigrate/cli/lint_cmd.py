@@ -78,8 +78,8 @@ def lint(ctx: click.Context, paths: tuple[str, ...], lint_format: str | None, fa
     if fmt == "json":
         out.result(report.to_dict(threshold))
     else:
-        options = {"color": _color(settings)} if fmt == "text" else {}
-        out.result({}, render(report, fmt, **options))
+        text = render(report, fmt, color=_color(settings)) if fmt == "text" else render(report, fmt)
+        out.result({}, text)
     if report.fails(threshold):
         ctx.exit(1)
 
