@@ -89,6 +89,36 @@ def mysql_admin_url() -> str:
 
 
 @pytest.fixture
+def mysql_url(mysql_admin_url: str) -> Iterator[str]:
+    """A fresh, empty MySQL/MariaDB database for this test, dropped after it.
+
+    No canary password here: the test server's root has no password and MySQL refuses a
+    wrong one, so the URL-parsing and redaction tests carry the canary instead.
+    """
+    import pymysql
+
+    from safemigrate.drivers.mysql import MysqlDriver
+    from safemigrate.urls import parse_database_url
+
+    name = unique_name("sm_test")
+    kwargs = MysqlDriver.connect_kwargs(parse_database_url(mysql_admin_url))
+    kwargs["database"] = None
+    conn = pymysql.connect(**kwargs, autocommit=True)
+    try:
+        conn.cursor().execute(f"CREATE DATABASE `{name}`")
+    finally:
+        conn.close()
+    try:
+        yield with_database(mysql_admin_url, name)
+    finally:
+        conn = pymysql.connect(**kwargs, autocommit=True)
+        try:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            conn.close()
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite3://{tmp_path / 'test.db'}"
 

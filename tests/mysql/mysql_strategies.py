@@ -54,7 +54,7 @@ def _statements(depth: int) -> st.SearchStrategy[str]:
         expr.map(lambda e: f"SELECT {e} INTO @x"),
     )
     if depth <= 0:
-        return simple
+        return st.tuples(simple, _COMMENT).map(lambda t: f"{t[0]};{t[1]}")
     body = st.lists(_statements(depth - 1), min_size=1, max_size=3).map(lambda xs: " ".join(xs))
     compound = st.one_of(
         st.tuples(expr, body).map(lambda t: f"IF {t[0]} > 2 THEN {t[1]} END IF"),
