@@ -249,3 +249,13 @@ def test_empty_files_and_missing_files_only_move_the_version(db: TestDatabase, t
         result = m.up()
     assert [s.step.version for s in result.steps] == [1, 2]
     assert db.version_row() == [(2, False)]
+
+
+def test_history_text_with_quotes_backslashes_and_unicode_round_trips(db: TestDatabase, tmp_path: Path) -> None:
+    # Bookkeeping is sent with literal values on PostgreSQL; they must arrive intact.
+    name = "quote's_back\\slash_é"
+    m = make(db, tmp_path / "m", {f"1_{name}.up.sql": "CREATE TABLE q (id INTEGER);\n"})
+    with m:
+        m.up()
+        (record,) = m.read_history()
+    assert record.name == name

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import safemigrate
 
 EXPECTED = {
@@ -18,9 +20,10 @@ EXPECTED = {
 
 def test_public_names_are_exactly_the_curated_ones() -> None:
     assert set(safemigrate.__all__) == EXPECTED
-    public = {name for name in dir(safemigrate) if not name.startswith("_")} | {"__version__"}
-    modules = {name for name in public if type(getattr(safemigrate, name)).__name__ == "module"}
-    assert public - modules == EXPECTED
+    for name in EXPECTED:
+        assert getattr(safemigrate, name) is not None
+    with pytest.raises(AttributeError):
+        _ = safemigrate.not_a_public_name  # type: ignore[attr-defined]
 
 
 def test_every_error_derives_from_the_root_error() -> None:
@@ -28,8 +31,13 @@ def test_every_error_derives_from_the_root_error() -> None:
     assert all(issubclass(e, safemigrate.SafemigrateError) for e in errors)
 
 
-def test_the_sqlite_path_never_imports_psycopg(tmp_path: object) -> None:
+def test_version_imports_neither_the_engine_nor_psycopg_for_sqlite() -> None:
     code = ("import sys, safemigrate.cli as c; c.run(['-path', '.', '-database', 'sqlite3://:memory:', "
-            "'version']); print('psycopg' in sys.modules, 'pglast' in sys.modules, 'rich' in sys.modules)")
+            "'version']); print(*(m in sys.modules for m in ('psycopg', 'pglast', 'rich', "
+            "'safemigrate.engine')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False False False"
+    assert out.strip() == "False False False False"
+
+
+def test_every_exported_name_has_a_home_module() -> None:
+    assert set(safemigrate._EXPORTS) | {"__version__"} == set(safemigrate.__all__)

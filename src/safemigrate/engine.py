@@ -173,6 +173,25 @@ class SqlRunner:
         for sql, params in queries:
             self.run(sql, params)
 
+    def run_batch(self, queries: Sequence[Query], *, begin: bool = False, commit: bool = False) -> None:
+        """Bookkeeping in one round trip where the driver takes several statements per call.
+
+        Only our own SQL is batched (values rendered by the driver's ``literal``);
+        migration statements always go one by one so a failure points at one of them.
+        """
+        if self.dry_run or not self.driver.multi_statement:
+            if begin:
+                self.begin()
+            self.run_all(queries)
+            if commit:
+                self.commit()
+            return
+        parts = ["BEGIN"] if begin else []
+        parts.extend(self.render(sql, params).rstrip(";") for sql, params in queries)
+        if commit:
+            parts.append("COMMIT")
+        self.driver.execute(";\n".join(parts), None)
+
     def run_statement(self, statement: Statement) -> None:
         if self.dry_run:
             if statement.transaction_control:
@@ -206,8 +225,7 @@ class SqlRunner:
             pieces = text.split(self.driver.placeholder)
             rendered = [pieces[0]]
             for value, piece in zip(params, pieces[1:], strict=False):
-                shown = value.isoformat() if isinstance(value, datetime) else value
-                rendered.append(self.driver.literal(shown))
+                rendered.append(self.driver.literal(value))
                 rendered.append(piece)
             text = "".join(rendered)
         return text if text.endswith(";") else text + ";"
@@ -573,10 +591,8 @@ class Migrator:
                                   mode="transaction" if own_transaction else "atomic",
                                   outcome="applied", started=started_wall, step=step, script=script)
         failing: int | None = None
-        if own_transaction:
-            runner.begin()
         try:
-            runner.run_all(self.driver.set_version_sql(self._target(step), True))
+            runner.run_batch(self.driver.set_version_sql(self._target(step), True), begin=own_transaction)
             for i, statement in enumerate(statements):
                 self._check_interrupt()
                 failing = i
@@ -584,14 +600,13 @@ class Migrator:
                 runner.run_statement(statement)
             failing = None
             self._check_interrupt()
-            runner.run_all(self.driver.set_version_sql(self._target(step), False))
+            closing = self.driver.set_version_sql(self._target(step), False)
             if self._history_ready or runner.dry_run:
                 record.finished_at = datetime.now(UTC)
                 record.duration_ms = (time.monotonic() - started) * 1000
                 record.statements_committed = len(statements)
-                runner.run(*self.history.insert_sql(record))
-            if own_transaction:
-                runner.commit()
+                closing.append(self.history.insert_sql(record))
+            runner.run_batch(closing, commit=own_transaction)
         except BaseException as exc:
             info = self.driver.describe_error(exc)
             stopped = isinstance(exc, _Stop) or self._interrupted is not None
@@ -620,11 +635,10 @@ class Migrator:
         history = self._history_ready or runner.dry_run
         # 1. The dirty marker (and a "running" history row) commit before anything runs.
         try:
-            runner.begin()
-            runner.run_all(self.driver.set_version_sql(self._target(step), True))
+            opening = self.driver.set_version_sql(self._target(step), True)
             if history:
-                runner.run(*self.history.insert_sql(record))
-            runner.commit()
+                opening.append(self.history.insert_sql(record))
+            runner.run_batch(opening, begin=True, commit=True)
         except BaseException as exc:
             self._safe_rollback(runner)
             self._raise_database_error(exc, f"mark version {step.target} dirty")
@@ -675,14 +689,13 @@ class Migrator:
             raise self._failure_error(failure, current, stopped, restored=restore) from None
         # 3. The clean marker and the history row commit together.
         try:
-            runner.begin()
-            runner.run_all(self.driver.set_version_sql(self._target(step), False))
+            closing = self.driver.set_version_sql(self._target(step), False)
             if history:
-                runner.run(*self.history.update_sql(
+                closing.append(self.history.update_sql(
                     record.run_id, outcome="applied", finished_at=datetime.now(UTC),
                     duration_ms=(time.monotonic() - started) * 1000,
                     statements_committed=len(statements)))
-            runner.commit()
+            runner.run_batch(closing, begin=True, commit=True)
         except BaseException as exc:
             self._safe_rollback(runner)
             self._raise_database_error(exc, f"mark version {step.target} clean")

@@ -6,8 +6,9 @@ import click
 
 from ..errors import UsageError
 from .options import global_options, settings_of
-from .render import render_plan, render_run, render_status
-from .runtime import CliReporter, confirm, handle_signals, open_migrator
+
+# The engine, its renderers and rich are imported inside the commands that use them,
+# so that `version` starts as fast as possible.
 
 __all__ = ["create", "down", "drop", "force", "goto", "plan", "status", "up", "version"]
 
@@ -30,6 +31,9 @@ def _uint(value: str, what: str) -> int:
 @click.pass_context
 def up(ctx: click.Context, n: str | None, dry_run: bool, atomic: bool) -> None:
     """Apply all or N up migrations."""
+    from .render import render_plan, render_run
+    from .runtime import CliReporter, handle_signals, open_migrator
+
     settings = settings_of(ctx)
     limit = None if n is None else _uint(n, "limit argument N")
     reporter = CliReporter(settings.output)
@@ -48,6 +52,9 @@ def up(ctx: click.Context, n: str | None, dry_run: bool, atomic: bool) -> None:
 @click.pass_context
 def down(ctx: click.Context, n: str | None, apply_all: bool, yes: bool, dry_run: bool) -> None:
     """Apply all or N down migrations (asks before applying all of them)."""
+    from .render import render_plan, render_run
+    from .runtime import CliReporter, confirm, handle_signals, open_migrator
+
     settings = settings_of(ctx)
     if apply_all and n is not None:
         raise UsageError("error: -all cannot be used with other arguments")
@@ -70,6 +77,9 @@ def down(ctx: click.Context, n: str | None, apply_all: bool, yes: bool, dry_run:
 @click.pass_context
 def goto(ctx: click.Context, v: str | None, dry_run: bool) -> None:
     """Migrate up or down to version V."""
+    from .render import render_plan, render_run
+    from .runtime import CliReporter, handle_signals, open_migrator
+
     settings = settings_of(ctx)
     if v is None:
         raise UsageError("error: please specify version argument V", hint="safemigrate goto V")
@@ -87,6 +97,8 @@ def goto(ctx: click.Context, v: str | None, dry_run: bool) -> None:
 @click.pass_context
 def force(ctx: click.Context, v: str | None) -> None:
     """Set version V without running a migration (clears the dirty flag; V may be -1)."""
+    from .runtime import open_migrator
+
     settings = settings_of(ctx)
     if v is None:
         raise UsageError("error: please specify version argument V", hint="safemigrate force V")
@@ -109,12 +121,11 @@ def force(ctx: click.Context, v: str | None) -> None:
 @click.pass_context
 def version(ctx: click.Context) -> None:
     """Print the current migration version (N or N (dirty))."""
-    from ..errors import NoMigrationError
-
-    settings = settings_of(ctx)
     from ..drivers import open_driver
+    from ..errors import NoMigrationError
     from ..urls import parse_database_url
 
+    settings = settings_of(ctx)
     driver = open_driver(parse_database_url(settings.database_url()))
     driver.connect()
     try:
@@ -133,6 +144,8 @@ def version(ctx: click.Context) -> None:
 @click.pass_context
 def drop(ctx: click.Context, force_drop: bool) -> None:
     """Drop every table in the database's migration schema (asks first)."""
+    from .runtime import confirm, open_migrator
+
     settings = settings_of(ctx)
     confirm("Are you sure you want to drop the entire database schema?", yes=force_drop or settings.yes,
             refusal="drop deletes every table, and there is no terminal to confirm",
@@ -175,6 +188,9 @@ def create(ctx: click.Context, name: str | None, ext: str, directory: str, seq: 
 @click.pass_context
 def status(ctx: click.Context, exit_code: bool) -> None:
     """Every migration: applied, pending or current, with loud flags for what is wrong."""
+    from .render import render_status
+    from .runtime import open_migrator
+
     settings = settings_of(ctx)
     with open_migrator(settings) as migrator:
         report = migrator.status()
@@ -189,6 +205,9 @@ def status(ctx: click.Context, exit_code: bool) -> None:
 @click.pass_context
 def plan(ctx: click.Context, words: tuple[str, ...]) -> None:
     """Show what up [N], down [N|-all] or goto V would run, SQL included; change nothing."""
+    from .render import render_plan
+    from .runtime import open_migrator
+
     settings = settings_of(ctx)
     command = words[0] if words else "up"
     rest = [w for w in words[1:] if w not in ("-all", "--all")]

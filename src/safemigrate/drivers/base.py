@@ -13,6 +13,7 @@ import socket
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 from ..sql import Script, split_sql
@@ -111,6 +112,8 @@ class Driver(ABC):
     dialect: ClassVar[str]
     transactional_ddl: ClassVar[bool]
     placeholder: ClassVar[str] = "%s"
+    # True when one execute() may carry several statements (rendered with literal()).
+    multi_statement: ClassVar[bool] = False
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
@@ -167,13 +170,15 @@ class Driver(ABC):
         return self.quote_ident(table.name)
 
     def literal(self, value: Any) -> str:
-        """Render a parameter as an SQL literal, for dry runs and the plan only."""
+        """Render a parameter as an SQL literal (dry runs; batches on multi-statement drivers)."""
         if value is None:
             return "NULL"
         if isinstance(value, bool):
             return "TRUE" if value else "FALSE"
         if isinstance(value, int | float):
             return repr(value)
+        if isinstance(value, datetime):
+            value = value.isoformat()
         return "'" + str(value).replace("'", "''") + "'"
 
     # -- locking ---------------------------------------------------------------

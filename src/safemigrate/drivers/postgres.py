@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -97,6 +99,7 @@ class PostgresDriver(Driver):
     dialect = "postgres"
     transactional_ddl = True
     placeholder = "%s"
+    multi_statement = True
 
     def __init__(self, url: DatabaseURL, *, application_name: str = "safemigrate") -> None:
         super().__init__(url)
@@ -222,6 +225,18 @@ class PostgresDriver(Driver):
 
     def quote_ident(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
+
+    def literal(self, value: Any) -> str:
+        # E'' strings escape backslashes themselves, so the result is right whatever
+        # standard_conforming_strings says; PostgreSQL text cannot hold NUL.
+        if isinstance(value, datetime):
+            return self.literal(value.isoformat()) + "::timestamptz"
+        if isinstance(value, float) and not math.isfinite(value):
+            return "'NaN'::float8" if math.isnan(value) else f"'{'-' if value < 0 else ''}Infinity'::float8"
+        if isinstance(value, str):
+            escaped = value.replace("\x00", "").replace("\\", "\\\\").replace("'", "''")
+            return f"E'{escaped}'"
+        return super().literal(value)
 
     def describe_error(self, exc: BaseException) -> DbErrorInfo | None:
         import psycopg
