@@ -52,7 +52,13 @@ def qualified_tail(items: Any) -> str:
 
 
 def relname(rangevar: Any) -> str:
-    return rangevar.get("relname", "") if isinstance(rangevar, dict) else ""
+    """A RangeVar's table name; lists hold RangeVars wrapped, fixed fields hold them bare."""
+    if not isinstance(rangevar, dict):
+        return ""
+    if "RangeVar" in rangevar:
+        rangevar = rangevar["RangeVar"]
+    name = rangevar.get("relname", "")
+    return name if isinstance(name, str) else ""
 
 
 def type_name(type_node: Any) -> str:

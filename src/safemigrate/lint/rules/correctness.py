@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 from ..context import FileContext, Hit, Stmt
 from ..model import Severity
@@ -12,7 +12,6 @@ from ..pgnodes import unwrap
 from ..registry import Example, rule
 
 _MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1
-_NAME_KEYS = ("relname", "colname", "idxname", "conname", "newname", "schemaname")
 
 
 @rule(
@@ -46,18 +45,18 @@ def duplicate_column_assignment(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
             yield Hit(f"column {name} is assigned more than once", ctx.char_offset(stmt, target))
 
 
-def _long_names(value: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    if isinstance(value, dict):
-        for key in _NAME_KEYS:
-            name = value.get(key)
-            if isinstance(name, str) and len(name.encode("utf-8")) > _MAX_IDENTIFIER_BYTES:
-                yield name, value
-        for child in value.values():
-            if isinstance(child, dict | list):
-                yield from _long_names(child)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _long_names(item)
+# The parser already truncates names to 63 bytes, so long ones are found in the statement's text.
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_LONG_NAME = re.compile(r'"((?:[^"]|""){64,})"|\b([^\W\d][\w$]{31,})')
+
+
+def _long_names(text: str) -> Iterator[tuple[str, int]]:
+    # Blank out string literals (keeping offsets) so long words inside them are not names.
+    blanked = _STRING.sub(lambda m: " " * len(m.group()), text)
+    for match in _LONG_NAME.finditer(blanked):
+        name = match.group(1) or match.group(2)
+        if len(name.encode("utf-8")) > _MAX_IDENTIFIER_BYTES:
+            yield name, match.start()
 
 
 @rule(
@@ -86,9 +85,9 @@ CREATE INDEX idx_orders_customer_created ON orders (customer_id, created_at);
 )
 def identifier_too_long(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     seen: set[str] = set()
-    for name, holder in _long_names(stmt.node):
+    for name, offset in _long_names(stmt.text):
         if name in seen:
             continue
         seen.add(name)
-        yield Hit(f"{name[:20]}... is {len(name.encode('utf-8'))} bytes; PostgreSQL truncates it to 63",
-                  ctx.char_offset(stmt, holder))
+        yield Hit(f"{name[:24]}... is {len(name.encode('utf-8'))} bytes; PostgreSQL truncates it "
+                  f"to 63 without an error", stmt.start + offset, len(name))
