@@ -404,6 +404,8 @@ class Migrator:
         scripts = [self._script(step) for step in plan.steps]
         if atomic:
             self._refuse_non_atomic(plan.steps, scripts)
+        if self.pre_apply_check is not None:
+            self.pre_apply_check(plan.steps)
         runner = SqlRunner(self.driver, dry_run=True)
         if atomic:
             runner.begin()

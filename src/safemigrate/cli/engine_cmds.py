@@ -27,20 +27,24 @@ def _uint(value: str, what: str) -> int:
 @click.option("--dry-run", is_flag=True, help="Print the steps and the SQL that would run; change nothing.")
 @click.option("--atomic", is_flag=True,
               help="Apply all pending migrations in ONE transaction: all or nothing.")
+@click.option("--strict", is_flag=True,
+              help="Block on error-level lint findings in the files about to run.")
 @global_options
 @click.pass_context
-def up(ctx: click.Context, n: str | None, dry_run: bool, atomic: bool) -> None:
+def up(ctx: click.Context, n: str | None, dry_run: bool, atomic: bool, strict: bool) -> None:
     """Apply all or N up migrations."""
     from .render import render_plan, render_run
-    from .runtime import CliReporter, handle_signals, open_migrator
+    from .runtime import CliReporter, LintGate, handle_signals, open_migrator
 
     settings = settings_of(ctx)
     limit = None if n is None else _uint(n, "limit argument N")
     reporter = CliReporter(settings.output)
-    with open_migrator(settings, reporter=reporter) as migrator, handle_signals(migrator, settings.output):
+    gate = LintGate(settings.output, strict=strict)
+    with open_migrator(settings, reporter=reporter, lint=gate) as migrator, \
+            handle_signals(migrator, settings.output):
         result = migrator.up(limit, dry_run=dry_run, atomic=atomic)
     reporter.close()
-    (render_plan if dry_run else render_run)(settings.output, result)
+    (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}))
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -73,22 +77,26 @@ def down(ctx: click.Context, n: str | None, apply_all: bool, yes: bool, dry_run:
 @click.command(name="goto", context_settings=_NO_PARSE)
 @click.argument("v", required=False)
 @click.option("--dry-run", is_flag=True, help="Print the steps and the SQL that would run; change nothing.")
+@click.option("--strict", is_flag=True,
+              help="Block on error-level lint findings in the files about to run.")
 @global_options
 @click.pass_context
-def goto(ctx: click.Context, v: str | None, dry_run: bool) -> None:
+def goto(ctx: click.Context, v: str | None, dry_run: bool, strict: bool) -> None:
     """Migrate up or down to version V."""
     from .render import render_plan, render_run
-    from .runtime import CliReporter, handle_signals, open_migrator
+    from .runtime import CliReporter, LintGate, handle_signals, open_migrator
 
     settings = settings_of(ctx)
     if v is None:
         raise UsageError("error: please specify version argument V", hint="safemigrate goto V")
     version_number = _uint(v, "version argument V")
     reporter = CliReporter(settings.output)
-    with open_migrator(settings, reporter=reporter) as migrator, handle_signals(migrator, settings.output):
+    gate = LintGate(settings.output, strict=strict)
+    with open_migrator(settings, reporter=reporter, lint=gate) as migrator, \
+            handle_signals(migrator, settings.output):
         result = migrator.goto(version_number, dry_run=dry_run)
     reporter.close()
-    (render_plan if dry_run else render_run)(settings.output, result)
+    (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}))
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -201,12 +209,14 @@ def status(ctx: click.Context, exit_code: bool) -> None:
 
 @click.command(context_settings=_NO_PARSE)
 @click.argument("words", nargs=-1)
+@click.option("--strict", is_flag=True,
+              help="Block on error-level lint findings in the files about to run.")
 @global_options
 @click.pass_context
-def plan(ctx: click.Context, words: tuple[str, ...]) -> None:
+def plan(ctx: click.Context, words: tuple[str, ...], strict: bool) -> None:
     """Show what up [N], down [N|-all] or goto V would run, SQL included; change nothing."""
     from .render import render_plan
-    from .runtime import open_migrator
+    from .runtime import LintGate, open_migrator
 
     settings = settings_of(ctx)
     command = words[0] if words else "up"
@@ -220,6 +230,7 @@ def plan(ctx: click.Context, words: tuple[str, ...]) -> None:
         argument = _uint(rest[0], "version argument V" if command == "goto" else "limit argument N")
     elif command == "goto":
         raise UsageError("error: please specify version argument V", hint="safemigrate plan goto V")
-    with open_migrator(settings) as migrator:
+    gate = LintGate(settings.output, strict=strict)
+    with open_migrator(settings, lint=gate) as migrator:
         result = migrator.plan(command, argument)
-    render_plan(settings.output, result)
+    render_plan(settings.output, result, gate.attach({}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..engine import RunResult
 from ..status import StatusReport
 from .output import Output
@@ -9,10 +11,10 @@ from .output import Output
 __all__ = ["render_plan", "render_run", "render_status"]
 
 
-def render_run(out: Output, result: RunResult) -> None:
+def render_run(out: Output, result: RunResult, extra: dict[str, Any] | None = None) -> None:
     """Step lines were printed as each step finished; finish with golang-migrate's ``no change``."""
     if out.json:
-        out.result(result.to_dict())
+        out.result({**result.to_dict(), **(extra or {})})
         return
     if result.no_change:
         out.result({}, "no change")
@@ -20,7 +22,7 @@ def render_run(out: Output, result: RunResult) -> None:
         out.info(f"Finished: version {result.start.describe()} -> {result.end.describe()}")
 
 
-def render_plan(out: Output, result: RunResult) -> None:
+def render_plan(out: Output, result: RunResult, extra: dict[str, Any] | None = None) -> None:
     def text() -> str:
         if result.no_change:
             return f"no change: the database is at version {result.start.describe()}"
@@ -42,7 +44,7 @@ def render_plan(out: Output, result: RunResult) -> None:
             lines.append(f"-- then fails with: {result.pending_error.message}")
         return "\n".join(lines)
 
-    out.result(result.to_dict(), text)
+    out.result({**result.to_dict(), **(extra or {})}, text)
 
 
 def render_status(out: Output, report: StatusReport) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -20,7 +20,7 @@ from ..urls import parse_database_url
 from .options import Settings
 from .output import Output
 
-__all__ = ["CliReporter", "confirm", "handle_signals", "open_migrator"]
+__all__ = ["CliReporter", "LintGate", "confirm", "handle_signals", "open_migrator"]
 
 
 class CliReporter:
@@ -75,12 +75,75 @@ class CliReporter:
         self._stop_status()
 
 
-def open_migrator(settings: Settings, *, reporter: CliReporter | None = None) -> Migrator:
+class LintGate:
+    """Lints the files a command is about to run, before it runs any of them.
+
+    Findings are printed and never block by default: a fresh database replays
+    years of old migrations, and a drop-in for golang-migrate must run what
+    golang-migrate runs. With ``--strict`` error-level findings block, unless a
+    file acknowledges them (``-- safemigrate:ignore RULE -- reason``).
+    """
+
+    def __init__(self, output: Output, *, strict: bool) -> None:
+        self.output = output
+        self.strict = strict
+        self.report: Any = None
+        self.migrator: Migrator | None = None
+
+    def __call__(self, steps: Sequence[Step]) -> None:
+        from ..errors import SafemigrateError
+        from ..lint import lint_migrations, load_config, render
+
+        assert self.migrator is not None
+        files = [step.file for step in steps if step.file is not None]
+        if not files:
+            return
+        driver = self.migrator.driver
+        self.report = report = lint_migrations(files, dialect=driver.dialect,
+                                               pg_version=_major(driver.server_version)
+                                               if driver.dialect == "postgres" else None,
+                                               config=load_config())
+        if report.findings and not self.output.json:
+            counts = report.counts()
+            self.output.warn(
+                f"lint: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s) "
+                f"in the {len(files)} file(s) about to run"
+                + ("" if self.strict else " (not blocking; --strict makes errors block)"))
+            self.output.stderr.write(self.output.scrub(render(report, "text", color=self.output.color()))
+                                     + "\n")
+        if self.strict and report.fails():
+            raise SafemigrateError(
+                f"lint: {report.counts()['error']} error-level finding(s) in the migrations about to run; "
+                "nothing was applied (--strict)",
+                hint="fix them, or acknowledge each on its statement with "
+                "-- safemigrate:ignore RULE-ID -- reason, then run the command again",
+                details={"lint": report.to_dict()},
+            )
+
+    def attach(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self.report is not None:
+            data["lint"] = self.report.to_dict()
+        return data
+
+
+def _major(server_version: str) -> int | None:
+    head = server_version.split()[0] if server_version else ""
+    try:
+        return int(head.split(".")[0])
+    except ValueError:
+        return None
+
+
+def open_migrator(settings: Settings, *, reporter: CliReporter | None = None,
+                  lint: LintGate | None = None) -> Migrator:
     url = parse_database_url(settings.database_url())
     source = load_source(settings.migrations_dir())
     driver = open_driver(url)
-    return Migrator(source, driver, lock_timeout=settings.effective_lock_timeout(),
-                    reporter=reporter or CliReporter(settings.output))
+    migrator = Migrator(source, driver, lock_timeout=settings.effective_lock_timeout(),
+                        reporter=reporter or CliReporter(settings.output), pre_apply_check=lint)
+    if lint is not None:
+        lint.migrator = migrator
+    return migrator
 
 
 @contextmanager
