@@ -15,6 +15,7 @@ import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import Any
 
 from .config import LintConfig
 from .context import FileContext, Hit, ObjectSet, Partner, Stmt
@@ -145,11 +146,14 @@ class Linter:
 
         script = split_sql(source.text, self.dialect)
         problems: list[tuple[str, int]] = []
+        raw_statements = list(script.statements)
         if script.problem is not None:
             where = source.offset_of(script.problem.line, script.problem.column)
             problems.append((script.problem.message, where))
+            if not script.parsed:
+                raw_statements = self._before_problem(source.text, where)
         statements: list[Stmt] = []
-        for raw in script.statements:
+        for raw in raw_statements:
             start, end = raw.start, raw.start + len(raw.text)
             tokens = tokenize(source.text, start, end, self.dialect)
             stmt = Stmt(index=len(statements), start=start, end=end, line=raw.line,
@@ -159,6 +163,23 @@ class Linter:
             stmt.facts = text_facts(tokens)
             statements.append(stmt)
         return statements, problems
+
+    def _before_problem(self, text: str, offset: int) -> list[Any]:
+        """The complete statements before an unterminated string or comment.
+
+        The splitter gives up on such a file (it becomes one statement); everything
+        after the problem is inside the string, but what comes before it can be linted.
+        """
+        from ..sql import split_sql
+
+        head = split_sql(text[:offset], self.dialect)
+        kept = list(head.statements)
+        if kept:
+            last = kept[-1]
+            tail = text[last.start + len(last.text) : offset].lstrip()
+            if not tail.startswith(";"):
+                kept.pop()  # the statement the problem is in
+        return kept if head.parsed else []
 
     # -- findings --------------------------------------------------------------
     def findings(self, analysis: Analysis) -> list[Finding]:

@@ -337,7 +337,7 @@ def _add_not_null_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
         has_value = any(has_top_level_word(rest, w) for w in ("DEFAULT", "AUTO_INCREMENT", "GENERATED", "AS"))
         if not_null and not has_value:
             yield Hit(f"NOT NULL column {column} has no default: this fails (or, in MySQL, fills in "
-                      f"0 or '') as soon as {alter.table} has a row", spec[0].start)
+                      f"0 or '') as soon as {alter.table} has a row", spec[after - 1].start)
 
 
 # -- changing columns ---------------------------------------------------------------

@@ -20,8 +20,8 @@ applied). The rest of the file is still linted: the file is split at its
 top-level semicolons and every statement that parses is checked.
 """,
     alternative="""
-Fix the statement; check it against the PostgreSQL version you deploy to
-(`--pg-version`), since newer syntax fails on older servers.
+Fix the statement; check it against the database version you deploy to
+(for PostgreSQL, `--pg-version`), since newer syntax fails on older servers.
 
 ```sql
 ALTER TABLE users ADD COLUMN note text;
