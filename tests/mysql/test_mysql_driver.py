@@ -123,9 +123,10 @@ def test_version_table_is_golang_migrates(driver: MysqlDriver, mysql_url: str) -
     # A dirty nil version is stored as -1, as golang-migrate does (its issue 330).
     assert fetch(mysql_url, "SELECT version, dirty FROM schema_migrations") == [(-1, 1)]
     queries = driver.set_version_sql(7, False)
+    db = f"`{driver.database_name}`"
     assert [q for q, _ in queries] == [
-        "DELETE FROM `schema_migrations` LIMIT 1",
-        "INSERT INTO `schema_migrations` (version, dirty) VALUES (%s, %s)",
+        f"DELETE FROM {db}.`schema_migrations` LIMIT 1",
+        f"INSERT INTO {db}.`schema_migrations` (version, dirty) VALUES (%s, %s)",
     ]
 
 

@@ -127,6 +127,24 @@ def test_a_syntax_error_is_located_at_its_word(mysql_url: str, tmp_path: Path) -
     assert "5 |   name varchar(10) NOT NUL" in "\n".join(details["report_lines"])
 
 
+def test_a_use_statement_in_a_migration_does_not_move_the_bookkeeping(
+        mysql_url: str, tmp_path: Path) -> None:
+    other = mysql_url.rsplit("/", 1)[1] + "_other"
+    fetch(mysql_url, f"CREATE DATABASE `{other}`")
+    try:
+        folder = write_migrations(tmp_path / "m", {
+            "1_elsewhere.up.sql": f"USE `{other}`;\nCREATE TABLE elsewhere (id int);\n",
+            "2_more.up.sql": "CREATE TABLE more_t (id int);\n",
+        })
+        result = run_cli("-path", str(folder), "-database", mysql_url, "up")
+        assert result.exit_code == 0, result.output
+        assert fetch(mysql_url, "SELECT version, dirty FROM schema_migrations") == [(2, 0)]
+        assert len(fetch(mysql_url, "SELECT * FROM safemigrate_history")) == 2
+        assert fetch(mysql_url, f"SHOW TABLES FROM `{other}`") == [("elsewhere",), ("more_t",)]
+    finally:
+        fetch(mysql_url, f"DROP DATABASE IF EXISTS `{other}`")
+
+
 def test_a_mysqldump_style_file_applies(mysql_url: str, tmp_path: Path) -> None:
     dump = """\
 /*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;

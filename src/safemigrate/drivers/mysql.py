@@ -389,6 +389,10 @@ class MysqlDriver(Driver):
                 f"no database name in {self.url.redacted()}",
                 hint="name the database in the URL path: mysql://user@tcp(host:3306)/dbname",
             )
+        # Qualified by the database, so a migration's USE statement cannot send the
+        # bookkeeping to another database (golang-migrate's names are unqualified).
+        self.version_table = TableName(self.version_table.name, self._database_name)
+        self.history_table = TableName(self.history_table.name, self._database_name)
 
     def _connect_error(self, exc: BaseException) -> DatabaseError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
@@ -679,7 +683,8 @@ class MysqlDriver(Driver):
 
     def drop_all_tables(self) -> list[str]:
         """golang-migrate's Drop: every table, with foreign key checks off; views are dropped too."""
-        rows = self.query("SHOW FULL TABLES")
+        database = self.quote_ident(self._database_name)
+        rows = self.query(f"SHOW FULL TABLES FROM {database}")
         names = [str(name) for name, _ in rows if name]
         if not names:
             return []
@@ -690,7 +695,7 @@ class MysqlDriver(Driver):
                 if not name:
                     continue
                 what = "VIEW" if str(kind).upper() == "VIEW" else "TABLE"
-                self.execute(f"DROP {what} IF EXISTS {self.quote_ident(str(name))}")
+                self.execute(f"DROP {what} IF EXISTS {database}.{self.quote_ident(str(name))}")
         finally:
             self.execute(f"SET foreign_key_checks = {int(previous)}")
         return names
