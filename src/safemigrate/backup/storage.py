@@ -555,14 +555,17 @@ class S3Storage(Storage):
         def send(number: int) -> None:
             if failed.is_set():
                 return
+            start = (number - 1) * part_size
+            length = min(part_size, size - start)
             with open(path, "rb") as handle:
-                handle.seek((number - 1) * part_size)
-                body = handle.read(part_size)
-            response = self._call(f"uploading part {number} of {path.name}", "upload_part",
-                                  Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
-                                  Body=body)
+                # A window on the file, read by botocore in small blocks: memory stays bounded
+                # whatever the part size.
+                body = _FileWindow(handle, start, length)
+                response = self._call(f"uploading part {number} of {path.name}", "upload_part",
+                                      Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                      Body=body, ContentLength=length)
             parts[number] = response["ETag"]
-            meter.add(len(body))
+            meter.add(length)
 
         try:
             with ThreadPoolExecutor(max_workers=self.CONCURRENCY) as pool:
@@ -595,6 +598,44 @@ class S3Storage(Storage):
 
     def abort(self, staging: Staging) -> None:
         shutil.rmtree(staging.dir, ignore_errors=True)
+
+
+class _FileWindow:
+    """``length`` bytes of an open file from ``start``, as a seekable file of its own."""
+
+    def __init__(self, handle: IO[bytes], start: int, length: int) -> None:
+        self.handle = handle
+        self.start = start
+        self.length = length
+        self.pos = 0
+        handle.seek(start)
+
+    def read(self, size: int = -1) -> bytes:
+        left = self.length - self.pos
+        if left <= 0:
+            return b""
+        size = left if size is None or size < 0 else min(size, left)
+        self.handle.seek(self.start + self.pos)
+        data = self.handle.read(size)
+        self.pos += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.pos, os.SEEK_END: self.length}[whence]
+        self.pos = max(0, min(self.length, base + offset))
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def __len__(self) -> int:
+        return self.length
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
 
 
 class _S3Reader:
