@@ -221,3 +221,33 @@ def test_an_internal_error_says_so_and_shows_a_traceback_only_with_debug(
     assert "Traceback" not in plain.stderr and "--debug" in plain.stderr
     debug = run_cli("--debug", "-path", str(folder), "-database", sqlite_url, "status")
     assert "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ("version", "-database", "{url}", "-path", "{folder}"),
+    ("-database={url}", "--path={folder}", "version", "--json"),
+    ("--lock-timeout", "3", "-verbose", "-database", "{url}", "version", "--format", "json"),
+])
+def test_version_fast_path_reads_the_same_options_as_the_commands(
+    folder: Path, sqlite_url: str, argv: tuple[str, ...]
+) -> None:
+    from safemigrate.cli.fast import parse_version_command
+    from safemigrate.cli.settings import Settings
+
+    args = [a.format(url=sqlite_url, folder=folder) for a in argv]
+    run_cli("-path", str(folder), "-database", sqlite_url, "up", "2")
+    settings = Settings()
+    assert parse_version_command(args, settings)
+    assert settings.database == sqlite_url
+    result = run_cli(*args)
+    assert result.exit_code == 0
+    assert result.stdout.strip() in ("2", json.dumps({"ok": True, "version": 2, "dirty": False}, indent=2))
+
+
+@pytest.mark.parametrize("argv", [("version", "--help"), ("version", "extra"), ("-lock-timeout", "x", "version"),
+                                  ("up",), ("--format", "xml", "version"), ("version", "-database")])
+def test_anything_else_goes_through_click(argv: tuple[str, ...]) -> None:
+    from safemigrate.cli.fast import parse_version_command
+    from safemigrate.cli.settings import Settings
+
+    assert not parse_version_command(list(argv), Settings())

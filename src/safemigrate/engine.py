@@ -375,7 +375,7 @@ class Migrator:
             if self.pre_apply_check is not None:
                 self.pre_apply_check(plan.steps)
             if atomic:
-                result.steps = self._run_atomic(plan, scripts)
+                result.steps = self._run_atomic(plan, scripts, SqlRunner(self.driver))
             else:
                 current = plan.start
                 total = len(plan.steps)
@@ -408,15 +408,17 @@ class Migrator:
             self.pre_apply_check(plan.steps)
         runner = SqlRunner(self.driver, dry_run=True)
         if atomic:
-            runner.begin()
+            marks: list[int] = []
+            self._run_atomic(plan, scripts, runner, on_step=lambda: marks.append(len(runner.recorded)))
+            bounds = [0, *marks[1:], len(runner.recorded)]
+            for i, step in enumerate(plan.steps):
+                result.planned.append(PlannedStep(step, "atomic", None, runner.recorded[bounds[i]:bounds[i + 1]]))
+            return result
         current = plan.start
         for step, script in zip(plan.steps, scripts, strict=True):
             before = len(runner.recorded)
             mode = self._mode(script)
-            if atomic:
-                self._run_in_transaction(runner, step, script, current, own_transaction=False)
-                mode = "atomic"
-            elif mode == "transaction":
+            if mode == "transaction":
                 self._run_in_transaction(runner, step, script, current)
             else:
                 self._run_statements(runner, step, script, current)
@@ -425,10 +427,6 @@ class Migrator:
                             runner.recorded[before:])
             )
             current = step.target
-        if atomic:
-            runner.commit()
-            if result.planned:
-                result.planned[-1].sql.append("COMMIT;")
         return result
 
     def _refuse_non_atomic(self, steps: Sequence[Step], scripts: Sequence[Script | None]) -> None:
@@ -585,7 +583,10 @@ class Migrator:
         return None if step.target == NIL else step.target
 
     def _run_in_transaction(self, runner: SqlRunner, step: Step, script: Script | None, current: int,
-                            *, own_transaction: bool = True) -> StepResult:
+                            *, own_transaction: bool = True,
+                            atomic_history: list[HistoryRecord] | None = None) -> StepResult:
+        """One migration in one transaction; inside --atomic (``own_transaction`` False) the version
+        is written once for the whole run by the caller and history rows are collected in ``atomic_history``."""
         started_wall = datetime.now(UTC)
         started = time.monotonic()
         statements = script.statements if script else ()
@@ -594,7 +595,8 @@ class Migrator:
                                   outcome="applied", started=started_wall, step=step, script=script)
         failing: int | None = None
         try:
-            runner.run_batch(self.driver.set_version_sql(self._target(step), True), begin=own_transaction)
+            if own_transaction:
+                runner.run_batch(self.driver.set_version_sql(self._target(step), True), begin=True)
             for i, statement in enumerate(statements):
                 self._check_interrupt()
                 failing = i
@@ -602,13 +604,16 @@ class Migrator:
                 runner.run_statement(statement)
             failing = None
             self._check_interrupt()
-            closing = self.driver.set_version_sql(self._target(step), False)
-            if self._history_ready or runner.dry_run:
-                record.finished_at = datetime.now(UTC)
-                record.duration_ms = (time.monotonic() - started) * 1000
-                record.statements_committed = len(statements)
-                closing.append(self.history.insert_sql(record))
-            runner.run_batch(closing, commit=own_transaction)
+            record.finished_at = datetime.now(UTC)
+            record.duration_ms = (time.monotonic() - started) * 1000
+            record.statements_committed = len(statements)
+            if atomic_history is not None:
+                atomic_history.append(record)
+            else:
+                closing = self.driver.set_version_sql(self._target(step), False)
+                if self._history_ready or runner.dry_run:
+                    closing.append(self.history.insert_sql(record))
+                runner.run_batch(closing, commit=True)
         except BaseException as exc:
             info = self.driver.describe_error(exc)
             stopped = isinstance(exc, _Stop) or self._interrupted is not None
@@ -703,29 +708,43 @@ class Migrator:
             self._raise_database_error(exc, f"mark version {step.target} clean")
         return StepResult(step, "statements", time.monotonic() - started, len(statements), current)
 
-    def _run_atomic(self, plan: Plan, scripts: Sequence[Script | None]) -> list[StepResult]:
-        runner = SqlRunner(self.driver)
+    def _run_atomic(self, plan: Plan, scripts: Sequence[Script | None], runner: SqlRunner,
+                    on_step: Callable[[], None] | None = None) -> list[StepResult]:
+        """Every step in ONE transaction. The version row is written twice for the whole run
+        (dirty at the start, clean at the end): per-step writes would be invisible to every
+        other session anyway, and leave a dead row per migration for each later write to scan."""
         results: list[StepResult] = []
+        history: list[HistoryRecord] = []
         current = plan.start
         total = len(plan.steps)
-        runner.begin()
+        final = None if plan.end == NIL else plan.end
         try:
+            runner.run_batch(self.driver.set_version_sql(final, True), begin=True)
             for index, (step, script) in enumerate(zip(plan.steps, scripts, strict=True)):
-                self.reporter.step_started(step, index, total, "atomic")
+                if on_step is not None:
+                    on_step()
+                if not runner.dry_run:
+                    self.reporter.step_started(step, index, total, "atomic")
                 results.append(self._run_in_transaction(runner, step, script, current,
-                                                        own_transaction=False))
+                                                        own_transaction=False, atomic_history=history))
                 current = step.target
-            runner.commit()
+            closing = self.driver.set_version_sql(final, False)
+            if self._history_ready or runner.dry_run:
+                closing.extend(self.history.insert_sql(record) for record in history)
+            runner.run_batch(closing, commit=True)
         except _AtomicFailure as failed:
             self._safe_rollback(runner)
             failed.failure.atomic_steps = total
             self._record_failure(failed.record, failed.failure, failed.started, failed.stopped)
             raise self._failure_error(failed.failure, plan.start, failed.stopped) from None
-        except BaseException:
+        except BaseException as exc:
             self._safe_rollback(runner)
+            if self.driver.describe_error(exc) is not None:
+                self._raise_database_error(exc, "commit the --atomic transaction")
             raise
-        for result in results:
-            self.reporter.step_finished(result)
+        if not runner.dry_run:
+            for result in results:
+                self.reporter.step_finished(result)
         return results
 
     # -- failure bookkeeping --------------------------------------------------------------------------

@@ -6,12 +6,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-import click
-
 from ..errors import SafemigrateError
-from .app import cli
-from .options import Settings
 from .output import Output
+from .settings import Settings
 
 __all__ = ["main", "run"]
 
@@ -33,6 +30,21 @@ def run(argv: Sequence[str] | None = None) -> int:
     settings.output = Output(format="json" if as_json else "text")
     settings.format = settings.output.format
     out = settings.output
+    try:
+        from .fast import parse_version_command, show_version
+
+        if parse_version_command(args, settings):
+            show_version(settings)
+            return 0
+    except SafemigrateError as exc:
+        _render_error(out, exc)
+        return exc.exit_code
+    except Exception as exc:
+        return _internal_error(out, exc, debug or settings.debug)
+    import click
+
+    from .app import cli
+
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=args, prog_name="safemigrate", standalone_mode=False, obj=settings)
@@ -58,15 +70,20 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         out.error("interrupted")
         return 130
-    except Exception as exc:  # a bug: say so, show the traceback only when asked
-        if debug or settings.debug:
-            out.stderr.write(out.scrub(traceback.format_exc()))
-        message = f"internal error: {type(exc).__name__}: {exc}"
-        if out.json:
-            out.result({"ok": False, "error": {"type": "internal", "message": out.scrub(message)}})
-        else:
-            out.error(message, hint="re-run with --debug for a traceback and report it as a bug")
-        return 1
+    except Exception as exc:
+        return _internal_error(out, exc, debug or settings.debug)
+
+
+def _internal_error(out: Output, exc: Exception, debug: bool) -> int:
+    """A bug: say so, show the traceback only when asked."""
+    if debug:
+        out.stderr.write(out.scrub(traceback.format_exc()))
+    message = f"internal error: {type(exc).__name__}: {exc}"
+    if out.json:
+        out.result({"ok": False, "error": {"type": "internal", "message": out.scrub(message)}})
+    else:
+        out.error(message, hint="re-run with --debug for a traceback and report it as a bug")
+    return 1
 
 
 def _render_error(out: Output, exc: SafemigrateError) -> None:

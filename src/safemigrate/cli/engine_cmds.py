@@ -129,21 +129,9 @@ def force(ctx: click.Context, v: str | None) -> None:
 @click.pass_context
 def version(ctx: click.Context) -> None:
     """Print the current migration version (N or N (dirty))."""
-    from ..drivers import open_driver
-    from ..errors import NoMigrationError
-    from ..urls import parse_database_url
+    from .fast import show_version
 
-    settings = settings_of(ctx)
-    driver = open_driver(parse_database_url(settings.database_url()))
-    driver.connect()
-    try:
-        state = driver.read_version()
-    finally:
-        driver.close()
-    if state.version is None and not state.dirty:
-        raise NoMigrationError("no migration", hint="no version has been applied yet: run safemigrate up")
-    shown = f"{state.as_int} (dirty)" if state.dirty else str(state.as_int)
-    settings.output.result({"ok": True, "version": state.version, "dirty": state.dirty}, shown)
+    show_version(settings_of(ctx))
 
 
 @click.command()

@@ -17,8 +17,8 @@ from ..planner import Step
 from ..source import load_source
 from ..sql.script import Statement
 from ..urls import parse_database_url
-from .options import Settings
 from .output import Output
+from .settings import Settings
 
 __all__ = ["CliReporter", "LintGate", "confirm", "handle_signals", "open_migrator"]
 

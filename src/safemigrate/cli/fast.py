@@ -1,0 +1,81 @@
+"""``safemigrate version`` without loading click.
+
+``version`` is what deploy scripts and health checks call most, so it starts as
+fast as it can: when the command line is the global options plus ``version``
+(read from the same option table as the click commands), it runs here; any
+other spelling, ``--help`` included, goes to click, which also reports errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .settings import GLOBAL_OPTIONS, OptionSpec, Settings, store_option
+
+__all__ = ["parse_version_command", "show_version"]
+
+_BY_SPELLING: dict[str, OptionSpec] = {s: spec for spec in GLOBAL_OPTIONS for s in spec.spellings}
+
+
+def parse_version_command(argv: Sequence[str], settings: Settings) -> bool:
+    """Fill ``settings`` and return True if ``argv`` is exactly [options] version [options]."""
+    seen_command = False
+    i = 0
+    values: list[tuple[str, object]] = []
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "version" and not seen_command:
+            seen_command = True
+            i += 1
+            continue
+        name, has_equals, inline = arg.partition("=")
+        spec = _BY_SPELLING.get(name)
+        if spec is None:
+            return False
+        if not spec.takes_value:
+            if has_equals:
+                return False
+            values.append((spec.name, True))
+            i += 1
+            continue
+        if has_equals:
+            value = inline
+            i += 1
+        elif i + 1 < len(argv):
+            value = argv[i + 1]
+            i += 2
+        else:
+            return False
+        if spec.kind == "uint":
+            if not value.isdigit():
+                return False
+            values.append((spec.name, int(value)))
+        elif spec.kind == "choice":
+            if value not in spec.choices:
+                return False
+            values.append((spec.name, value))
+        else:
+            values.append((spec.name, value))
+    if not seen_command:
+        return False
+    for name, stored in values:
+        store_option(settings, name, stored)
+    return True
+
+
+def show_version(settings: Settings) -> None:
+    """Print ``3`` or ``3 (dirty)``; no version is golang-migrate's ``no migration`` error."""
+    from ..drivers import open_driver
+    from ..errors import NoMigrationError
+    from ..urls import parse_database_url
+
+    driver = open_driver(parse_database_url(settings.database_url()))
+    driver.connect()
+    try:
+        state = driver.read_version()
+    finally:
+        driver.close()
+    if state.version is None and not state.dirty:
+        raise NoMigrationError("no migration", hint="no version has been applied yet: run safemigrate up")
+    shown = f"{state.as_int} (dirty)" if state.dirty else str(state.as_int)
+    settings.output.result({"ok": True, "version": state.version, "dirty": state.dirty}, shown)
