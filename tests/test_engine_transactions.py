@@ -259,3 +259,18 @@ def test_history_text_with_quotes_backslashes_and_unicode_round_trips(db: TestDa
         m.up()
         (record,) = m.read_history()
     assert record.name == name
+
+
+def test_dry_run_keeps_a_savepoint_rollback_inside_the_files_transaction(pg_url: str, tmp_path: Path) -> None:
+    m = Migrator(load_source(write_migrations(tmp_path / "m", {
+        "1_a.up.sql": "BEGIN;\nSAVEPOINT s;\nCREATE TABLE a (id int);\nROLLBACK TO SAVEPOINT s;\n"
+                      "CREATE TABLE b (id int);\nCOMMIT;\n",
+    })), open_driver(pg_url), lock_timeout=5)
+    with m:
+        planned = m.up(dry_run=True).planned[0].sql
+    # Progress is only recorded between transactions: not after ROLLBACK TO, only after COMMIT.
+    after_rollback_to = planned[planned.index("ROLLBACK TO SAVEPOINT s;") + 1]
+    assert after_rollback_to == "CREATE TABLE b (id int);"
+    files_commit = planned.index("CREATE TABLE b (id int);") + 1
+    assert planned[files_commit] == "COMMIT;"
+    assert "statements_committed" in planned[files_commit + 1]

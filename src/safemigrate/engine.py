@@ -195,10 +195,11 @@ class SqlRunner:
     def run_statement(self, statement: Statement) -> None:
         if self.dry_run:
             if statement.transaction_control:
-                word = statement.kind.upper().split()[0] if statement.kind else ""
+                kind = statement.kind.upper().replace("_", " ")
+                word = kind.split()[0] if kind else ""
                 if word in _BEGIN_KINDS:
                     self._simulated_transaction = True
-                elif word in _END_KINDS:
+                elif word in _END_KINDS and not kind.startswith("ROLLBACK TO"):
                     self._simulated_transaction = False
             self.recorded.append(statement.text.rstrip().rstrip(";") + ";")
             return
