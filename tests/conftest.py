@@ -149,3 +149,19 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]
     else:
         url = request.getfixturevalue("mysql_url")
         yield TestDatabase("mysql", url, url)
+
+
+# -- no password in any output of the test suite ---------------------------------------------------
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Fail any test whose captured output (stdout, stderr, logs, failure text) shows the canary password."""
+    outcome = yield
+    report = outcome.get_result()
+    texts = [content for _name, content in report.sections]
+    if report.longrepr is not None:
+        texts.append(str(report.longrepr))
+    leaked = [text for text in texts if CANARY_PASSWORD in text and "assert_no_secret" not in text]
+    if leaked and report.when == "call" and report.passed:
+        report.outcome = "failed"
+        report.longrepr = f"the canary password appeared in this test's output:\n{leaked[0][:2000]}"
