@@ -106,7 +106,8 @@ class Linter:
         if problems and "syntax-error" not in self.config.ignore:
             syntax = self.rules["syntax-error"]
             for message, offset in problems:
-                raws.append(_Raw(syntax, Hit(f"syntax error: {message}", offset), None))
+                text = message if message.startswith("syntax error") else f"syntax error: {message}"
+                raws.append(_Raw(syntax, Hit(text, offset), None))
         return analysis
 
     def _statement_rules(self, stmt: Stmt) -> Iterable[Rule]:

@@ -271,12 +271,18 @@ def _index(node: Node, facts: Facts) -> None:
         facts.locks = (table,)
 
 
+# ALTER TABLE actions that take SHARE UPDATE EXCLUSIVE at most: they never block reads or writes.
+_WEAK_ALTERS = {"AT_ValidateConstraint", "AT_SetStatistics", "AT_ClusterOn", "AT_DropCluster"}
+
+
 def _alter_table(node: Node, facts: Facts) -> None:
     table = relname(node.get("relation"))
     if node.get("objtype", "OBJECT_TABLE") not in ("OBJECT_TABLE", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE"):
         facts.locks = (table,)
         return
-    facts.locks = (table,)
+    subtypes = {cmd.get("subtype", "AT_AddColumn") for cmd in alter_cmds(node)}
+    if not subtypes <= _WEAK_ALTERS:
+        facts.locks = (table,)
     for cmd in alter_cmds(node):
         subtype = cmd.get("subtype", "AT_AddColumn")
         if subtype == "AT_AddColumn":
