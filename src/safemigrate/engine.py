@@ -361,20 +361,10 @@ class Migrator:
         if dry_run:
             return self._dry_run(command, planner, atomic=atomic)
         with self._locked():
-            start = self.driver.read_version()
-            if start.dirty:
-                raise DirtyDatabaseError(start.as_int, hint=self._dirty_hint(start))
-            plan = planner(start.as_int)
+            start, plan, scripts = self._prepare(planner, atomic=atomic)
             result = RunResult(command, start, start, no_change=plan.no_change)
             if plan.no_change:
                 return result
-            if plan.error is not None and not plan.steps:
-                raise plan.error
-            scripts = [self._script(step) for step in plan.steps]
-            if atomic:
-                self._refuse_non_atomic(plan.steps, scripts)
-            if self.pre_apply_check is not None:
-                self.pre_apply_check(plan.steps)
             if atomic:
                 result.steps = self._run_atomic(plan, scripts, SqlRunner(self.driver))
             else:
@@ -392,14 +382,15 @@ class Migrator:
                 raise plan.error
             return result
 
-    def _dry_run(self, command: str, planner: Callable[[int], Plan], *, atomic: bool) -> RunResult:
+    def _prepare(self, planner: Callable[[int], Plan], *,
+                 atomic: bool) -> tuple[VersionState, Plan, list[Script | None]]:
+        """Read the version, refuse a dirty database, plan, split the files, run the pre-apply check."""
         start = self.driver.read_version()
         if start.dirty:
             raise DirtyDatabaseError(start.as_int, hint=self._dirty_hint(start))
         plan = planner(start.as_int)
-        end = VersionState(None if plan.end == NIL else plan.end, False)
-        result = RunResult(command, start, end, no_change=plan.no_change, dry_run=True,
-                           pending_error=plan.error)
+        if plan.no_change:
+            return start, plan, []
         if plan.error is not None and not plan.steps:
             raise plan.error
         scripts = [self._script(step) for step in plan.steps]
@@ -407,6 +398,13 @@ class Migrator:
             self._refuse_non_atomic(plan.steps, scripts)
         if self.pre_apply_check is not None:
             self.pre_apply_check(plan.steps)
+        return start, plan, scripts
+
+    def _dry_run(self, command: str, planner: Callable[[int], Plan], *, atomic: bool) -> RunResult:
+        start, plan, scripts = self._prepare(planner, atomic=atomic)
+        end = VersionState(None if plan.end == NIL else plan.end, False)
+        result = RunResult(command, start, end, no_change=plan.no_change, dry_run=True,
+                           pending_error=plan.error)
         runner = SqlRunner(self.driver, dry_run=True)
         if atomic:
             marks: list[int] = []
