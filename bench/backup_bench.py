@@ -227,15 +227,18 @@ def render(ms: dict[str, Measure], versions: str, server: str, db_size: int, run
         "",
         f"Database: `{DB}`, `pgbench -i -s 70` with `pgbench_accounts.filler` set to random text, "
         f"{db_size / 1e9:.2f} GB on disk (`pg_database_size`); PostgreSQL {server}, {versions}; "
-        f"2 cores. Median of {runs} run(s) each, all peers measured in the same run by "
-        "`.venv/bin/python bench/backup_bench.py` (peak memory: the process's maximum RSS from wait4).",
+        f"2 cores shared with other work (other test suites ran at the same time: hence the spread). "
+        f"{runs} run(s) of each, all peers measured in the same run by "
+        f"`.venv/bin/python bench/backup_bench.py --runs {runs} --write-docs` (peak memory: the process's "
+        "maximum RSS from wait4, which covers the largest of it and its children).",
         "",
-        "| what | command | time | size | peak RSS |",
+        "| what | command | time: median (min–max) | size | peak RSS |",
         "| --- | --- | ---: | ---: | ---: |",
     ]
     for m in ms.values():
         rss = f"{m.peak_rss_kb / 1024:.0f} MiB" if m.peak_rss_kb else ""
-        lines.append(f"| {m.name} | `{m.command}` | {m.median:.1f} s | {mb(m.size)} | {rss} |")
+        spread = f" ({min(m.seconds):.1f}–{max(m.seconds):.1f})" if len(m.seconds) > 1 else ""
+        lines.append(f"| {m.name} | `{m.command}` | {m.median:.1f} s{spread} | {mb(m.size)} | {rss} |")
     lines += [
         "",
         f"- `backup create` vs the runbook's `pg_dump -Fc`: {create.median / fc.median:.2f}x the time "

@@ -81,7 +81,22 @@ class MysqlParams:
 
 
 def mysql_params(url: DatabaseURL) -> MysqlParams:
-    """Both ``mysql://user:pw@host:3306/db`` and golang-migrate's ``mysql://user:pw@tcp(host:3306)/db``."""
+    """Both ``mysql://user:pw@host:3306/db`` and golang-migrate's ``mysql://user:pw@tcp(host:3306)/db``.
+
+    The MySQL driver's parser is used when present, so both read URLs the same way.
+    """
+    try:
+        from ..drivers.mysql import parse_mysql_url  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return _own_params(url)
+    target = parse_mysql_url(url)
+    if not target.database:
+        raise UsageError(f"{url.redacted()} names no database", hint="write mysql://user@host:3306/DBNAME")
+    return MysqlParams(host=target.host or "localhost", port=int(target.port), user=target.user or "root",
+                       password=target.password, database=target.database, socket=target.unix_socket)
+
+
+def _own_params(url: DatabaseURL) -> MysqlParams:
     netloc = url.split.netloc
     userinfo, _, hostpart = netloc.rpartition("@")
     user, _, password = userinfo.partition(":")
@@ -108,10 +123,12 @@ def _connect(params: MysqlParams, database: str | None = None) -> Any:
     import pymysql
 
     try:
-        return pymysql.connect(host=params.host, port=params.port, user=params.user,
-                               password=params.password or "", database=database,
-                               unix_socket=params.socket, autocommit=True, charset="utf8mb4",
-                               connect_timeout=15)
+        if params.socket:
+            where: dict[str, Any] = {"unix_socket": params.socket}
+        else:
+            where = {"host": params.host, "port": params.port}
+        return pymysql.connect(**where, user=params.user, password=params.password or "",
+                               database=database, autocommit=True, charset="utf8mb4", connect_timeout=15)
     except pymysql.Error as exc:
         raise DatabaseError(
             f"cannot connect to MySQL/MariaDB at {params.host}:{params.port} as {params.user}: "
