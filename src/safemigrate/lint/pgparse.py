@@ -7,8 +7,9 @@ its top-level semicolons with PostgreSQL's scanner, each piece is parsed on its
 own, and every piece that still fails becomes a syntax error at its position,
 so one typo does not hide the findings in the rest of the file.
 
-:func:`transaction_properties` mirrors ``safemigrate.sql.postgres.transaction_properties``
-(which works on pglast nodes) for the JSON tree; a test keeps the two in step.
+Whether a statement can run inside a transaction comes from the runner's own
+``safemigrate.sql.postgres.transaction_properties``, so the linter and the
+runner agree on which files run in one transaction.
 """
 
 from __future__ import annotations
@@ -17,20 +18,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..sql.postgres import transaction_properties
 from .context import Stmt
 from .source import SourceText
 
-__all__ = ["ParsedFile", "SyntaxProblem", "parse_postgres", "transaction_properties"]
-
-_NEVER_IN_TRANSACTION = {
-    "CreatedbStmt",
-    "DropdbStmt",
-    "AlterSystemStmt",
-    "CreateTableSpaceStmt",
-    "DropTableSpaceStmt",
-    "CreateSubscriptionStmt",
-    "DropSubscriptionStmt",
-}
+__all__ = ["ParsedFile", "SyntaxProblem", "parse_postgres"]
 
 
 @dataclass(frozen=True)
@@ -43,40 +35,6 @@ class SyntaxProblem:
 class ParsedFile:
     statements: list[Stmt]
     problems: list[SyntaxProblem]
-
-
-def _has_def(options: Any, name: str) -> bool:
-    for option in options or ():
-        fields = option.get("DefElem") if isinstance(option, dict) else None
-        if fields and fields.get("defname") == name:
-            return True
-    return False
-
-
-def transaction_properties(kind: str, node: dict[str, Any]) -> tuple[bool, bool]:
-    """(can run inside a transaction block, is transaction control) for a JSON parse-tree node."""
-    if kind == "TransactionStmt":
-        return True, True
-    if kind in _NEVER_IN_TRANSACTION:
-        return False, False
-    if kind in ("IndexStmt", "DropStmt") and node.get("concurrent"):
-        return False, False
-    if kind == "ReindexStmt" and (_has_def(node.get("params"), "concurrently") or node.get("concurrent")):
-        return False, False
-    if kind == "VacuumStmt" and node.get("is_vacuumcmd"):
-        return False, False
-    if kind == "ClusterStmt" and not node.get("relation"):
-        return False, False
-    if kind == "AlterDatabaseStmt" and _has_def(node.get("options"), "tablespace"):
-        return False, False
-    if kind == "AlterSubscriptionStmt":
-        return False, False
-    if kind == "AlterTableStmt":
-        for cmd in node.get("cmds") or ():
-            part = cmd.get("AlterTableCmd", {}).get("def") or {}
-            if part.get("PartitionCmd", {}).get("concurrent"):
-                return False, False
-    return True, False
 
 
 def parse_postgres(source: SourceText) -> ParsedFile:
