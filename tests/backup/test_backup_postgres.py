@@ -331,3 +331,31 @@ def test_errors_are_clear(pg_db: str, tmp_path: Path) -> None:
     listed = run_cli("backup", "list", "--to", str(store))
     assert "incomplete" in listed.stderr and "20200101T000000Z-junk" not in listed.stdout
     assert json.loads(run_cli("backup", "list", "--to", str(store), "--json").stdout)["incomplete"]
+
+
+def test_sigterm_during_the_dump_leaves_nothing(pg_db: str, tmp_path: Path, postgres_admin_url: str) -> None:
+    import signal
+    import sys
+    import time
+
+    real_dump, real_restore = real_pg_tools(postgres_admin_url)
+    bindir = tmp_path / "bin"
+    write_script(bindir / "pg_dump", f"""#!/bin/sh
+case "$1" in --version) exec "{real_dump}" --version;; esac
+"{real_dump}" "$@"
+exec sleep 60
+""")
+    (bindir / "pg_restore").symlink_to(real_restore)
+    store = tmp_path / "b"
+    proc = subprocess.Popen([sys.executable, "-m", "safemigrate", "backup", "create", "--database", pg_db,
+                             "--to", str(store), "--pg-bin-dir", str(bindir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(store.glob("*.partial/database.dump.zst")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "SIGTERM received" in err and CANARY_PASSWORD not in err + out
+    assert list(store.iterdir()) == []

@@ -129,9 +129,10 @@ def checked_stream(storage: Storage, manifest: Manifest, name: str,
         failure: BaseException | None = None
         try:
             yield reader
-        except BaseException as exc:
+        except (BackupToolError, ChecksumError) as exc:
             failure = exc
-        # A damaged file explains a failed restore better than the tool's own complaint.
+        # A damaged file explains a failed restore better than the tool's own complaint, so the
+        # rest is read and hashed; anything else (an interruption, a storage error) ends here.
         try:
             reader.drain()
         except SafemigrateError:

@@ -3,13 +3,16 @@ around :mod:`safemigrate.backup`."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
 
-from ..errors import UsageError
+from ..errors import RunInterruptedError, UsageError
 from .options import Settings, global_options, settings_of
 
 __all__ = ["backup"]
@@ -64,6 +67,33 @@ class _Progress:
         elif event.final or event.elapsed - self.last_line >= 5:
             self.last_line = event.elapsed
             self.out.progress(text)
+
+
+@contextlib.contextmanager
+def _interruptible(what: str) -> Iterator[None]:
+    """SIGINT/SIGTERM stop the command cleanly: children are killed, partial files and scratch
+    databases removed, and nothing incomplete is listed."""
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # let the clean-up finish
+            signal.signal(sig, signal.SIG_IGN)
+        name = signal.Signals(signum).name
+        raise RunInterruptedError(f"{name} received: {what} stopped; nothing incomplete was kept",
+                                  signal_number=signum, hint="run the command again when ready")
+
+    if sys.platform == "win32":  # pragma: no cover
+        yield
+        return
+    try:
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _describe(m: Any) -> str:
@@ -129,12 +159,14 @@ def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
                             pin=pin)
     progress = _Progress(settings)
     settings.output.progress(f"backing up {url.redacted()} to {storage.location}")
-    manifest = create_backup(url, storage, options, progress)
+    with _interruptible("the backup"):
+        manifest = create_backup(url, storage, options, progress)
     data: dict[str, Any] = {"ok": True, "storage": storage.location, "backup": manifest.to_dict()}
     text = f"created backup {_describe(manifest)} in {storage.location}"
     if verify_mode:
-        result = verify_backup(storage, manifest.id, database_url=url, quick=verify_mode == "quick",
-                               options=RestoreOptions(pg_bin_dir=pg_bin_dir), progress=progress)
+        with _interruptible("the verification"):
+            result = verify_backup(storage, manifest.id, database_url=url, quick=verify_mode == "quick",
+                                   options=RestoreOptions(pg_bin_dir=pg_bin_dir), progress=progress)
         data["verification"] = result.to_dict()
         data["backup"] = storage.read_manifest(manifest.id).to_dict()
         text += f"\nverified ({result.mode}): " + "; ".join(result.verification.checks)
@@ -230,9 +262,10 @@ def verify_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
 
     settings = settings_of(ctx)
     storage = _storage(location, s3_endpoint_url, work_dir)
-    result = verify_backup(storage, _resolve_id(storage, backup_id), database_url=settings.database_url(),
-                           quick=quick, options=RestoreOptions(pg_bin_dir=pg_bin_dir),
-                           progress=_Progress(settings))
+    with _interruptible("the verification"):
+        result = verify_backup(storage, _resolve_id(storage, backup_id),
+                               database_url=settings.database_url(), quick=quick,
+                               options=RestoreOptions(pg_bin_dir=pg_bin_dir), progress=_Progress(settings))
     settings.output.result({"ok": True, **result.to_dict()},
                            f"backup {result.backup_id} verified ({result.mode}) in "
                            f"{result.verification.duration_s:.1f}s: " + "; ".join(result.verification.checks))
@@ -278,8 +311,10 @@ def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str |
         if not confirmed:
             raise UsageError("not confirmed: nothing was restored")
     options = RestoreOptions(pg_bin_dir=pg_bin_dir, jobs=jobs, no_owner=no_owner, work_dir=work_dir)
-    result = restore_backup(storage, backup_id, url, target=target, replace=replace, confirmed=confirmed,
-                            options=options, progress=_Progress(settings), info=settings.output.progress)
+    with _interruptible("the restore"):
+        result = restore_backup(storage, backup_id, url, target=target, replace=replace,
+                                confirmed=confirmed, options=options, progress=_Progress(settings),
+                                info=settings.output.progress)
     text = (f"backup {result.backup_id} restored into {result.target_url} in {result.duration_s:.1f}s"
             + (f"; the previous state is backup {result.pre_restore_backup}" if result.pre_restore_backup
                else "") + "\n" + "\n".join(result.checks))
