@@ -51,7 +51,7 @@ CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload
     examples=[Example("CREATE TABLE events (id serial PRIMARY KEY, payload jsonb);",
                       "CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload jsonb);")],
     nodes=("CreateStmt", "AlterTableStmt"),
-    squawk=("prefer-bigint-over-int", "prefer-bigint-over-smallint", "prefer-big-int"),
+    squawk=("prefer-bigint-over-int", "prefer-bigint-over-smallint"),
 )
 def prefer_bigint_key(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     table_pk = _table_primary_key_columns(stmt)
@@ -148,7 +148,7 @@ ALTER TABLE users ADD COLUMN last_seen timestamptz DEFAULT now();
     examples=[Example("ALTER TABLE users ADD COLUMN last_seen timestamp;",
                       "ALTER TABLE users ADD COLUMN last_seen timestamptz;")],
     nodes=("CreateStmt", "AlterTableStmt"),
-    squawk=("prefer-timestamp-tz", "prefer-timestamptz"),
+    squawk=("prefer-timestamp-tz",),
 )
 def prefer_timestamptz(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for _table, coldef, _new in column_defs(stmt):

@@ -1,0 +1,247 @@
+"""Generate docs/lint.md from the rules' own metadata (a test keeps the committed file current).
+
+Run ``python -m safemigrate.lint.docs docs/lint.md`` after changing a rule.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from .registry import DIALECTS, Rule, all_rules
+
+__all__ = ["SQUAWK_RULES", "render_markdown"]
+
+# squawk 2.66.0's rules (the names its --exclude accepts, plus its always-on syntax-error
+# and unused-ignore): whether it reports them without --include, and notes on how ours differ.
+SQUAWK_RULES: dict[str, tuple[bool, str]] = {
+    "adding-field-with-default": (True, ""),
+    "adding-foreign-key-constraint": (True, ""),
+    "adding-not-nullable-field": (True, ""),
+    "adding-required-field": (True, ""),
+    "adding-serial-primary-key-field": (True, ""),
+    "ban-alter-domain-with-add-constraint": (True, ""),
+    "ban-char-field": (True, ""),
+    "ban-concurrent-index-creation-in-transaction": (True, ""),
+    "ban-create-domain-with-constraint": (True, ""),
+    "ban-drop-column": (True, ""),
+    "ban-drop-database": (True, ""),
+    "ban-drop-not-null": (True, ""),
+    "ban-drop-table": (True, ""),
+    "ban-duplicate-column-assignments": (True, ""),
+    "ban-truncate-cascade": (True, "we report every TRUNCATE, and say when CASCADE widens it"),
+    "ban-uncommitted-transaction": (True, ""),
+    "changing-column-type": (True, ""),
+    "constraint-missing-not-valid": (True, ""),
+    "disallowed-unique-constraint": (True, ""),
+    "identifier-too-long": (True, ""),
+    "prefer-bigint-over-int": (True, "narrowed to key columns (primary key, identity, serial), where overflow happens"),
+    "prefer-bigint-over-smallint": (True, "narrowed to key columns (primary key, identity, serial), where overflow happens"),
+    "prefer-identity": (True, ""),
+    "prefer-repack": (False, ""),
+    "prefer-robust-stmts": (True, "only in files that are not atomic: a file our runner wraps in one transaction can always be re-run"),
+    "prefer-text-field": (True, ""),
+    "prefer-timestamp-tz": (True, ""),
+    "renaming-column": (True, ""),
+    "renaming-table": (True, ""),
+    "require-concurrent-index-creation": (True, ""),
+    "require-concurrent-index-deletion": (True, ""),
+    "require-concurrent-partition-detach": (True, ""),
+    "require-concurrent-reindex": (True, ""),
+    "require-enum-value-ordering": (True, ""),
+    "require-lock-timeout": (True, ""),
+    "require-statement-timeout": (True, "information only: long, deliberate statements legitimately need no limit"),
+    "require-table-schema": (False, "not covered: schema-qualifying every name is a style choice (opt-in in squawk too)"),
+    "require-timeout-settings": (True, ""),
+    "syntax-error": (True, "always on in both; we keep linting the rest of the file, squawk stops at the first error"),
+    "transaction-nesting": (True, ""),
+    "unused-ignore": (True, "always on in both"),
+}
+
+_FAMILIES = {
+    "destructive": "Destroying data or breaking running code",
+    "locking": "Locks, rewrites and scans",
+    "types": "Column types",
+    "transactions": "Transactions",
+    "runbook": "The runbook's rules",
+    "downfiles": "Down files",
+    "correctness": "Statements that fail or misbehave",
+    "meta": "Syntax errors and acknowledgements",
+}
+
+_INTRO = """\
+# Linting migrations
+
+`safemigrate lint` checks migration files for operations that lock, rewrite or
+destroy, the review the runbook asks for before every migration ("review
+migration SQL for dangerous operations"), made automatic.
+
+```sh
+safemigrate lint                        # the -path folder (default ./migrations)
+safemigrate lint db/migrations/000042_add_plan.up.sql
+safemigrate lint --format sarif > lint.sarif      # GitHub code scanning
+safemigrate lint --format github                  # workflow annotations
+safemigrate lint --pg-version 12 --fail-on warning
+safemigrate -database "$DATABASE_URL" lint        # dialect from the URL scheme
+```
+
+* **Exit status**: 1 when a finding is at least `--fail-on` severe (default
+  `error`), 0 otherwise, 2 for usage errors (a missing path, a bad option or config).
+* **Formats**: `text` (the source line with a caret under the construct, and how
+  to fix it), `json`, `sarif` (SARIF 2.1.0), `github` (`::error file=...,line=...::`).
+* **Dialect**: `--dialect postgres|sqlite|mysql`; by default taken from the
+  `-database` URL (or `$DATABASE_URL`) scheme, else PostgreSQL.
+* **PostgreSQL version**: `--pg-version N` (or `pg-version` in the config).
+  Without it the linter assumes a current PostgreSQL; version-dependent rules
+  (defaults before 11, `SET NOT NULL` with a validated check from 12, the
+  `CONCURRENTLY` forms of REINDEX (12) and DETACH PARTITION (14)) follow it.
+* **Before `plan`, `up` and `goto`** the engine lints the pending files with
+  `safemigrate.lint.lint_migrations` and prints the findings; they block only
+  with `--strict`.
+* **pre-commit**: the repository ships `.pre-commit-hooks.yaml` (hook id
+  `safemigrate-lint`).
+
+## How it reads the SQL
+
+PostgreSQL files are parsed with PostgreSQL's own grammar (libpg_query, through
+pglast), so every finding has an exact line and column. A statement that does
+not parse is reported (`syntax-error`) and the rest of the file is still
+linted: the file is split at its top-level semicolons by PostgreSQL's scanner
+and each piece is parsed on its own. SQLite and MySQL files are split by the
+same splitters the runner uses (SQLite's own tokenizer; MySQL's with
+`DELIMITER` and executable comments) and read with a tokenizer that knows each
+dialect's quoting and comments.
+
+Context cuts false positives:
+
+* **Objects created earlier in the same file** are new and unused: an index
+  on, a column added to, or a constraint on a table the file created is not a
+  locking problem; dropping or renaming them destroys nothing.
+* **Down files** that drop what their up file created are undoing it, not
+  destroying data.
+* **Whether our runner wraps the file in one transaction** (it does unless the
+  file holds a statement that cannot run in a transaction, its own
+  BEGIN/COMMIT, or the `-- safemigrate:no-transaction` marker): `SET LOCAL`
+  only lasts for its transaction, `VALIDATE` in the transaction that added the
+  constraint holds the strong lock, re-running a non-atomic file meets what
+  it already created.
+* **The target PostgreSQL version** (above).
+
+## Acknowledging a finding
+
+```sql
+DROP TABLE audit_log;  -- safemigrate:ignore drop-table -- archived to S3 in OPS-1234
+
+-- safemigrate:ignore prefer-identity, prefer-bigint-key -- the ORM needs serial
+CREATE TABLE legacy (id serial PRIMARY KEY);
+
+-- safemigrate:ignore-file lock-timeout-missing -- the deploy role sets lock_timeout
+```
+
+A `safemigrate:ignore` comment after code acknowledges that statement; alone on
+its line it acknowledges the next statement. `safemigrate:ignore-file` applies
+to the whole file. The reason after the second `--` is for reviewers. An
+acknowledgement that matches no finding is reported itself (`unused-ignore`).
+
+Project-wide settings live in `.safemigrate.toml` (table `[lint]`) or
+`pyproject.toml` (table `[tool.safemigrate.lint]`), the nearest one from the
+current folder upwards (or `--config FILE`):
+
+```toml
+[tool.safemigrate.lint]
+ignore = ["statement-timeout-missing"]     # never reported
+fail-on = "warning"                        # error (default) or warning
+pg-version = 15
+[tool.safemigrate.lint.per-file-ignores]
+"00000[1-9]_*" = ["prefer-identity"]       # glob on the path or the file name
+```
+
+A rule id in the config that does not exist is reported as a warning.
+"""
+
+
+def _dialect_table(rules: list[Rule]) -> str:
+    lines = ["| rule | severity | " + " | ".join(d if d != "postgres" else "PostgreSQL" for d in DIALECTS) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in DIALECTS) + " |"]
+    for found in rules:
+        marks = " | ".join("yes" if found.runs_on(d) else "" for d in DIALECTS)
+        lines.append(f"| [`{found.id}`](#{found.id}) | {found.severity.value} | {marks} |")
+    return "\n".join(lines).replace("| sqlite |", "| SQLite |").replace("| mysql |", "| MySQL |")
+
+
+def _squawk_table(rules: Mapping[str, Rule]) -> str:
+    covered: dict[str, list[str]] = {}
+    for found in rules.values():
+        for name in found.squawk:
+            covered.setdefault(name, []).append(found.id)
+    lines = ["| squawk rule | on by default in squawk | our rule(s) | notes |", "| --- | --- | --- | --- |"]
+    for name, (default, note) in sorted(SQUAWK_RULES.items()):
+        ours = ", ".join(f"[`{r}`](#{r})" for r in sorted(covered.get(name, []))) or "none"
+        lines.append(f"| `{name}` | {'yes' if default else 'no'} | {ours} | {note} |")
+    return "\n".join(lines)
+
+
+def _rule_section(found: Rule) -> str:
+    dialects = ", ".join({"postgres": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL"}[d]
+                         for d in found.dialects)
+    parts = [f"### {found.id}", "",
+             f"**{found.severity.value}**, runs on {dialects}."
+             + (f" squawk: {', '.join(f'`{s}`' for s in found.squawk)}." if found.squawk else ""),
+             "", found.summary + ".", "",
+             "**Why:** " + " ".join(found.rationale.split()), "",
+             "**Instead:** " + found.alternative.strip(), ""]
+    for example in found.examples:
+        label = {"postgres": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL"}[example.dialect]
+        version = f", PostgreSQL {example.pg_version}" if example.pg_version else ""
+        parts += [f"Flagged ({label}{version}):", "", "```sql", example.bad.rstrip(), "```"]
+        if example.paired:
+            parts += ["", "with the down file:" if example.bad_down is not None else "with no down file.", ""]
+            if example.bad_down is not None:
+                parts += ["```sql", example.bad_down.rstrip() or "-- (empty)", "```", ""]
+        else:
+            parts.append("")
+        parts += [f"Not flagged ({label}{version}):", "", "```sql", example.good.rstrip(), "```"]
+        if example.paired and example.good_down is not None:
+            parts += ["", "with the down file:", "", "```sql", example.good_down.rstrip(), "```"]
+        parts.append("")
+    return "\n".join(parts)
+
+
+def render_markdown(rules: Mapping[str, Rule] | None = None) -> str:
+    rules = rules if rules is not None else all_rules()
+    ordered = sorted(rules.values(), key=lambda r: (list(_FAMILIES).index(r.family)
+                                                    if r.family in _FAMILIES else 99, r.id))
+    out = [_INTRO, "## Which rules run for which database", "",
+           "PostgreSQL files get every rule. SQLite and MySQL files get the rules that "
+           "apply to them: destructive operations, NOT NULL without a default, renames, "
+           "type changes (MySQL), DDL with DML, transactions, idempotency and down files. "
+           "PostgreSQL-specific locking rules (CONCURRENTLY, NOT VALID, lock_timeout) and "
+           "type preferences do not run on them.", "",
+           _dialect_table(ordered), "",
+           "## squawk's rules and ours", "",
+           "The field's reference linter is squawk (PostgreSQL only). Every rule squawk "
+           "2.66.0 reports by default has a counterpart here:", "",
+           _squawk_table(rules), "",
+           "## Rules", ""]
+    family = None
+    for found in ordered:
+        if found.family != family:
+            family = found.family
+            out += [f"## {_FAMILIES.get(family, family.capitalize())}", ""]
+        out.append(_rule_section(found))
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    text = render_markdown()
+    if args:
+        Path(args[0]).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
