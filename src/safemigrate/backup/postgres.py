@@ -215,8 +215,9 @@ def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
         major, server_version = server_major(conn)
         tool = find_pg_tool("pg_dump", major, bin_dir=options.pg_bin_dir,
                             why=f"the server (PostgreSQL {server_version})")
-        checker = find_pg_tool("pg_restore", tool.major, bin_dir=str(Path(tool.path).parent),
-                               why=f"dumps made by pg_dump {tool.version}")
+        checker = (find_pg_tool("pg_restore", tool.major, bin_dir=str(Path(tool.path).parent),
+                                why=f"reading back dumps made by pg_dump {tool.version}")
+                   if options.check_stream else None)
         compression = _choose_compression(tool, options)
         info = conn.execute(
             "SELECT current_database(), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype "
@@ -255,7 +256,7 @@ def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
         conn.close()
     return DumpOutcome(
         files=files, data=data, format=options.format, compression=compression,
-        tool={**tool.to_dict(), "checked_with": checker.to_dict() if options.check_stream else None},
+        tool={**tool.to_dict(), "checked_with": checker.to_dict() if checker is not None else None},
         server_version=server_version, database=identity,
         schema_migrations={"table": f"{schema}.{table}", "version": version, "dirty": dirty},
         row_counts=counts, row_counts_consistent=True,
@@ -278,7 +279,7 @@ def _pg_dump_argv(tool: Tool, url: DatabaseURL, snapshot: str, compression: Comp
     return argv
 
 
-def _run_dump(url: DatabaseURL, tool: Tool, checker: Tool, compression: Compression, snapshot: str,
+def _run_dump(url: DatabaseURL, tool: Tool, checker: Tool | None, compression: Compression, snapshot: str,
               staging: Path, options: CreateOptions,
               progress: ProgressCallback | None) -> tuple[list[BackupFile], str]:
     params = _params(url)
@@ -312,7 +313,7 @@ def _run_dump(url: DatabaseURL, tool: Tool, checker: Tool, compression: Compress
         meter.done = 0
         meter.add(_size_of(target))
         meter.finish()
-        if options.check_stream:
+        if checker is not None:
             run_tool([checker.path, "--file=" + os.devnull, str(target)], env=env,
                      what=f"reading back the dump {name} with pg_restore",
                      hint="the dump is incomplete or damaged; run safemigrate backup create again")
@@ -336,7 +337,7 @@ def _size_of(path: Path) -> int:
     return 0
 
 
-def _stream_dump(url: DatabaseURL, tool: Tool, checker: Tool, compression: Compression, snapshot: str,
+def _stream_dump(url: DatabaseURL, tool: Tool, checker: Tool | None, compression: Compression, snapshot: str,
                  target: Path, options: CreateOptions, env: dict[str, str], private: Path,
                  progress: ProgressCallback | None) -> BackupFile:
     argv = _pg_dump_argv(tool, url, snapshot, compression, options, None)
@@ -349,7 +350,7 @@ def _stream_dump(url: DatabaseURL, tool: Tool, checker: Tool, compression: Compr
     tee: TeeQueue | None = None
     raw_size = 0
     try:
-        if options.check_stream:
+        if checker is not None:
             check = subprocess.Popen([checker.path, "--file=" + os.devnull], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=check_err,
                                      umask=0o077)

@@ -193,9 +193,9 @@ def pg_dump_supports(tool: Tool, method: str) -> bool:
     key = (tool.path, method)
     if key in _SUPPORT_CACHE:
         return _SUPPORT_CACHE[key]
-    if tool.major < 16 and method != "gzip":
-        _SUPPORT_CACHE[key] = False
-        return False
+    if tool.major < 16:  # METHOD:LEVEL arrived in 16; before it only zlib (-Z 0..9) existed
+        _SUPPORT_CACHE[key] = method == "gzip"
+        return method == "gzip"
     with tempfile.TemporaryDirectory(prefix="safemigrate-probe-") as tmp:
         missing = str(Path(tmp) / "no-such-socket-dir")
         try:
