@@ -25,6 +25,8 @@ def test_create_verify_restore_replace(mysql_db: str, tmp_path: Path) -> None:
     assert backup["schema_migrations"]["version"] == 5
     assert backup["verification"]["ok"] is True
     assert run_cli("backup", "verify", "latest", "--quick", "--to", str(store)).exit_code == 0
+    listed = run_cli("backup", "list", "--to", str(store), "--json").json()["backups"]
+    assert [(b["id"], b["verification"]) for b in listed] == [(backup["id"], "verified")]
 
     restored = run_cli("backup", "restore", backup["id"], "--database", mysql_db, "--to", str(store),
                        "--json")
@@ -44,6 +46,8 @@ def test_create_verify_restore_replace(mysql_db: str, tmp_path: Path) -> None:
     pre = replaced.json()["restore"]["pre_restore_backup"]
     shown = run_cli("backup", "show", pre, "--to", str(store), "--json").json()["backup"]
     assert shown["row_counts"]["items"] == 5 and shown["pinned"] is True
+    pruned = run_cli("backup", "prune", "--to", str(store), "--json").json()
+    assert {k["id"] for k in pruned["keep"]} == {backup["id"], pre} and pruned["deleted"] == []
 
 
 def test_dump_cut_short_is_caught(mysql_db: str, tmp_path: Path) -> None:

@@ -85,6 +85,8 @@ def test_postgres_directory_format_on_s3(pg_db: str, s3_endpoint: S3Endpoint, s3
 def test_mysql_round_trip(mysql_db: str, s3_endpoint: S3Endpoint, s3_bucket: str) -> None:
     created = s3(s3_endpoint, "create", "--database", mysql_db, "--to", s3_bucket, "--verify", "--json")
     assert created.exit_code == 0, created.output
+    listed = s3(s3_endpoint, "list", "--to", s3_bucket, "--json").json()["backups"]
+    assert [b["verification"] for b in listed] == ["verified"]
     restored = s3(s3_endpoint, "restore", "latest", "--database", mysql_db, "--to", s3_bucket, "--json")
     assert restored.exit_code == 0, restored.output
     assert mysql_rows(restored.json()["restore"]["target_url"], "SELECT count(*) FROM items") == [(200,)]
@@ -100,6 +102,8 @@ def test_sqlite_round_trip_and_prune(sqlite_db: str, s3_endpoint: S3Endpoint, s3
     restored = run_cli("backup", "restore", second["id"], "--to", s3_bucket, "--target",
                        str(tmp_path / "copy.db"))
     assert restored.exit_code == 0, restored.output
+    listed = run_cli("backup", "list", "--to", s3_bucket, "--json").json()["backups"]
+    assert [b["id"] for b in listed] == [first["id"], second["id"]]
     pruned = run_cli("backup", "prune", "--to", s3_bucket, "--json").json()
     assert pruned["deleted"] == [first["id"]]
     assert all(second["id"] in k for k in keys(s3_endpoint, s3_bucket))
