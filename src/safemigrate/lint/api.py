@@ -26,19 +26,18 @@ def _check_options(dialect: str, pg_version: int | None) -> None:
                          hint="for example --pg-version 16")
 
 
-def display_path(path: Path) -> str:
+def display_path(path: Path | str, cwd: str | None = None) -> str:
     """The path as reports show it: relative to the current folder when it is inside it."""
-    try:
-        if path.is_absolute():
-            relative = path.relative_to(Path.cwd())
-            return relative.as_posix()
-    except ValueError:
-        pass
-    return path.as_posix()
+    text = os.fspath(path)
+    if os.path.isabs(text):
+        prefix = (cwd or os.getcwd()).rstrip(os.sep) + os.sep
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    return text.replace(os.sep, "/") if os.sep != "/" else text
 
 
-def _source_file(mf: MigrationFile) -> SourceFile:
-    return SourceFile(display_path(mf.path), mf.text, mf.version, mf.direction)
+def _source_file(mf: MigrationFile, cwd: str | None = None) -> SourceFile:
+    return SourceFile(display_path(mf.path, cwd), mf.text, mf.version, mf.direction)
 
 
 @cache
@@ -70,7 +69,7 @@ def _find_on_disk(file: SourceFile, origin: dict[str, Path]) -> SourceFile | Non
 
 
 def _run(files: Sequence[tuple[SourceFile, Path | None]], *, dialect: str, pg_version: int | None,
-         config: LintConfig | None, notes: Iterable[str] = ()) -> LintReport:
+         config: LintConfig | None, notes: Iterable[str] = (), jobs: int | None = 1) -> LintReport:
     config = config or LintConfig()
     version = pg_version if pg_version is not None else config.pg_version
     _check_options(dialect, version)
@@ -78,7 +77,7 @@ def _run(files: Sequence[tuple[SourceFile, Path | None]], *, dialect: str, pg_ve
     origin = {f.path: p for f, p in files if p is not None}
     _folder_index.cache_clear()
     findings = lint_sources([f for f, _ in files], linter,
-                            lambda file: _find_on_disk(file, origin))
+                            lambda file: _find_on_disk(file, origin), jobs=jobs)
     report = LintReport(findings=findings, files=[f.path for f, _ in files], dialect=dialect,
                         pg_version=version if dialect == "postgres" else None)
     report.notes.extend(notes)
@@ -89,22 +88,25 @@ def _run(files: Sequence[tuple[SourceFile, Path | None]], *, dialect: str, pg_ve
 
 
 def lint_migrations(files: Sequence[MigrationFile], *, dialect: str, pg_version: int | None = None,
-                    config: LintConfig | None = None) -> LintReport:
+                    config: LintConfig | None = None, jobs: int | None = 1) -> LintReport:
     """Lint migration files (the engine passes the pending ones before plan, up and goto).
 
     Up and down files of one version are paired by version for the down-file
     rules; a file whose partner is not in ``files`` is paired with the one in
     its folder, if any. Never raises for what it finds: callers decide whether
-    error-level findings block (``report.fails()``).
+    error-level findings block (``report.fails()``). ``jobs=None`` lints large
+    inputs on every CPU (forked processes); the default stays in this process.
     """
-    pairs = [(_source_file(mf), mf.path) for mf in files]
-    return _run(pairs, dialect=dialect, pg_version=pg_version, config=config)
+    cwd = os.getcwd()
+    pairs = [(_source_file(mf, cwd), mf.path) for mf in files]
+    return _run(pairs, dialect=dialect, pg_version=pg_version, config=config, jobs=jobs)
 
 
 def _expand(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[SourceFile, Path | None]], list[str]]:
     files: list[tuple[SourceFile, Path | None]] = []
     notes: list[str] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
+    cwd = os.getcwd()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -113,14 +115,18 @@ def _expand(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[SourceF
             migration_files = [f for m in source.migrations.values() for f in (m.up, m.down) if f]
             if not migration_files:
                 notes.append(f"{path}: no migration files (VERSION_NAME.up.sql / .down.sql) found")
+            # Resolve the folder once (symlinks included); its files are then told apart by name.
+            folder = os.path.realpath(path)
             for mf in migration_files:
-                if mf.path.resolve() not in seen:
-                    seen.add(mf.path.resolve())
-                    files.append((_source_file(mf), mf.path))
+                key = os.path.join(folder, mf.path.name)
+                if key not in seen:
+                    seen.add(key)
+                    files.append((_source_file(mf, cwd), mf.path))
         elif path.is_file():
-            if path.resolve() in seen:
+            key = os.path.realpath(path)
+            if key in seen:
                 continue
-            seen.add(path.resolve())
+            seen.add(key)
             files.append((_plain_file(path), path))
         else:
             raise UsageError(f"{str(path)!r} does not exist",
@@ -142,10 +148,14 @@ def _plain_file(path: Path) -> SourceFile:
 
 
 def lint_paths(paths: Sequence[str | os.PathLike[str]], *, dialect: str = "postgres",
-               pg_version: int | None = None, config: LintConfig | None = None) -> LintReport:
-    """Lint files and folders of migrations (folders are read like golang-migrate's file source)."""
+               pg_version: int | None = None, config: LintConfig | None = None,
+               jobs: int | None = None) -> LintReport:
+    """Lint files and folders of migrations (folders are read like golang-migrate's file source).
+
+    ``jobs``: processes to use (None: one per CPU when there are enough files to gain from it).
+    """
     files, notes = _expand(paths)
-    return _run(files, dialect=dialect, pg_version=pg_version, config=config, notes=notes)
+    return _run(files, dialect=dialect, pg_version=pg_version, config=config, notes=notes, jobs=jobs)
 
 
 def lint_text(text: str, *, dialect: str = "postgres", path: str = "<sql>",

@@ -8,7 +8,6 @@ The nearest file from the current folder upwards wins; command-line options win 
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -30,6 +29,8 @@ class LintConfig:
 
     def ignored_for(self, path: str) -> frozenset[str]:
         """Rule ids that are not reported for ``path`` (a display path)."""
+        if not self.per_file_ignores:
+            return self.ignore
         ids = set(self.ignore)
         posix = PurePosixPath(path.replace("\\", "/"))
         for pattern, rule_ids in self.per_file_ignores:
@@ -81,6 +82,8 @@ def config_from_mapping(data: Mapping[str, Any], where: str = "lint config") -> 
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a config file to read
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

@@ -61,6 +61,7 @@ class Stmt:
     transaction_control: bool = False
     byte_base: int = 0  # PostgreSQL: byte offset that the node locations count from
     facts: Facts = field(default_factory=Facts)
+    cache: dict[str, Any] = field(default_factory=dict)  # helpers memoize what several rules read
 
 
 @dataclass(frozen=True)

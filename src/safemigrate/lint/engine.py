@@ -12,9 +12,9 @@ Up and down files of one version are paired so down-file rules can compare them.
 from __future__ import annotations
 
 import bisect
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import Any
 
 from .config import LintConfig
@@ -42,7 +42,7 @@ class SourceFile:
     def pair_key(self) -> tuple[str, int] | None:
         if self.version is None or self.direction is None:
             return None
-        return (str(PurePath(self.path).parent), self.version)
+        return (os.path.dirname(self.path), self.version)
 
 
 @dataclass
@@ -65,6 +65,7 @@ class Linter:
         self.pg_version = pg_version
         self.config = config or LintConfig()
         self.rules = all_rules()
+        self._help = {rule_id: found.help_text() for rule_id, found in self.rules.items()}
         active = [r for r in self.rules.values()
                   if r.runs_on(dialect) and r.id not in self.config.ignore]
         self._by_node: dict[str, list[Rule]] = {}
@@ -80,6 +81,9 @@ class Linter:
                         self._by_node.setdefault(node, []).append(found)
                 else:
                     self._every_statement.append(found)
+        # Each node type's rules, then the rules that look at every statement.
+        for specific in self._by_node.values():
+            specific.extend(self._every_statement)
 
     # -- one file --------------------------------------------------------------
     def analyze(self, file: SourceFile, partner: Partner | None = None) -> Analysis:
@@ -111,12 +115,7 @@ class Linter:
         return analysis
 
     def _statement_rules(self, stmt: Stmt) -> Iterable[Rule]:
-        if self.dialect != "postgres":
-            return self._every_statement
-        specific = self._by_node.get(stmt.kind)
-        if specific is None:
-            return self._every_statement
-        return (*specific, *self._every_statement)
+        return self._by_node.get(stmt.kind, self._every_statement)
 
     def _split(self, source: SourceText) -> tuple[list[Stmt], list[tuple[str, int]], bool, str | None]:
         from ..sql.script import has_no_transaction_marker
@@ -256,7 +255,7 @@ class Linter:
             statement_line=stmt.line if stmt else None,
             statement_text=stmt.text[:_STATEMENT_TEXT_LIMIT] if stmt else None,
             source_line=line_text,
-            help=raw.rule.help_text(),
+            help=self._help[raw.rule.id],
             related=related,
         )
 
@@ -292,13 +291,22 @@ PartnerLookup = Callable[[SourceFile], "SourceFile | None"]
 
 
 def lint_sources(files: Sequence[SourceFile], linter: Linter,
-                 find_partner: PartnerLookup | None = None) -> list[Finding]:
+                 find_partner: PartnerLookup | None = None, *, jobs: int | None = 1) -> list[Finding]:
     """Lint ``files``; up and down files of one version are paired for the down-file rules.
 
     ``find_partner`` returns the other file of a version when it is not among
     ``files`` (None when it does not exist); without it, unpaired files are not
-    checked for a missing down file.
+    checked for a missing down file. ``jobs`` is the number of processes (None:
+    one per CPU for large inputs); findings are the same whatever it is.
     """
+    workers = _workers(len(files), jobs)
+    if workers > 1:
+        return _lint_forked(files, linter, find_partner, workers)
+    return _lint_serial(files, linter, find_partner)
+
+
+def _lint_serial(files: Sequence[SourceFile], linter: Linter,
+                 find_partner: PartnerLookup | None) -> list[Finding]:
     by_key: dict[tuple[tuple[str, int], str], SourceFile] = {}
     for file in files:
         key = file.pair_key
@@ -315,6 +323,81 @@ def lint_sources(files: Sequence[SourceFile], linter: Linter,
         if file.direction == "up" and key is not None:
             created[key] = (file.path, analysis.ctx.created)
         findings.extend(linter.findings(analysis))
+    findings.sort(key=Finding.sort_key)
+    return findings
+
+
+# Below this many files, starting a second process costs more than it saves.
+_PARALLEL_THRESHOLD = 200
+
+
+def _idle_cpus() -> int:
+    """CPUs not already busy (by the 1-minute load average): a busy CPU makes a fork a loss."""
+    cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cpus
+    return max(1, round(cpus - load))
+
+
+def _workers(count: int, jobs: int | None) -> int:
+    if jobs is not None:
+        wanted = jobs
+    elif count < _PARALLEL_THRESHOLD:
+        wanted = 1
+    else:
+        wanted = min(_idle_cpus(), max(1, count // (_PARALLEL_THRESHOLD // 2)))
+    return max(1, wanted) if hasattr(os, "fork") else 1
+
+
+def _chunks(files: Sequence[SourceFile], workers: int) -> list[list[SourceFile]]:
+    """Split ``files`` into ``workers`` parts of similar size, keeping each version's files together."""
+    groups: dict[object, list[SourceFile]] = {}
+    for index, file in enumerate(files):
+        groups.setdefault(file.pair_key or index, []).append(file)
+    parts: list[list[SourceFile]] = [[] for _ in range(workers)]
+    for group in sorted(groups.values(), key=len, reverse=True):
+        min(parts, key=len).extend(group)
+    return [p for p in parts if p]
+
+
+def _lint_forked(files: Sequence[SourceFile], linter: Linter, find_partner: PartnerLookup | None,
+                 workers: int) -> list[Finding]:
+    """Lint on several CPUs: forked children lint their share and send the findings back pickled.
+
+    A child that fails for any reason has its share linted again here, so errors
+    surface exactly as in a serial run.
+    """
+    import pickle
+
+    parts = _chunks(files, workers)
+    children: list[tuple[int, int, list[SourceFile]]] = []
+    for part in parts[1:]:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: lint, send, and leave without running the parent's cleanup
+            code = 0
+            try:
+                os.close(read_end)
+                data = pickle.dumps(_lint_serial(part, linter, find_partner), pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write_end, "wb") as pipe:
+                    pipe.write(data)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        children.append((pid, read_end, part))
+    findings = _lint_serial(parts[0], linter, find_partner)
+    for pid, read_end, part in children:
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) == 0 and data:
+            findings.extend(pickle.loads(data))
+        else:
+            findings.extend(_lint_serial(part, linter, find_partner))
     findings.sort(key=Finding.sort_key)
     return findings
 

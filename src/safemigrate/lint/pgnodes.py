@@ -65,8 +65,11 @@ def type_name(type_node: Any) -> str:
     """The type's own name without ``pg_catalog``: ``int4``, ``varchar``, ``timestamptz``."""
     if not isinstance(type_node, dict):
         return ""
-    parts = names(type_node.get("names"))
-    return parts[-1].lower() if parts else ""
+    parts = type_node.get("names")
+    if not parts:
+        return ""
+    last = parts[-1].get("String") if isinstance(parts[-1], dict) else None
+    return str(last.get("sval", "")).lower() if last else ""
 
 
 def func_name(fields: Node) -> str:
@@ -74,11 +77,13 @@ def func_name(fields: Node) -> str:
     return parts[-1].lower() if parts else ""
 
 
-def alter_cmds(node: Node) -> Iterator[Node]:
-    for cmd in node.get("cmds") or ():
-        kind, fields = unwrap(cmd)
-        if kind == "AlterTableCmd":
-            yield fields
+def alter_cmds(node: Node) -> list[Node]:
+    """The AlterTableCmd fields of an ALTER TABLE (kept on the node: a dozen rules read them)."""
+    cached: list[Node] | None = node.get("_cmds")
+    if cached is None:
+        cached = [c["AlterTableCmd"] for c in node.get("cmds") or () if "AlterTableCmd" in c]
+        node["_cmds"] = cached
+    return cached
 
 
 def column_constraints(coldef: Node) -> Iterator[Node]:

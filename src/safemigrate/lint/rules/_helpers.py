@@ -101,8 +101,15 @@ def sub_nodes_direct(fields: dict[str, Any]) -> Iterator[tuple[str, dict[str, An
                 yield from sub_nodes_direct(item)
 
 
-def column_defs(stmt: Stmt) -> Iterator[tuple[str, dict[str, Any], bool]]:
+def column_defs(stmt: Stmt) -> list[tuple[str, dict[str, Any], bool]]:
     """(table, ColumnDef fields, is a new column) for CREATE TABLE, ADD COLUMN and ALTER COLUMN TYPE."""
+    cached: list[tuple[str, dict[str, Any], bool]] | None = stmt.cache.get("column_defs")
+    if cached is None:
+        cached = stmt.cache["column_defs"] = list(_column_defs(stmt))
+    return cached
+
+
+def _column_defs(stmt: Stmt) -> Iterator[tuple[str, dict[str, Any], bool]]:
     node = stmt.node
     if stmt.kind == "CreateStmt":
         table = (node.get("relation") or {}).get("relname", "")

@@ -1,0 +1,295 @@
+"""Lint benchmark (issue 4): 1,000 realistic migration files in one invocation, against squawk.
+
+Generates 500 versions (an up and a down file each; tables with foreign keys
+and checks, added columns, concurrent indexes in no-transaction files, batched
+backfills, PL/pgSQL triggers, enum changes) into bench/.work/lint-migrations,
+then times, several rounds each, in the same run:
+
+* ``safemigrate lint DIR`` (the installed console script, text output), and
+* squawk's native binary on the same 1,000 files (``squawk DIR/*.sql``).
+
+Wall time is the median over the rounds; peak memory is each process's maximum
+resident set size (from ``wait4``), median over the rounds. Goal: safemigrate's
+median wall time at most 2x squawk's.
+
+Usage (squawk from npm, into the git-ignored bench/.work):
+
+    npm install --prefix bench/.work squawk-cli
+    .venv/bin/python bench/lint_bench.py [--rounds 7] [--versions 500] [--write-docs]
+
+Results are printed as Markdown; ``--write-docs`` replaces only the ``## Lint``
+section of docs/benchmarks.md. Never a timed test: the suite does not run this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "bench" / ".work"
+FILES = WORK / "lint-migrations"
+SAFEMIGRATE = REPO / ".venv" / "bin" / "safemigrate"
+SQUAWK_PACKAGE = WORK / "node_modules" / "squawk-cli" / "package.json"
+DOCS = REPO / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- lint-bench:begin -->", "<!-- lint-bench:end -->"
+
+_COLUMN_TYPES = ["text", "bigint", "integer", "numeric(12,2)", "timestamptz", "timestamp", "boolean",
+                 "jsonb", "uuid", "varchar(120)", "date"]
+_WORDS = ["account", "invoice", "order", "payment", "session", "event", "message", "product", "review",
+          "shipment", "coupon", "address", "device", "team", "project", "comment", "webhook", "audit"]
+
+
+# -- generating a realistic migrations folder --------------------------------------
+
+
+def _create_table(rng: random.Random, table: str, parent: str | None) -> tuple[str, str]:
+    columns = ["    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"]
+    if parent:
+        columns.append(f"    {parent}_id bigint NOT NULL REFERENCES {parent} (id) ON DELETE CASCADE")
+    for i in range(rng.randint(3, 9)):
+        ctype = rng.choice(_COLUMN_TYPES)
+        column = f"    {rng.choice(_WORDS)}_{i} {ctype}"
+        if rng.random() < 0.4:
+            column += " NOT NULL"
+            column += {"text": " DEFAULT ''", "boolean": " DEFAULT false", "jsonb": " DEFAULT '{}'::jsonb",
+                       "timestamptz": " DEFAULT now()"}.get(ctype, " DEFAULT 0" if "int" in ctype or "numeric" in ctype else "")
+        columns.append(column)
+    columns.append("    created_at timestamptz NOT NULL DEFAULT now()")
+    columns.append(f"    CONSTRAINT {table}_created_check CHECK (created_at > '2000-01-01')")
+    up = (f"-- {table}: created by the {rng.choice(_WORDS)} service\n"
+          f"CREATE TABLE IF NOT EXISTS {table} (\n" + ",\n".join(columns) + "\n);\n"
+          f"CREATE INDEX IF NOT EXISTS idx_{table}_created ON {table} (created_at);\n")
+    if parent:
+        up += f"CREATE INDEX IF NOT EXISTS idx_{table}_{parent} ON {table} ({parent}_id);\n"
+    up += f"COMMENT ON TABLE {table} IS 'Rows of {table.replace('_', ' ')}';\n"
+    return up, f"DROP TABLE IF EXISTS {table};\n"
+
+
+def _add_columns(rng: random.Random, table: str, n: int) -> tuple[str, str]:
+    adds, drops = [], []
+    for i in range(rng.randint(1, 3)):
+        column = f"{rng.choice(_WORDS)}_{n}_{i}"
+        ctype = rng.choice(_COLUMN_TYPES)
+        default = rng.choice(["", "", " DEFAULT 0" if "int" in ctype else "", " DEFAULT now()" if ctype == "timestamptz" else ""])
+        adds.append(f"ALTER TABLE {table} ADD COLUMN {column} {ctype}{default};")
+        drops.append(f"ALTER TABLE {table} DROP COLUMN IF EXISTS {column};")
+    up = "SET lock_timeout = '2s';\n" if rng.random() < 0.5 else ""
+    return up + "\n".join(adds) + "\n", "\n".join(reversed(drops)) + "\n"
+
+
+def _concurrent_index(table: str, n: int) -> tuple[str, str]:
+    return (f"-- safemigrate:no-transaction\n"
+            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_{table}_{n} ON {table} (created_at, id);\n",
+            f"-- safemigrate:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS idx_{table}_{n};\n")
+
+
+def _backfill(table: str, n: int) -> tuple[str, str]:
+    up = (f"UPDATE {table}\n   SET created_at = now()\n"
+          f" WHERE created_at IS NULL\n   AND id BETWEEN {n * 10000} AND {n * 10000 + 9999};\n")
+    return up, "-- a backfill cannot be undone; rows keep their values\nSELECT 1;\n"
+
+
+def _trigger(table: str, n: int) -> tuple[str, str]:
+    up = f"""CREATE OR REPLACE FUNCTION touch_{table}_{n}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.created_at := coalesce(NEW.created_at, now());
+    IF NEW.id IS NULL THEN
+        RAISE EXCEPTION 'id missing; got %', NEW;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER trg_{table}_{n} BEFORE INSERT ON {table}
+    FOR EACH ROW EXECUTE FUNCTION touch_{table}_{n}();
+"""
+    down = f"DROP TRIGGER IF EXISTS trg_{table}_{n} ON {table};\nDROP FUNCTION IF EXISTS touch_{table}_{n}();\n"
+    return up, down
+
+
+def _enum(n: int) -> tuple[str, str]:
+    return (f"CREATE TYPE status_{n} AS ENUM ('new', 'active', 'archived');\n"
+            f"ALTER TYPE status_{n} ADD VALUE IF NOT EXISTS 'deleted' AFTER 'archived';\n",
+            f"DROP TYPE IF EXISTS status_{n};\n")
+
+
+def generate(folder: Path, versions: int, seed: int = 4) -> int:
+    """Write ``versions`` migrations (an up and a down file each); returns the number of files."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.sql"):
+        old.unlink()
+    tables: list[str] = []
+    for n in range(1, versions + 1):
+        kind = rng.choices(["table", "columns", "index", "backfill", "trigger", "enum"],
+                           weights=[30, 25, 15, 10, 12, 8])[0]
+        if kind == "table" or not tables:
+            table = f"{rng.choice(_WORDS)}s_{n}"
+            up, down = _create_table(rng, table, rng.choice(tables) if tables and rng.random() < 0.6 else None)
+            tables.append(table)
+        elif kind == "columns":
+            up, down = _add_columns(rng, rng.choice(tables), n)
+        elif kind == "index":
+            up, down = _concurrent_index(rng.choice(tables), n)
+        elif kind == "backfill":
+            up, down = _backfill(rng.choice(tables), n)
+        elif kind == "trigger":
+            up, down = _trigger(rng.choice(tables), n)
+        else:
+            up, down = _enum(n)
+        name = f"{n:06d}_{kind}_{n}"
+        (folder / f"{name}.up.sql").write_text(up)
+        (folder / f"{name}.down.sql").write_text(down)
+    return versions * 2
+
+
+# -- measuring ----------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    wall: float
+    peak_mib: float
+
+
+def measure(argv: list[str]) -> Sample:
+    """Run ``argv`` to completion; its wall time and its own peak RSS (wait4 reports it per child)."""
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        proc = subprocess.Popen(argv, stdout=sink, stderr=sink)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):  # 1: findings
+        raise SystemExit(f"{argv[0]} exited {proc.returncode}")
+    return Sample(wall, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+
+
+def squawk_binary() -> Path:
+    if not SQUAWK_PACKAGE.exists():
+        subprocess.run(["npm", "install", "--prefix", str(WORK), "squawk-cli"], check=True)
+    found = sorted((WORK / "node_modules" / "@squawk-cli").glob("*/bin/squawk"))
+    if not found:
+        raise SystemExit("squawk-cli installed no native binary for this platform")
+    return found[0]
+
+
+def squawk_version(binary: Path) -> str:
+    return subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+@dataclass
+class Stats:
+    median_s: float
+    min_s: float
+    max_s: float
+    peak_mib: float
+
+    @classmethod
+    def of(cls, runs: list[Sample]) -> Stats:
+        walls = [s.wall for s in runs]
+        return cls(statistics.median(walls), min(walls), max(walls),
+                   statistics.median(s.peak_mib for s in runs))
+
+
+@dataclass
+class Result:
+    files: int
+    rounds: int
+    size: int
+    squawk_version: str
+    ours: Stats
+    squawk: Stats
+
+
+def bench(rounds: int, versions: int) -> Result:
+    count = generate(FILES, versions)
+    squawk = squawk_binary()
+    files = sorted(str(p) for p in FILES.glob("*.sql"))
+    commands = {
+        "safemigrate": [str(SAFEMIGRATE), "lint", str(FILES)],
+        "squawk": [str(squawk), *files],
+    }
+    samples: dict[str, list[Sample]] = {name: [] for name in commands}
+    for argv in commands.values():  # warm the page cache and the interpreter's bytecode
+        measure(argv)
+    for _ in range(rounds):
+        for name, argv in commands.items():  # interleave so drift hits both alike
+            samples[name].append(measure(argv))
+    return Result(files=count, rounds=rounds, squawk_version=squawk_version(squawk),
+                  size=sum(p.stat().st_size for p in FILES.glob("*.sql")),
+                  ours=Stats.of(samples["safemigrate"]), squawk=Stats.of(samples["squawk"]))
+
+
+def markdown(result: Result) -> str:
+    ours, peer = result.ours, result.squawk
+    ratio = ours.median_s / peer.median_s
+    cpu = platform.processor() or platform.machine()
+    lines = [
+        "## Lint",
+        "",
+        BEGIN,
+        f"Linting {result.files:,} generated migration files ({result.size:,} bytes; an up and a "
+        "down file per version: tables with foreign keys and checks, added columns, concurrent "
+        "indexes, batched backfills, PL/pgSQL triggers, enums) in one invocation. Median of "
+        f"{result.rounds} interleaved rounds after a warm-up, on {os.cpu_count()} cores ({cpu}), "
+        f"Python {platform.python_version()}. Peak memory is each process's maximum resident set.",
+        "",
+        "```sh",
+        "npm install --prefix bench/.work squawk-cli",
+        f".venv/bin/python bench/lint_bench.py --rounds {result.rounds} --write-docs",
+        "```",
+        "",
+        "| command | median wall | min / max | peak RSS (median) |",
+        "| --- | --- | --- | --- |",
+        f"| `safemigrate lint bench/.work/lint-migrations` | {ours.median_s:.3f} s | "
+        f"{ours.min_s:.3f} / {ours.max_s:.3f} s | {ours.peak_mib:.0f} MiB |",
+        f"| `squawk bench/.work/lint-migrations/*.sql` ({result.squawk_version}, native binary) | "
+        f"{peer.median_s:.3f} s | {peer.min_s:.3f} / {peer.max_s:.3f} s | {peer.peak_mib:.0f} MiB |",
+        "",
+        f"safemigrate takes **{ratio:.2f}x** squawk's wall time (goal: at most 2x).",
+        END,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_docs(section: str) -> None:
+    """Replace the ``## Lint`` section of docs/benchmarks.md, leaving everything else as it is."""
+    text = DOCS.read_text("utf-8") if DOCS.exists() else "# Benchmarks\n\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        head = head[: head.rfind("## Lint")] if "## Lint" in head else head
+        text = head + section.rstrip("\n") + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOCS.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--versions", type=int, default=500)
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    if not SAFEMIGRATE.exists():
+        raise SystemExit(f"{SAFEMIGRATE} is missing: install the project into .venv first")
+    section = markdown(bench(args.rounds, args.versions))
+    sys.stdout.write(section)
+    if args.write_docs:
+        write_docs(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

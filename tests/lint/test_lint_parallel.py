@@ -1,0 +1,58 @@
+"""Linting on several processes finds exactly what one process finds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safemigrate.lint import lint_paths
+from safemigrate.lint.engine import Linter, SourceFile, _chunks, lint_sources
+
+
+def _folder(tmp_path: Path, versions: int) -> Path:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for n in range(1, versions + 1):
+        (folder / f"{n:04d}_m.up.sql").write_text(
+            f"CREATE TABLE t{n} (id serial PRIMARY KEY);\nALTER TABLE users ADD COLUMN c{n} text NOT NULL;\n")
+        if n % 3:
+            (folder / f"{n:04d}_m.down.sql").write_text(f"DROP TABLE t{n};\n" if n % 2 else "SELECT 1;\n")
+    return folder
+
+
+def test_forked_run_matches_serial_run(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, 40)
+    serial = lint_paths([folder], jobs=1)
+    forked = lint_paths([folder], jobs=2)
+    assert forked.findings == serial.findings
+    assert {"missing-down-file", "down-does-not-undo", "prefer-identity"} <= serial.rule_ids()
+
+
+def test_chunks_keep_each_version_together_and_balance_the_rest() -> None:
+    files = [SourceFile(f"m/{n}_x.{d}.sql", "", n, d) for n in range(10) for d in ("up", "down")]
+    files.append(SourceFile("adhoc.sql", ""))
+    parts = _chunks(files, 3)
+    assert sorted(len(p) for p in parts) == [6, 7, 8]
+    for part in parts:
+        versions = {f.version for f in part if f.version is not None}
+        assert all(sum(1 for f in part if f.version == v) == 2 for v in versions)
+
+
+def test_a_failing_child_has_its_share_linted_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import safemigrate.lint.engine as engine
+
+    parent = os.getpid()
+    real_serial = engine._lint_serial
+
+    def failing_in_children(files: list[SourceFile], linter: Linter, find_partner: object) -> object:
+        if os.getpid() != parent:
+            raise RuntimeError("child breaks")
+        return real_serial(files, linter, None)
+
+    monkeypatch.setattr(engine, "_lint_serial", failing_in_children)
+    files = [SourceFile(f"m/{n}_x.up.sql", "DROP TABLE t;", n, "up") for n in range(6)]
+    findings = lint_sources(files, Linter("postgres"), None, jobs=2)
+    assert [f.path for f in findings if f.rule_id == "drop-table"] == [f.path for f in files]
