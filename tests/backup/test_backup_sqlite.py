@@ -77,3 +77,13 @@ def test_missing_database_file(tmp_path: Path) -> None:
                      str(tmp_path / "b"))
     assert result.exit_code == 1 and "does not exist" in result.stderr
     assert not (tmp_path / "b").exists() or list((tmp_path / "b").iterdir()) == []
+
+
+def test_missing_data_file_is_a_failed_verification(sqlite_db: str, tmp_path: Path) -> None:
+    store = tmp_path / "b"
+    backup = run_cli("backup", "create", "--database", sqlite_db, "--to", str(store), "--json").json()["backup"]
+    (store / backup["id"] / "database.sqlite.zst").unlink()
+    result = run_cli("backup", "verify", backup["id"], "--to", str(store), "--json")
+    assert result.exit_code == 1 and result.json()["error"]["file"] == "database.sqlite.zst"
+    listed = run_cli("backup", "list", "--to", str(store), "--json").json()["backups"]
+    assert listed[0]["verification"] == "failed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,16 +38,20 @@ class Meter:
         self.done = 0
         self.start = time.monotonic()
         self._last = self.start
+        self._lock = threading.Lock()  # S3 parts are counted from several threads
 
     def add(self, count: int) -> None:
-        self.done += count
-        if self.callback is None:
-            return
-        now = time.monotonic()
-        first = self.done == count
-        if first or now - self._last >= self.interval:
+        with self._lock:
+            self.done += count
+            if self.callback is None:
+                return
+            now = time.monotonic()
+            first = self.done == count
+            if not (first or now - self._last >= self.interval):
+                return
             self._last = now
-            self.callback(ProgressEvent(self.stage, self.done, self.total, now - self.start))
+            event = ProgressEvent(self.stage, self.done, self.total, now - self.start)
+            self.callback(event)
 
     def finish(self) -> None:
         if self.callback is not None:

@@ -18,7 +18,7 @@ from ..urls import DatabaseURL, parse_database_url
 from .engine import ChecksumError, RestoreFailedError, RestoreOptions, compare
 from .manifest import Manifest, Verification, format_time, utc_now
 from .progress import ProgressCallback
-from .storage import Storage
+from .storage import Storage, StorageError
 
 __all__ = ["VerificationFailedError", "VerifyResult", "verify_backup"]
 
@@ -97,6 +97,11 @@ def verify_backup(storage: Storage, backup_id: str, *, database_url: str | Datab
     except (ChecksumError, RestoreFailedError) as exc:
         problems = [exc.message]
         failed_file = exc.details.get("file")
+    except StorageError as exc:
+        if "file" not in exc.details:  # the storage is unreachable: says nothing about the backup
+            raise
+        problems = [exc.message]  # a file of the backup is missing
+        failed_file = exc.details["file"]
     verification = Verification(
         ok=not problems, mode=mode, at=started_at, duration_s=round(time.monotonic() - start, 3),
         checks=checks, error="; ".join(problems) or None, restored_version=restored_version,

@@ -53,6 +53,7 @@ class _Progress:
         self.out = settings.output
         self.tty = self.out.stderr.isatty()
         self.last_line = 0.0
+        self.width = 0
 
     def __call__(self, event: Any) -> None:
         if self.out.json:
@@ -61,8 +62,10 @@ class _Progress:
         text = f"{event.stage}: {_size(event.done)}{total}, {_size(event.rate)}/s"
         if event.final:
             text += f" in {event.elapsed:.1f}s"
-        if self.tty:
-            self.out.stderr.write("\r\x1b[2K" + self.out.scrub(text) + ("\n" if event.final else ""))
+        if self.tty:  # one line rewritten in place; no escape sequences, so no colour either
+            line = self.out.scrub(text)
+            self.out.stderr.write("\r" + line.ljust(self.width) + ("\n" if event.final else ""))
+            self.width = 0 if event.final else len(line)
             self.out.stderr.flush()
         elif event.final or event.elapsed - self.last_line >= 5:
             self.last_line = event.elapsed
