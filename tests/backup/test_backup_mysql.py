@@ -76,3 +76,31 @@ def test_flipped_byte(mysql_db: str, tmp_path: Path) -> None:
     data.write_bytes(bytes(raw))
     result = run_cli("backup", "verify", backup["id"], "--database", mysql_db, "--to", str(store), "--json")
     assert result.exit_code == 1 and result.json()["error"]["file"] == "database.sql.zst"
+
+
+def test_user_without_reload_and_a_password(mysql_db: str, mysql_admin_url: str, tmp_path: Path) -> None:
+    """A user that needs its password (passed in a private defaults file) and lacks RELOAD:
+    the counts come from a snapshot taken just before the dump, and the manifest says so."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from support import CANARY_PASSWORD, unique_name
+
+    db = urlsplit(mysql_db).path.lstrip("/")
+    user = unique_name("smu")[:30]
+    mysql_rows(mysql_admin_url, f"CREATE USER '{user}'@'%' IDENTIFIED BY '{CANARY_PASSWORD}'")
+    try:
+        mysql_rows(mysql_admin_url, f"GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON `{db}`.* "
+                                    f"TO '{user}'@'%'")
+        parts = urlsplit(mysql_db)
+        limited = urlunsplit(parts._replace(netloc=f"{user}:{CANARY_PASSWORD}@{parts.hostname}:{parts.port}"))
+        store = tmp_path / "b"
+        result = run_cli("backup", "create", "--database", limited, "--to", str(store), "--verify-quick")
+        assert result.exit_code == 0, result.output
+        assert "no RELOAD privilege" in result.stderr
+        backup = run_cli("backup", "show", "latest", "--to", str(store), "--json").json()["backup"]
+        assert backup["row_counts_consistent"] is False and backup["row_counts"]["items"] == 200
+        assert CANARY_PASSWORD not in (store / backup["id"] / "manifest.json").read_text()
+        full = run_cli("backup", "verify", backup["id"], "--database", mysql_db, "--to", str(store))
+        assert full.exit_code == 0, full.output
+    finally:
+        mysql_rows(mysql_admin_url, f"DROP USER '{user}'@'%'")

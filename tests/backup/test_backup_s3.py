@@ -53,6 +53,9 @@ def test_postgres_round_trip(pg_db: str, s3_endpoint: S3Endpoint, s3_bucket: str
     assert keys(s3_endpoint, s3_bucket) == [f"team/app/{backup['id']}/database.dump.zst",
                                             f"team/app/{backup['id']}/manifest.json"]
     assert list((tmp_path / "work").iterdir()) == []  # the staging folder is gone
+    head = s3_client(s3_endpoint).head_object(  # type: ignore[attr-defined]
+        Bucket=s3_bucket[5:].split("/")[0], Key=f"team/app/{backup['id']}/database.dump.zst")
+    assert head["Metadata"]["sha256"] == backup["files"][0]["sha256"]
     listed = s3(s3_endpoint, "list", "--to", s3_bucket, "--json").json()
     assert [b["id"] for b in listed["backups"]] == [backup["id"]]
     verified = s3(s3_endpoint, "verify", backup["id"], "--database", pg_db, "--to", s3_bucket)

@@ -71,7 +71,8 @@ def create_backup(database_url: str | DatabaseURL, storage: Storage, options: Cr
             row_counts_consistent=outcome.row_counts_consistent,
             pinned=options.pin,
             label=options.label,
-            extra={"data": outcome.data, **outcome.extra},
+            extra={"data": outcome.data, **outcome.extra,
+                   **({"warnings": outcome.warnings} if outcome.warnings else {})},
         )
         storage.commit(staging, manifest, progress)
     except BaseException:

@@ -520,11 +520,14 @@ class S3Storage(Storage):
         total = sum((staging.dir / n).stat().st_size for n in names)
         meter = Meter("upload", progress, total)
         uploaded: list[str] = []
+        digests = {f.name: f.sha256 for f in manifest.files}
         try:
             for name in names:
-                self.upload_file(staging.dir / name, self._key(staging.backup_id, name), meter)
+                self.upload_file(staging.dir / name, self._key(staging.backup_id, name), meter,
+                                 sha256=digests.get(name))
                 uploaded.append(name)
             meter.finish()
+            self._check_uploaded(staging, names)
             # The manifest goes last: only now does the backup exist.
             self._call(f"writing the manifest of {manifest.id}", "put_object", Bucket=self.bucket,
                        Key=self._key(manifest.id, MANIFEST_NAME), Body=manifest.to_json().encode(),
@@ -534,19 +537,34 @@ class S3Storage(Storage):
                 self._delete_prefix(staging.backup_id)
             raise
 
-    def upload_file(self, path: Path, key: str, meter: Meter) -> None:
+    def _check_uploaded(self, staging: Staging, names: list[str]) -> None:
+        """Every object is there with the size of our file and our SHA-256 in its metadata.
+
+        (The bytes themselves are hashed whenever they are read back: ``verify``.)"""
+        for name in names:
+            head = self._call(f"checking the upload of {name}", "head_object", Bucket=self.bucket,
+                              Key=self._key(staging.backup_id, name))
+            size = (staging.dir / name).stat().st_size
+            if int(head.get("ContentLength", -1)) != size:
+                raise StorageError(
+                    f"the upload of {name} to {self.location} is incomplete: {head.get('ContentLength')} "
+                    f"bytes stored, {size} sent", hint="run safemigrate backup create again")
+
+    def upload_file(self, path: Path, key: str, meter: Meter, *, sha256: str | None = None) -> None:
         """Upload ``path`` to ``key``: one PUT when small, else a multipart upload from the file
-        with at most CONCURRENCY parts in memory, aborted on any failure."""
+        with at most CONCURRENCY parts in flight (each read from the file in small blocks),
+        aborted on any failure. Our SHA-256 goes into the object's metadata."""
         size = path.stat().st_size
         part_size = max(self.PART_SIZE, -(-size // self.MAX_PARTS))
+        metadata = {"sha256": sha256} if sha256 else {}
         if size <= part_size:
             with open(path, "rb") as handle:
-                body = handle.read()
-            self._call(f"uploading {path.name}", "put_object", Bucket=self.bucket, Key=key, Body=body)
+                self._call(f"uploading {path.name}", "put_object", Bucket=self.bucket, Key=key,
+                           Body=_FileWindow(handle, 0, size), ContentLength=size, Metadata=metadata)
             meter.add(size)
             return
         created = self._call(f"starting the upload of {path.name}", "create_multipart_upload",
-                             Bucket=self.bucket, Key=key)
+                             Bucket=self.bucket, Key=key, Metadata=metadata)
         upload_id = created["UploadId"]
         count = -(-size // part_size)
         parts: dict[int, str] = {}

@@ -164,6 +164,8 @@ def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
     settings.output.progress(f"backing up {url.redacted()} to {storage.location}")
     with _interruptible("the backup"):
         manifest = create_backup(url, storage, options, progress)
+    for warning in manifest.extra.get("warnings", []):
+        settings.output.warn(str(warning))
     data: dict[str, Any] = {"ok": True, "storage": storage.location, "backup": manifest.to_dict()}
     text = f"created backup {_describe(manifest)} in {storage.location}"
     if verify_mode:
