@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import safemigrate.backup as backup_api
@@ -38,7 +39,7 @@ def test_every_subcommand_speaks_json(sqlite_db: str, tmp_path: Path) -> None:
 def test_text_output_and_progress(sqlite_db: str, tmp_path: Path) -> None:
     store = str(tmp_path / "b")
     result = run_cli_process("backup", "create", "--database", sqlite_db, "--to", store, "--verify",
-                             env={**__import__("os").environ, "NO_COLOR": "1"})
+                             env={**os.environ, "NO_COLOR": "1"})
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("created backup ")
     assert "verified (full)" in result.stdout

@@ -7,7 +7,7 @@ import os
 import queue
 import subprocess
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -15,7 +15,7 @@ from typing import IO, Any, Literal
 from ..errors import SafemigrateError
 from .compress import CHUNK, HashingReader, decompressing_reader
 from .manifest import BackupFile, Compression, Manifest
-from .progress import Meter, ProgressCallback
+from .progress import Meter
 from .storage import Storage
 from .tools import BackupToolError, clean_stderr
 
@@ -267,10 +267,6 @@ def run_tool(argv: Sequence[str], *, env: Mapping[str, str] | None = None, what:
     return proc.stdout.decode("utf-8", "replace")
 
 
-def make_meter(stage: str, progress: ProgressCallback | None, total: int | None = None) -> Meter:
-    return Meter(stage, progress, total)
-
-
 def compare(manifest: Manifest, got: Inspection) -> tuple[list[str], dict[str, Any]]:
     """Differences between what the manifest recorded and what a restored copy holds."""
     problems: list[str] = []
@@ -294,5 +290,3 @@ def compare(manifest: Manifest, got: Inspection) -> tuple[list[str], dict[str, A
         problems.append(f"row counts differ: {shown}{more}")
     return problems, mismatches
 
-
-Callback = Callable[[str], None]

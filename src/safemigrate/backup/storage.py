@@ -28,7 +28,6 @@ from typing import IO, Any
 
 from ..errors import SafemigrateError, UsageError
 from ..redact import redact_text
-from .compress import CHUNK
 from .manifest import MANIFEST_NAME, Manifest, ManifestError, valid_backup_id
 from .progress import Meter, ProgressCallback
 
@@ -174,22 +173,6 @@ class Storage(ABC):
             f"no complete backup {backup_id!r} in {self.location}",
             hint=f"run safemigrate backup list --to {self.location} to see the backups there",
         )
-
-    def fetch(self, backup_id: str, name: str, dest: Path, meter: Meter | None = None) -> None:
-        """Copy one stored file to ``dest`` (mode 0600)."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with self.open_file(backup_id, name) as src, os.fdopen(fd, "wb") as out:
-                while True:
-                    block = src.read(CHUNK)
-                    if not block:
-                        break
-                    out.write(block)
-                    if meter is not None:
-                        meter.add(len(block))
-        except OSError as exc:
-            raise os_error_message(exc, f"copying {name} of backup {backup_id} to {dest}") from None
 
 
 def _work_root(work_dir: str | None) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SafemigrateError, UsageError
+from ..errors import SafemigrateError
 from ..redact import redact_text
 
 __all__ = [
@@ -301,8 +301,3 @@ def clean_stderr(text: str, secrets: Sequence[str | None] = ()) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     tail = "\n".join(lines[-8:])
     return redact_text(tail, [s for s in secrets if s])
-
-
-def require(condition: bool, message: str, hint: str) -> None:
-    if not condition:
-        raise UsageError(message, hint=hint)

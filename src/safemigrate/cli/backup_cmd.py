@@ -259,9 +259,11 @@ def show_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | No
 @click.option("--quick", is_flag=True, default=False,
               help="Checksums and every data block read, without a server (no restore).")
 @click.option("--pg-bin-dir", metavar="DIR", default=None, help="Folder holding pg_restore.")
+@click.option("--no-owner", is_flag=True, default=False,
+              help="Restore without owners and privileges (verifying on a server that lacks the roles).")
 @click.pass_context
 def verify_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
-               backup_id: str, quick: bool, pg_bin_dir: str | None) -> None:
+               backup_id: str, quick: bool, pg_bin_dir: str | None, no_owner: bool) -> None:
     """Prove backup ID (or 'latest') restorable: restore it into a scratch database and compare."""
     from ..backup import RestoreOptions, verify_backup
 
@@ -270,7 +272,8 @@ def verify_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
     with _interruptible("the verification"):
         result = verify_backup(storage, _resolve_id(storage, backup_id),
                                database_url=settings.database_url(), quick=quick,
-                               options=RestoreOptions(pg_bin_dir=pg_bin_dir), progress=_Progress(settings))
+                               options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner),
+                               progress=_Progress(settings))
     settings.output.result({"ok": True, **result.to_dict()},
                            f"backup {result.backup_id} verified ({result.mode}) in "
                            f"{result.verification.duration_s:.1f}s: " + "; ".join(result.verification.checks))
