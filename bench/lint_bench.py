@@ -158,6 +158,7 @@ def generate(folder: Path, versions: int, seed: int = 4) -> int:
 @dataclass
 class Sample:
     wall: float
+    cpu: float  # user + sys of the process and its children (squawk uses threads, we may fork)
     peak_mib: float
 
 
@@ -171,7 +172,8 @@ def measure(argv: list[str]) -> Sample:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 1):  # 1: findings
         raise SystemExit(f"{argv[0]} exited {proc.returncode}")
-    return Sample(wall, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return Sample(wall, cpu, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
 
 
 def squawk_binary() -> Path:
@@ -192,13 +194,14 @@ class Stats:
     median_s: float
     min_s: float
     max_s: float
+    cpu_s: float
     peak_mib: float
 
     @classmethod
     def of(cls, runs: list[Sample]) -> Stats:
         walls = [s.wall for s in runs]
         return cls(statistics.median(walls), min(walls), max(walls),
-                   statistics.median(s.peak_mib for s in runs))
+                   statistics.median(s.cpu for s in runs), statistics.median(s.peak_mib for s in runs))
 
 
 @dataclass
@@ -209,10 +212,18 @@ class Result:
     squawk_version: str
     ours: Stats
     squawk: Stats
+    load: tuple[float, float]  # 1-minute load average before and after
+
+
+def compile_bytecode() -> None:
+    """Write the package's bytecode, as installing a wheel does (PYTHONDONTWRITEBYTECODE would
+    otherwise make every timed run compile the sources again)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "src" / "safemigrate")], check=True)
 
 
 def bench(rounds: int, versions: int) -> Result:
     count = generate(FILES, versions)
+    compile_bytecode()
     squawk = squawk_binary()
     files = sorted(str(p) for p in FILES.glob("*.sql"))
     commands = {
@@ -220,6 +231,7 @@ def bench(rounds: int, versions: int) -> Result:
         "squawk": [str(squawk), *files],
     }
     samples: dict[str, list[Sample]] = {name: [] for name in commands}
+    load_before = os.getloadavg()[0]
     for argv in commands.values():  # warm the page cache and the interpreter's bytecode
         measure(argv)
     for _ in range(rounds):
@@ -227,7 +239,8 @@ def bench(rounds: int, versions: int) -> Result:
             samples[name].append(measure(argv))
     return Result(files=count, rounds=rounds, squawk_version=squawk_version(squawk),
                   size=sum(p.stat().st_size for p in FILES.glob("*.sql")),
-                  ours=Stats.of(samples["safemigrate"]), squawk=Stats.of(samples["squawk"]))
+                  ours=Stats.of(samples["safemigrate"]), squawk=Stats.of(samples["squawk"]),
+                  load=(load_before, os.getloadavg()[0]))
 
 
 def markdown(result: Result) -> str:
@@ -242,21 +255,27 @@ def markdown(result: Result) -> str:
         "down file per version: tables with foreign keys and checks, added columns, concurrent "
         "indexes, batched backfills, PL/pgSQL triggers, enums) in one invocation. Median of "
         f"{result.rounds} interleaved rounds after a warm-up, on {os.cpu_count()} cores ({cpu}), "
-        f"Python {platform.python_version()}. Peak memory is each process's maximum resident set.",
+        f"Python {platform.python_version()}; the machine's 1-minute load average was "
+        f"{result.load[0]:.1f} before and {result.load[1]:.1f} after (other work shares it). CPU is "
+        "user+sys of the process and its children (squawk runs threads; safemigrate forks a worker "
+        "per idle CPU for 200+ files). Peak memory is the largest process's maximum resident set.",
         "",
         "```sh",
         "npm install --prefix bench/.work squawk-cli",
         f".venv/bin/python bench/lint_bench.py --rounds {result.rounds} --write-docs",
         "```",
         "",
-        "| command | median wall | min / max | peak RSS (median) |",
-        "| --- | --- | --- | --- |",
+        "| command | median wall | min / max wall | median CPU | peak RSS (median) |",
+        "| --- | --- | --- | --- | --- |",
         f"| `safemigrate lint bench/.work/lint-migrations` | {ours.median_s:.3f} s | "
-        f"{ours.min_s:.3f} / {ours.max_s:.3f} s | {ours.peak_mib:.0f} MiB |",
+        f"{ours.min_s:.3f} / {ours.max_s:.3f} s | {ours.cpu_s:.3f} s | {ours.peak_mib:.0f} MiB |",
         f"| `squawk bench/.work/lint-migrations/*.sql` ({result.squawk_version}, native binary) | "
-        f"{peer.median_s:.3f} s | {peer.min_s:.3f} / {peer.max_s:.3f} s | {peer.peak_mib:.0f} MiB |",
+        f"{peer.median_s:.3f} s | {peer.min_s:.3f} / {peer.max_s:.3f} s | {peer.cpu_s:.3f} s | "
+        f"{peer.peak_mib:.0f} MiB |",
         "",
-        f"safemigrate takes **{ratio:.2f}x** squawk's wall time (goal: at most 2x).",
+        f"safemigrate takes **{ratio:.2f}x** squawk's median wall time (goal: at most 2x); "
+        f"{ours.min_s / peer.min_s:.2f}x at the best round of each, "
+        f"{ours.cpu_s / peer.cpu_s:.2f}x in CPU time.",
         END,
         "",
     ]

@@ -197,6 +197,8 @@ FLAGGED: list[tuple[str, str, str, list[int], dict[str, Any]]] = [
      "UPDATE u SET a = 1,\n  a = 2 WHERE id = 1;", [1], {}),
     ("long-index-name", "identifier-too-long",
      "CREATE INDEX CONCURRENTLY\n  idx_" + "x" * 70 + " ON t (a);", [2], {}),
+    ("sixteen-four-byte-characters", "identifier-too-long",
+     'CREATE TABLE t (\n  "' + "\U0001d518" * 16 + '" text\n);', [2], {}),
     ("long-quoted-column-name", "identifier-too-long",
      'CREATE TABLE t (\n  "' + "Ü" * 40 + '" text\n);', [2], {}),
 ]

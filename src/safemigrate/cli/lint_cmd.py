@@ -51,10 +51,13 @@ def _color(settings: Settings) -> bool:
               help="SQL dialect (default: from the -database URL scheme, else postgres).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Lint config file (default: nearest .safemigrate.toml or pyproject.toml).")
+@click.option("--jobs", "jobs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Processes to lint with (default: idle CPUs, for 200 files or more).")
 @global_options
 @click.pass_context
 def lint(ctx: click.Context, paths: tuple[str, ...], lint_format: str | None, fail_on: str | None,
-         pg_version: int | None, dialect: str | None, config_path: Path | None) -> None:
+         pg_version: int | None, dialect: str | None, config_path: Path | None,
+         jobs: int | None) -> None:
     """Check migration files for operations that lock, rewrite or destroy.
 
     PATHS are migration files or folders (default: the -path folder). Exits 1
@@ -68,7 +71,7 @@ def lint(ctx: click.Context, paths: tuple[str, ...], lint_format: str | None, fa
     config = load_config(config_path)
     chosen_dialect = dialect or _dialect_from_url(settings.database_url()) or "postgres"
     targets = list(paths) or [settings.migrations_dir()]
-    report = lint_paths(targets, dialect=chosen_dialect, pg_version=pg_version, config=config)
+    report = lint_paths(targets, dialect=chosen_dialect, pg_version=pg_version, config=config, jobs=jobs)
     threshold = Severity(fail_on) if fail_on else (config.fail_on or Severity.ERROR)
 
     out = settings.output

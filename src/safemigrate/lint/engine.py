@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..sql.script import NO_TRANSACTION_MARKER, has_no_transaction_marker
 from .config import LintConfig
 from .context import FileContext, Hit, ObjectSet, Partner, Stmt
 from .model import Finding, Location
+from .pgnodes import pg_facts
+from .pgparse import parse_postgres
 from .registry import Rule, all_rules
 from .source import SourceText
 from .suppress import Ignore, parse_ignores
@@ -118,13 +121,8 @@ class Linter:
         return self._by_node.get(stmt.kind, self._every_statement)
 
     def _split(self, source: SourceText) -> tuple[list[Stmt], list[tuple[str, int]], bool, str | None]:
-        from ..sql.script import has_no_transaction_marker
-
         marker = has_no_transaction_marker(source.text)
         if self.dialect == "postgres":
-            from .pgnodes import pg_facts
-            from .pgparse import parse_postgres
-
             parsed = parse_postgres(source)
             statements = parsed.statements
             for stmt in statements:
@@ -272,8 +270,6 @@ def _statement_at(statements: Sequence[Stmt], offset: int | None) -> Stmt | None
 
 def _statement_mode_reason(statements: Sequence[Stmt], marker: bool) -> str | None:
     """Why our runner will not wrap the file in one transaction (None: it will)."""
-    from ..sql.script import NO_TRANSACTION_MARKER
-
     if marker:
         return f"the file contains the -- {NO_TRANSACTION_MARKER} marker"
     for stmt in statements:
@@ -369,10 +365,13 @@ def _lint_forked(files: Sequence[SourceFile], linter: Linter, find_partner: Part
     A child that fails for any reason has its share linted again here, so errors
     surface exactly as in a serial run.
     """
+    import gc
     import pickle
 
     parts = _chunks(files, workers)
     children: list[tuple[int, int, list[SourceFile]]] = []
+    # Keep the collector off the objects that exist now, so the children do not copy their pages.
+    gc.freeze()
     for part in parts[1:]:
         read_end, write_end = os.pipe()
         pid = os.fork()
@@ -389,6 +388,7 @@ def _lint_forked(files: Sequence[SourceFile], linter: Linter, find_partner: Part
                 os._exit(code)
         os.close(write_end)
         children.append((pid, read_end, part))
+    gc.unfreeze()
     findings = _lint_serial(parts[0], linter, find_partner)
     for pid, read_end, part in children:
         with os.fdopen(read_end, "rb") as pipe:

@@ -37,9 +37,21 @@ class ParsedFile:
     problems: list[SyntaxProblem]
 
 
-def parse_postgres(source: SourceText) -> ParsedFile:
-    from pglast import parser
+def _parser() -> Any:
+    """pglast's parser module, imported on first use (SQLite and MySQL runs never load it)."""
+    global _PARSER
+    if _PARSER is None:
+        from pglast import parser
 
+        _PARSER = parser
+    return _PARSER
+
+
+_PARSER: Any = None
+
+
+def parse_postgres(source: SourceText) -> ParsedFile:
+    parser = _parser()
     text = source.text
     try:
         tree = json.loads(parser.parse_sql_json(text))

@@ -34,8 +34,13 @@ def _caret_line(finding: Finding) -> str:
 
 def render_text(report: LintReport, rules: Mapping[str, Rule] | None = None,
                 color: bool = False) -> str:
-    """``path:line:col: severity[rule] message``, the source line, a caret, and how to fix it."""
+    """``path:line:col: severity[rule] message``, the source line, a caret, and how to fix it.
+
+    How to fix a rule's findings is said at its first finding only: a folder with
+    hundreds of the same finding should not repeat the same advice hundreds of times.
+    """
     lines: list[str] = []
+    helped: set[str] = set()
     paint: Callable[[str, str], str] = (lambda code, s: f"\x1b[{code}m{s}\x1b[0m") if color else (lambda _c, s: s)
     codes = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
     for f in report.findings:
@@ -47,7 +52,8 @@ def render_text(report: LintReport, rules: Mapping[str, Rule] | None = None,
             lines.append(" " * (len(gutter) - 2) + "| " + paint(codes[f.severity], _caret_line(f)))
         for related in f.related:
             lines.append(f"      = note: {related.path}:{related.line}: {related.message or ''}".rstrip())
-        if f.help:
+        if f.help and f.rule_id not in helped:
+            helped.add(f.rule_id)
             lines.append(f"      = help: {f.help}")
         lines.append("")
     counts = report.counts()

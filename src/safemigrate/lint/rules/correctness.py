@@ -47,10 +47,17 @@ def duplicate_column_assignment(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
 
 # The parser already truncates names to 63 bytes, so long ones are found in the statement's text.
 _STRING = re.compile(r"'(?:[^']|'')*'")
-_LONG_NAME = re.compile(r'"((?:[^"]|""){64,})"|\b([^\W\d][\w$]{31,})')
+# 64 bytes take at least 16 characters (4 bytes each at most); the byte length is checked after.
+_LONG_NAME = re.compile(r'"((?:[^"]|""){16,})"|\b([^\W\d][\w$]{15,})')
+
+
+_ANY_LONG_ASCII = re.compile(r'[\w$]{64}|"[^"]{64}')
+_ANY_LONG = re.compile(r'[\w$]{16}|"[^"]{16}')
 
 
 def _long_names(text: str) -> Iterator[tuple[str, int]]:
+    if not (_ANY_LONG_ASCII if text.isascii() else _ANY_LONG).search(text):
+        return  # the common case: nothing long enough anywhere in the statement
     # Blank out string literals (keeping offsets) so long words inside them are not names.
     blanked = _STRING.sub(lambda m: " " * len(m.group()), text)
     for match in _LONG_NAME.finditer(blanked):
