@@ -86,6 +86,15 @@ def test_create_verify_list_show_restore(pg_db: str, tmp_path: Path, postgres_ad
     copy_url = plain(pg_db).replace("/" + dbname(pg_db), "/" + dbname(pg_db) + "_copy")
     assert admin_execute(copy_url, "SELECT count(*) FROM billing.invoices") == [(1200,)]
     assert admin_execute(copy_url, "SELECT version, dirty FROM schema_migrations") == [(3, False)]
+    # parallel restore of the zstd stream: decompressed to a private file first, for pg_restore -j
+    parallel = run_cli("backup", "restore", backup["id"], "--database", pg_db, "--to", str(store),
+                       "--target", dbname(pg_db) + "_par", "--jobs", "2")
+    assert parallel.exit_code == 0, parallel.output
+    taken = run_cli("backup", "restore", backup["id"], "--database", pg_db, "--to", str(store),
+                    "--target", dbname(pg_db) + "_par")
+    assert taken.exit_code == 2 and "already exists" in taken.stderr
+    par_url = plain(pg_db).replace("/" + dbname(pg_db), "/" + dbname(pg_db) + "_par")
+    assert admin_execute(par_url, "SELECT count(*) FROM users") == [(500,)]  # left alone
 
 
 def test_directory_format_with_jobs(pg_db: str, tmp_path: Path) -> None:
