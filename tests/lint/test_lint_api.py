@@ -153,3 +153,10 @@ def test_lint_package_import_does_not_load_pglast() -> None:
             "print('pglast' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_folder_files_that_are_not_sql_are_skipped_with_a_note(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"000001_a.up.json": "{}", "000002_b.up.sql": "DROP TABLE t;"})
+    report = lint_paths([folder])
+    assert report.files == [(folder / "000002_b.up.sql").as_posix()]
+    assert any("without the .sql extension" in note for note in report.notes)

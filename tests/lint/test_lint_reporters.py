@@ -136,3 +136,10 @@ def test_github_escapes_commas_and_colons_in_file_names() -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown lint output format"):
         render(_report(), "xml")
+
+
+def test_text_gives_each_rule_s_help_once() -> None:
+    report = lint("DROP TABLE a;\nDROP TABLE b;\nDROP TABLE c;")
+    text = render(report, "text")
+    assert len([f for f in report.findings if f.rule_id == "drop-table"]) == 3
+    assert text.count("= help: Stop using the table") == 1

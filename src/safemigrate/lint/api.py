@@ -113,6 +113,12 @@ def _expand(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[SourceF
             source = load_source(path)
             notes.extend(str(w) for w in source.warnings)
             migration_files = [f for m in source.migrations.values() for f in (m.up, m.down) if f]
+            # golang-migrate reads any extension (a MongoDB source holds .json); only SQL is linted.
+            skipped = [f for f in migration_files if not f.path.name.lower().endswith(".sql")]
+            if skipped:
+                notes.append(f"{path}: {len(skipped)} migration file(s) without the .sql extension "
+                             f"not linted (e.g. {skipped[0].path.name})")
+                migration_files = [f for f in migration_files if f not in skipped]
             if not migration_files:
                 notes.append(f"{path}: no migration files (VERSION_NAME.up.sql / .down.sql) found")
             # Resolve the folder once (symlinks included); its files are then told apart by name.
