@@ -125,7 +125,7 @@ def _check_restored(manifest: Manifest, inspection: Any, where: str) -> list[str
                                  + "; ".join(problems),
                                  hint="nothing was replaced; verify the backup (safemigrate backup verify "
                                  f"{manifest.id}) and use another one if it fails")
-    return [f"schema_migrations version {inspection.version} and row counts of "
+    return [f"schema_migrations version {'none' if inspection.version is None else inspection.version} and row counts of "
             f"{len(inspection.row_counts)} table(s) match the manifest"]
 
 

@@ -92,7 +92,7 @@ def verify_backup(storage: Storage, backup_id: str, *, database_url: str | Datab
                 checks.append("row counts differ but were not taken in the dump's snapshot: "
                               + problems.pop())
             if not problems:
-                checks.append(f"schema_migrations version {restored_version} and row counts of "
+                checks.append(f"schema_migrations version {'none' if restored_version is None else restored_version} and row counts of "
                               f"{len(inspection.row_counts)} table(s) match the manifest")
     except (ChecksumError, RestoreFailedError) as exc:
         problems = [exc.message]
