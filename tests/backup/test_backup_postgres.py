@@ -344,6 +344,7 @@ def test_errors_are_clear(pg_db: str, tmp_path: Path) -> None:
 
 
 def test_sigterm_during_the_dump_leaves_nothing(pg_db: str, tmp_path: Path, postgres_admin_url: str) -> None:
+    import contextlib
     import signal
     import sys
     import time
@@ -353,6 +354,7 @@ def test_sigterm_during_the_dump_leaves_nothing(pg_db: str, tmp_path: Path, post
     write_script(bindir / "pg_dump", f"""#!/bin/sh
 case "$1" in --version) exec "{real_dump}" --version;; esac
 "{real_dump}" "$@"
+echo $$ >> "{tmp_path}/wrapper.pids"
 exec sleep 60
 """)
     (bindir / "pg_restore").symlink_to(real_restore)
@@ -369,3 +371,19 @@ exec sleep 60
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "SIGTERM received" in err and CANARY_PASSWORD not in err + out
     assert list(store.iterdir()) == []
+
+    # SIGKILL cannot be caught: the folder stays, marked .partial, and is never listed.
+    proc = subprocess.Popen([sys.executable, "-m", "safemigrate", "backup", "create", "--database", pg_db,
+                             "--to", str(store), "--pg-bin-dir", str(bindir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not list(store.glob("*.partial/database.dump.zst")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    for pid in (tmp_path / "wrapper.pids").read_text().split():  # the orphaned wrappers, by id
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+    listed = run_cli("backup", "list", "--to", str(store), "--json").json()
+    assert listed["backups"] == []
+    assert len(listed["incomplete"]) == 1 and listed["incomplete"][0].endswith(".partial")
