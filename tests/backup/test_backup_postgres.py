@@ -381,7 +381,11 @@ exec sleep 60
         time.sleep(0.05)
     proc.kill()
     proc.wait()
-    for pid in (tmp_path / "wrapper.pids").read_text().split():  # the orphaned wrappers, by id
+    pids = tmp_path / "wrapper.pids"
+    deadline = time.monotonic() + 15  # the orphaned pg_dump ends on its broken pipe, then the wrapper
+    while len(pids.read_text().split()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids.read_text().split():  # the orphaned wrappers, by id
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid), signal.SIGKILL)
     listed = run_cli("backup", "list", "--to", str(store), "--json").json()
