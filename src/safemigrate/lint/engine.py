@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,12 +40,12 @@ class SourceFile:
     text: str
     version: int | None = None
     direction: str | None = None  # "up" or "down"
+    pair_key: tuple[str, int] | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def pair_key(self) -> tuple[str, int] | None:
-        if self.version is None or self.direction is None:
-            return None
-        return (os.path.dirname(self.path), self.version)
+    def __post_init__(self) -> None:
+        # The folder and version that pair an up file with its down file (None: not a migration).
+        unpaired = self.version is None or self.direction is None
+        self.pair_key = None if unpaired else (os.path.dirname(self.path), self.version or 0)
 
 
 @dataclass
@@ -87,6 +87,10 @@ class Linter:
         # Each node type's rules, then the rules that look at every statement.
         for specific in self._by_node.values():
             specific.extend(self._every_statement)
+        # The check functions themselves, looked up once rather than per statement.
+        self._checks_by_node = {node: [(r, r.checks[dialect]) for r in rules]
+                                for node, rules in self._by_node.items()}
+        self._checks_any = [(r, r.checks[dialect]) for r in self._every_statement]
 
     # -- one file --------------------------------------------------------------
     def analyze(self, file: SourceFile, partner: Partner | None = None) -> Analysis:
@@ -99,10 +103,11 @@ class Linter:
         ctx.syntax_problems = len(problems)
         analysis = Analysis(ctx)
         raws = analysis.raws
+        by_node, every = self._checks_by_node, self._checks_any
         for stmt in statements:
             ctx.begin_statement(stmt)
-            for found in self._statement_rules(stmt):
-                for hit in found.checks[self.dialect](stmt, ctx):
+            for found, check in by_node.get(stmt.kind, every):
+                for hit in check(stmt, ctx):
                     raws.append(_Raw(found, hit, stmt))
             ctx.advance(stmt)
         ctx.index = len(statements)
@@ -116,9 +121,6 @@ class Linter:
                 text = message if message.startswith("syntax error") else f"syntax error: {message}"
                 raws.append(_Raw(syntax, Hit(text, offset), None))
         return analysis
-
-    def _statement_rules(self, stmt: Stmt) -> Iterable[Rule]:
-        return self._by_node.get(stmt.kind, self._every_statement)
 
     def _split(self, source: SourceText) -> tuple[list[Stmt], list[tuple[str, int]], bool, str | None]:
         marker = has_no_transaction_marker(source.text)
