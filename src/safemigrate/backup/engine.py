@@ -72,7 +72,7 @@ class RestoreOptions:
     jobs: int = 1
     single_transaction: bool = True
     no_owner: bool = False
-    work_dir: str | None = None
+    work_dir: str | None = None  # where S3 downloads and decompressed copies go (default: $TMPDIR)
 
 
 @dataclass

@@ -489,7 +489,7 @@ def restore_into(storage: Storage, manifest: Manifest, url: DatabaseURL, dbname:
         if stream and not use_jobs:
             _restore_stream(storage, manifest, argv, env, _secrets(url), meter)
         else:
-            with private_dir("safemigrate-restore-") as work:
+            with private_dir("safemigrate-restore-", options.work_dir) as work:
                 if local is not None and not stream:
                     verify_local_files(local, manifest, meter)
                     source = local / manifest.data_name
@@ -565,7 +565,7 @@ def quick_check(storage: Storage, manifest: Manifest, options: RestoreOptions,
     if manifest.compression.method == "zstd":
         _restore_stream(storage, manifest, argv, dict(os.environ), [], meter)
     else:
-        with private_dir("safemigrate-verify-") as work:
+        with private_dir("safemigrate-verify-", options.work_dir) as work:
             local = storage.local_dir(manifest.id)
             if local is not None:
                 verify_local_files(local, manifest, meter)

@@ -223,5 +223,5 @@ def verify_full(storage: Storage, manifest: Manifest, url: DatabaseURL | None, o
     """Restore into a private scratch file, check its integrity, inspect it, delete it."""
     from .tools import private_dir
 
-    with private_dir("safemigrate-verify-") as work:
+    with private_dir("safemigrate-verify-", options.work_dir) as work:
         return restore_to_file(storage, manifest, work / "scratch.sqlite", progress)

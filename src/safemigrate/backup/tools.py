@@ -226,9 +226,15 @@ def conninfo_string(params: Mapping[str, str]) -> str:
 
 
 @contextlib.contextmanager
-def private_dir(prefix: str = "safemigrate-") -> Iterator[Path]:
-    """A temporary folder only we can read (mode 0700), removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+def private_dir(prefix: str = "safemigrate-", parent: str | None = None) -> Iterator[Path]:
+    """A temporary folder only we can read (mode 0700), removed afterwards.
+
+    ``parent`` (default $SAFEMIGRATE_WORK_DIR, else the system's temporary folder) holds it.
+    """
+    base = parent or os.environ.get("SAFEMIGRATE_WORK_DIR") or None
+    if base:
+        Path(base).mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     try:
         os.chmod(path, 0o700)
         yield path

@@ -27,7 +27,8 @@ def storage_options(func: F) -> F:
         click.option("--s3-endpoint-url", "s3_endpoint_url", metavar="URL", default=None,
                      help="S3-compatible endpoint (MinIO, Ceph...). Default: $SAFEMIGRATE_S3_ENDPOINT_URL."),
         click.option("--work-dir", "work_dir", metavar="DIR", default=None,
-                     help="Staging folder for uploads to S3. Default: $SAFEMIGRATE_WORK_DIR, else $TMPDIR."),
+                     help="Private scratch folder (S3 staging and downloads, decompressed copies). "
+                     "Default: $SAFEMIGRATE_WORK_DIR, else $TMPDIR."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -171,7 +172,8 @@ def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
     if verify_mode:
         with _interruptible("the verification"):
             result = verify_backup(storage, manifest.id, database_url=url, quick=verify_mode == "quick",
-                                   options=RestoreOptions(pg_bin_dir=pg_bin_dir), progress=progress)
+                                   options=RestoreOptions(pg_bin_dir=pg_bin_dir, work_dir=work_dir),
+                                   progress=progress)
         data["verification"] = result.to_dict()
         data["backup"] = storage.read_manifest(manifest.id).to_dict()
         text += f"\nverified ({result.mode}): " + "; ".join(result.verification.checks)
@@ -272,7 +274,8 @@ def verify_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
     with _interruptible("the verification"):
         result = verify_backup(storage, _resolve_id(storage, backup_id),
                                database_url=settings.database_url(), quick=quick,
-                               options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner),
+                               options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner,
+                                                      work_dir=work_dir),
                                progress=_Progress(settings))
     settings.output.result({"ok": True, **result.to_dict()},
                            f"backup {result.backup_id} verified ({result.mode}) in "
