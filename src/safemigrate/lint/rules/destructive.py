@@ -267,7 +267,8 @@ and restoring the constraint later needs a full table scan under an ACCESS
 EXCLUSIVE lock.
 """,
     alternative="""
-Make sure every reader handles NULL first (deploy that), then drop the constraint:
+Make sure every reader handles NULL first (deploy that), then drop the
+constraint and acknowledge the finding:
 
 ```sql
 -- after the code reads users.nickname as optional

@@ -23,7 +23,7 @@ release means restoring a backup. The runbook: "add both up AND down
 migrations" and "forget to add down migrations" is a DON'T.
 """,
     alternative="""
-Write the down file next to the up file, undoing it in reverse order:
+Write VERSION_name.down.sql next to the up file, undoing the up file in reverse order.
 
 ```sql
 -- 000004_add_last_seen.down.sql
@@ -106,7 +106,7 @@ column or index it created is still there: running `up` again fails on
 "already exists", and the schema no longer matches any version of the code.
 """,
     alternative="""
-Drop everything the up file creates, in reverse order:
+Drop everything the up file creates, in reverse order.
 
 ```sql
 -- up:   ALTER TABLE users ADD COLUMN last_seen timestamptz;

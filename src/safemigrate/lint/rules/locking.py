@@ -511,7 +511,7 @@ writes to both tables wait for the whole scan.
 """,
     alternative="""
 Add the constraint NOT VALID (checks new rows only, brief lock), then
-validate it in a separate transaction, which allows reads and writes:
+validate it in a separate transaction, which allows reads and writes.
 
 ```sql
 ALTER TABLE orders ADD CONSTRAINT orders_customer_fk
@@ -614,7 +614,7 @@ the whole table while that lock is still held, exactly what NOT VALID was
 meant to avoid. Our runner wraps a file in one transaction unless it cannot.
 """,
     alternative="""
-Validate in the next migration, or end the transaction first:
+Validate in the next migration, or COMMIT before validating.
 
 ```sql
 -- 000051_orders_fk.up.sql

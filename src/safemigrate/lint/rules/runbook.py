@@ -28,7 +28,7 @@ rolled back on its own. Inserting rows into a table the same file creates
 """,
     alternative="""
 Put the schema change and the data change in separate migrations (or run the
-backfill as a batched job):
+backfill as a batched job).
 
 ```sql
 -- 000010_add_plan.up.sql

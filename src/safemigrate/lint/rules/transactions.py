@@ -79,7 +79,7 @@ statement by statement, leaves everything before it applied). SQLite
 ignores PRAGMA foreign_keys inside a transaction.
 """,
     alternative="""
-Close your transaction before it, as the runbook's example does:
+COMMIT your own transaction before this statement, as the runbook's example does.
 
 ```sql
 BEGIN;
@@ -112,7 +112,7 @@ A second BEGIN in an open transaction is ignored with a warning
 statements meant to be atomic together are not.
 """,
     alternative="""
-Use one BEGIN/COMMIT pair, or SAVEPOINT for a nested unit:
+Use one BEGIN/COMMIT pair, and SAVEPOINT for a nested unit.
 
 ```sql
 BEGIN;
@@ -148,7 +148,7 @@ migration is rolled back when the connection closes, or the open
 transaction keeps its locks until it does.
 """,
     alternative="""
-End every transaction you open:
+End every transaction you open with COMMIT (or ROLLBACK).
 
 ```sql
 BEGIN;
@@ -188,7 +188,7 @@ PostgreSQL 12 it is allowed, but the new value cannot be used until the
 transaction commits.)
 """,
     alternative="""
-Put it in a file of its own marked to run outside a transaction:
+Put it in a file of its own that starts with the `-- safemigrate:no-transaction` marker.
 
 ```sql
 -- safemigrate:no-transaction

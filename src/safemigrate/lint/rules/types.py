@@ -80,6 +80,8 @@ tables) and it allows writing arbitrary values to the key. Identity columns
 (SQL standard, PostgreSQL 10+) keep the sequence attached to the column.
 """,
     alternative="""
+Use an identity column: `bigint GENERATED ALWAYS AS IDENTITY`.
+
 ```sql
 CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);
 ```
@@ -141,6 +143,8 @@ means ALTER COLUMN TYPE, a table rewrite under an ACCESS EXCLUSIVE lock.
 timestamptz stores an absolute instant in the same 8 bytes.
 """,
     alternative="""
+Use timestamptz (timestamp with time zone); it takes the same 8 bytes.
+
 ```sql
 ALTER TABLE users ADD COLUMN last_seen timestamptz DEFAULT now();
 ```
@@ -169,6 +173,8 @@ then behave inconsistently in comparisons, LIKE and client code, and it is
 no faster than text. Changing it later is a table rewrite.
 """,
     alternative="""
+Use text, with a CHECK constraint when the length matters.
+
 ```sql
 CREATE TABLE countries (code text PRIMARY KEY CHECK (length(code) = 2));
 ```
