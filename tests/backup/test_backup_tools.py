@@ -86,3 +86,25 @@ def test_mysql_dump_version() -> None:
 
     tool = find_mysql_dump()
     assert tool.major >= 5 and os.access(tool.path, os.X_OK)
+
+
+def test_secrets_stay_off_disk_and_killed_runs_are_swept(tmp_path: Path) -> None:
+    import subprocess
+    import tempfile
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    stale = base / f"safemigrate-pgpass-{dead.pid}-leftover"
+    stale.mkdir()
+    (stale / "pgpass").write_text("*:*:*:*:old\n")
+    alive = base / f"safemigrate-pgpass-{os.getppid()}-alive"  # a live process's folder stays
+    alive.mkdir()
+    try:
+        with pg_passfile({"password": "pw"}) as env:
+            assert Path(env["PGPASSFILE"]).parent.parent == base
+        assert not stale.exists() and alive.exists()
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(alive, ignore_errors=True)

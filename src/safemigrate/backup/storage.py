@@ -492,7 +492,9 @@ class S3Storage(Storage):
                                "backups are never overwritten", hint="run the command again")
         try:
             Path(self.work_dir).mkdir(parents=True, exist_ok=True)
-            folder = Path(tempfile.mkdtemp(prefix=f"safemigrate-{backup_id}-", dir=self.work_dir))
+            # named like tools.private_dir's folders, so a killed run's staging is swept later
+            folder = Path(tempfile.mkdtemp(prefix=f"safemigrate-staging-{os.getpid()}-{backup_id}-",
+                                           dir=self.work_dir))
             os.chmod(folder, 0o700)
         except OSError as exc:
             raise os_error_message(exc, f"creating a staging folder in {self.work_dir}") from None

@@ -225,16 +225,46 @@ def conninfo_string(params: Mapping[str, str]) -> str:
     return " ".join(f"{k}={_conninfo_quote(v)}" for k, v in params.items() if k != "password")
 
 
+_PRIVATE_RE = re.compile(r"^safemigrate-[a-z]+-(\d+)-")
+
+
+def sweep_stale(base: str) -> None:
+    """Remove our private folders left in ``base`` by processes that no longer exist (SIGKILL)."""
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return
+    for entry in entries:
+        match = _PRIVATE_RE.match(entry.name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            continue
+
+
 @contextlib.contextmanager
-def private_dir(prefix: str = "safemigrate-", parent: str | None = None) -> Iterator[Path]:
+def private_dir(prefix: str = "safemigrate-", parent: str | None = None, *,
+                secret: bool = False) -> Iterator[Path]:
     """A temporary folder only we can read (mode 0700), removed afterwards.
 
-    ``parent`` (default $SAFEMIGRATE_WORK_DIR, else the system's temporary folder) holds it.
+    ``parent`` (default $SAFEMIGRATE_WORK_DIR, else the system's temporary folder) holds it;
+    ``secret`` folders go to /dev/shm when there is one, so a password never reaches a disk.
+    The folder's name carries our process id: folders of processes that were killed
+    (SIGKILL leaves them) are removed by the next run.
     """
     base = parent or os.environ.get("SAFEMIGRATE_WORK_DIR") or None
+    if secret and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        base = "/dev/shm"
     if base:
         Path(base).mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    sweep_stale(base or tempfile.gettempdir())
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=base))
     try:
         os.chmod(path, 0o700)
         yield path
@@ -262,7 +292,7 @@ def pg_passfile(params: Mapping[str, str]) -> Iterator[dict[str, str]]:
     if not password:
         yield {}
         return
-    with private_dir("safemigrate-pgpass-") as folder:
+    with private_dir("safemigrate-pgpass-", secret=True) as folder:
         path = folder / "pgpass"
         _write_private(path, "*:*:*:*:" + _pgpass_escape(password) + "\n")
         yield {"PGPASSFILE": str(path)}
@@ -274,7 +304,7 @@ def mysql_defaults_file(password: str | None) -> Iterator[list[str]]:
     if not password:
         yield []
         return
-    with private_dir("safemigrate-my-") as folder:
+    with private_dir("safemigrate-my-", secret=True) as folder:
         path = folder / "my.cnf"
         escaped = password.replace("\\", "\\\\").replace('"', '\\"')
         _write_private(path, f'[client]\npassword="{escaped}"\n')
