@@ -152,9 +152,15 @@ def test_replace_takes_a_backup_first_and_can_be_undone(pg_db: str, tmp_path: Pa
     assert refused.exit_code == 2 and "--yes" in refused.output
     assert admin_execute(plain(pg_db), "SELECT version FROM schema_migrations") == [(4,)]
 
+    import psycopg
+
+    app = psycopg.connect(plain(pg_db), autocommit=True)  # an application still connected
     done = run_cli("backup", "restore", original["id"], "--database", pg_db, "--to", str(store),
                    "--replace", "--yes", "--json")
     assert done.exit_code == 0, done.output
+    with pytest.raises(psycopg.OperationalError):
+        app.execute("SELECT 1")  # its session was ended by the swap
+    app.close()
     info = done.json()["restore"]
     assert info["replaced"] is True and info["pre_restore_backup"]
     assert admin_execute(plain(pg_db), "SELECT version FROM schema_migrations") == [(3,)]
