@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 
 __all__ = ["load_all"]
 
 
 def load_all() -> None:
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
+    # A directory listing rather than pkgutil, which costs more to import than the rules do.
+    for folder in __path__:
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py") and not name.startswith("_"):
+                importlib.import_module(f"{__name__}.{name[:-3]}")

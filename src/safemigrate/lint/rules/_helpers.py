@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..context import FileContext, Obj, Stmt
 from ..pgnodes import alter_cmds, column_constraints, func_name, unwrap
-from ..textsql import Token
+
+if TYPE_CHECKING:  # the SQLite/MySQL tokenizer is loaded only when such files are linted
+    from ..textsql import Token
 
 __all__ = [
     "add_column_defs",

@@ -8,7 +8,6 @@ from ..context import FileContext, Hit, Obj, Stmt
 from ..model import Severity
 from ..pgnodes import alter_cmds, drop_object_names, relname
 from ..registry import Example, rule
-from ..textsql import dml_target, parse_alter_table, read_name, split_top_level
 from ._helpers import has_top_level_word, is_new_or_undone
 
 ALL = ("postgres", "sqlite", "mysql")
@@ -332,6 +331,8 @@ def truncate(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
 
 @truncate.also("mysql")
 def _truncate_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    from ..textsql import dml_target
+
     if stmt.tokens and stmt.tokens[0].is_word("TRUNCATE"):
         table = dml_target(stmt.tokens)
         if not is_new_or_undone(ctx, Obj("table", table)):
@@ -372,6 +373,8 @@ def delete_without_where(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
 
 @delete_without_where.also("sqlite", "mysql")
 def _delete_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    from ..textsql import dml_target
+
     if not stmt.tokens or not stmt.tokens[0].is_word("DELETE"):
         return
     table = dml_target(stmt.tokens)
@@ -417,6 +420,8 @@ def update_without_where(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
 
 @update_without_where.also("sqlite", "mysql")
 def _update_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    from ..textsql import dml_target
+
     if not stmt.tokens or not stmt.tokens[0].is_word("UPDATE"):
         return
     table = dml_target(stmt.tokens)
@@ -470,6 +475,8 @@ def rename_table(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
 
 @rename_table.also("sqlite", "mysql")
 def _rename_table_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    from ..textsql import parse_alter_table, read_name, split_top_level
+
     tokens = stmt.tokens
     if len(tokens) > 2 and tokens[0].is_word("RENAME") and tokens[1].is_word("TABLE"):
         for part in split_top_level(tokens[2:]):
@@ -527,6 +534,8 @@ def rename_column(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
 
 @rename_column.also("sqlite", "mysql")
 def _rename_column_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    from ..textsql import parse_alter_table, read_name
+
     alter = parse_alter_table(stmt.tokens)
     if alter is None:
         return

@@ -10,7 +10,6 @@ from ..context import FileContext, Hit, Obj, Stmt
 from ..model import Severity
 from ..pgnodes import alter_cmds, column_constraints, drop_object_names, relname, type_name, unwrap
 from ..registry import Example, rule
-from ..textsql import column_action, parse_alter_table, read_name
 from ._helpers import (
     add_column_defs,
     constraint_types,
@@ -325,6 +324,8 @@ def add_not_null_without_default(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
 
 @add_not_null_without_default.also("sqlite", "mysql")
 def _add_not_null_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    from ..textsql import column_action, parse_alter_table
+
     alter = parse_alter_table(stmt.tokens)
     if alter is None or is_new_or_undone(ctx, Obj("table", alter.table)):
         return
@@ -389,6 +390,8 @@ def change_column_type(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
 
 @change_column_type.also("mysql")
 def _change_column_type_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    from ..textsql import parse_alter_table, read_name
+
     alter = parse_alter_table(stmt.tokens)
     if alter is None:
         return
