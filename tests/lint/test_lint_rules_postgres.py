@@ -301,6 +301,7 @@ SAFE: list[tuple[str, str, str, dict[str, Any]]] = [
      "BEGIN;\nSET LOCAL lock_timeout = '2s';\nALTER TABLE u ADD COLUMN a text;\nCOMMIT;", {}),
     ("only-new-tables-touched", "lock-timeout-missing",
      "CREATE TABLE t (a bigint);\nCREATE INDEX i ON t (a);\nALTER TABLE t ADD COLUMN b text;", {}),
+    ("validate-takes-a-weak-lock", "lock-timeout-missing", "ALTER TABLE o VALIDATE CONSTRAINT c;", {}),
     ("concurrent-index-needs-no-lock-timeout", "lock-timeout-missing",
      "CREATE INDEX CONCURRENTLY i ON users (a);", {}),
     ("statement-timeout-set", "statement-timeout-missing",
