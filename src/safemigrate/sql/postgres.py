@@ -17,6 +17,7 @@ from .script import (
     Statement,
     has_no_transaction_marker,
     make_statement,
+    skip_leading_noise,
     whole_file,
 )
 
@@ -110,9 +111,9 @@ def split_postgres(text: str) -> Script:
         length = raw.get("stmt_len") or 0
         start = offsets.char(start_byte)
         end = offsets.char(start_byte + length) if length else len(text)
-        chunk = text[start:end]
-        start += len(chunk) - len(chunk.lstrip())
-        end = start + len(chunk.strip())
+        # Report a statement where its first keyword is, not where a comment before it starts.
+        start = skip_leading_noise(text, start, end)
+        end = start + len(text[start:end].rstrip())
         if end <= start:
             continue
         ((kind, node),) = raw["stmt"].items()

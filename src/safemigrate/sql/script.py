@@ -7,11 +7,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["NO_TRANSACTION_MARKER", "LineIndex", "ParseProblem", "Script", "Statement", "split_sql"]
+__all__ = ["LEADING_NOISE", "NO_TRANSACTION_MARKER", "LineIndex", "ParseProblem", "Script", "Statement", "skip_leading_noise", "split_sql"]
 
 # A file holding this comment runs statement by statement, each committed on its own.
 NO_TRANSACTION_MARKER = "safemigrate:no-transaction"
 _MARKER_RE = re.compile(r"--\s*" + re.escape(NO_TRANSACTION_MARKER) + r"\b")
+# Blanks and comments before a statement's first keyword.
+LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,11 @@ class LineIndex:
 
     def __init__(self, text: str) -> None:
         self._starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                self._starts.append(i + 1)
+        find = text.find
+        at = find("\n")
+        while at >= 0:
+            self._starts.append(at + 1)
+            at = find("\n", at + 1)
 
     def position(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self._starts, offset)
@@ -92,6 +96,12 @@ class LineIndex:
 
 def has_no_transaction_marker(text: str) -> bool:
     return _MARKER_RE.search(text) is not None
+
+
+def skip_leading_noise(text: str, start: int, end: int) -> int:
+    """Where the statement in ``text[start:end]`` really starts: after blanks and comments."""
+    match = LEADING_NOISE.match(text, start, end)
+    return match.end() if match else start
 
 
 def make_statement(text: str, index: LineIndex, start: int, end: int, **kwargs: Any) -> Statement:

@@ -10,12 +10,18 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from .script import LineIndex, Script, Statement, has_no_transaction_marker, make_statement
+from .script import (
+    LineIndex,
+    Script,
+    Statement,
+    has_no_transaction_marker,
+    make_statement,
+    skip_leading_noise,
+)
 
 __all__ = ["split_sqlite"]
 
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
-_LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
 _CONTROL = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"}
 
 
@@ -66,10 +72,8 @@ def _append(statements: list[Statement], text: str, index: LineIndex, start: int
     if _is_only_comments(chunk):
         return
     # Report the statement where its first keyword is, not where a comment before it starts.
-    noise = _LEADING_NOISE.match(chunk)
-    lead = noise.end() if noise else 0
-    begin = start + lead
-    finish = begin + len(chunk[lead:].rstrip())
+    begin = skip_leading_noise(text, start, end)
+    finish = begin + len(text[begin:end].rstrip())
     kind, transactional, control = _properties(chunk)
     statements.append(
         make_statement(text, index, begin, finish, kind=kind, transactional=transactional,
