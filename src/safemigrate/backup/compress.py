@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 CHUNK = 1024 * 1024
-# Level 1: on pgbench data with random text it is both faster (about 290 MB/s on one core) and
+# Level 1: on pgbench data with random text it is both faster (about 250 MB/s on one thread) and
 # smaller than level 3 (which ran at 75 MB/s there); see docs/benchmarks.md.
 DEFAULT_ZSTD_LEVEL = 1
 
