@@ -194,6 +194,11 @@ def test_atomic_up_is_all_or_nothing(db: TestDatabase, tmp_path: Path) -> None:
     assert db.version_row() == []
     assert not {"a", "b"} & db.tables()
     assert "all 3 migrations ran in one transaction" in "\n".join(caught.value.details["report_lines"])
+    # Statements are sent without waiting for each result, and the failure still names its own.
+    assert caught.value.details["file"].endswith("3_c.up.sql")
+    assert (caught.value.details["line"], caught.value.details["statement_index"]) == (1, 1)
+    with m:
+        assert [(r.version, r.outcome) for r in m.read_history()] == [(3, "failed")]
     (tmp_path / "m" / "3_c.up.sql").write_text("CREATE TABLE c (id INTEGER);\n")
     m = make(db, tmp_path / "m", {})
     with m:
@@ -274,3 +279,16 @@ def test_dry_run_keeps_a_savepoint_rollback_inside_the_files_transaction(pg_url:
     files_commit = planned.index("CREATE TABLE b (id int);") + 1
     assert planned[files_commit] == "COMMIT;"
     assert "statements_committed" in planned[files_commit + 1]
+
+
+def test_atomic_records_one_history_row_per_migration(db: TestDatabase, tmp_path: Path) -> None:
+    m = make(db, tmp_path / "m", {f"{v}_t{v}.up.sql": f"CREATE TABLE t{v} (id INTEGER);\n" for v in (1, 2, 3)})
+    if not db.transactional_ddl:
+        with m, pytest.raises(UsageError, match="transactional DDL"):
+            m.up(atomic=True)
+        return
+    with m:
+        m.up(atomic=True)
+        records = m.read_history()
+    assert [(r.version, r.mode, r.outcome, r.from_version) for r in records] == [
+        (1, "atomic", "applied", None), (2, "atomic", "applied", 1), (3, "atomic", "applied", 2)]

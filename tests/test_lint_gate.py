@@ -60,3 +60,11 @@ def test_postgres_lint_uses_the_servers_version(pg_url: str, pg_plain_url: str, 
     with psycopg.connect(pg_plain_url) as conn:
         major = conn.info.server_version // 10000
     assert json.loads(result.stdout)["lint"]["pg_version"] == major
+
+
+def test_no_lint_skips_the_check_and_refuses_to_be_combined_with_strict(sqlite_url: str, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", {**SAFE, **UNSAFE})
+    both = run_cli("-path", str(folder), "-database", sqlite_url, "up", "--strict", "--no-lint")
+    assert both.exit_code == 2 and "contradict" in both.stderr
+    result = run_cli("-path", str(folder), "-database", sqlite_url, "up", "--no-lint")
+    assert result.exit_code == 0 and "lint" not in result.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from support import TestDatabase, assert_no_secret, write_migrations
+from support import CANARY_PASSWORD, TestDatabase, assert_no_secret, write_migrations
 
 LONG_STATEMENT = {
     "postgres": "SELECT pg_sleep(60);",
@@ -79,6 +79,24 @@ def test_a_signal_rolls_back_the_running_migration_and_releases_the_lock(
     assert version.returncode == 0, version.stderr
     outcomes = [r[0] for r in db.query("SELECT outcome FROM safemigrate_history WHERE version = 2")]
     assert outcomes == ["interrupted"]
+
+
+def test_a_signal_during_an_atomic_run_rolls_back_every_migration(pg_url: str, tmp_path: Path) -> None:
+    db = TestDatabase("postgres", pg_url, pg_url.replace(f":{CANARY_PASSWORD}@", "@"))
+    folder = write_migrations(tmp_path / "m", {
+        "1_first.up.sql": "CREATE TABLE first_t (id INTEGER);\n",
+        "2_slow.up.sql": f"CREATE TABLE slow_t (id INTEGER);\n{LONG_STATEMENT['postgres']}\n",
+        "3_last.up.sql": "CREATE TABLE last_t (id INTEGER);\n",
+    })
+    proc = start_cli("-path", str(folder), "-database", db.url, "up", "--atomic")
+    wait_until_running(proc, db)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert_no_secret(out, err)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "interrupted" in err and "2_slow.up.sql:2:1" in err
+    assert not {"first_t", "slow_t", "last_t"} & db.tables()
+    assert db.version_row() == []
 
 
 def test_eight_processes_running_up_at_once_apply_each_migration_exactly_once(

@@ -17,6 +17,7 @@ run swaps in a recording runner and runs the very same code.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ._version import __version__
-from .drivers.base import DbErrorInfo, Driver, Query, VersionState, local_identity
+from .drivers.base import DbErrorInfo, Driver, Query, StatementFailed, VersionState, local_identity
 from .errors import (
     DatabaseError,
     DirtyDatabaseError,
@@ -154,6 +155,13 @@ class RunResult:
 # -- the one place SQL is executed ---------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _placeholder_pieces(sql: str, placeholder: str) -> tuple[str, ...]:
+    """Our bookkeeping SQL split at its placeholders; the same few statements come back every step."""
+    return tuple(sql.split(placeholder))
+
+
+
 class SqlRunner:
     """Executes SQL on the driver, or (dry run) records exactly what would be executed."""
 
@@ -192,6 +200,13 @@ class SqlRunner:
             parts.append("COMMIT")
         self.driver.execute(";\n".join(parts), None)
 
+    def run_statements(self, texts: Sequence[str]) -> None:
+        """Several migration statements in one go (StatementFailed names the one that failed)."""
+        if self.dry_run:
+            self.recorded.extend(text.rstrip().rstrip(";") + ";" for text in texts)
+            return
+        self.driver.execute_statements(texts)
+
     def run_statement(self, statement: Statement) -> None:
         if self.dry_run:
             if statement.transaction_control:
@@ -223,10 +238,11 @@ class SqlRunner:
     def render(self, sql: str, params: Sequence[Any] | None) -> str:
         text = sql.strip()
         if params:
-            pieces = text.split(self.driver.placeholder)
+            pieces = _placeholder_pieces(text, self.driver.placeholder)
+            literal = self.driver.literal
             rendered = [pieces[0]]
             for value, piece in zip(params, pieces[1:], strict=False):
-                rendered.append(self.driver.literal(value))
+                rendered.append(literal(value))
                 rendered.append(piece)
             text = "".join(rendered)
         return text if text.endswith(";") else text + ";"
@@ -719,17 +735,20 @@ class Migrator:
         final = None if plan.end == NIL else plan.end
         try:
             runner.run_batch(self.driver.set_version_sql(final, True), begin=True)
-            for index, (step, script) in enumerate(zip(plan.steps, scripts, strict=True)):
-                if on_step is not None:
-                    on_step()
-                if not runner.dry_run:
-                    self.reporter.step_started(step, index, total, "atomic")
-                results.append(self._run_in_transaction(runner, step, script, current,
-                                                        own_transaction=False, atomic_history=history))
-                current = step.target
+            if not runner.dry_run and all(script is None or script.parsed for script in scripts):
+                results = self._run_atomic_statements(plan, scripts, runner, history)
+            else:
+                for index, (step, script) in enumerate(zip(plan.steps, scripts, strict=True)):
+                    if on_step is not None:
+                        on_step()
+                    if not runner.dry_run:
+                        self.reporter.step_started(step, index, total, "atomic")
+                    results.append(self._run_in_transaction(runner, step, script, current,
+                                                            own_transaction=False, atomic_history=history))
+                    current = step.target
             closing = self.driver.set_version_sql(final, False)
-            if self._history_ready or runner.dry_run:
-                closing.extend(self.history.insert_sql(record) for record in history)
+            if (self._history_ready or runner.dry_run) and history:
+                closing.append(self.history.insert_sql(*history))
             runner.run_batch(closing, commit=True)
         except _AtomicFailure as failed:
             self._safe_rollback(runner)
@@ -744,6 +763,44 @@ class Migrator:
         if not runner.dry_run:
             for result in results:
                 self.reporter.step_finished(result)
+        return results
+
+    def _run_atomic_statements(self, plan: Plan, scripts: Sequence[Script | None], runner: SqlRunner,
+                               history: list[HistoryRecord]) -> list[StepResult]:
+        """The statements of every step sent as one list (pipelined on PostgreSQL): the client
+        prepares the next statement while the server runs the previous one. A failure still
+        names its statement; per-step times are not measurable, so each step records the run's."""
+        started_wall = datetime.now(UTC)
+        started = time.monotonic()
+        where = [(i, j) for i, script in enumerate(scripts) if script for j in range(len(script.statements))]
+        texts = [scripts[i].statements[j].text for i, j in where]  # type: ignore[union-attr]
+        self._check_interrupt()
+        for index, step in enumerate(plan.steps):
+            self.reporter.step_started(step, index, len(plan.steps), "atomic")
+        records = [self._new_record(step.version, step.direction, previous, step.target, mode="atomic",
+                                    outcome="applied", started=started_wall, step=step, script=script)
+                   for step, script, previous in zip(plan.steps, scripts,
+                                                     [plan.start, *[s.target for s in plan.steps[:-1]]],
+                                                     strict=True)]
+        try:
+            runner.run_statements(texts)
+        except StatementFailed as failed:
+            step_index, statement_index = where[failed.index]
+            failure = _Failure(plan.steps[step_index], scripts[step_index], "atomic", statement_index,
+                               self.driver.describe_error(failed.error))
+            raise _AtomicFailure(failure, records[step_index], started,
+                                 self._interrupted is not None) from None
+        elapsed = time.monotonic() - started
+        finished = datetime.now(UTC)
+        results: list[StepResult] = []
+        for step, script, record, previous in zip(plan.steps, scripts, records,
+                                                  [plan.start, *[s.target for s in plan.steps[:-1]]],
+                                                  strict=True):
+            record.finished_at = finished
+            record.duration_ms = elapsed * 1000
+            record.statements_committed = len(script.statements) if script else 0
+            history.append(record)
+            results.append(StepResult(step, "atomic", elapsed, record.statements_committed, previous))
         return results
 
     # -- failure bookkeeping --------------------------------------------------------------------------

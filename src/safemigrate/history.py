@@ -101,15 +101,17 @@ class HistoryTable:
             columns.append(f"{name} {types[kind]}{' NOT NULL' if required else ''}")
         return [(f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(columns)})", None)]
 
-    def insert_sql(self, record: HistoryRecord) -> Query:
+    def insert_sql(self, *records: HistoryRecord) -> Query:
+        """One INSERT for one or more rows (--atomic writes all of its rows at once)."""
         p = self.driver.placeholder
         values: list[Any] = []
-        for name in HISTORY_COLUMNS:
-            value = getattr(record, name)
-            values.append(self._ts(value) if isinstance(value, datetime) else value)
+        for record in records:
+            for name in HISTORY_COLUMNS:
+                value = getattr(record, name)
+                values.append(self._ts(value) if isinstance(value, datetime) else value)
         cols = ", ".join(HISTORY_COLUMNS)
-        marks = ", ".join([p] * len(HISTORY_COLUMNS))
-        return (f"INSERT INTO {self.table} ({cols}) VALUES ({marks})", values)
+        row = "(" + ", ".join([p] * len(HISTORY_COLUMNS)) + ")"
+        return (f"INSERT INTO {self.table} ({cols}) VALUES {', '.join([row] * len(records))}", values)
 
     def update_sql(self, run_id: str, **changes: Any) -> Query:
         p = self.driver.placeholder

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ..errors import UsageError
 from .options import global_options, settings_of
+
+if TYPE_CHECKING:
+    from .runtime import LintGate
+    from .settings import Settings
 
 # The engine, its renderers and rich are imported inside the commands that use them,
 # so that `version` starts as fast as possible.
@@ -13,6 +19,16 @@ from .options import global_options, settings_of
 __all__ = ["create", "down", "drop", "force", "goto", "plan", "status", "up", "version"]
 
 _NO_PARSE = {"ignore_unknown_options": True}
+
+
+def _lint_gate(settings: Settings, *, strict: bool, no_lint: bool) -> LintGate | None:
+    from .runtime import LintGate
+
+    if no_lint:
+        if strict:
+            raise UsageError("--strict and --no-lint contradict each other", hint="pass one of them")
+        return None
+    return LintGate(settings.output, strict=strict)
 
 
 def _uint(value: str, what: str) -> int:
@@ -29,22 +45,25 @@ def _uint(value: str, what: str) -> int:
               help="Apply all pending migrations in ONE transaction: all or nothing.")
 @click.option("--strict", is_flag=True,
               help="Block on error-level lint findings in the files about to run.")
+@click.option("--no-lint", is_flag=True,
+              help="Do not lint the files about to run (when CI already ran safemigrate lint).")
 @global_options
 @click.pass_context
-def up(ctx: click.Context, n: str | None, dry_run: bool, atomic: bool, strict: bool) -> None:
+def up(ctx: click.Context, n: str | None, dry_run: bool, atomic: bool, strict: bool,
+       no_lint: bool) -> None:
     """Apply all or N up migrations."""
     from .render import render_plan, render_run
-    from .runtime import CliReporter, LintGate, handle_signals, open_migrator
+    from .runtime import CliReporter, handle_signals, open_migrator
 
     settings = settings_of(ctx)
     limit = None if n is None else _uint(n, "limit argument N")
     reporter = CliReporter(settings.output)
-    gate = LintGate(settings.output, strict=strict)
+    gate = _lint_gate(settings, strict=strict, no_lint=no_lint)
     with open_migrator(settings, reporter=reporter, lint=gate) as migrator, \
             handle_signals(migrator, settings.output):
         result = migrator.up(limit, dry_run=dry_run, atomic=atomic)
     reporter.close()
-    (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}))
+    (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}) if gate else {})
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -79,24 +98,26 @@ def down(ctx: click.Context, n: str | None, apply_all: bool, yes: bool, dry_run:
 @click.option("--dry-run", is_flag=True, help="Print the steps and the SQL that would run; change nothing.")
 @click.option("--strict", is_flag=True,
               help="Block on error-level lint findings in the files about to run.")
+@click.option("--no-lint", is_flag=True,
+              help="Do not lint the files about to run (when CI already ran safemigrate lint).")
 @global_options
 @click.pass_context
-def goto(ctx: click.Context, v: str | None, dry_run: bool, strict: bool) -> None:
+def goto(ctx: click.Context, v: str | None, dry_run: bool, strict: bool, no_lint: bool) -> None:
     """Migrate up or down to version V."""
     from .render import render_plan, render_run
-    from .runtime import CliReporter, LintGate, handle_signals, open_migrator
+    from .runtime import CliReporter, handle_signals, open_migrator
 
     settings = settings_of(ctx)
     if v is None:
         raise UsageError("error: please specify version argument V", hint="safemigrate goto V")
     version_number = _uint(v, "version argument V")
     reporter = CliReporter(settings.output)
-    gate = LintGate(settings.output, strict=strict)
+    gate = _lint_gate(settings, strict=strict, no_lint=no_lint)
     with open_migrator(settings, reporter=reporter, lint=gate) as migrator, \
             handle_signals(migrator, settings.output):
         result = migrator.goto(version_number, dry_run=dry_run)
     reporter.close()
-    (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}))
+    (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}) if gate else {})
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -199,12 +220,14 @@ def status(ctx: click.Context, exit_code: bool) -> None:
 @click.argument("words", nargs=-1)
 @click.option("--strict", is_flag=True,
               help="Block on error-level lint findings in the files about to run.")
+@click.option("--no-lint", is_flag=True,
+              help="Do not lint the files about to run (when CI already ran safemigrate lint).")
 @global_options
 @click.pass_context
-def plan(ctx: click.Context, words: tuple[str, ...], strict: bool) -> None:
+def plan(ctx: click.Context, words: tuple[str, ...], strict: bool, no_lint: bool) -> None:
     """Show what up [N], down [N|-all] or goto V would run, SQL included; change nothing."""
     from .render import render_plan
-    from .runtime import LintGate, open_migrator
+    from .runtime import open_migrator
 
     settings = settings_of(ctx)
     command = words[0] if words else "up"
@@ -218,7 +241,7 @@ def plan(ctx: click.Context, words: tuple[str, ...], strict: bool) -> None:
         argument = _uint(rest[0], "version argument V" if command == "goto" else "limit argument N")
     elif command == "goto":
         raise UsageError("error: please specify version argument V", hint="safemigrate plan goto V")
-    gate = LintGate(settings.output, strict=strict)
+    gate = _lint_gate(settings, strict=strict, no_lint=no_lint)
     with open_migrator(settings, lint=gate) as migrator:
         result = migrator.plan(command, argument)
-    render_plan(settings.output, result, gate.attach({}))
+    render_plan(settings.output, result, gate.attach({}) if gate else {})

@@ -24,6 +24,7 @@ __all__ = [
     "Driver",
     "LockHolder",
     "Query",
+    "StatementFailed",
     "TableName",
     "VersionState",
     "local_identity",
@@ -97,6 +98,15 @@ class LockHolder:
         return text
 
 
+class StatementFailed(Exception):
+    """Statement number ``index`` of a list failed with the database error ``error``."""
+
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
+
+
 def local_identity() -> dict[str, str]:
     """The operating-system user and host running the tool, for the history table."""
     try:
@@ -150,6 +160,20 @@ class Driver(ABC):
 
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]: ...
+
+    def execute_statements(self, statements: Sequence[str]) -> None:
+        """Run several statements in order, stopping at the first failure (StatementFailed says which).
+
+        Drivers that can send them without waiting for each result (PostgreSQL's pipeline
+        mode) do, so the client's work overlaps the server's.
+        """
+        for index, sql in enumerate(statements):
+            try:
+                self.execute(sql)
+            except Exception as exc:
+                if self.describe_error(exc) is None:
+                    raise
+                raise StatementFailed(index, exc) from exc
 
     @abstractmethod
     def in_transaction(self) -> bool: ...

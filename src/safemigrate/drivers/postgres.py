@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from ..errors import DatabaseError, LockTimeoutError, UsageError
 from ..redact import redact_text
 from ..urls import DatabaseURL
-from .base import DbErrorInfo, Driver, LockHolder, Query, TableName, VersionState
+from .base import DbErrorInfo, Driver, LockHolder, Query, StatementFailed, TableName, VersionState
 
 if TYPE_CHECKING:
     import psycopg
@@ -93,6 +93,14 @@ def connection_params(url: DatabaseURL, *, application_name: str | None = None) 
     if application_name and "application_name" not in params:
         params["application_name"] = application_name
     return params
+
+
+def _text_literal(value: str) -> str:
+    """An E'' string: it escapes backslashes itself, so it reads the same whatever
+    standard_conforming_strings says; PostgreSQL text cannot hold NUL."""
+    if "'" in value or "\\" in value or "\x00" in value:
+        value = value.replace("\x00", "").replace("\\", "\\\\").replace("'", "''")
+    return f"E'{value}'"
 
 
 class PostgresDriver(Driver):
@@ -218,6 +226,26 @@ class PostgresDriver(Driver):
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         return list(self.conn.execute(sql, params, prepare=False).fetchall())
 
+    def execute_statements(self, statements: Sequence[str]) -> None:
+        import psycopg
+
+        if not psycopg.Pipeline.is_supported():
+            super().execute_statements(statements)
+            return
+        cursors: list[psycopg.Cursor[Any]] = []
+        try:
+            with self.conn.pipeline() as pipeline:
+                for sql in statements:
+                    cursor = self.conn.cursor()
+                    cursor.execute(sql, prepare=False)
+                    cursors.append(cursor)
+                pipeline.sync()
+        except psycopg.Error as exc:
+            # Results arrive in order: the statements before the failing one have theirs,
+            # the failing one and those after it (skipped by the server) have none.
+            index = next((i for i, c in enumerate(cursors) if c.pgresult is None), len(cursors) - 1)
+            raise StatementFailed(index, exc) from exc
+
     def in_transaction(self) -> bool:
         from psycopg import pq
 
@@ -227,15 +255,18 @@ class PostgresDriver(Driver):
         return '"' + name.replace('"', '""') + '"'
 
     def literal(self, value: Any) -> str:
-        # E'' strings escape backslashes themselves, so the result is right whatever
-        # standard_conforming_strings says; PostgreSQL text cannot hold NUL.
+        # Called for every value of every bookkeeping batch, so the common types go first.
+        kind = type(value)
+        if kind is str:
+            return _text_literal(value)
+        if kind is int:
+            return str(value)
+        if value is None:
+            return "NULL"
         if isinstance(value, datetime):
-            return self.literal(value.isoformat()) + "::timestamptz"
+            return _text_literal(value.isoformat()) + "::timestamptz"
         if isinstance(value, float) and not math.isfinite(value):
             return "'NaN'::float8" if math.isnan(value) else f"'{'-' if value < 0 else ''}Infinity'::float8"
-        if isinstance(value, str):
-            escaped = value.replace("\x00", "").replace("\\", "\\\\").replace("'", "''")
-            return f"E'{escaped}'"
         return super().literal(value)
 
     def describe_error(self, exc: BaseException) -> DbErrorInfo | None:
