@@ -142,8 +142,8 @@ class TestDatabase:
 
             return sqlite3.connect(self._connect_to, isolation_level=None)
         import pymysql
-        from safemigrate.drivers.mysql import MysqlDriver  # type: ignore[import-not-found]
 
+        from safemigrate.drivers.mysql import MysqlDriver  # type: ignore[import-not-found]
         from safemigrate.urls import parse_database_url
 
         return pymysql.connect(**MysqlDriver.connect_kwargs(parse_database_url(self.url)),
