@@ -40,13 +40,15 @@ def with_database(url: str, dbname: str) -> str:
 
 
 def with_password(url: str, password: str = CANARY_PASSWORD) -> str:
-    """Put ``password`` into the URL's user info (the test servers use trust auth and ignore it)."""
+    """Put ``password`` into the URL's user info (the test servers use trust auth and ignore it).
+
+    Also for socket URLs with an empty password, such as the embedded server's postgresql://postgres:@/db.
+    """
     parts = urlsplit(url)
-    if parts.password is not None or not parts.username:
+    if parts.password or not parts.username:
         return url
-    netloc = parts.netloc
-    userinfo, _, hostport = netloc.rpartition("@")
-    return urlunsplit(parts._replace(netloc=f"{userinfo}:{password}@{hostport}"))
+    _, _, hostport = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:{password}@{hostport}"))
 
 
 def unique_name(prefix: str) -> str:
@@ -192,3 +194,8 @@ def write_migrations(folder: Path, files: dict[str, str]) -> Path:
     for name, body in files.items():
         (folder / name).write_text(body, encoding="utf-8")
     return folder
+
+
+def database_name(url: str) -> str:
+    """The database a URL names (its path), also for socket URLs such as postgresql://u@/db?host=/run."""
+    return urlsplit(url).path.lstrip("/")

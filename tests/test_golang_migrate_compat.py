@@ -9,7 +9,7 @@ import pytest
 
 from safemigrate import LockTimeoutError, Migrator, load_source, open_driver
 from safemigrate.drivers.postgres import advisory_lock_id
-from support import run_cli, write_migrations
+from support import database_name, run_cli, write_migrations
 
 
 @pytest.fixture
@@ -29,8 +29,8 @@ def test_lock_id_keys_on_schema_table_and_the_url_path_with_its_slash(pg_url: st
     driver = open_driver(pg_url)
     driver.connect()
     try:
-        dbname = pg_url.rsplit("/", 1)[1].split("?")[0]
-        assert driver.lock_key == advisory_lock_id("/" + dbname, "public", "schema_migrations")  # type: ignore[attr-defined]
+        assert driver.lock_key == advisory_lock_id(  # type: ignore[attr-defined]
+            "/" + database_name(pg_url), "public", "schema_migrations")  # type: ignore[attr-defined]
     finally:
         driver.close()
 

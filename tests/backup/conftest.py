@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from backup_support import S3Endpoint, _mysql_connect, admin_execute, free_port
 
-from support import unique_name, with_database
+from support import database_name, unique_name, with_database
 
 PG_TABLES = """
 CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
@@ -27,7 +27,7 @@ CREATE VIEW big_invoices AS SELECT * FROM billing.invoices WHERE amount > 100;
 def pg_db(pg_url: str, pg_plain_url: str, postgres_admin_url: str) -> Iterator[str]:
     """A populated PostgreSQL database (version 3, three tables); its URL carries the canary password."""
     admin_execute(pg_plain_url, PG_TABLES)
-    name = pg_plain_url.rsplit("/", 1)[1].split("?")[0]
+    name = database_name(pg_plain_url)
     try:
         yield pg_url
     finally:

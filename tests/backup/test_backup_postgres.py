@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from backup_support import admin_execute, pg_databases, write_script
 
-from support import CANARY_PASSWORD, run_cli
+from support import CANARY_PASSWORD, database_name, run_cli
 
 pytestmark = pytest.mark.postgres
 
@@ -20,7 +20,7 @@ def plain(url: str) -> str:
 
 
 def dbname(url: str) -> str:
-    return url.rsplit("/", 1)[1].split("?")[0]
+    return database_name(url)
 
 
 def create(url: str, store: Path, *extra: str) -> dict:
@@ -220,13 +220,14 @@ def test_flipped_byte_fails_verify_and_names_the_file(pg_db: str, tmp_path: Path
     assert refused.exit_code == 2 and "failed its last verification" in refused.stderr
 
 
-def test_stored_dump_cut_short_fails_verify(pg_db: str, tmp_path: Path) -> None:
+def test_stored_dump_cut_short_fails_verify(pg_db: str, tmp_path: Path, postgres_admin_url: str) -> None:
+    _dump, restore = real_pg_tools(postgres_admin_url)
     store = tmp_path / "b"
     backup = create(pg_db, store, "--compression", "none")
     data = store / backup["id"] / "database.dump"
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
     # The runbook's own check passes on the half-sized dump: it reads only the table of contents.
-    assert subprocess.run(["pg_restore", "--list", str(data)], capture_output=True).returncode == 0
+    assert subprocess.run([restore, "--list", str(data)], capture_output=True).returncode == 0
     result = run_cli("backup", "verify", backup["id"], "--quick", "--to", str(store))
     assert result.exit_code == 1 and "database.dump" in result.stderr
 
@@ -340,7 +341,7 @@ def test_errors_are_clear(pg_db: str, tmp_path: Path) -> None:
     wrong = run_cli("backup", "create", "--database", pg_db, "--to", "ftp://host/x")
     assert wrong.exit_code == 2 and "unsupported backup location" in wrong.stderr
     down = run_cli("backup", "create", "--database",
-                   pg_db.replace("127.0.0.1:5432", "127.0.0.1:1").replace("localhost:5432", "localhost:1"),
+                   f"postgres://postgres:{CANARY_PASSWORD}@127.0.0.1:1/nothing_listens_here?connect_timeout=2",
                    "--to", str(store))
     assert down.exit_code == 1 and "cannot connect" in down.stderr
     (store / "20200101T000000Z-junk-000000.partial").mkdir()
