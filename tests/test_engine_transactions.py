@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from safemigrate import MigrationFailedError, Migrator, UsageError, load_source, open_driver
+from safemigrate import (
+    MigrationFailedError,
+    Migrator,
+    UsageError,
+    VersionState,
+    load_source,
+    open_driver,
+)
 from support import TestDatabase, write_migrations
 
 RUNBOOK_EXAMPLE = """-- 000004_add_last_seen.up.sql
@@ -292,3 +299,27 @@ def test_atomic_records_one_history_row_per_migration(db: TestDatabase, tmp_path
         records = m.read_history()
     assert [(r.version, r.mode, r.outcome, r.from_version) for r in records] == [
         (1, "atomic", "applied", None), (2, "atomic", "applied", 1), (3, "atomic", "applied", 2)]
+
+
+def test_when_opening_the_next_migration_fails_the_committed_one_stays_applied(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # Migration 1 installs a trigger that refuses the dirty marker of version 2, so the round trip
+    # that commits 1 and opens 2 fails half-way: 1 must count as applied, 2 as failed, version 1 clean.
+    m = Migrator(load_source(write_migrations(tmp_path / "m", {
+        "1_trap.up.sql": """CREATE FUNCTION refuse_two() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.version = 2 AND NEW.dirty THEN RAISE EXCEPTION 'no version 2 here'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_two BEFORE INSERT ON schema_migrations FOR EACH ROW EXECUTE FUNCTION refuse_two();
+""",
+        "2_next.up.sql": "CREATE TABLE never (id integer);\n",
+    })), open_driver(pg_url), lock_timeout=5)
+    with m, pytest.raises(MigrationFailedError) as caught:
+        m.up()
+    assert "no version 2 here" in caught.value.message
+    with m:
+        assert m.version() == VersionState(1, False)
+        assert [(r.version, r.outcome) for r in m.read_history()] == [(1, "applied"), (2, "failed")]
+        assert m.driver.query("SELECT to_regclass('never')") == [(None,)]

@@ -181,11 +181,13 @@ class SqlRunner:
         for sql, params in queries:
             self.run(sql, params)
 
-    def run_batch(self, queries: Sequence[Query], *, begin: bool = False, commit: bool = False) -> None:
+    def run_batch(self, queries: Sequence[Query], *, begin: bool = False, commit: bool = False,
+                  then_begin: Sequence[Query] | None = None) -> None:
         """Bookkeeping in one round trip where the driver takes several statements per call.
 
         Only our own SQL is batched (values rendered by the driver's ``literal``);
         migration statements always go one by one so a failure points at one of them.
+        ``then_begin``: after the COMMIT, open the next transaction with these queries.
         """
         if self.dry_run or not self.driver.multi_statement:
             if begin:
@@ -193,11 +195,17 @@ class SqlRunner:
             self.run_all(queries)
             if commit:
                 self.commit()
+            if then_begin is not None:
+                self.begin()
+                self.run_all(then_begin)
             return
         parts = ["BEGIN"] if begin else []
         parts.extend(self.render(sql, params).rstrip(";") for sql, params in queries)
         if commit:
             parts.append("COMMIT")
+        if then_begin is not None:
+            parts.append("BEGIN")
+            parts.extend(self.render(sql, params).rstrip(";") for sql, params in then_begin)
         self.driver.execute(";\n".join(parts), None)
 
     def run_statements(self, texts: Sequence[str]) -> None:
@@ -386,12 +394,19 @@ class Migrator:
             else:
                 current = plan.start
                 total = len(plan.steps)
+                runner = SqlRunner(self.driver)
+                opened = False  # the step's transaction was opened by the previous step's last batch
                 for index, (step, script) in enumerate(zip(plan.steps, scripts, strict=True)):
                     if self._interrupted is not None:
                         raise self._interrupted_between_steps(step, current)
-                    step_result = self._run_step(SqlRunner(self.driver), step, script, current,
-                                                 index, total)
+                    following = plan.steps[index + 1] if index + 1 < total else None
+                    chain = following is not None and self._mode(script) == "transaction" \
+                        and self._mode(scripts[index + 1]) == "transaction"
+                    self._chain_opened = False
+                    step_result = self._run_step(runner, step, script, current, index, total,
+                                                 opened=opened, chain=following if chain else None)
                     result.steps.append(step_result)
+                    opened = self._chain_opened
                     current = step.target
             result.end = self.driver.read_version()
             if plan.error is not None:
@@ -520,6 +535,7 @@ class Migrator:
                 self.driver.unlock()
 
     _history_ready = False
+    _chain_opened = False
 
     def _ensure_tables(self) -> None:
         try:
@@ -562,11 +578,11 @@ class Migrator:
         return "transaction"
 
     def _run_step(self, runner: SqlRunner, step: Step, script: Script | None, current: int,
-                  index: int, total: int) -> StepResult:
+                  index: int, total: int, *, opened: bool = False, chain: Step | None = None) -> StepResult:
         mode = self._mode(script)
         self.reporter.step_started(step, index, total, mode)
         if mode == "transaction":
-            result = self._run_in_transaction(runner, step, script, current)
+            result = self._run_in_transaction(runner, step, script, current, opened=opened, chain=chain)
         else:
             result = self._run_statements(runner, step, script, current)
         self.reporter.step_finished(result)
@@ -599,9 +615,13 @@ class Migrator:
 
     def _run_in_transaction(self, runner: SqlRunner, step: Step, script: Script | None, current: int,
                             *, own_transaction: bool = True,
-                            atomic_history: list[HistoryRecord] | None = None) -> StepResult:
+                            atomic_history: list[HistoryRecord] | None = None,
+                            opened: bool = False, chain: Step | None = None) -> StepResult:
         """One migration in one transaction; inside --atomic (``own_transaction`` False) the version
-        is written once for the whole run by the caller and history rows are collected in ``atomic_history``."""
+        is written once for the whole run by the caller and history rows are collected in ``atomic_history``.
+
+        ``opened``: the previous step's last round trip already began this transaction and marked it
+        dirty. ``chain``: end with one round trip that commits this step and opens ``chain``'s."""
         started_wall = datetime.now(UTC)
         started = time.monotonic()
         statements = script.statements if script else ()
@@ -610,7 +630,7 @@ class Migrator:
                                   outcome="applied", started=started_wall, step=step, script=script)
         failing: int | None = None
         try:
-            if own_transaction:
+            if own_transaction and not opened:
                 runner.run_batch(self.driver.set_version_sql(self._target(step), True), begin=True)
             for i, statement in enumerate(statements):
                 self._check_interrupt()
@@ -628,7 +648,10 @@ class Migrator:
                 closing = self.driver.set_version_sql(self._target(step), False)
                 if self._history_ready or runner.dry_run:
                     closing.append(self.history.insert_sql(record))
-                runner.run_batch(closing, commit=True)
+                if chain is None:
+                    runner.run_batch(closing, commit=True)
+                else:
+                    self._commit_and_open(runner, step, closing, chain)
         except BaseException as exc:
             info = self.driver.describe_error(exc)
             stopped = isinstance(exc, _Stop) or self._interrupted is not None
@@ -645,6 +668,30 @@ class Migrator:
             raise _AtomicFailure(failure, record, started, stopped) from None
         return StepResult(step, "transaction" if own_transaction else "atomic",
                           time.monotonic() - started, len(statements), current)
+
+    def _commit_and_open(self, runner: SqlRunner, step: Step, closing: Sequence[Query], chain: Step) -> None:
+        """Commit ``step`` and open ``chain``'s transaction (dirty marker included) in one round trip.
+
+        If that round trip fails, the version table tells which half failed: showing ``step``'s
+        target clean means the commit happened and only the opening of ``chain`` failed; then
+        ``chain`` simply opens its own transaction (``self._chain_opened`` says which happened).
+        """
+        self._chain_opened = False
+        try:
+            runner.run_batch(closing, commit=True,
+                             then_begin=self.driver.set_version_sql(self._target(chain), True))
+        except BaseException as exc:
+            if self.driver.describe_error(exc) is None:
+                raise
+            self._safe_rollback(runner)
+            try:
+                committed = self.driver.read_version() == VersionState(self._target(step), False)
+            except Exception:
+                raise exc from None
+            if not committed:
+                raise
+            return
+        self._chain_opened = True
 
     def _run_statements(self, runner: SqlRunner, step: Step, script: Script | None,
                         current: int) -> StepResult:
