@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -10,8 +11,11 @@ from ..errors import UsageError
 from .options import global_options, settings_of
 
 if TYPE_CHECKING:
+    from ..engine import Migrator, RunResult
     from .runtime import LintGate
     from .settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # The engine, its renderers and rich are imported inside the commands that use them,
 # so that `version` starts as fast as possible.
@@ -38,45 +42,58 @@ def _uint(value: str, what: str) -> int:
     return int(value)
 
 
-@click.command(context_settings=_NO_PARSE)
-@click.argument("n", required=False)
-@click.option("--dry-run", is_flag=True, help="Print the steps and the SQL that would run; change nothing.")
-@click.option("--atomic", is_flag=True,
-              help="Apply all pending migrations in ONE transaction: all or nothing.")
-@click.option("--strict", is_flag=True,
-              help="Block on error-level lint findings in the files about to run.")
-@click.option("--no-lint", is_flag=True,
-              help="Do not lint the files about to run (when CI already ran safemigrate lint).")
-@global_options
-@click.pass_context
-def up(ctx: click.Context, n: str | None, dry_run: bool, atomic: bool, strict: bool,
-       no_lint: bool) -> None:
-    """Apply all or N up migrations."""
+_DRY_RUN = click.option("--dry-run", is_flag=True,
+                        help="Print the steps and the SQL that would run; change nothing.")
+
+
+def _lint_options(func: F) -> F:
+    func = click.option("--no-lint", is_flag=True,
+                        help="Do not lint the files about to run (when CI already ran safemigrate lint).")(func)
+    return click.option("--strict", is_flag=True,
+                        help="Block on error-level lint findings in the files about to run.")(func)
+
+
+def _move(settings: Settings, move: Callable[[Migrator], RunResult], *, dry_run: bool,
+          gate: LintGate | None = None) -> None:
+    """Open the migrator, run one move with progress and signal handling, render its result."""
     from .render import render_plan, render_run
     from .runtime import CliReporter, handle_signals, open_migrator
 
-    settings = settings_of(ctx)
-    limit = None if n is None else _uint(n, "limit argument N")
     reporter = CliReporter(settings.output)
-    gate = _lint_gate(settings, strict=strict, no_lint=no_lint)
     with open_migrator(settings, reporter=reporter, lint=gate) as migrator, \
             handle_signals(migrator, settings.output):
-        result = migrator.up(limit, dry_run=dry_run, atomic=atomic)
+        result = move(migrator)
     reporter.close()
     (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}) if gate else {})
 
 
 @click.command(context_settings=_NO_PARSE)
 @click.argument("n", required=False)
+@_DRY_RUN
+@click.option("--atomic", is_flag=True,
+              help="Apply all pending migrations in ONE transaction: all or nothing.")
+@_lint_options
+@global_options
+@click.pass_context
+def up(ctx: click.Context, n: str | None, dry_run: bool, atomic: bool, strict: bool,
+       no_lint: bool) -> None:
+    """Apply all or N up migrations."""
+    settings = settings_of(ctx)
+    limit = None if n is None else _uint(n, "limit argument N")
+    _move(settings, lambda m: m.up(limit, dry_run=dry_run, atomic=atomic), dry_run=dry_run,
+          gate=_lint_gate(settings, strict=strict, no_lint=no_lint))
+
+
+@click.command(context_settings=_NO_PARSE)
+@click.argument("n", required=False)
 @click.option("-all", "--all", "apply_all", is_flag=True, help="Apply all down migrations, without asking.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
-@click.option("--dry-run", is_flag=True, help="Print the steps and the SQL that would run; change nothing.")
+@_DRY_RUN
 @global_options
 @click.pass_context
 def down(ctx: click.Context, n: str | None, apply_all: bool, yes: bool, dry_run: bool) -> None:
     """Apply all or N down migrations (asks before applying all of them)."""
-    from .render import render_plan, render_run
-    from .runtime import CliReporter, confirm, handle_signals, open_migrator
+    from .runtime import confirm
 
     settings = settings_of(ctx)
     if apply_all and n is not None:
@@ -86,38 +103,23 @@ def down(ctx: click.Context, n: str | None, apply_all: bool, yes: bool, dry_run:
         confirm("Are you sure you want to apply all down migrations?", yes=yes or settings.yes,
                 refusal="down with no N applies ALL down migrations, and there is no terminal to confirm",
                 hint="pass -all (or --yes) to apply them all, or down N to apply N of them")
-    reporter = CliReporter(settings.output)
-    with open_migrator(settings, reporter=reporter) as migrator, handle_signals(migrator, settings.output):
-        result = migrator.down(limit, dry_run=dry_run)
-    reporter.close()
-    (render_plan if dry_run else render_run)(settings.output, result)
+    _move(settings, lambda m: m.down(limit, dry_run=dry_run), dry_run=dry_run)
 
 
 @click.command(name="goto", context_settings=_NO_PARSE)
 @click.argument("v", required=False)
-@click.option("--dry-run", is_flag=True, help="Print the steps and the SQL that would run; change nothing.")
-@click.option("--strict", is_flag=True,
-              help="Block on error-level lint findings in the files about to run.")
-@click.option("--no-lint", is_flag=True,
-              help="Do not lint the files about to run (when CI already ran safemigrate lint).")
+@_DRY_RUN
+@_lint_options
 @global_options
 @click.pass_context
 def goto(ctx: click.Context, v: str | None, dry_run: bool, strict: bool, no_lint: bool) -> None:
     """Migrate up or down to version V."""
-    from .render import render_plan, render_run
-    from .runtime import CliReporter, handle_signals, open_migrator
-
     settings = settings_of(ctx)
     if v is None:
         raise UsageError("error: please specify version argument V", hint="safemigrate goto V")
     version_number = _uint(v, "version argument V")
-    reporter = CliReporter(settings.output)
-    gate = _lint_gate(settings, strict=strict, no_lint=no_lint)
-    with open_migrator(settings, reporter=reporter, lint=gate) as migrator, \
-            handle_signals(migrator, settings.output):
-        result = migrator.goto(version_number, dry_run=dry_run)
-    reporter.close()
-    (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}) if gate else {})
+    _move(settings, lambda m: m.goto(version_number, dry_run=dry_run), dry_run=dry_run,
+          gate=_lint_gate(settings, strict=strict, no_lint=no_lint))
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -218,10 +220,7 @@ def status(ctx: click.Context, exit_code: bool) -> None:
 
 @click.command(context_settings=_NO_PARSE)
 @click.argument("words", nargs=-1)
-@click.option("--strict", is_flag=True,
-              help="Block on error-level lint findings in the files about to run.")
-@click.option("--no-lint", is_flag=True,
-              help="Do not lint the files about to run (when CI already ran safemigrate lint).")
+@_lint_options
 @global_options
 @click.pass_context
 def plan(ctx: click.Context, words: tuple[str, ...], strict: bool, no_lint: bool) -> None:
