@@ -36,7 +36,7 @@ from .errors import (
     UsageError,
 )
 from .history import HistoryRecord, HistoryTable, new_run_id
-from .planner import NIL, Plan, Step, plan_down, plan_goto, plan_up
+from .planner import NIL, Plan, Step, optional_version, plan_down, plan_goto, plan_up
 from .source import MigrationSource
 from .sql.script import LineIndex, Script, Statement
 from .status import StatusReport, build_status
@@ -94,8 +94,8 @@ class StepResult:
             "version": self.step.version,
             "name": self.step.name,
             "direction": self.step.direction,
-            "from_version": None if self.from_version == NIL else self.from_version,
-            "to_version": None if self.step.target == NIL else self.step.target,
+            "from_version": optional_version(self.from_version),
+            "to_version": optional_version(self.step.target),
             "file": str(self.step.file.path) if self.step.file else None,
             "mode": self.mode,
             "statements": self.statements,
@@ -115,7 +115,7 @@ class PlannedStep:
             "version": self.step.version,
             "name": self.step.name,
             "direction": self.step.direction,
-            "to_version": None if self.step.target == NIL else self.step.target,
+            "to_version": optional_version(self.step.target),
             "file": str(self.step.file.path) if self.step.file else None,
             "mode": self.mode,
             "why_not_one_transaction": self.reason,
@@ -433,7 +433,7 @@ class Migrator:
 
     def _dry_run(self, command: str, planner: Callable[[int], Plan], *, atomic: bool) -> RunResult:
         start, plan, scripts = self._prepare(planner, atomic=atomic)
-        end = VersionState(None if plan.end == NIL else plan.end, False)
+        end = VersionState(optional_version(plan.end), False)
         result = RunResult(command, start, end, no_change=plan.no_change, dry_run=True,
                            pending_error=plan.error)
         runner = SqlRunner(self.driver, dry_run=True)
@@ -488,7 +488,7 @@ class Migrator:
             )
         with self._locked():
             before = self.driver.read_version()
-            target = None if version == NIL else version
+            target = optional_version(version)
             runner = SqlRunner(self.driver)
             runner.begin()
             try:
@@ -596,8 +596,8 @@ class Migrator:
             version=version,
             name=step.name if step else self.source.name(version),
             direction=direction,
-            from_version=None if from_version == NIL else from_version,
-            to_version=None if to_version == NIL else to_version,
+            from_version=optional_version(from_version),
+            to_version=optional_version(to_version),
             started_at=started,
             outcome=outcome,
             mode=mode,
@@ -609,9 +609,6 @@ class Migrator:
             host=self._identity["host"],
             tool_version=self.tool_version,
         )
-
-    def _target(self, step: Step) -> int | None:
-        return None if step.target == NIL else step.target
 
     def _run_in_transaction(self, runner: SqlRunner, step: Step, script: Script | None, current: int,
                             *, own_transaction: bool = True,
@@ -631,7 +628,7 @@ class Migrator:
         failing: int | None = None
         try:
             if own_transaction and not opened:
-                runner.run_batch(self.driver.set_version_sql(self._target(step), True), begin=True)
+                runner.run_batch(self.driver.set_version_sql(optional_version(step.target), True), begin=True)
             for i, statement in enumerate(statements):
                 self._check_interrupt()
                 failing = i
@@ -645,7 +642,7 @@ class Migrator:
             if atomic_history is not None:
                 atomic_history.append(record)
             else:
-                closing = self.driver.set_version_sql(self._target(step), False)
+                closing = self.driver.set_version_sql(optional_version(step.target), False)
                 if self._history_ready or runner.dry_run:
                     closing.append(self.history.insert_sql(record))
                 if chain is None:
@@ -679,13 +676,13 @@ class Migrator:
         self._chain_opened = False
         try:
             runner.run_batch(closing, commit=True,
-                             then_begin=self.driver.set_version_sql(self._target(chain), True))
+                             then_begin=self.driver.set_version_sql(optional_version(chain.target), True))
         except BaseException as exc:
             if self.driver.describe_error(exc) is None:
                 raise
             self._safe_rollback(runner)
             try:
-                committed = self.driver.read_version() == VersionState(self._target(step), False)
+                committed = self.driver.read_version() == VersionState(optional_version(step.target), False)
             except Exception:
                 raise exc from None
             if not committed:
@@ -704,7 +701,7 @@ class Migrator:
         history = self._history_ready or runner.dry_run
         # 1. The dirty marker (and a "running" history row) commit before anything runs.
         try:
-            opening = self.driver.set_version_sql(self._target(step), True)
+            opening = self.driver.set_version_sql(optional_version(step.target), True)
             if history:
                 opening.append(self.history.insert_sql(record))
             runner.run_batch(opening, begin=True, commit=True)
@@ -758,7 +755,7 @@ class Migrator:
             raise self._failure_error(failure, current, stopped, restored=restore) from None
         # 3. The clean marker and the history row commit together.
         try:
-            closing = self.driver.set_version_sql(self._target(step), False)
+            closing = self.driver.set_version_sql(optional_version(step.target), False)
             if history:
                 closing.append(self.history.update_sql(
                     record.run_id, outcome="applied", finished_at=datetime.now(UTC),
@@ -779,7 +776,7 @@ class Migrator:
         history: list[HistoryRecord] = []
         current = plan.start
         total = len(plan.steps)
-        final = None if plan.end == NIL else plan.end
+        final = optional_version(plan.end)
         try:
             runner.run_batch(self.driver.set_version_sql(final, True), begin=True)
             if not runner.dry_run and all(script is None or script.parsed for script in scripts):
@@ -876,7 +873,7 @@ class Migrator:
             runner.begin()
             if restore:
                 # Nothing committed: going back to the previous clean version is exactly true.
-                runner.run_all(self.driver.set_version_sql(None if current == NIL else current, False))
+                runner.run_all(self.driver.set_version_sql(optional_version(current), False))
             if history:
                 runner.run(*self.history.update_sql(
                     record.run_id, outcome="interrupted" if stopped else "failed",
@@ -935,7 +932,7 @@ class Migrator:
                 lines.append(f"  detail:    {failure.error.detail}")
             if failure.error.hint:
                 lines.append(f"  db hint:   {failure.error.hint}")
-        prev_state = VersionState(None if current == NIL else current, False)
+        prev_state = VersionState(optional_version(current), False)
         if failure.mode == "atomic":
             committed = (f"nothing: all {failure.atomic_steps} migrations ran in one transaction "
                          "(--atomic), which was rolled back")
@@ -979,7 +976,7 @@ class Migrator:
         step = failure.step
         statements = failure.script.statements if failure.script else ()
         settled = failure.settled
-        target = VersionState(None if step.target == NIL else step.target, True)
+        target = VersionState(optional_version(step.target), True)
         if settled == 0:
             committed = "nothing"
         else:
@@ -993,9 +990,9 @@ class Migrator:
         if failure.statement_index is not None and rest > 0:
             committed += f"; {rest} statement(s) after the failing one did not run"
         name = step.file.path.name if step.file else step.name
-        previous = "-1" if current == NIL else str(current)
+        previous = str(current)
         if restored:
-            return (committed, VersionState(None if current == NIL else current, False),
+            return (committed, VersionState(optional_version(current), False),
                     f"fix {name}, then run the same command again")
         hint = (f"the database is dirty at version {target.as_int}: inspect what the committed statements "
                 f"changed, then either undo them by hand and run: safemigrate force {previous}, or "
@@ -1011,7 +1008,7 @@ class Migrator:
                             details={"database_error": info.__dict__}) from None
 
     def _interrupted_between_steps(self, step: Step, current: int) -> RunInterruptedError:
-        state = VersionState(None if current == NIL else current, False)
+        state = VersionState(optional_version(current), False)
         return RunInterruptedError(
             f"interrupted before {step.log_string}; the database is at version {state.describe()}",
             signal_number=self._interrupted or 2,
@@ -1028,7 +1025,7 @@ class Migrator:
                     last = record
                     break
         dirty = state.as_int
-        if last is not None and last.to_version == (None if dirty == NIL else dirty):
+        if last is not None and last.to_version == (optional_version(dirty)):
             before = NIL if last.from_version is None else last.from_version
             what = (f"migration {last.version}/{'u' if last.direction == 'up' else 'd'} {last.name} "
                     f"stopped after {last.statements_committed or 0} of "

@@ -14,9 +14,14 @@ from dataclasses import dataclass
 from .errors import NotExistError, SafemigrateError, ShortLimitError
 from .source import Direction, MigrationFile, MigrationSource
 
-__all__ = ["NIL", "Plan", "Step", "plan_down", "plan_goto", "plan_up"]
+__all__ = ["NIL", "Plan", "Step", "optional_version", "plan_down", "plan_goto", "plan_up"]
 
 NIL = -1
+
+
+def optional_version(version: int) -> int | None:
+    """The planner's int version as the rest of the code spells it: None for no version (-1)."""
+    return None if version == NIL else version
 
 
 @dataclass(frozen=True)
