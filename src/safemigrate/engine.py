@@ -821,11 +821,10 @@ class Migrator:
         self._check_interrupt()
         for index, step in enumerate(plan.steps):
             self.reporter.step_started(step, index, len(plan.steps), "atomic")
+        previous_versions = [plan.start, *[s.target for s in plan.steps[:-1]]]
         records = [self._new_record(step.version, step.direction, previous, step.target, mode="atomic",
                                     outcome="applied", started=started_wall, step=step, script=script)
-                   for step, script, previous in zip(plan.steps, scripts,
-                                                     [plan.start, *[s.target for s in plan.steps[:-1]]],
-                                                     strict=True)]
+                   for step, script, previous in zip(plan.steps, scripts, previous_versions, strict=True)]
         try:
             runner.run_statements(texts)
         except StatementFailed as failed:
@@ -837,8 +836,7 @@ class Migrator:
         elapsed = time.monotonic() - started
         finished = datetime.now(UTC)
         results: list[StepResult] = []
-        for step, script, record, previous in zip(plan.steps, scripts, records,
-                                                  [plan.start, *[s.target for s in plan.steps[:-1]]],
+        for step, script, record, previous in zip(plan.steps, scripts, records, previous_versions,
                                                   strict=True):
             record.finished_at = finished
             record.duration_ms = elapsed * 1000

@@ -100,7 +100,7 @@ def down(ctx: click.Context, n: str | None, apply_all: bool, yes: bool, dry_run:
         raise UsageError("error: -all cannot be used with other arguments")
     limit = None if n is None else _uint(n, "limit argument N")
     if limit is None and not apply_all and not dry_run:
-        confirm("Are you sure you want to apply all down migrations?", yes=yes or settings.yes,
+        confirm("Are you sure you want to apply all down migrations?", yes=yes,
                 refusal="down with no N applies ALL down migrations, and there is no terminal to confirm",
                 hint="pass -all (or --yes) to apply them all, or down N to apply N of them")
     _move(settings, lambda m: m.down(limit, dry_run=dry_run), dry_run=dry_run)
@@ -166,7 +166,7 @@ def drop(ctx: click.Context, force_drop: bool) -> None:
     from .runtime import confirm, open_migrator
 
     settings = settings_of(ctx)
-    confirm("Are you sure you want to drop the entire database schema?", yes=force_drop or settings.yes,
+    confirm("Are you sure you want to drop the entire database schema?", yes=force_drop,
             refusal="drop deletes every table, and there is no terminal to confirm",
             hint="pass -f to drop without asking (take a backup first: safemigrate backup create)")
     with open_migrator(settings) as migrator:

@@ -86,11 +86,6 @@ class Output:
             self.stderr.write(self.scrub(message) + "\n")
             self.stderr.flush()
 
-    def debug(self, message: str) -> None:
-        if self.verbose:
-            self.stderr.write(self.scrub(message) + "\n")
-            self.stderr.flush()
-
     def warn(self, message: str) -> None:
         prefix = "\x1b[33mwarning:\x1b[0m " if self.color() else "warning: "
         self.stderr.write(prefix + self.scrub(message) + "\n")

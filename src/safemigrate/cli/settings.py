@@ -60,7 +60,6 @@ class Settings:
     verbose: bool = False
     format: Format = "text"
     debug: bool = False
-    yes: bool = False
     output: Output = field(default_factory=Output)
 
     def database_url(self) -> str | None:

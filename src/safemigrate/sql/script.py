@@ -30,10 +30,6 @@ class Statement:
     transaction_control: bool = False
     node: Any = field(default=None, compare=False, repr=False)
 
-    @property
-    def index_label(self) -> str:
-        return f"line {self.line}"
-
 
 @dataclass(frozen=True)
 class ParseProblem:
