@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "plan": "safemigrate.cli.engine_cmds:plan",
     "lint": "safemigrate.cli.lint_cmd:lint",
     "backup": "safemigrate.cli.backup_cmd:backup",
+    "config": "safemigrate.cli.config_cmd:config",
 }
 
 

@@ -1,0 +1,42 @@
+"""``safemigrate config show``: every resolved setting, where it came from, passwords masked."""
+
+from __future__ import annotations
+
+import click
+
+from .options import global_options, settings_of
+
+__all__ = ["config"]
+
+
+@click.group()
+def config() -> None:
+    """Show the configuration (safemigrate.toml, [env.NAME], environment variables, flags)."""
+
+
+@config.command("show")
+@click.option("--env", "env", metavar="NAME", default=None,
+              help="The [env.NAME] section to apply. Default: $SAFEMIGRATE_ENV.")
+@click.option("--config", "config_file", metavar="FILE", default=None,
+              help="The configuration file. Default: $SAFEMIGRATE_CONFIG, else the nearest "
+              "safemigrate.toml, .safemigrate.toml or pyproject.toml [tool.safemigrate].")
+@global_options
+@click.pass_context
+def show(ctx: click.Context, env: str | None, config_file: str | None) -> None:
+    """Print each setting's value and origin, for example: safemigrate config show --env staging."""
+    from ..config import load_config
+
+    settings = settings_of(ctx)
+    flags = {"database_url": settings.database, "path": settings.path, "lock_timeout": settings.lock_timeout}
+    resolved = load_config(env=env, config_file=config_file, flags=flags)
+
+    def text() -> str:
+        where = str(resolved.file) if resolved.file else "none found (defaults)"
+        lines = [f"file: {where}", f"env:  {resolved.env or '(none)'}", ""]
+        rows = resolved.shown()
+        width = max(len(name) for name, _value, _origin in rows)
+        value_width = max(len(value) for _name, value, _origin in rows)
+        lines += [f"{name:<{width}}  {value:<{value_width}}  ({origin})" for name, value, origin in rows]
+        return "\n".join(lines)
+
+    settings.output.result(resolved.to_dict(), text)

@@ -1,0 +1,403 @@
+"""One configuration: the project file, its environments, environment variables and flags.
+
+The project file is ``safemigrate.toml`` (or ``.safemigrate.toml``, or the
+``[tool.safemigrate]`` table of ``pyproject.toml``), the nearest one from the
+current folder upwards, or the one ``--config`` / ``$SAFEMIGRATE_CONFIG`` names::
+
+    path = "db/migrations"            # relative to the file's folder
+    lock_timeout = 15
+
+    [lint]
+    ignore = ["prefer-identity"]
+
+    [backup]
+    location = "s3://backups.example.com/chat"
+
+    [env.staging]
+    database_url_env = "STAGING_DATABASE_URL"
+
+    [env.production]
+    database_url_env = "PRODUCTION_DATABASE_URL"
+    lock_timeout = 5
+
+Each value is resolved once, in this order (the first that says something wins):
+flags, environment variables, the ``[env.NAME]`` section chosen with ``--env
+NAME`` or ``$SAFEMIGRATE_ENV``, the file's top level, defaults. :class:`Config`
+keeps where every value came from, for ``safemigrate config show``.
+
+One deliberate exception, for safety: golang-migrate's ``$DATABASE_URL`` is a
+default, not an override. When the chosen environment names its database,
+a ``DATABASE_URL`` left in the shell (pointing at production, say) does not
+silently win over ``--env staging``; ``$SAFEMIGRATE_DATABASE_URL`` is the
+explicit override.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .redact import redact_url
+
+if TYPE_CHECKING:  # the lint package is imported only when a file has a [lint] table
+    from .lint.config import LintConfig
+
+__all__ = [
+    "CONFIG_FILE_NAMES",
+    "Config",
+    "ConfigValue",
+    "find_config_file",
+    "load_config",
+]
+
+CONFIG_FILE_NAMES = ("safemigrate.toml", ".safemigrate.toml")
+CONFIG_ENV = "SAFEMIGRATE_CONFIG"
+ENV_SELECTOR = "SAFEMIGRATE_ENV"
+DATABASE_OVERRIDE_ENV = "SAFEMIGRATE_DATABASE_URL"
+DEFAULT_LOCK_TIMEOUT = 15
+DEFAULT_PATH = "migrations"
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One setting of the file: its type, its environment variable, and its default."""
+
+    name: str
+    kind: type
+    env: str | None = None
+    default: Any = None
+    help: str = ""
+    maximum: int = 1_000_000  # for whole numbers
+
+
+# Settings that may appear at the top level and in every [env.NAME] section.
+_KEYS: tuple[_Key, ...] = (
+    _Key("database_url", str, help="the database URL (prefer database_url_env: no password in the file)"),
+    _Key("database_url_env", str, help="the name of the environment variable holding the database URL"),
+    _Key("path", str, env="SAFEMIGRATE_PATH", default=DEFAULT_PATH,
+         help="the migrations folder, relative to the configuration file"),
+    _Key("lock_timeout", int, env="SAFEMIGRATE_LOCK_TIMEOUT", default=DEFAULT_LOCK_TIMEOUT, maximum=86_400,
+         help="seconds to wait for the migration lock and for locks on the version tables"),
+)
+
+# [backup] keys: the storage location and the retention policy.
+_BACKUP_KEYS: tuple[_Key, ...] = (
+    _Key("location", str, env="SAFEMIGRATE_BACKUP_STORAGE", default="backups",
+         help="a folder or s3://bucket/prefix"),
+    _Key("s3_endpoint_url", str, env="SAFEMIGRATE_S3_ENDPOINT_URL",
+         help="an S3-compatible endpoint (MinIO, Ceph, ...)"),
+    _Key("work_dir", str, env="SAFEMIGRATE_WORK_DIR", help="scratch space for dumps and restores"),
+    _Key("keep_daily", int, default=7, help="daily backups kept by prune"),
+    _Key("keep_weekly", int, default=4, help="weekly backups kept by prune"),
+    _Key("keep_monthly", int, default=12, help="monthly backups kept by prune"),
+)
+
+_SECTIONS = ("lint", "backup", "env")
+
+
+@dataclass(frozen=True)
+class ConfigValue:
+    """A resolved value and where it came from (``default``, a file and section, ``$VAR``, a flag)."""
+
+    value: Any
+    origin: str
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting a command needs, resolved once."""
+
+    env: str | None
+    file: Path | None
+    values: Mapping[str, ConfigValue]
+    lint_table: Mapping[str, Any] = field(default_factory=dict)
+    lint_where: str = "lint config"
+
+    @property
+    def lint(self) -> LintConfig:
+        from .lint.config import LintConfig, config_from_mapping
+
+        return config_from_mapping(self.lint_table, self.lint_where) if self.lint_table else LintConfig()
+
+    def __repr__(self) -> str:  # never the raw URL: it may hold a password
+        return f"Config(env={self.env!r}, file={self.file!r}, values={self.shown()!r})"
+
+    def get(self, name: str) -> Any:
+        return self.values[name].value
+
+    def origin(self, name: str) -> str:
+        return self.values[name].origin
+
+    @property
+    def database_url(self) -> str | None:
+        value = self.values["database_url"].value
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def migrations_path(self) -> str:
+        return str(self.values["path"].value)
+
+    @property
+    def lock_timeout(self) -> int:
+        return int(self.values["lock_timeout"].value)
+
+    def backup(self, name: str) -> Any:
+        return self.values[f"backup.{name}"].value
+
+    def shown(self) -> list[tuple[str, str, str]]:
+        """(setting, value with any password masked, origin) for every setting, in a stable order."""
+        rows = []
+        for name, item in self.values.items():
+            value = item.value
+            if name == "database_url" and isinstance(value, str):
+                text = redact_url(value)
+            elif value is None:
+                text = "(not set)"
+            else:
+                text = str(value)
+            rows.append((name, text, item.origin))
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "file": str(self.file) if self.file else None,
+            "settings": {name: {"value": None if text == "(not set)" else text, "origin": origin}
+                         for name, text, origin in self.shown()},
+        }
+
+
+# -- finding and reading the file -------------------------------------------------------------
+
+def find_config_file(start: Path | None = None) -> Path | None:
+    """The nearest safemigrate.toml, .safemigrate.toml, or pyproject.toml with [tool.safemigrate]."""
+    folder = (start or Path.cwd()).resolve()
+    for candidate_dir in (folder, *folder.parents):
+        for name in CONFIG_FILE_NAMES:
+            candidate = candidate_dir / name
+            if candidate.is_file():
+                return candidate
+        pyproject = candidate_dir / "pyproject.toml"
+        if pyproject.is_file() and "safemigrate" in pyproject.read_text("utf-8", errors="replace"):
+            tool = _read_toml(pyproject).get("tool", {})
+            if isinstance(tool, dict) and isinstance(tool.get("safemigrate"), dict):
+                return pyproject
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a file to read
+
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})",
+                         hint="fix the file, or point --config at another one") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the configuration file {path}: {exc.strerror}") from None
+
+
+def _file_table(path: Path) -> tuple[dict[str, Any], str]:
+    data = _read_toml(path)
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("safemigrate", {})
+        return (table if isinstance(table, dict) else {}), f"{path.name} [tool.safemigrate]"
+    return data, path.name
+
+
+# -- checking a table -------------------------------------------------------------------------
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", int: "a whole number", bool: "true or false"}.get(kind, kind.__name__)
+
+
+def _checked(keys: tuple[_Key, ...], table: Mapping[str, Any], where: str,
+             allowed_sections: tuple[str, ...]) -> dict[str, Any]:
+    """The table's settings, each of the right type; an unknown key is an error that names the known ones."""
+    by_name = {key.name: key for key in keys}
+    result: dict[str, Any] = {}
+    for name, value in table.items():
+        if name in allowed_sections:
+            continue
+        key = by_name.get(name)
+        if key is None:
+            known = ", ".join([*by_name, *allowed_sections])
+            raise UsageError(f"{where}: unknown setting {name!r}", hint=f"known settings: {known}")
+        # bool is an int in Python; a lock_timeout of true is a mistake, not 1.
+        if not isinstance(value, key.kind) or (key.kind is int and isinstance(value, bool)):
+            raise UsageError(f"{where}: {name} must be {_type_name(key.kind)}, not {value!r}")
+        if isinstance(value, int) and not 0 <= value <= key.maximum:
+            raise UsageError(f"{where}: {name} must be between 0 and {key.maximum}, not {value}")
+        result[name] = value
+    return result
+
+
+def _section(table: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
+    value = table.get(name, {})
+    if not isinstance(value, dict):
+        raise UsageError(f"{where}: [{name}] must be a table")
+    return value
+
+
+# -- resolving --------------------------------------------------------------------------------
+
+@dataclass
+class _Layers:
+    """The settings each layer gives, lowest precedence first, with the layer's name."""
+
+    layers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def resolve(self, name: str, default: Any) -> ConfigValue:
+        chosen = ConfigValue(default, "default")
+        for origin, values in self.layers:
+            if name in values and values[name] is not None:
+                chosen = ConfigValue(values[name], origin)
+        return chosen
+
+
+def load_config(
+    *,
+    env: str | None = None,
+    config_file: str | Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    start: Path | None = None,
+) -> Config:
+    """Resolve every setting once: flags > environment variables > [env.NAME] > top level > defaults.
+
+    ``flags`` uses the setting names (``database_url``, ``path``, ``lock_timeout``,
+    ``backup.location``, ...); a ``None`` flag says nothing.
+    """
+    environ = os.environ if environ is None else environ
+    flags = dict(flags or {})
+    env = env or environ.get(ENV_SELECTOR) or None
+    explicit = config_file or environ.get(CONFIG_ENV) or None
+    if explicit is not None:
+        path: Path | None = Path(explicit)
+        assert path is not None
+        if not path.is_file():
+            raise UsageError(f"the configuration file {str(path)!r} does not exist",
+                             hint="check --config or $SAFEMIGRATE_CONFIG")
+    else:
+        path = find_config_file(start)
+
+    top: dict[str, Any] = {}
+    where = "defaults"
+    if path is not None:
+        top, where = _file_table(path)
+    unknown_sections = [name for name, value in top.items()
+                        if isinstance(value, dict) and name not in _SECTIONS]
+    if unknown_sections:
+        raise UsageError(f"{where}: unknown section [{unknown_sections[0]}]",
+                         hint="known sections: " + ", ".join(f"[{s}]" for s in _SECTIONS))
+
+    envs = _section(top, "env", where)
+    env_table: dict[str, Any] = {}
+    if env is not None:
+        if path is None:
+            raise UsageError(f"environment {env!r} was asked for, but there is no configuration file",
+                             hint="create safemigrate.toml with an [env." + env + "] section, "
+                             "or drop --env / $SAFEMIGRATE_ENV")
+        if env not in envs:
+            names = ", ".join(sorted(envs)) or "none"
+            raise UsageError(f"{where} has no [env.{env}] section",
+                             hint=f"environments defined: {names}")
+        env_table = _section(envs, env, where)
+
+    env_where = f"{where} [env.{env}]"
+    layers = _Layers()
+    layers.layers.append((where, _checked(_KEYS, top, where, _SECTIONS)))
+    if env is not None:
+        env_sections = ("lint", "backup")
+        bad = [name for name, value in env_table.items() if isinstance(value, dict) and name not in env_sections]
+        if bad:
+            raise UsageError(f"{env_where}: unknown section [{bad[0]}]",
+                             hint="an environment may hold [lint] and [backup] tables")
+        layers.layers.append((env_where, _checked(_KEYS, env_table, env_where, env_sections)))
+
+    values: dict[str, ConfigValue] = {}
+    for key in _KEYS:
+        if key.name in ("database_url", "database_url_env"):
+            continue
+        values[key.name] = _resolve_key(key, layers, environ, flags)
+    values["database_url"] = _resolve_database(layers, environ, flags)
+
+    base_dir = path.parent if path is not None else None
+    values["path"] = _relative_path(values["path"], base_dir)
+
+    backup_layers = _Layers()
+    backup_layers.layers.append((f"{where} [backup]",
+                                 _checked(_BACKUP_KEYS, _section(top, "backup", where), f"{where} [backup]", ())))
+    if env is not None:
+        backup_layers.layers.append((f"{env_where} [backup]",
+                                     _checked(_BACKUP_KEYS, _section(env_table, "backup", env_where),
+                                              f"{env_where} [backup]", ())))
+    for key in _BACKUP_KEYS:
+        values[f"backup.{key.name}"] = _resolve_key(key, backup_layers, environ, flags, prefix="backup.")
+
+    lint_table = dict(_section(top, "lint", where))
+    lint_table.update(_section(env_table, "lint", env_where) if env is not None else {})
+    config = Config(env=env, file=path, values=values, lint_table=lint_table, lint_where=f"{where} [lint]")
+    if lint_table:
+        config.lint  # noqa: B018 -- check the [lint] table now, not at the first lint
+    return config
+
+
+def _resolve_key(key: _Key, layers: _Layers, environ: Mapping[str, str], flags: Mapping[str, Any],
+                 prefix: str = "") -> ConfigValue:
+    value = layers.resolve(key.name, key.default)
+    if key.env and environ.get(key.env):
+        value = ConfigValue(_from_environment(key, environ[key.env]), f"${key.env}")
+    flag = flags.get(prefix + key.name)
+    if flag is not None:
+        value = ConfigValue(flag, "flag")
+    return value
+
+
+def _from_environment(key: _Key, text: str) -> Any:
+    if key.kind is int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise UsageError(f"${key.env} must be a whole number, not {text!r}") from None
+        if not 0 <= number <= key.maximum:
+            raise UsageError(f"${key.env} must be between 0 and {key.maximum}, not {number}")
+        return number
+    return text
+
+
+def _resolve_database(layers: _Layers, environ: Mapping[str, str], flags: Mapping[str, Any]) -> ConfigValue:
+    """The database URL, from the flag, $SAFEMIGRATE_DATABASE_URL, the file, or $DATABASE_URL."""
+    flag = flags.get("database_url")
+    if flag:
+        return ConfigValue(flag, "flag")
+    if environ.get(DATABASE_OVERRIDE_ENV):
+        return ConfigValue(environ[DATABASE_OVERRIDE_ENV], f"${DATABASE_OVERRIDE_ENV}")
+    # The most specific layer that names the database wins, whether by value or by variable.
+    for origin, values in reversed(layers.layers):
+        if values.get("database_url"):
+            return ConfigValue(values["database_url"], origin)
+        variable = values.get("database_url_env")
+        if variable:
+            if not environ.get(variable):
+                raise UsageError(f"${variable} is not set ({origin} names it as database_url_env)",
+                                 hint=f"export {variable}='postgres://…', or pass -database URL")
+            return ConfigValue(environ[variable], f"${variable} (named by {origin})")
+    if environ.get("DATABASE_URL"):
+        return ConfigValue(environ["DATABASE_URL"], "$DATABASE_URL")
+    return ConfigValue(None, "default")
+
+
+def _relative_path(value: ConfigValue, base_dir: Path | None) -> ConfigValue:
+    """A path from the file is relative to the file's folder; from a flag or the environment, to the cwd."""
+    text = str(value.value)
+    if base_dir is None or value.origin in ("flag", "default") or value.origin.startswith("$"):
+        return value
+    if Path(text).is_absolute():
+        return value
+    return ConfigValue(str(base_dir / text), value.origin)
