@@ -201,3 +201,25 @@ def test_config_show_with_an_unknown_environment_exits_2_with_the_defined_ones(t
     assert result.exit_code == 2
     assert "no [env.prod] section" in result.stderr
     assert "production, staging" in result.stderr
+
+
+def test_up_with_env_uses_that_environments_database_and_the_files_path(tmp_path: Path) -> None:
+    import sqlite3
+
+    from support import run_cli
+
+    folder = tmp_path / "db" / "migrations"
+    folder.mkdir(parents=True)
+    (folder / "1_users.up.sql").write_text("CREATE TABLE users (id integer);\n")
+    (folder / "1_users.down.sql").write_text("DROP TABLE users;\n")
+    write(tmp_path, 'path = "db/migrations"\n\n[env.staging]\ndatabase_url_env = "STAGING_URL"\n')
+    staging, shell = tmp_path / "staging.db", tmp_path / "shell.db"
+    env = {"STAGING_URL": f"sqlite3://{staging}", "DATABASE_URL": f"sqlite3://{shell}"}
+
+    result = run_cli("up", "--env", "staging", env=env, cwd=tmp_path / "db")
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(staging) as conn:
+        assert conn.execute("SELECT version, dirty FROM schema_migrations").fetchall() == [(1, 0)]
+    assert not shell.exists()  # $DATABASE_URL in the shell was not used
+    version = run_cli("version", "--env", "staging", env=env, cwd=tmp_path)
+    assert (version.exit_code, version.stdout.strip()) == (0, "1")

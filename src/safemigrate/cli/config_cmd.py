@@ -15,20 +15,12 @@ def config() -> None:
 
 
 @config.command("show")
-@click.option("--env", "env", metavar="NAME", default=None,
-              help="The [env.NAME] section to apply. Default: $SAFEMIGRATE_ENV.")
-@click.option("--config", "config_file", metavar="FILE", default=None,
-              help="The configuration file. Default: $SAFEMIGRATE_CONFIG, else the nearest "
-              "safemigrate.toml, .safemigrate.toml or pyproject.toml [tool.safemigrate].")
 @global_options
 @click.pass_context
-def show(ctx: click.Context, env: str | None, config_file: str | None) -> None:
+def show(ctx: click.Context) -> None:
     """Print each setting's value and origin, for example: safemigrate config show --env staging."""
-    from ..config import load_config
-
     settings = settings_of(ctx)
-    flags = {"database_url": settings.database, "path": settings.path, "lock_timeout": settings.lock_timeout}
-    resolved = load_config(env=env, config_file=config_file, flags=flags)
+    resolved = settings.config()
 
     def text() -> str:
         where = str(resolved.file) if resolved.file else "none found (defaults)"

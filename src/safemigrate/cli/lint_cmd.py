@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 
@@ -49,26 +48,24 @@ def _color(settings: Settings) -> bool:
               help="Target PostgreSQL major version (default: assume a current one).")
 @click.option("--dialect", type=click.Choice(["postgres", "sqlite", "mysql"]), default=None,
               help="SQL dialect (default: from the -database URL scheme, else postgres).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Lint config file (default: nearest .safemigrate.toml or pyproject.toml).")
 @click.option("--jobs", "jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Processes to lint with (default: idle CPUs, for 200 files or more).")
 @global_options
 @click.pass_context
 def lint(ctx: click.Context, paths: tuple[str, ...], lint_format: str | None, fail_on: str | None,
-         pg_version: int | None, dialect: str | None, config_path: Path | None,
-         jobs: int | None) -> None:
+         pg_version: int | None, dialect: str | None, jobs: int | None) -> None:
     """Check migration files for operations that lock, rewrite or destroy.
 
     PATHS are migration files or folders (default: the -path folder). Exits 1
     when a finding is at least --fail-on severe, 0 otherwise, 2 on usage errors.
     Acknowledge a finding with `-- safemigrate:ignore RULE-ID -- reason`.
     """
-    from ..lint import Severity, lint_paths, load_config, render
+    from ..lint import Severity, lint_paths, render
 
     settings = settings_of(ctx)
     fmt = _format(settings, lint_format)
-    config = load_config(config_path)
+    # The [lint] table of the one configuration (--config, --env and safemigrate.toml as for every command).
+    config = settings.config().lint
     chosen_dialect = dialect or _dialect_from_url(settings.database_url()) or "postgres"
     targets = list(paths) or [settings.migrations_dir()]
     report = lint_paths(targets, dialect=chosen_dialect, pg_version=pg_version, config=config, jobs=jobs)

@@ -7,12 +7,14 @@ exactly the same spellings.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..urls import parse_source_url
 from .output import Format, Output
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 __all__ = ["GLOBAL_OPTIONS", "OptionSpec", "Settings", "store_option"]
 
@@ -46,6 +48,10 @@ GLOBAL_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("json", ("--json",), "Same as --format json.", takes_value=False, kind="flag"),
     OptionSpec("debug", ("--debug",), "Show a traceback for internal errors.", takes_value=False,
                kind="flag"),
+    OptionSpec("env", ("--env",), "The [env.NAME] section of safemigrate.toml to use. "
+               "Default: $SAFEMIGRATE_ENV.", metavar="NAME"),
+    OptionSpec("config_file", ("--config",), "The configuration file. Default: $SAFEMIGRATE_CONFIG, "
+               "else the nearest safemigrate.toml or pyproject.toml [tool.safemigrate].", metavar="FILE"),
 )
 
 
@@ -60,16 +66,31 @@ class Settings:
     verbose: bool = False
     format: Format = "text"
     debug: bool = False
+    env: str | None = None
+    config_file: str | None = None
     output: Output = field(default_factory=Output)
+    _config: Config | None = field(default=None, repr=False)
+
+    def config(self) -> Config:
+        """The one resolved configuration: these flags over the environment over safemigrate.toml."""
+        if self._config is None:
+            from ..config import load_config
+
+            folder = parse_source_url(self.source, self.path, default="") if (self.source or self.path) else None
+            self._config = load_config(env=self.env, config_file=self.config_file, flags={
+                "database_url": self.database, "path": folder or None, "lock_timeout": self.lock_timeout})
+            if self._config.database_url and self._config.database_url != self.database:
+                _remember_password(self, self._config.database_url)
+        return self._config
 
     def database_url(self) -> str | None:
-        return self.database or os.environ.get("DATABASE_URL") or None
+        return self.config().database_url
 
     def migrations_dir(self) -> str:
-        return parse_source_url(self.source, self.path, default="migrations")
+        return self.config().migrations_path
 
     def effective_lock_timeout(self) -> int:
-        return 15 if self.lock_timeout is None else self.lock_timeout
+        return self.config().lock_timeout
 
 
 def store_option(settings: Settings, name: str, value: Any) -> None:
