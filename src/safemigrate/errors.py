@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "CheckFailedError",
     "DatabaseError",
     "DirtyDatabaseError",
         "LockTimeoutError",
@@ -135,3 +136,9 @@ class RunInterruptedError(SafemigrateError):
         super().__init__(message, hint=hint, details=details)
         # 128 + signal number is what shells report for a process killed by that signal.
         self.exit_code = 128 + signal_number
+
+
+class CheckFailedError(SafemigrateError):
+    """``check --expect``: the database is not at the version the application expects."""
+
+    code = "check_failed"

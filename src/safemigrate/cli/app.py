@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "lint": "safemigrate.cli.lint_cmd:lint",
     "backup": "safemigrate.cli.backup_cmd:backup",
     "config": "safemigrate.cli.config_cmd:config",
+    "check": "safemigrate.cli.inspect_cmds:check",
+    "history": "safemigrate.cli.inspect_cmds:history",
 }
 
 
