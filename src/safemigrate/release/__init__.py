@@ -1,0 +1,1 @@
+"""The release procedure's parts: the health gate (more to come: pre-flight, rollback ladder, report)."""
