@@ -96,7 +96,39 @@ _BACKUP_KEYS: tuple[_Key, ...] = (
     _Key("keep_monthly", int, default=12, help="monthly backups kept by prune"),
 )
 
-_SECTIONS = ("lint", "backup", "env")
+# [release] keys: everything `safemigrate release` takes as a flag, per environment.
+_RELEASE_KEYS: tuple[_Key, ...] = (
+    _Key("health_url", list, help="URLs whose 2xx answer means healthy"),
+    _Key("health_expect", list, help="PATH=VALUE conditions on the health URLs' JSON answer"),
+    _Key("health_cmd", list, help="commands whose exit 0 means healthy"),
+    _Key("log_cmd", str, help="a command whose output is watched during the gate"),
+    _Key("log_fail_pattern", str, help="a regular expression: a matching log line is a failure"),
+    _Key("initial_delay", float, default=0.0, help="seconds before the first measurement"),
+    _Key("interval", float, default=5.0, help="seconds between measurements"),
+    _Key("timeout", float, default=3.0, help="seconds each measurement may take"),
+    _Key("deadline", float, default=120.0, help="seconds before the gate is inconclusive"),
+    _Key("success_threshold", int, default=3, help="successes in a row that pass the gate"),
+    _Key("failure_limit", int, default=3, help="failures that fail the gate"),
+    _Key("error_limit", int, default=4, help="errors in a row that count as one failure"),
+    _Key("on_failure", str, default="rollback", help="rollback, restore or stop"),
+    _Key("on_inconclusive", str, default="hold", help="hold or rollback"),
+    _Key("before", list, help="hooks before the backup"),
+    _Key("after", list, help="hooks at the end, whatever the outcome"),
+    _Key("before_restore", list, help="hooks before a restore"),
+    _Key("after_restore", list, help="hooks after a restore"),
+    _Key("hook_timeout", float, default=300.0, help="seconds each hook may take"),
+    _Key("notify", list, help="Slack-compatible webhook URLs"),
+    _Key("report_dir", str, default="releases", help="where reports are written"),
+    _Key("require_env", str, help="an environment that must have released the same files first"),
+    _Key("migration_lock_timeout", float, default=5.0, help="seconds a migration waits for a table lock"),
+    _Key("statement_timeout", float, help="seconds a statement may run"),
+    _Key("retries", int, default=3, maximum=20, help="tries of a migration that hit the lock timeout"),
+    _Key("allow_destructive", bool, default=False, help="release destructive statements without an ignore comment"),
+    _Key("checks", dict, help="pre-flight check levels: NAME = error | warn | off"),
+)
+_CHOICES = {"on_failure": ("rollback", "restore", "stop"), "on_inconclusive": ("hold", "rollback")}
+
+_SECTIONS = ("lint", "backup", "release", "env")
 
 
 @dataclass(frozen=True)
@@ -147,6 +179,9 @@ class Config:
 
     def backup(self, name: str) -> Any:
         return self.values[f"backup.{name}"].value
+
+    def release(self, name: str) -> Any:
+        return self.values[f"release.{name}"].value
 
     def shown(self) -> list[tuple[str, str, str]]:
         """(setting, value with any password masked, origin) for every setting, in a stable order."""
@@ -213,7 +248,36 @@ def _file_table(path: Path) -> tuple[dict[str, Any], str]:
 # -- checking a table -------------------------------------------------------------------------
 
 def _type_name(kind: type) -> str:
-    return {str: "a string", int: "a whole number", bool: "true or false"}.get(kind, kind.__name__)
+    return {str: "a string", int: "a whole number", bool: "true or false", float: "a number of seconds",
+            list: "a list", dict: "a table"}.get(kind, kind.__name__)
+
+
+def _of_kind(value: Any, kind: type) -> bool:
+    if isinstance(value, bool):
+        return kind is bool  # true is not 1, and not a number of seconds
+    if kind is float:
+        return isinstance(value, int | float)
+    if kind is list:
+        # Strings, or (for commands) lists of strings.
+        return isinstance(value, list) and all(
+            isinstance(item, str) or (isinstance(item, list) and all(isinstance(x, str) for x in item))
+            for item in value)
+    return isinstance(value, kind)
+
+
+def _check_release_value(name: str, value: Any, where: str) -> None:
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise UsageError(f"{where}: {name} must be one of {', '.join(_CHOICES[name])}, not {value!r}")
+    if isinstance(value, float | int) and not isinstance(value, bool) and value < 0:
+        raise UsageError(f"{where}: {name} must not be negative")
+    if name == "checks":
+        from .release.procedure import CHECKS
+
+        for check, level in value.items():
+            if check not in CHECKS:
+                raise UsageError(f"{where}: unknown check {check!r}", hint="checks: " + ", ".join(CHECKS))
+            if level not in ("error", "warn", "off"):
+                raise UsageError(f"{where}: checks.{check} must be error, warn or off, not {level!r}")
 
 
 def _checked(keys: tuple[_Key, ...], table: Mapping[str, Any], where: str,
@@ -228,11 +292,12 @@ def _checked(keys: tuple[_Key, ...], table: Mapping[str, Any], where: str,
         if key is None:
             known = ", ".join([*by_name, *allowed_sections])
             raise UsageError(f"{where}: unknown setting {name!r}", hint=f"known settings: {known}")
-        # bool is an int in Python; a lock_timeout of true is a mistake, not 1.
-        if not isinstance(value, key.kind) or (key.kind is int and isinstance(value, bool)):
+        if not _of_kind(value, key.kind):
             raise UsageError(f"{where}: {name} must be {_type_name(key.kind)}, not {value!r}")
-        if isinstance(value, int) and not 0 <= value <= key.maximum:
+        if key.kind is int and not 0 <= value <= key.maximum:
             raise UsageError(f"{where}: {name} must be between 0 and {key.maximum}, not {value}")
+        if keys is _RELEASE_KEYS:
+            _check_release_value(name, value, where)
         result[name] = value
     return result
 
@@ -313,11 +378,11 @@ def load_config(
     layers = _Layers()
     layers.layers.append((where, _checked(_KEYS, top, where, _SECTIONS)))
     if env is not None:
-        env_sections = ("lint", "backup")
+        env_sections = ("lint", "backup", "release")
         bad = [name for name, value in env_table.items() if isinstance(value, dict) and name not in env_sections]
         if bad:
             raise UsageError(f"{env_where}: unknown section [{bad[0]}]",
-                             hint="an environment may hold [lint] and [backup] tables")
+                             hint="an environment may hold [lint], [backup] and [release] tables")
         layers.layers.append((env_where, _checked(_KEYS, env_table, env_where, env_sections)))
 
     values: dict[str, ConfigValue] = {}
@@ -339,6 +404,15 @@ def load_config(
                                               f"{env_where} [backup]", ())))
     for key in _BACKUP_KEYS:
         values[f"backup.{key.name}"] = _resolve_key(key, backup_layers, environ, flags, prefix="backup.")
+
+    release_layers = _Layers()
+    release_layers.layers.append((f"{where} [release]", _checked(
+        _RELEASE_KEYS, _section(top, "release", where), f"{where} [release]", ())))
+    if env is not None:
+        release_layers.layers.append((f"{env_where} [release]", _checked(
+            _RELEASE_KEYS, _section(env_table, "release", env_where), f"{env_where} [release]", ())))
+    for key in _RELEASE_KEYS:
+        values[f"release.{key.name}"] = _resolve_key(key, release_layers, environ, flags, prefix="release.")
 
     lint_table = dict(_section(top, "lint", where))
     lint_table.update(_section(env_table, "lint", env_where) if env is not None else {})

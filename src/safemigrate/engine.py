@@ -31,6 +31,7 @@ from .errors import (
     DatabaseError,
     DirtyDatabaseError,
     MigrationFailedError,
+    PlanChangedError,
     RunInterruptedError,
     SafemigrateError,
     UsageError,
@@ -476,6 +477,55 @@ class Migrator:
                     details={"file": str(path)},
                 )
 
+    # -- several operations under one lock (the release procedure) -------------------------------
+    @contextmanager
+    def locked(self) -> Iterator[Migrator]:
+        """Hold the migration lock across several operations: apply, a health gate, a rollback.
+
+        Re-entrant: ``apply``, ``up``, ``down``, ``goto`` and ``force`` inside it use the lock
+        already held, and it is released when the outermost block ends, whatever happens.
+        """
+        with self._locked():
+            yield self
+
+    def apply(self, plan: Plan) -> RunResult:
+        """Run exactly ``plan``, made earlier; refuse, changing nothing, when the version moved since."""
+        def the_same_plan(current: int) -> Plan:
+            if current != plan.start:
+                raise PlanChangedError(
+                    f"the database moved from version {VersionState(optional_version(plan.start)).describe()} "
+                    f"to {VersionState(optional_version(current)).describe()} since the plan was made; "
+                    "nothing was applied",
+                    hint="another runner migrated it: look at safemigrate history, then plan again",
+                    details={"planned_from": optional_version(plan.start), "now": optional_version(current)})
+            return plan
+
+        command = "up" if all(step.direction == "up" for step in plan.steps) else "goto"
+        return self._move(command, the_same_plan, dry_run=False)
+
+    def reconnect_locked(self) -> None:
+        """After the database was replaced under us (a restore): connect again and take the lock again.
+
+        Only inside :meth:`locked`; the lock of the replaced database went with its connection.
+        """
+        with contextlib.suppress(Exception):
+            self.driver.unlock()
+        with contextlib.suppress(Exception):
+            self.driver.close()
+        self.driver.connect()
+        self.driver.lock(self.lock_timeout)
+        self._ensure_tables()
+
+    def disconnect_for_restore(self) -> None:
+        """Let go of the connection (and with it the lock) so a restore can replace the database."""
+        with contextlib.suppress(Exception):
+            if self.driver.in_transaction():
+                self.driver.execute("ROLLBACK")
+        with contextlib.suppress(Exception):
+            self.driver.unlock()
+        with contextlib.suppress(Exception):
+            self.driver.close()
+
     # -- force / drop ----------------------------------------------------------------------------
     def force(self, version: int) -> VersionState:
         """golang-migrate's force: set the version, clean, without running anything."""
@@ -522,7 +572,15 @@ class Migrator:
     # -- locking and tables ------------------------------------------------------------------------
     @contextmanager
     def _locked(self, *, ensure_tables: bool = True) -> Iterator[None]:
+        if self._lock_depth:  # inside locked(): the lock and the tables are already there
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
         self.driver.lock(self.lock_timeout)
+        self._lock_depth = 1
         try:
             if ensure_tables:
                 self._ensure_tables()
@@ -533,7 +591,9 @@ class Migrator:
                     self.driver.execute("ROLLBACK")
             with contextlib.suppress(Exception):
                 self.driver.unlock()
+            self._lock_depth = 0
 
+    _lock_depth = 0
     _history_ready = False
     _chain_opened = False
 

@@ -19,6 +19,7 @@ __all__ = [
     "MigrationFailedError",
     "NoMigrationError",
     "NotExistError",
+    "PlanChangedError",
     "RunInterruptedError",
     "SafemigrateError",
     "ShortLimitError",
@@ -142,3 +143,9 @@ class CheckFailedError(SafemigrateError):
     """``check --expect``: the database is not at the version the application expects."""
 
     code = "check_failed"
+
+
+class PlanChangedError(SafemigrateError):
+    """``apply(plan)``: the database's version is no longer the one the plan started from."""
+
+    code = "plan_changed"

@@ -144,3 +144,10 @@ def test_child_environment_drops_every_secret_variable() -> None:
     env = child_environment({"SAFEMIGRATE_PHASE": "before"}, named_secrets=frozenset({"STAGING_URL"}),
                             base=base)
     assert env == {"PATH": base["PATH"], "LANG": "C", "SAFEMIGRATE_PHASE": "before"}
+
+
+def test_child_environment_drops_any_variable_holding_a_known_password() -> None:
+    from safemigrate.childenv import child_environment
+
+    base = {"MY_APP_DB": f"postgres://app:{CANARY_PASSWORD}@db/app", "OTHER": "fine"}
+    assert child_environment(secret_values=[CANARY_PASSWORD], base=base) == {"OTHER": "fine"}

@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "backup": "safemigrate.cli.backup_cmd:backup",
     "config": "safemigrate.cli.config_cmd:config",
     "check": "safemigrate.cli.inspect_cmds:check",
+    "release": "safemigrate.cli.release_cmd:release",
+    "preflight": "safemigrate.cli.release_cmd:preflight",
     "history": "safemigrate.cli.inspect_cmds:history",
 }
 

@@ -79,7 +79,8 @@ def run_hook(hook: Hook, phase: str, context: Mapping[str, str | int | None], *,
     extra = {"SAFEMIGRATE_PHASE": phase}
     for key, value in context.items():
         extra[f"SAFEMIGRATE_{key.upper()}"] = "" if value is None else str(value)
-    env = child_environment(extra, named_secrets=named_secrets)
+    secrets = tuple(secrets)
+    env = child_environment(extra, named_secrets=named_secrets, secret_values=secrets)
     started = time.monotonic()
     try:
         done = subprocess.run(list(hook.argv), capture_output=True, env=env, timeout=hook.timeout,
