@@ -60,13 +60,15 @@ def test_statement_targets_reads_drops_renames_rewrites_and_scans() -> None:
     DROP TYPE mood;
     CREATE TABLE fresh (id int);
     """
-    assert [t.describe() for t in statement_targets(sql)] == [
+    assert [t.describe() for t in statement_targets(sql) if t.action != "alter"] == [
         "drop table public.old_a", "drop table old_b",
         "drop column users.email", "rewrite column users.id", "scan column users.status",
         "rename column users.last_seen", "rename table messages",
         "scan table messages", "drop type mood",
     ]
     assert statement_targets("THIS IS NOT SQL") == []
+    assert [t.describe() for t in statement_targets("ALTER TABLE users ADD COLUMN x int;")] == [
+        "alter table users"]
 
 
 def test_dropping_a_column_lists_the_view_index_trigger_and_policy_that_use_it(driver: Driver) -> None:

@@ -38,7 +38,7 @@ __all__ = [
     "statement_targets",
 ]
 
-Action = Literal["drop", "rename", "rewrite", "scan"]
+Action = Literal["drop", "rename", "rewrite", "scan", "alter"]
 ObjectKind = Literal["table", "column", "type", "view"]
 
 
@@ -114,7 +114,8 @@ def _targets_of(kind: str, node: dict[str, Any], index: int) -> list[Target]:
         return []
     if kind == "AlterTableStmt" and node.get("objtype", "OBJECT_TABLE") == "OBJECT_TABLE":
         table = _qualified(node["relation"])
-        found = []
+        # Every ALTER TABLE takes a lock on the table (and needs its owner's rights).
+        found = [Target("alter", "table", table, statement=index)]
         for item in node.get("cmds") or ():
             cmd = item.get("AlterTableCmd", {})
             subtype = cmd.get("subtype")
