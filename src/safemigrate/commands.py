@@ -103,10 +103,14 @@ class HistoryResult:
     available: bool
     total: int
     database: str
+    release: dict[str, Any] | None = None  # with --release ID: that release's stored report
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": True, "command": "history", "database": self.database, "available": self.available,
+        data = {"ok": True, "command": "history", "database": self.database, "available": self.available,
                 "total": self.total, "records": [_record_dict(r) for r in self.records]}
+        if self.release is not None:
+            data["release"] = self.release
+        return data
 
 
 def _record_dict(record: HistoryRecord) -> dict[str, Any]:
@@ -119,9 +123,14 @@ def _record_dict(record: HistoryRecord) -> dict[str, Any]:
     return data
 
 
-def history(config: Config, *, limit: int | None = None, version: int | None = None) -> HistoryResult:
-    """The last ``limit`` steps recorded (all of them by default), optionally of one ``version``."""
+def history(config: Config, *, limit: int | None = None, version: int | None = None,
+            release_id: str | None = None) -> HistoryResult:
+    """The last ``limit`` steps recorded (all of them by default), optionally of one ``version``.
+
+    With ``release_id``: that release's report, and the steps it ran (recorded between its start and end).
+    """
     from .history import HistoryTable
+    from .release.record import ReleasesTable
 
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be 1 or more, not {limit}")
@@ -130,7 +139,19 @@ def history(config: Config, *, limit: int | None = None, version: int | None = N
         available = driver.table_exists(driver.history_table)
         try:
             records = HistoryTable(driver).read() if available else []
-        except DatabaseError:
+            release = None
+            if release_id is not None:
+                rows = ReleasesTable(driver).read(release_id=release_id)
+                if not rows:
+                    raise UsageError(f"no release {release_id!r} is recorded in this database",
+                                     hint="safemigrate history --format json lists the releases' steps; "
+                                     "the report files are in ./releases")
+                release = rows[0].report
+                finished = (release or {}).get("finished_at")
+                started = rows[0].started_at
+                records = [r for r in records if r.started_at >= started
+                           and (finished is None or r.started_at.isoformat() <= finished)]
+        except (DatabaseError, UsageError):
             raise
         except Exception as exc:
             info = driver.describe_error(exc)
@@ -147,4 +168,5 @@ def history(config: Config, *, limit: int | None = None, version: int | None = N
     total = len(records)
     if limit is not None:
         records = records[-limit:]
-    return HistoryResult(records=tuple(records), available=available, total=total, database=database)
+    return HistoryResult(records=tuple(records), available=available, total=total, database=database,
+                         release=release)

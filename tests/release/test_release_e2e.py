@@ -262,3 +262,93 @@ def test_staging_first_refuses_until_staging_released_the_same_files(project: di
     finally:
         with connect(postgres_admin_url) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{staging_name}" WITH (FORCE)')
+
+
+def _advisory_locks(plain_url: str) -> int:
+    with connect(plain_url) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                           ).fetchone()
+    return int(row[0])
+
+
+def _wait_for(condition: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the release to get there"
+        time.sleep(0.05)
+
+
+def _release_process(p: dict[str, Any], app: SchemaApp, *args: str) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "safemigrate", "-path", str(p["folder"]), "-database", p["url"], "release",
+         "--backup-location", str(p["tmp"] / "backups"), "--report", str(p["tmp"] / "releases"),
+         "--health-url", app.url, "--health-interval", "0.05", "--format", "json", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def test_sigterm_during_the_health_gate_stops_unlocks_and_reports_where(project: dict[str, Any]) -> None:
+    import signal
+
+    with serve_app(project["plain"], {1, 3}) as app:
+        proc = _release_process(project, app, "--no-backup", "--health-successes", "100000",
+                                "--health-deadline", "600")
+        _wait_for(lambda: version(project["plain"]) == (3, False) and app.requests > 3)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert CANARY_PASSWORD not in out + err
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    data = json.loads(out)
+    assert data["outcome"] == "interrupted" and "during the health gate" in data["summary"]
+    assert version(project["plain"]) == (3, False)
+    assert _advisory_locks(project["plain"]) == 0
+    assert data["report_files"] and Path(data["report_files"][0]).exists()
+
+
+def test_sigterm_during_the_apply_rolls_the_migration_back_and_unlocks(project: dict[str, Any]) -> None:
+    import signal
+
+    (project["folder"] / "000002_rooms.up.sql").write_text(
+        "CREATE TABLE rooms (id integer PRIMARY KEY);\nSELECT pg_sleep(60);\n")
+    with serve_app(project["plain"], {1, 3}) as app:
+        proc = _release_process(project, app, "--no-backup")
+
+        def sleeping() -> bool:
+            with connect(project["plain"]) as conn:
+                return bool(conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                                         "'%pg_sleep(60)%' AND pid <> pg_backend_pid()").fetchone()[0])
+
+        _wait_for(sleeping)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    data = json.loads(out)
+    assert data["outcome"] == "interrupted" and "during the apply" in data["summary"]
+    assert version(project["plain"]) == (1, False)
+    assert users(project["plain"]) == project["before"]
+    assert _advisory_locks(project["plain"]) == 0
+
+
+def test_history_release_shows_the_checklist_and_the_backup_stays_pinned_until_the_next(
+        project: dict[str, Any]) -> None:
+    with serve_app(project["plain"], {1, 2, 3}) as app:
+        first = release(project, app, "--to", "2", "--format", "json")
+        assert first.exit_code == 0, first.output
+        second = release(project, app, "--format", "json")
+        assert second.exit_code == 0, second.output
+    first_id, second_id = first.json()["id"], second.json()["id"]
+    shown = run_cli("-database", project["url"], "history", "--release", first_id)
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith(f"release {first_id}: released")
+    assert "✔ apply: apply: 1 migration(s) applied: 2/u rooms" in shown.stdout
+    backups = {b["id"]: b for b in run_cli("backup", "list", "--to", str(project["tmp"] / "backups"),
+                                           "-database", project["url"], "--json").json()["backups"]}
+    assert backups[first.json()["backup_id"]]["pinned"] is False
+    assert backups[second.json()["backup_id"]]["pinned"] is True
+    assert second_id != first_id
+    missing = run_cli("-database", project["url"], "history", "--release", "nope")
+    assert missing.exit_code == 2 and "no release 'nope'" in missing.stderr

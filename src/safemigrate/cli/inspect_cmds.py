@@ -39,9 +39,11 @@ def check(ctx: click.Context, expect: int | None, at_least: int | None) -> None:
               help="Show only the last N steps.")
 @click.option("--migration", "version", type=click.IntRange(min=0), default=None, metavar="V",
               help="Show only the steps of migration V.")
+@click.option("--release", "release_id", default=None, metavar="ID",
+              help="Show release ID: its checklist and the steps it ran.")
 @global_options
 @click.pass_context
-def history(ctx: click.Context, limit: int | None, version: int | None) -> None:
+def history(ctx: click.Context, limit: int | None, version: int | None, release_id: str | None) -> None:
     """Every step safemigrate ran: who, when, what, direction, duration, outcome, error.
 
     For example: safemigrate history --limit 20. Works for a read-only role.
@@ -49,9 +51,25 @@ def history(ctx: click.Context, limit: int | None, version: int | None) -> None:
     from .. import commands
 
     settings = settings_of(ctx)
-    result = commands.history(settings.config(), limit=limit, version=version)
+    result = commands.history(settings.config(), limit=limit, version=version, release_id=release_id)
+
+    def release_lines() -> list[str]:
+        from ..release.report import StepRecord, StepStatus
+
+        report = result.release or {}
+        lines = [f"release {report.get('id')}: {report.get('outcome')} ({report.get('summary', '')})",
+                 f"started {report.get('started_at')}, finished {report.get('finished_at')}"]
+        for step in report.get("steps", []):
+            record = StepRecord(step["phase"], step["name"], StepStatus(step["status"]), step["reason"],
+                                step["duration_s"])
+            lines.append("  " + record.line())
+        return [*lines, ""]
 
     def text() -> str:
+        head = release_lines() if result.release is not None else []
+        return "\n".join([*head, body()])
+
+    def body() -> str:
         if not result.available:
             return "no history yet: safemigrate records every step it runs in safemigrate_history"
         if not result.records:

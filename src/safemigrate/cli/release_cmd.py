@@ -182,9 +182,11 @@ def build_options(settings: Settings, params: dict[str, Any]) -> tuple[Any, Any]
 
 
 @contextmanager
-def _cancel_on_signals(cancel: threading.Event, migrator: Any, settings: Settings) -> Iterator[None]:
+def _cancel_on_signals(cancel: threading.Event, migrator: Any, settings: Settings,
+                       received: list[int]) -> Iterator[None]:
     """The first SIGINT/SIGTERM stops the release at its next safe point; no exception from the handler."""
     def on_signal(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
         if not cancel.is_set():
             settings.output.info(f"{signal.Signals(signum).name} received: stopping at the next safe point "
                                  "(the lock is released, the report says where it stopped)")
@@ -223,7 +225,8 @@ def _run(ctx: click.Context, params: dict[str, Any]) -> None:
             reporter.close()
             out.lines([step.line()])
 
-    with migrator, _cancel_on_signals(cancel, migrator, settings):
+    received: list[int] = []
+    with migrator, _cancel_on_signals(cancel, migrator, settings, received):
         if not out.json:
             out.lines([f"release on {driver.url.redacted()}" + (f" (env {config.env})" if config.env else "")
                        + (": dry run, nothing will change" if options.dry_run else "")])
@@ -242,8 +245,12 @@ def _run(ctx: click.Context, params: dict[str, Any]) -> None:
             lines.append("report: " + ", ".join(str(p) for p in paths))
         return "\n".join(lines)
 
+    code = report.exit_code
+    if report.outcome == "interrupted" and received:
+        code = 128 + received[0]  # what a shell reports for a process stopped by that signal
+    data["exit_code"] = code
     out.result(data, text)
-    ctx.exit(report.exit_code)
+    ctx.exit(code)
 
 
 @click.command()

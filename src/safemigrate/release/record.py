@@ -50,6 +50,7 @@ class ReleaseRow:
     files: tuple[ReleaseFile, ...]
     to_version: int | None
     report: dict[str, Any] | None
+    backup_id: str | None = None
 
 
 class ReleasesTable:
@@ -100,12 +101,12 @@ class ReleasesTable:
             params.append(release_id)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self.driver.query(
-            f"SELECT id, env, outcome, started_at, files, to_version, report FROM {self.table}{clause} "
+            f"SELECT id, env, outcome, started_at, files, to_version, report, backup_id FROM {self.table}{clause} "
             "ORDER BY started_at", params or None)
         return [self._row(row) for row in rows]
 
     def _row(self, row: Sequence[Any]) -> ReleaseRow:
-        release_id, env, outcome, started, files, to_version, report = row
+        release_id, env, outcome, started, files, to_version, report, backup_id = row
         if isinstance(started, str):
             started = datetime.fromisoformat(started)
         elif isinstance(started, datetime) and started.tzinfo is None:
@@ -113,4 +114,4 @@ class ReleasesTable:
         parsed = tuple(ReleaseFile(int(f["version"]), str(f["name"]), str(f["checksum"]))
                        for f in json.loads(files or "[]"))
         return ReleaseRow(str(release_id), env, str(outcome), started, parsed, to_version,
-                          json.loads(report) if report else None)
+                          json.loads(report) if report else None, backup_id)
