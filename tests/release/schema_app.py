@@ -51,7 +51,7 @@ class SchemaApp:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health/ready"
 
     def answer(self) -> tuple[int, dict[str, Any]]:
-        import psycopg
+        from safemigrate.drivers import open_driver
 
         with self._lock:
             self.requests += 1
@@ -60,19 +60,23 @@ class SchemaApp:
             return 500, {"status": "broken"}
         if self.mode == "flapping":
             return (200, {"status": "ok"}) if count % 2 else (0, {})
+        # The app reads the schema version the way every app's readiness check would: from the table.
+        driver = open_driver(self.connect_to)
         try:
-            with psycopg.connect(self.connect_to, autocommit=True, connect_timeout=3) as conn:
-                row = conn.execute("SELECT version, dirty FROM schema_migrations").fetchone()
-                users = conn.execute("SELECT count(*) FROM users").fetchone() \
-                    if self.required_users is not None else None
-        except psycopg.Error as exc:
-            return 503, {"status": "no database", "error": str(exc).splitlines()[0]}
-        version = row[0] if row else None
-        body = {"schema_version": version, "dirty": bool(row and row[1])}
-        if version not in self.supported or (row and row[1]):
-            if self.write_when_unsupported:
-                with psycopg.connect(self.connect_to, autocommit=True) as conn:
-                    conn.execute(self.write_when_unsupported)
+            driver.connect()
+            rows = driver.query("SELECT version, dirty FROM schema_migrations")
+            row = rows[0] if rows else None
+            users = driver.query("SELECT count(*) FROM users")[0] if self.required_users is not None else None
+            version = row[0] if row else None
+            dirty = bool(row and row[1])
+            if (version not in self.supported or dirty) and self.write_when_unsupported:
+                driver.execute(self.write_when_unsupported)
+        except Exception as exc:
+            return 503, {"status": "no database", "error": str(exc).splitlines()[0][:200]}
+        finally:
+            driver.close()
+        body = {"schema_version": version, "dirty": dirty}
+        if version not in self.supported or dirty:
             return 503, {**body, "status": "unsupported schema"}
         if users is not None and users[0] != self.required_users:
             return 503, {**body, "status": f"expected {self.required_users} users, found {users[0]}"}
