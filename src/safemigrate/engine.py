@@ -38,7 +38,7 @@ from .errors import (
 from .history import HistoryRecord, HistoryTable, new_run_id
 from .planner import NIL, Plan, Step, optional_version, plan_down, plan_goto, plan_up
 from .source import MigrationSource
-from .sql.script import LineIndex, Script, Statement
+from .sql.script import LineIndex, Script, Statement, refuse_unrunnable
 from .status import StatusReport, build_status
 
 __all__ = [
@@ -568,7 +568,9 @@ class Migrator:
     def _script(self, step: Step) -> Script | None:
         if step.file is None:
             return None
-        return self.driver.split(step.file.text)
+        script = self.driver.split(step.file.text)
+        refuse_unrunnable(script, step.file.path)  # before any file of the plan runs
+        return script
 
     def _mode(self, script: Script | None) -> str:
         if not self.driver.transactional_ddl or self.driver.statement_mode_everywhere:
