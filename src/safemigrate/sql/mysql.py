@@ -228,9 +228,9 @@ class _Splitter:
             self._fail(f"the {opened} block opened here is not closed by an END before the end of "
                        "the statement", cur.block_start)
         if cur.start is not None and cur.words and cur.words[0] in _BODY_ONLY_FIRST:
-            word = cur.words[0]
-            self._fail(f"{word} starts a statement only inside the body of a stored program "
-                       f"(BEGIN ... END): the statement before it ended too early, or the {word} "
+            first = cur.words[0]
+            self._fail(f"{first} starts a statement only inside the body of a stored program "
+                       f"(BEGIN ... END): the statement before it ended too early, or the {first} "
                        "is stray, so the file cannot be split exactly", cur.start)
         if cur.start is not None:
             kind, transactional, control = statement_properties(cur.words)
