@@ -67,6 +67,7 @@ _FAMILIES = {
     "runbook": "The runbook's rules",
     "downfiles": "Down files",
     "correctness": "Statements that fail or misbehave",
+    "psql": "psql-only syntax",
     "meta": "Syntax errors and acknowledgements",
 }
 
