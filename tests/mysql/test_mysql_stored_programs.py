@@ -4,7 +4,9 @@ anything runs; Harbor's MySQL migrations apply end to end."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from test_mysql_split import IF_EXISTS_BODIES, if_exists_file
 from safemigrate import Migrator, SourceError, load_source, open_driver
 from safemigrate.drivers.mysql import MysqlDriver
 from safemigrate.urls import parse_database_url
-from support import run_cli, write_migrations
+from support import run_cli, unique_name, with_database, write_migrations
 
 pytestmark = pytest.mark.mysql
 
@@ -91,3 +93,46 @@ def test_harbor_mysql_migrations_apply_end_to_end_on_mariadb(mysql_url: str, tmp
                                  "WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME = 'PROC_UPDATE_ADMIN_JOB'")
     assert "IMAGE_SCAN_ALL" in body and body.rstrip().endswith("END")
     assert run_cli("-path", str(folder), "-database", mysql_url, "version").stdout.strip() == "100"
+
+
+def _schema(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """What a migration run leaves behind: columns, indexes and stored programs, in a stable order."""
+    queries = {
+        "columns": "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA "
+                   "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                   "AND TABLE_NAME NOT IN ('schema_migrations', 'safemigrate_history') ORDER BY 1, 2",
+        "indexes": "SELECT TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME FROM information_schema.STATISTICS "
+                   "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT IN ('schema_migrations', "
+                   "'safemigrate_history') ORDER BY 1, 2, 3",
+        "routines": "SELECT ROUTINE_NAME, ROUTINE_DEFINITION FROM information_schema.ROUTINES "
+                    "WHERE ROUTINE_SCHEMA = DATABASE() ORDER BY 1",
+        "version": "SELECT version, dirty FROM schema_migrations",
+    }
+    return {name: fetch(url, sql) for name, sql in queries.items()}
+
+
+def test_harbor_leaves_the_same_schema_as_golang_migrate(
+        mysql_url: str, mysql_admin_url: str, tmp_path: Path) -> None:
+    """Optional: with SAFEMIGRATE_TEST_GOLANG_MIGRATE set to a golang-migrate binary."""
+    binary = os.environ.get("SAFEMIGRATE_TEST_GOLANG_MIGRATE")
+    if not binary:
+        pytest.skip("set SAFEMIGRATE_TEST_GOLANG_MIGRATE to a golang-migrate binary to compare with it")
+    folder = tmp_path / "harbor"
+    shutil.copytree(HARBOR, folder, ignore=shutil.ignore_patterns("*.md"))
+    assert run_cli("-path", str(folder), "-database", mysql_url, "up", "--no-lint").exit_code == 0
+    theirs = unique_name("sm_gm")
+    kwargs = MysqlDriver.connect_kwargs(parse_database_url(mysql_admin_url))
+    kwargs["database"] = None
+    if kwargs.get("password"):
+        pytest.skip("the comparison runs golang-migrate with a password-less test account only")
+    admin = pymysql.connect(**kwargs, autocommit=True)
+    try:
+        admin.cursor().execute(f"CREATE DATABASE `{theirs}`")
+        dsn = f"mysql://{kwargs['user']}@tcp({kwargs['host']}:{kwargs['port']})/{theirs}?multiStatements=true"
+        done = subprocess.run([binary, "-path", str(folder), "-database", dsn, "up"],
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        assert _schema(with_database(mysql_admin_url, theirs)) == _schema(mysql_url)
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS `{theirs}`")
+        admin.close()
