@@ -111,6 +111,7 @@ def _schema(url: str) -> dict[str, list[tuple[Any, ...]]]:
     return {name: fetch(url, sql) for name, sql in queries.items()}
 
 
+@pytest.mark.slow
 def test_harbor_leaves_the_same_schema_as_golang_migrate(
         mysql_url: str, mysql_admin_url: str, tmp_path: Path) -> None:
     """Optional: with SAFEMIGRATE_TEST_GOLANG_MIGRATE set to a golang-migrate binary."""
