@@ -72,3 +72,15 @@ def test_sqlite_files_are_not_read_for_psql_syntax(sqlite_url: str, tmp_path: Pa
     folder = write_migrations(tmp_path / "m", {"1_a.up.sql": "CREATE TABLE a (note TEXT DEFAULT '\\i');\n"})
     result = run_cli("-path", str(folder), "-database", sqlite_url, "up")
     assert result.exit_code == 0, result.stderr
+
+
+def test_every_copy_block_of_a_dump_like_file_is_found_whatever_its_rows_hold() -> None:
+    block = "COPY t (a, b) FROM stdin;\n" + "".join(f"{i}\tit's \\N\n" for i in range(5)) + "\\.\n\n"
+    text = "\\set ON_ERROR_STOP on\n" + block * 30 + "SELECT 'done';\n\\i tail.sql\n"
+    commands = [item.command for item in find_psql_syntax(text)]
+    assert commands == ["\\set", *["COPY ... FROM STDIN"] * 30, "\\i"]
+
+
+def test_a_backslash_dot_line_inside_a_string_ends_nothing() -> None:
+    items = find_psql_syntax("SELECT '\n\\.\n';\n\\echo x\n")
+    assert [(item.command, item.start) for item in items] == [("\\echo", 15)]

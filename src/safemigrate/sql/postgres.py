@@ -146,58 +146,89 @@ def find_psql_syntax(text: str) -> list[PsqlSyntax]:
     found: list[PsqlSyntax] = []
     pos = 0
     while pos < len(text):
-        chunk = text[pos:]
-        try:
-            tokens = parser.scan(chunk)
-        except parser.ParseError as exc:
-            # An unterminated string or comment: what comes before it is still read.
-            limit = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
-            try:
-                tokens = parser.scan(chunk[:limit])
-            except parser.ParseError:
-                tokens = []
-        item = _first_psql_syntax(text, pos, tokens)
-        if item is None:
-            break
-        found.append(item)
-        pos = max(item.skip[1], pos + 1)
+        # Scan up to the next line holding \. (the end of COPY's rows, or itself a backslash
+        # token), so a file with many COPY blocks is scanned once, not once per block.
+        stop = _COPY_END.search(text, pos)
+        segment_end = stop.end() if stop else len(text)
+        tokens, complete = _scan(parser, text[pos:segment_end])
+        before = len(found)
+        resume = _walk(text, pos, segment_end, tokens, complete, found)
+        if not complete and len(found) == before and segment_end < len(text):
+            # Nothing before the unterminated string or comment: it runs past the \. line.
+            tokens, complete = _scan(parser, text[pos:])
+            resume = _walk(text, pos, len(text), tokens, complete, found)
+        pos = resume
     return found
 
 
-def _first_psql_syntax(text: str, base: int, tokens: Any) -> PsqlSyntax | None:
+def _scan(parser: Any, chunk: str) -> tuple[Any, bool]:
+    """The tokens of ``chunk``, and whether the scanner read all of it."""
+    try:
+        return parser.scan(chunk), True
+    except parser.ParseError as exc:
+        # An unterminated string or comment: what comes before it is still read.
+        limit = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+        try:
+            return parser.scan(chunk[:limit]), False
+        except parser.ParseError:
+            return [], False
+
+
+def _walk(text: str, base: int, limit: int, tokens: Any, complete: bool, found: list[PsqlSyntax]) -> int:
+    """Add the psql syntax among ``tokens`` (scanned from ``base`` to ``limit``) to ``found``.
+
+    Returns where to scan again: the scanner read psql's parts as SQL, so after one the
+    tokens are reused only while they line up with the text after it (a quote in COPY's
+    rows, say, may have swallowed what follows); otherwise ``limit``.
+    """
     at_start = True  # the next token starts a statement
     copy_start: int | None = None
     previous = ""
     stdin = False
-    for token in tokens:
+    i, count = 0, len(tokens)
+    while i < count:
+        token = tokens[i]
+        i += 1
         name = token.name
         if name in ("SQL_COMMENT", "C_COMMENT"):
             continue
-        offset = base + token.start
-        if name == "ASCII_92":  # a backslash
+        item: PsqlSyntax | None = None
+        offset = base + int(token.start)
+        if name == "ASCII_92":  # a backslash: PostgreSQL has no such operator
             end = text.find("\n", offset)
-            end = len(text) if end < 0 else end
             match = _META_NAME.match(text, offset)
-            command = match.group(0) if match else "\\"
-            return PsqlSyntax(offset, (offset, end), command, _META_HINT)
-        if name == "ASCII_59":  # ;
+            item = PsqlSyntax(offset, (offset, len(text) if end < 0 else end),
+                              match.group(0) if match else "\\", _META_HINT)
+        elif name == "ASCII_59":  # ;
             if stdin and copy_start is not None:
                 newline = text.find("\n", base + token.end + 1)
                 data = len(text) if newline < 0 else newline + 1
                 close = _COPY_END.search(text, data)
-                end = len(text) if close is None else close.end()
-                return PsqlSyntax(copy_start, (data, end), "COPY ... FROM STDIN", _COPY_HINT)
+                item = PsqlSyntax(copy_start, (data, len(text) if close is None else close.end()),
+                                  "COPY ... FROM STDIN", _COPY_HINT)
             at_start, copy_start, stdin = True, None, False
+        else:
+            if at_start:
+                copy_start = offset if name == "COPY" else None
+            elif copy_start is not None and name == "STDIN" and previous == "FROM":
+                stdin = True
+            at_start = False
+            previous = name
+        if item is None:
             continue
-        if at_start:
-            copy_start = offset if name == "COPY" else None
-        elif copy_start is not None and name == "STDIN" and previous == "FROM":
-            stdin = True
-        at_start = False
-        previous = name
-    if stdin and copy_start is not None:  # COPY ... FROM STDIN at the end, without its ;
-        return PsqlSyntax(copy_start, (len(text), len(text)), "COPY ... FROM STDIN", _COPY_HINT)
-    return None
+        found.append(item)
+        resume = max(item.skip[1], offset + 1)
+        relative = resume - base
+        while i < count and tokens[i].start < relative:
+            if tokens[i].end >= relative:
+                return resume  # a token runs over the end of the skipped part: scan again there
+            i += 1
+        if not complete:
+            return resume  # the scan stopped at an unterminated string, maybe one in the skipped part
+        at_start, copy_start, stdin, previous = True, None, False, ""
+    if stdin and copy_start is not None and limit == len(text):  # at the end, without its ;
+        found.append(PsqlSyntax(copy_start, (len(text), len(text)), "COPY ... FROM STDIN", _COPY_HINT))
+    return limit
 
 
 def _refusal(text: str, index: LineIndex, items: list[PsqlSyntax]) -> ParseProblem | None:
