@@ -135,12 +135,16 @@ def _without_psql(text: str) -> list[tuple[int, int]]:
     for start, end in skips:
         blanked[start:end] = [ch if ch == "\n" else " " for ch in text[start:end]]
     pieces: list[tuple[int, int]] = []
+    first = 0  # both lists are in file order: skips before this one end before the piece
     for start, end in _pieces("".join(blanked)):
-        for skip_start, skip_end in skips:
-            if start < skip_end and skip_start < end:  # keep only what is outside the skipped range
-                if start < skip_start:
-                    pieces.append((start, skip_start))
-                start = max(start, skip_end)
+        while first < len(skips) and skips[first][1] <= start:
+            first += 1
+        for skip_start, skip_end in skips[first:]:
+            if skip_start >= end:
+                break
+            if start < skip_start:  # keep only what is outside the skipped range
+                pieces.append((start, skip_start))
+            start = max(start, skip_end)
         if start < end:
             pieces.append((start, end))
     return pieces
