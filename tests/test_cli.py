@@ -178,6 +178,13 @@ def test_plan_shows_the_sql_without_changing_anything(folder: Path, sqlite_url: 
     assert "CREATE TABLE users" in result.stdout and "CREATE TABLE posts" in result.stdout
     assert "CREATE TABLE tags" not in result.stdout
     assert run_cli(*args, "version").exit_code == 1  # nothing was applied
+    # Our bookkeeping is one summary line per migration; --verbose shows its SQL.
+    assert "schema_migrations" not in result.stdout and "safemigrate_history" not in result.stdout
+    assert result.stdout.count("statement(s) of bookkeeping in the same transaction: version 1 marked "
+                               "dirty before") == 1
+    verbose = run_cli(*args, "plan", "up", "2", "--verbose")
+    assert 'INSERT INTO "schema_migrations" (version, dirty) VALUES (2, 0);' in verbose.stdout
+    assert "bookkeeping" not in verbose.stdout
     dry = run_cli(*args, "up", "--dry-run")
     assert "CREATE TABLE tags" in dry.stdout and run_cli(*args, "version").exit_code == 1
 

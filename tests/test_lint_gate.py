@@ -13,13 +13,64 @@ UNSAFE = {"000002_drop_email.up.sql": "ALTER TABLE users DROP COLUMN email;\n",
           "000002_drop_email.down.sql": "ALTER TABLE users ADD COLUMN email TEXT;\n"}
 
 
-def test_findings_are_printed_but_do_not_block_by_default(sqlite_url: str, tmp_path: Path) -> None:
+# An up file without its down file: a warning-level finding (missing-down-file).
+NO_DOWN = {"000003_tags.up.sql": "CREATE TABLE tags (id INTEGER PRIMARY KEY);\n"}
+
+
+def test_error_findings_are_printed_but_do_not_block_by_default(sqlite_url: str, tmp_path: Path) -> None:
     folder = write_migrations(tmp_path / "m", {**SAFE, **UNSAFE})
     result = run_cli("-path", str(folder), "-database", sqlite_url, "up")
     assert result.exit_code == 0, result.output
     assert "2/u drop_email" in result.stdout
     assert "error[drop-column]" in result.stderr and "000002_drop_email.up.sql:1:" in result.stderr
     assert "not blocking" in result.stderr
+
+
+def test_default_output_is_one_summary_line_and_the_error_level_findings(
+        sqlite_url: str, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", {**SAFE, **UNSAFE, **NO_DOWN})
+    result = run_cli("-path", str(folder), "-database", sqlite_url, "up")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0] == ("warning: lint: 1 error, 1 warning, 0 notes in the 3 files about to run "
+                        "(not blocking; --strict makes errors block)")
+    assert "error[drop-column]" in result.stderr  # every error-level finding, in full
+    assert "warning[missing-down-file]" not in result.stderr
+    assert lines[-1] == ("warning: lint: 1 warning not shown (missing-down-file 1): add --lint-details, "
+                         "or run safemigrate lint, to see them")
+
+
+def test_lint_details_prints_every_finding(sqlite_url: str, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", {**SAFE, **UNSAFE, **NO_DOWN})
+    result = run_cli("-path", str(folder), "-database", sqlite_url, "plan", "--lint-details")
+    assert result.exit_code == 0, result.output
+    assert "error[drop-column]" in result.stderr and "warning[missing-down-file]" in result.stderr
+    assert "not shown" not in result.stderr
+    both = run_cli("-path", str(folder), "-database", sqlite_url, "up", "--lint-details", "--no-lint")
+    assert both.exit_code == 2 and "contradict" in both.stderr
+
+
+def test_many_warnings_print_two_lines_not_one_block_per_finding(sqlite_url: str, tmp_path: Path) -> None:
+    files = {f"{v:06d}_t{v}.up.sql": f"CREATE TABLE t{v} (id INTEGER PRIMARY KEY);\n" for v in range(1, 41)}
+    folder = write_migrations(tmp_path / "m", files)
+    result = run_cli("-path", str(folder), "-database", sqlite_url, "up")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "warning: lint: 0 errors, 40 warnings, 0 notes in the 40 files about to run "
+        "(not blocking; --strict makes errors block)",
+        "warning: lint: 40 warnings not shown (missing-down-file 40): add --lint-details, "
+        "or run safemigrate lint, to see them",
+    ]
+
+
+def test_findings_of_applied_files_are_never_shown_again(sqlite_url: str, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", {**SAFE, **UNSAFE, **NO_DOWN})
+    first = run_cli("-path", str(folder), "-database", sqlite_url, "up", "2")
+    assert first.exit_code == 0 and "drop-column" in first.stderr
+    for command in (("plan",), ("up", "--dry-run"), ("goto", "3")):
+        again = run_cli("-path", str(folder), "-database", sqlite_url, *command, "--lint-details")
+        assert "drop-column" not in again.stderr and "000002" not in again.stderr
+        assert "in the 1 file about to run" in again.stderr
 
 
 def test_strict_blocks_error_findings_before_anything_runs(sqlite_url: str, tmp_path: Path) -> None:

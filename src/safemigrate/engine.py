@@ -39,7 +39,7 @@ from .errors import (
 from .history import HistoryRecord, HistoryTable, new_run_id
 from .planner import NIL, Plan, Step, optional_version, plan_down, plan_goto, plan_up
 from .source import MigrationSource
-from .sql.script import LineIndex, Script, Statement
+from .sql.script import LineIndex, Script, Statement, refuse_unrunnable
 from .status import StatusReport, build_status
 
 __all__ = [
@@ -110,6 +110,8 @@ class PlannedStep:
     mode: str
     reason: str | None
     sql: list[str]
+    # Which entries of ``sql`` are the migration file's own statements (the rest is bookkeeping).
+    own: frozenset[int] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,6 +165,11 @@ def _placeholder_pieces(sql: str, placeholder: str) -> tuple[str, ...]:
 
 
 
+def _own(runner: SqlRunner, start: int, end: int) -> frozenset[int]:
+    """The migration statements among ``runner.recorded[start:end]``, relative to ``start``."""
+    return frozenset(i - start for i in runner.own if start <= i < end)
+
+
 class SqlRunner:
     """Executes SQL on the driver, or (dry run) records exactly what would be executed."""
 
@@ -170,6 +177,7 @@ class SqlRunner:
         self.driver = driver
         self.dry_run = dry_run
         self.recorded: list[str] = []
+        self.own: set[int] = set()  # dry run: indices of ``recorded`` that are migration statements
         self._simulated_transaction = False
 
     def run(self, sql: str, params: Sequence[Any] | None = None) -> None:
@@ -212,6 +220,7 @@ class SqlRunner:
     def run_statements(self, texts: Sequence[str]) -> None:
         """Several migration statements in one go (StatementFailed names the one that failed)."""
         if self.dry_run:
+            self.own.update(range(len(self.recorded), len(self.recorded) + len(texts)))
             self.recorded.extend(text.rstrip().rstrip(";") + ";" for text in texts)
             return
         self.driver.execute_statements(texts)
@@ -225,6 +234,7 @@ class SqlRunner:
                     self._simulated_transaction = True
                 elif word in _END_KINDS and not kind.startswith("ROLLBACK TO"):
                     self._simulated_transaction = False
+            self.own.add(len(self.recorded))
             self.recorded.append(statement.text.rstrip().rstrip(";") + ";")
             return
         self.driver.execute(statement.text, None)
@@ -443,7 +453,8 @@ class Migrator:
             self._run_atomic(plan, scripts, runner, on_step=lambda: marks.append(len(runner.recorded)))
             bounds = [0, *marks[1:], len(runner.recorded)]
             for i, step in enumerate(plan.steps):
-                result.planned.append(PlannedStep(step, "atomic", None, runner.recorded[bounds[i]:bounds[i + 1]]))
+                result.planned.append(PlannedStep(step, "atomic", None, runner.recorded[bounds[i]:bounds[i + 1]],
+                                                  _own(runner, bounds[i], bounds[i + 1])))
             return result
         current = plan.start
         for step, script in zip(plan.steps, scripts, strict=True):
@@ -455,7 +466,7 @@ class Migrator:
                 self._run_statements(runner, step, script, current)
             result.planned.append(
                 PlannedStep(step, mode, script.statement_mode_reason() if script else None,
-                            runner.recorded[before:])
+                            runner.recorded[before:], _own(runner, before, len(runner.recorded)))
             )
             current = step.target
         return result
@@ -628,7 +639,9 @@ class Migrator:
     def _script(self, step: Step) -> Script | None:
         if step.file is None:
             return None
-        return self.driver.split(step.file.text)
+        script = self.driver.split(step.file.text)
+        refuse_unrunnable(script, step.file.path)  # before any file of the plan runs
+        return script
 
     def _mode(self, script: Script | None) -> str:
         if not self.driver.transactional_ddl or self.driver.statement_mode_everywhere:

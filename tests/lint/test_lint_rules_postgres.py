@@ -201,6 +201,11 @@ FLAGGED: list[tuple[str, str, str, list[int], dict[str, Any]]] = [
      'CREATE TABLE t (\n  "' + "\U0001d518" * 16 + '" text\n);', [2], {}),
     ("long-quoted-column-name", "identifier-too-long",
      'CREATE TABLE t (\n  "' + "Ü" * 40 + '" text\n);', [2], {}),
+    # psql-only syntax
+    ("psql-meta-commands-and-copy-rows", "psql-syntax",
+     "\\set ON_ERROR_STOP on\nSELECT 1;\nCOPY t (a) FROM stdin;\nit's \\N\n\\.\n\\i more.sql\nSELECT 2 \\gset\n",
+     [1, 3, 6, 7], {}),
+    ("copy-from-stdin-without-rows", "psql-syntax", "SELECT 1;\nCOPY t FROM STDIN;", [2], {}),
 ]
 
 # (test id, rule, SQL that must not be flagged by that rule, lint options)
@@ -349,6 +354,8 @@ SAFE: list[tuple[str, str, str, dict[str, Any]]] = [
     ("63-byte-name", "identifier-too-long", "CREATE TABLE t_" + "x" * 61 + " (a text);", {}),
     ("long-string-is-not-a-name", "identifier-too-long",
      "ALTER TABLE t ADD CONSTRAINT c CHECK (a <> '" + "y" * 80 + "') NOT VALID;", {}),
+    ("backslashes-in-strings-and-comments", "psql-syntax",
+     "SELECT E'\\n', '\\', $f$ \\i x $f$; -- \\set\n/* \\i */ COPY t FROM '/srv/t.csv';\nCOPY t TO STDOUT;", {}),
 ]
 
 

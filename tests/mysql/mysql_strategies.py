@@ -2,8 +2,9 @@
 
 Every generated body is valid for MariaDB (the driver tests create procedures from
 them on the real server), and full of the things a splitter can trip on: ``;``
-inside nested blocks, IF()/REPEAT() functions beside IF/REPEAT statements, CASE
-expressions beside CASE statements, strings and comments holding ``;`` and ``END``.
+inside nested blocks, IF()/REPEAT() functions beside IF/REPEAT statements, IF [NOT]
+EXISTS(...) conditions, CASE expressions beside CASE statements, strings and comments
+holding ``;`` and ``END``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def _statements(depth: int) -> st.SearchStrategy[str]:
         st.tuples(expr, body, body).map(lambda t: f"IF ({t[0]}) THEN {t[1]} ELSE {t[2]} END IF"),
         st.tuples(expr, body, expr, body).map(
             lambda t: f"IF {t[0]} THEN {t[1]} ELSEIF {t[2]} THEN {t[3]} END IF"),
+        st.tuples(expr, body).map(lambda t: f"IF EXISTS(SELECT {t[0]}) THEN {t[1]} END IF"),
+        st.tuples(expr, body, expr, body).map(
+            lambda t: f"IF NOT EXISTS (SELECT {t[0]} FROM DUAL WHERE 0) THEN {t[1]} "
+                      f"ELSEIF NOT {t[2]} > 1 THEN {t[3]} END IF"),
         body.map(lambda b: f"BEGIN {b} END"),
         body.map(lambda b: f"lbl{depth}: LOOP {b} LEAVE lbl{depth}; END LOOP lbl{depth}"),
         body.map(lambda b: f"REPEAT {b} UNTIL 1 END REPEAT"),

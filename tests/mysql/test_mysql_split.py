@@ -496,3 +496,162 @@ def test_property_stored_program_bodies_stay_whole(body: str, name: str) -> None
     # The same file under DELIMITER // splits the same way.
     fenced = f"DELIMITER //\nCREATE PROCEDURE {name}()\nBEGIN\n{body}\nEND //\nDELIMITER ;\nSELECT 1;"
     assert [s.kind for s in split_mysql(fenced).statements] == ["CREATE PROCEDURE", "SELECT"]
+
+
+# -- IF [NOT] EXISTS(...) THEN inside stored programs (issue 9, item 1) -------------------------------
+
+# Each body holds IF [NOT] EXISTS conditions beside the IF [NOT] EXISTS clauses of DROP and CREATE.
+IF_EXISTS_BODIES = {
+    "if-exists": """\
+CREATE PROCEDURE p_if_exists() BEGIN
+  IF EXISTS(SELECT * FROM cfg WHERE k = 'a;b') THEN
+    DROP TABLE IF EXISTS old_cfg;
+    INSERT INTO cfg VALUES ('seen', 'if-exists');
+  END IF;
+END""",
+    "if-not-exists-space": """\
+CREATE PROCEDURE p_if_not_exists() BEGIN
+  IF NOT EXISTS (SELECT * FROM cfg WHERE k = 'missing') THEN
+    CREATE TABLE IF NOT EXISTS extra (id int);
+    INSERT INTO cfg VALUES ('seen', 'if-not-exists');
+  END IF;
+END""",
+    "nested-elseif": """\
+CREATE PROCEDURE p_nested() BEGIN
+  IF exists(select * FROM cfg WHERE k = 'a;b') then
+    IF NOT EXISTS(SELECT 1 FROM cfg WHERE k = 'x') THEN
+      INSERT INTO cfg VALUES ('seen', 'nested');
+    ELSEIF EXISTS (SELECT 1 FROM cfg WHERE k = 'y') THEN
+      DELETE FROM cfg WHERE k = 'y';
+    ELSE
+      BEGIN
+        DROP TABLE IF EXISTS never;
+      END;
+    END IF;
+  END IF;
+END""",
+    "while-repeat-case-labels": """\
+CREATE PROCEDURE p_loops() BEGIN
+  DECLARE i int DEFAULT 0;
+  outer_loop: WHILE i < 2 DO
+    SET i = i + 1;
+    IF NOT EXISTS (SELECT 1 FROM cfg WHERE k = CONCAT('w', i)) THEN
+      INSERT INTO cfg VALUES (CONCAT('w', i), 'while');
+    END IF;
+  END WHILE outer_loop;
+  rep: REPEAT
+    IF EXISTS(SELECT 1 FROM cfg WHERE k = 'w1') THEN SET i = i + 1; END IF;
+  UNTIL i > 3 END REPEAT rep;
+  CASE WHEN EXISTS(SELECT 1 FROM cfg WHERE k = 'w2') THEN
+      IF NOT EXISTS(SELECT 1 FROM cfg WHERE k = 'case') THEN INSERT INTO cfg VALUES ('case', 'case'); END IF;
+    ELSE
+      DROP TABLE IF EXISTS never;
+  END CASE;
+  blk: BEGIN
+    IF EXISTS (SELECT 1 FROM cfg WHERE k = 'case') THEN LEAVE blk; END IF;
+    INSERT INTO cfg VALUES ('unreachable', 'x');
+  END blk;
+END""",
+    "trigger": """\
+CREATE TRIGGER cfg_audit AFTER INSERT ON cfg FOR EACH ROW
+  IF NOT EXISTS (SELECT 1 FROM audit WHERE k = NEW.k) THEN
+    INSERT INTO audit VALUES (NEW.k);
+  END IF""",
+    "function": """\
+CREATE FUNCTION has_key(key_name varchar(20)) RETURNS int READS SQL DATA BEGIN
+  IF EXISTS(SELECT 1 FROM cfg WHERE k = key_name) THEN RETURN 1; END IF;
+  RETURN 0;
+END""",
+    "event": """\
+CREATE EVENT IF NOT EXISTS cfg_cleanup ON SCHEDULE EVERY 1 DAY DO BEGIN
+  IF EXISTS(SELECT 1 FROM cfg WHERE k = 'tmp') THEN DELETE FROM cfg WHERE k = 'tmp'; END IF;
+END""",
+}
+IF_EXISTS_SETUP = ("CREATE TABLE IF NOT EXISTS cfg (k varchar(20), v varchar(20))",
+                   "CREATE TABLE IF NOT EXISTS audit (k varchar(20))",
+                   "DROP TABLE IF EXISTS old_cfg")
+
+
+def if_exists_file(body: str) -> str:
+    return ";\n".join([*IF_EXISTS_SETUP, body, "DROP PROCEDURE IF EXISTS gone", "SELECT 'after'"]) + ";\n"
+
+
+@pytest.mark.parametrize("name", sorted(IF_EXISTS_BODIES))
+def test_if_exists_condition_in_a_stored_program_ends_at_its_own_end(name: str) -> None:
+    body = IF_EXISTS_BODIES[name]
+    sql = if_exists_file(body)
+    script = split_mysql(sql)
+    check_invariants(sql, script)
+    assert script.parsed, script.problem
+    assert [s.text for s in script.statements] == [*IF_EXISTS_SETUP, body, "DROP PROCEDURE IF EXISTS gone",
+                                                  "SELECT 'after'"]
+    assert script.refused is None
+
+
+def test_harbor_0004_procedure_with_if_exists_is_one_statement() -> None:
+    # The shape of Harbor's make/migrations/mysql/0004_1.8.0_schema.up.sql, lines 177-193.
+    sql = """\
+CREATE PROCEDURE PROC_UPDATE_ADMIN_JOB ( ) BEGIN
+    IF exists(select * FROM properties WHERE k = 'scan_all_policy') then
+        IF exists(select * FROM admin_job WHERE job_name = 'IMAGE_SCAN_ALL') then
+            UPDATE admin_job SET cron_str = 'x';
+        ELSE
+            INSERT INTO admin_job (job_name) VALUES ('IMAGE_SCAN_ALL');
+        END IF;
+        DELETE FROM properties WHERE k='scan_all_policy';
+    END IF;
+END;
+
+CALL PROC_UPDATE_ADMIN_JOB();
+"""
+    script = split_mysql(sql)
+    assert script.parsed, script.problem
+    assert [s.kind for s in script.statements] == ["CREATE PROCEDURE", "CALL"]
+    assert script.statements[0].text.endswith("    END IF;\nEND")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "IF NOT EXISTS (SELECT 1 FROM t) THEN CREATE TABLE IF NOT EXISTS u (id int); END IF;\nSELECT 1;",
+        "IF EXISTS(SELECT 1) THEN DROP TABLE IF EXISTS u; ELSEIF NOT EXISTS (SELECT 2) THEN SELECT 3; "
+        "END IF;\nSELECT 1;",
+    ],
+)
+def test_top_level_if_exists_compound_statement_of_mariadb(sql: str) -> None:
+    script = split_mysql(sql)
+    assert script.parsed, script.problem
+    assert [s.kind for s in script.statements] == ["compound statement", "SELECT"]
+
+
+def test_if_not_condition_in_a_body_opens_a_block() -> None:
+    sql = "CREATE PROCEDURE p() BEGIN IF NOT @done THEN SELECT 1; END IF; SELECT 2; END;\nSELECT 3;"
+    assert [s.kind for s in split_mysql(sql).statements] == ["CREATE PROCEDURE", "SELECT"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "word", "line"),
+    [
+        ("SELECT 1;\nEND IF;\nSELECT 2;", "END", 2),
+        ("CREATE TABLE t (id int);\n  END;", "END", 2),
+        ("SELECT 1;\nELSE SELECT 2;", "ELSE", 2),
+        ("DECLARE x int;", "DECLARE", 1),
+        ("SELECT 1; UNTIL 1 END REPEAT;", "UNTIL", 1),
+    ],
+)
+def test_a_statement_starting_with_a_body_only_word_is_refused(sql: str, word: str, line: int) -> None:
+    script = split_mysql(sql)
+    assert not script.parsed and script.problem is not None
+    assert script.problem.message.startswith(f"{word} starts a statement only inside the body")
+    assert script.problem.line == line
+    # The runner refuses the file before anything runs; lint still sees the statements before it.
+    assert script.refused is not None and "DELIMITER" in script.refused.hint
+    assert script.refused.line == line
+
+
+def test_every_mysql_problem_makes_the_runner_refuse_the_file() -> None:
+    for sql in ("SELECT 'abc;", "CREATE PROCEDURE p() BEGIN SELECT 1;", "SELECT 1;\nDELIMITER\n"):
+        script = split_mysql(sql)
+        assert script.problem is not None and script.refused is not None
+        assert (script.refused.line, script.refused.column) == (script.problem.line, script.problem.column)
+    assert split_mysql("SELECT 1; SELECT 2;").refused is None

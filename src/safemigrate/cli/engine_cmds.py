@@ -25,14 +25,15 @@ __all__ = ["create", "down", "drop", "force", "goto", "plan", "status", "up", "v
 _NO_PARSE = {"ignore_unknown_options": True}
 
 
-def _lint_gate(settings: Settings, *, strict: bool, no_lint: bool) -> LintGate | None:
+def _lint_gate(settings: Settings, *, strict: bool, no_lint: bool, details: bool = False) -> LintGate | None:
     from .runtime import LintGate
 
     if no_lint:
-        if strict:
-            raise UsageError("--strict and --no-lint contradict each other", hint="pass one of them")
+        for flag, given in (("--strict", strict), ("--lint-details", details)):
+            if given:
+                raise UsageError(f"{flag} and --no-lint contradict each other", hint="pass one of them")
         return None
-    return LintGate(settings.output, strict=strict)
+    return LintGate(settings.output, strict=strict, details=details)
 
 
 def _uint(value: str, what: str) -> int:
@@ -47,6 +48,8 @@ _DRY_RUN = click.option("--dry-run", is_flag=True,
 
 
 def _lint_options(func: F) -> F:
+    func = click.option("--lint-details", is_flag=True,
+                        help="Print every lint finding (default: a summary and the error-level ones).")(func)
     func = click.option("--no-lint", is_flag=True,
                         help="Do not lint the files about to run (when CI already ran safemigrate lint).")(func)
     return click.option("--strict", is_flag=True,
@@ -76,12 +79,12 @@ def _move(settings: Settings, move: Callable[[Migrator], RunResult], *, dry_run:
 @global_options
 @click.pass_context
 def up(ctx: click.Context, n: str | None, dry_run: bool, atomic: bool, strict: bool,
-       no_lint: bool) -> None:
+       no_lint: bool, lint_details: bool) -> None:
     """Apply all or N up migrations."""
     settings = settings_of(ctx)
     limit = None if n is None else _uint(n, "limit argument N")
     _move(settings, lambda m: m.up(limit, dry_run=dry_run, atomic=atomic), dry_run=dry_run,
-          gate=_lint_gate(settings, strict=strict, no_lint=no_lint))
+          gate=_lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details))
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -112,14 +115,15 @@ def down(ctx: click.Context, n: str | None, apply_all: bool, yes: bool, dry_run:
 @_lint_options
 @global_options
 @click.pass_context
-def goto(ctx: click.Context, v: str | None, dry_run: bool, strict: bool, no_lint: bool) -> None:
+def goto(ctx: click.Context, v: str | None, dry_run: bool, strict: bool, no_lint: bool,
+         lint_details: bool) -> None:
     """Migrate up or down to version V."""
     settings = settings_of(ctx)
     if v is None:
         raise UsageError("error: please specify version argument V", hint="safemigrate goto V")
     version_number = _uint(v, "version argument V")
     _move(settings, lambda m: m.goto(version_number, dry_run=dry_run), dry_run=dry_run,
-          gate=_lint_gate(settings, strict=strict, no_lint=no_lint))
+          gate=_lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details))
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -223,7 +227,8 @@ def status(ctx: click.Context, exit_code: bool) -> None:
 @_lint_options
 @global_options
 @click.pass_context
-def plan(ctx: click.Context, words: tuple[str, ...], strict: bool, no_lint: bool) -> None:
+def plan(ctx: click.Context, words: tuple[str, ...], strict: bool, no_lint: bool,
+         lint_details: bool) -> None:
     """Show what up [N], down [N|-all] or goto V would run, SQL included; change nothing."""
     from .render import render_plan
     from .runtime import open_migrator
@@ -240,7 +245,7 @@ def plan(ctx: click.Context, words: tuple[str, ...], strict: bool, no_lint: bool
         argument = _uint(rest[0], "version argument V" if command == "goto" else "limit argument N")
     elif command == "goto":
         raise UsageError("error: please specify version argument V", hint="safemigrate plan goto V")
-    gate = _lint_gate(settings, strict=strict, no_lint=no_lint)
+    gate = _lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details)
     with open_migrator(settings, lint=gate) as migrator:
         result = migrator.plan(command, argument)
     render_plan(settings.output, result, gate.attach({}) if gate else {})

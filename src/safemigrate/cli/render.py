@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine import RunResult
+from ..engine import PlannedStep, RunResult
+from ..planner import NIL
 from ..status import StatusReport
 from .output import Output
 
@@ -38,13 +39,30 @@ def render_plan(out: Output, result: RunResult, extra: dict[str, Any] | None = N
             lines.append("")
             lines.append(f"-- {step.log_string}: {step.file.path if step.file else '(no file: version only)'}")
             lines.append(f"-- runs {how}" + (f" because {planned.reason}" if planned.reason else ""))
-            lines.extend(planned.sql)
+            lines.extend(planned.sql if out.verbose else _own_sql(planned))
         if result.pending_error is not None:
             lines.append("")
             lines.append(f"-- then fails with: {result.pending_error.message}")
         return "\n".join(lines)
 
     out.result({**result.to_dict(), **(extra or {})}, text)
+
+
+def _own_sql(planned: PlannedStep) -> list[str]:
+    """The migration file's statements, and one line that sums up our bookkeeping around them."""
+    own = [sql for i, sql in enumerate(planned.sql) if i in planned.own]
+    ours = len(planned.sql) - len(own)
+    if not ours:
+        return own
+    target = "no version" if planned.step.target == NIL else f"version {planned.step.target}"
+    what = {
+        "transaction": f"in the same transaction: {target} marked dirty before the file's SQL and "
+                       "clean after it, and its history row",
+        "statements": f"{target} marked dirty and committed before the first statement, the "
+                      "history row updated after each statement, clean at the end",
+        "atomic": f"inside the --atomic transaction: the version and history rows ({target} at the end)",
+    }.get(planned.mode, "the version and history rows")
+    return [*own, f"-- plus {ours} statement(s) of bookkeeping {what} (--verbose shows them)"]
 
 
 def render_status(out: Output, report: StatusReport) -> None:

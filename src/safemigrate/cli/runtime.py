@@ -78,21 +78,28 @@ class CliReporter:
 class LintGate:
     """Lints the files a command is about to run, before it runs any of them.
 
-    Findings are printed and never block by default: a fresh database replays
-    years of old migrations, and a drop-in for golang-migrate must run what
-    golang-migrate runs. With ``--strict`` error-level findings block, unless a
-    file acknowledges them (``-- safemigrate:ignore RULE -- reason``).
+    Findings never block by default: a fresh database replays years of old
+    migrations, and a drop-in for golang-migrate must run what golang-migrate
+    runs. With ``--strict`` error-level findings block, unless a file
+    acknowledges them (``-- safemigrate:ignore RULE -- reason``).
+
+    Only the files about to run are linted (never those already applied), and
+    the text output stays short: one line per severity, every error-level
+    finding in full, and the rest with ``--lint-details`` (or ``safemigrate
+    lint``), so a fresh database replaying hundreds of files does not print
+    thousands of lines before its first step. JSON output carries every finding.
     """
 
-    def __init__(self, output: Output, *, strict: bool) -> None:
+    def __init__(self, output: Output, *, strict: bool, details: bool = False) -> None:
         self.output = output
         self.strict = strict
+        self.details = details
         self.report: Any = None
         self.migrator: Migrator | None = None
 
     def __call__(self, steps: Sequence[Step]) -> None:
         from ..errors import SafemigrateError
-        from ..lint import lint_migrations, load_config, render
+        from ..lint import lint_migrations, load_config
 
         assert self.migrator is not None
         files = [step.file for step in steps if step.file is not None]
@@ -104,13 +111,7 @@ class LintGate:
                                                if driver.dialect == "postgres" else None,
                                                config=load_config())
         if report.findings and not self.output.json:
-            counts = report.counts()
-            self.output.warn(
-                f"lint: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s) "
-                f"in the {len(files)} file(s) about to run"
-                + ("" if self.strict else " (not blocking; --strict makes errors block)"))
-            self.output.stderr.write(self.output.scrub(render(report, "text", color=self.output.color()))
-                                     + "\n")
+            self._show(report, len(files))
         if self.strict and report.fails():
             raise SafemigrateError(
                 f"lint: {report.counts()['error']} error-level finding(s) in the migrations about to run; "
@@ -120,10 +121,48 @@ class LintGate:
                 details={"lint": report.to_dict()},
             )
 
+    def _show(self, report: Any, file_count: int) -> None:
+        from ..lint import LintReport, Severity, render
+
+        counts = report.counts()
+        blocking = "blocking: --strict" if self.strict else "not blocking; --strict makes errors block"
+        self.output.warn(
+            f"lint: {_count(counts['error'], 'error')}, {_count(counts['warning'], 'warning')}, "
+            f"{_count(counts['info'], 'note')} in the {_count(file_count, 'file')} about to run ({blocking})")
+        shown = report.findings if self.details else report.at_least(Severity.ERROR)
+        if shown:
+            part = LintReport(findings=list(shown), files=report.files, dialect=report.dialect,
+                              pg_version=report.pg_version)
+            text = render(part, "text", color=self.output.color())
+            # The report's own closing summary line repeats the counts above.
+            body = text.rsplit("\n", 1)[0] if "\n" in text else ""
+            self.output.stderr.write(self.output.scrub(body.rstrip("\n")) + "\n")
+        if self.details:
+            return
+        for severity, word in ((Severity.WARNING, "warning"), (Severity.INFO, "note")):
+            hidden = [f for f in report.findings if f.severity == severity]
+            if hidden:
+                self.output.warn(f"lint: {_count(len(hidden), word)} not shown ({_by_rule(hidden)}): "
+                                 "add --lint-details, or run safemigrate lint, to see them")
+
     def attach(self, data: dict[str, Any]) -> dict[str, Any]:
         if self.report is not None:
             data["lint"] = self.report.to_dict()
         return data
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _by_rule(findings: Sequence[Any], limit: int = 4) -> str:
+    """``rule-a 12, rule-b 3, and 2 more rules``: which rules the hidden findings come from."""
+    from collections import Counter
+
+    ranked = Counter(f.rule_id for f in findings).most_common()
+    text = ", ".join(f"{rule_id} {n}" for rule_id, n in ranked[:limit])
+    rest = len(ranked) - limit
+    return text + (f", and {_count(rest, 'more rule')}" if rest > 0 else "")
 
 
 def _major(server_version: str) -> int | None:

@@ -67,6 +67,7 @@ _FAMILIES = {
     "runbook": "The runbook's rules",
     "downfiles": "Down files",
     "correctness": "Statements that fail or misbehave",
+    "psql": "psql-only syntax",
     "meta": "Syntax errors and acknowledgements",
 }
 
@@ -102,9 +103,12 @@ CPU once there are 200 files or more).
   Without it the linter assumes a current PostgreSQL; version-dependent rules
   (defaults before 11, `SET NOT NULL` with a validated check from 12, the
   `CONCURRENTLY` forms of REINDEX (12) and DETACH PARTITION (14)) follow it.
-* **Before `plan`, `up` and `goto`** the engine lints the pending files with
-  `safemigrate.lint.lint_migrations` and prints the findings; they block only
-  with `--strict`.
+* **Before `plan`, `up` and `goto`** the engine lints the files about to run
+  (never those already applied) with `safemigrate.lint.lint_migrations`. It
+  prints one summary line, every error-level finding in full, and one line per
+  other severity saying how many findings it did not show and from which rules;
+  `--lint-details` prints them all (so does `safemigrate lint`), `--format json`
+  carries them all in its `lint` key. Findings block only with `--strict`.
 * **pre-commit**: the repository ships `.pre-commit-hooks.yaml` (hook id
   `safemigrate-lint`).
 

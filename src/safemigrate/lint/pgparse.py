@@ -119,13 +119,44 @@ def _pieces(text: str) -> list[tuple[int, int]]:
     return pieces
 
 
+def _without_psql(text: str) -> list[tuple[int, int]]:
+    """The pieces of ``text`` around psql's meta-commands and COPY's inline rows.
+
+    Those are not SQL (the psql-syntax rule reports them); cut out, the statements
+    around them are linted as usual instead of failing to parse with them.
+    """
+    from ..sql.postgres import find_psql_syntax
+
+    skips = [item.skip for item in find_psql_syntax(text)] \
+        if "\\" in text or "stdin" in text.lower() else []
+    if not skips:
+        return _pieces(text)
+    blanked = list(text)
+    for start, end in skips:
+        blanked[start:end] = [ch if ch == "\n" else " " for ch in text[start:end]]
+    pieces: list[tuple[int, int]] = []
+    first = 0  # both lists are in file order: skips before this one end before the piece
+    for start, end in _pieces("".join(blanked)):
+        while first < len(skips) and skips[first][1] <= start:
+            first += 1
+        for skip_start, skip_end in skips[first:]:
+            if skip_start >= end:
+                break
+            if start < skip_start:  # keep only what is outside the skipped range
+                pieces.append((start, skip_start))
+            start = max(start, skip_end)
+        if start < end:
+            pieces.append((start, end))
+    return pieces
+
+
 def _recover(source: SourceText) -> ParsedFile:
     from pglast import parser
 
     statements: list[Stmt] = []
     problems: list[SyntaxProblem] = []
     text = source.text
-    for start, end in _pieces(text):
+    for start, end in _without_psql(text):
         first = source.skip_noise(start, end)
         if first >= end or not text[first:end].strip():
             continue

@@ -69,6 +69,10 @@ _OBJECTS = _ROUTINE_OBJECTS | {
     "SERVER", "TABLESPACE", "LOGFILE", "SYNONYM", "RESOURCE", "SPATIAL",
 }
 _TOP_LEVEL_COMPOUND = {"IF", "CASE", "LOOP", "REPEAT", "WHILE", "FOR"}
+# Words that start a statement only inside a stored program's body. A statement of the
+# file that starts with one means the body before it was cut short: the file is not
+# read exactly, and running its statements one by one would apply half of it.
+_BODY_ONLY_FIRST = {"END", "ELSE", "ELSEIF", "UNTIL", "WHEN", "DECLARE", "LEAVE", "ITERATE"}
 
 # Statements after which MySQL commits implicitly (the manual's "Statements That Cause
 # an Implicit Commit"): they can never be part of a transaction.
@@ -223,6 +227,11 @@ class _Splitter:
             opened = word.group(0).upper() if word else "BEGIN"
             self._fail(f"the {opened} block opened here is not closed by an END before the end of "
                        "the statement", cur.block_start)
+        if cur.start is not None and cur.words and cur.words[0] in _BODY_ONLY_FIRST:
+            first = cur.words[0]
+            self._fail(f"{first} starts a statement only inside the body of a stored program "
+                       f"(BEGIN ... END): the statement before it ended too early, or the {first} "
+                       "is stray, so the file cannot be split exactly", cur.start)
         if cur.start is not None:
             kind, transactional, control = statement_properties(cur.words)
             self.statements.append(
@@ -259,8 +268,9 @@ class _Splitter:
         nxt = self._skip_blanks(end)
         following = self.text[nxt : nxt + 1]
         if word == "IF":
-            if self._peek_word(nxt) in ("EXISTS", "NOT"):
-                return False  # IF [NOT] EXISTS
+            # Where a statement starts, IF is the IF statement, also as IF [NOT] EXISTS(...) THEN:
+            # the IF [NOT] EXISTS clause follows an object word (TABLE, COLUMN, PROCEDURE ...),
+            # never a statement start, and was excluded by the check on ``prev`` above.
             return not (following == "(" and self._has_top_level_comma(nxt))  # IF(a, b, c)
         if word == "REPEAT":
             return following != "("  # REPEAT(str, count)
@@ -457,6 +467,11 @@ class _Splitter:
         self._flush()
 
 
+_REFUSAL_HINT = ("fix the file at that place (safemigrate lint shows it too); for a stored program, "
+                 "write it between DELIMITER // and END // DELIMITER ; so its end is explicit, "
+                 "then run the command again")
+
+
 def split_mysql(text: str, *, best_effort: bool = False) -> Script:
     """Split a MySQL/MariaDB migration file into statements (see the module docstring)."""
     splitter = _Splitter(text)
@@ -464,6 +479,10 @@ def split_mysql(text: str, *, best_effort: bool = False) -> Script:
     marker = has_no_transaction_marker(text)
     if splitter.problem is not None:
         statements = tuple(splitter.statements) if best_effort else whole_file(text, splitter.index)
+        # Run one by one, a file split in the wrong places applies in part, then fails (and the
+        # server would refuse it sent whole, as several statements): refuse it before anything runs.
+        refused = ParseProblem(splitter.problem.message, splitter.problem.line,
+                               splitter.problem.column, hint=_REFUSAL_HINT)
         return Script(text, statements, parsed=False, problem=splitter.problem,
-                      no_transaction_marker=marker)
+                      no_transaction_marker=marker, refused=refused)
     return Script(text, tuple(splitter.statements), no_transaction_marker=marker)

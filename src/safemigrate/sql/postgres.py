@@ -8,6 +8,8 @@ and the runner splits every file it applies.
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from .script import (
@@ -21,7 +23,7 @@ from .script import (
     whole_file,
 )
 
-__all__ = ["split_postgres", "transaction_properties"]
+__all__ = ["PsqlSyntax", "find_psql_syntax", "is_copy_from_stdin", "split_postgres", "transaction_properties"]
 
 # Statements PostgreSQL refuses inside a transaction block, whatever their options.
 _NEVER_IN_TRANSACTION = {
@@ -91,6 +93,152 @@ class _Offsets:
         return len(self.data[:byte_offset].decode("utf-8", errors="ignore"))
 
 
+# -- psql-only syntax ------------------------------------------------------------------------
+
+PSQL_MESSAGE = "the file uses psql syntax that a migration tool cannot run"
+_META_NAME = re.compile(r"\\(?:\\|[^\s\\]*)")
+_COPY_END = re.compile(r"^\\\.[ \t]*\r?$", re.MULTILINE)
+_META_HINT = ("write it as plain SQL: put the SQL of a file that \\i includes into the migration, "
+              "replace :variables with their values, and drop client settings such as "
+              "\\set ON_ERROR_STOP (every statement's failure stops the run anyway)")
+_COPY_HINT = ("load the rows with INSERT INTO ... VALUES (...) statements instead (or COPY ... FROM "
+              "a file on the database server, which needs the pg_read_server_files role)")
+
+
+@dataclass(frozen=True)
+class PsqlSyntax:
+    """Something only the psql client understands: a backslash meta-command, or COPY FROM STDIN.
+
+    ``start`` is the character offset of the backslash or of COPY; ``skip`` the range that
+    is not SQL at all (the meta-command up to its line's end, or COPY's inline rows up to
+    their ``\\.`` line), which a parser must not read.
+    """
+
+    start: int
+    skip: tuple[int, int]
+    command: str  # "\\set", "\\i", ... or "COPY ... FROM STDIN"
+    hint: str
+
+    @property
+    def message(self) -> str:
+        if self.command.startswith("\\"):
+            return (f"{PSQL_MESSAGE}: {self.command} is a psql meta-command, which only the psql "
+                    "client understands; the server cannot run it")
+        return (f"{PSQL_MESSAGE}: COPY ... FROM STDIN takes its rows from the psql client (the lines "
+                "after it, up to \\.), not from SQL the server can run")
+
+
+def is_copy_from_stdin(kind: str, node: dict[str, Any]) -> bool:
+    return kind == "CopyStmt" and bool(node.get("is_from")) and not node.get("filename") \
+        and not node.get("is_program")
+
+
+def find_psql_syntax(text: str) -> list[PsqlSyntax]:
+    """Every psql meta-command and COPY FROM STDIN of ``text``, found by PostgreSQL's scanner.
+
+    A backslash outside strings, quoted names and comments is never SQL (PostgreSQL has no
+    backslash operator), so the scanner's backslash token marks a meta-command. After
+    ``COPY ... FROM STDIN;`` the rows follow, up to a line holding ``\\.``; they are skipped,
+    since they are data (with backslashes and quotes of their own), not statements.
+    """
+    from pglast import parser
+
+    found: list[PsqlSyntax] = []
+    pos = 0
+    while pos < len(text):
+        # Scan up to the next line holding \. (the end of COPY's rows, or itself a backslash
+        # token), so a file with many COPY blocks is scanned once, not once per block.
+        stop = _COPY_END.search(text, pos)
+        segment_end = stop.end() if stop else len(text)
+        tokens, complete = _scan(parser, text[pos:segment_end])
+        before = len(found)
+        resume = _walk(text, pos, segment_end, tokens, complete, found)
+        if not complete and len(found) == before and segment_end < len(text):
+            # Nothing before the unterminated string or comment: it runs past the \. line.
+            tokens, complete = _scan(parser, text[pos:])
+            resume = _walk(text, pos, len(text), tokens, complete, found)
+        pos = resume
+    return found
+
+
+def _scan(parser: Any, chunk: str) -> tuple[Any, bool]:
+    """The tokens of ``chunk``, and whether the scanner read all of it."""
+    try:
+        return parser.scan(chunk), True
+    except parser.ParseError as exc:
+        # An unterminated string or comment: what comes before it is still read.
+        limit = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+        try:
+            return parser.scan(chunk[:limit]), False
+        except parser.ParseError:
+            return [], False
+
+
+def _walk(text: str, base: int, limit: int, tokens: Any, complete: bool, found: list[PsqlSyntax]) -> int:
+    """Add the psql syntax among ``tokens`` (scanned from ``base`` to ``limit``) to ``found``.
+
+    Returns where to scan again: the scanner read psql's parts as SQL, so after one the
+    tokens are reused only while they line up with the text after it (a quote in COPY's
+    rows, say, may have swallowed what follows); otherwise ``limit``.
+    """
+    at_start = True  # the next token starts a statement
+    copy_start: int | None = None
+    previous = ""
+    stdin = False
+    i, count = 0, len(tokens)
+    while i < count:
+        token = tokens[i]
+        i += 1
+        name = token.name
+        if name in ("SQL_COMMENT", "C_COMMENT"):
+            continue
+        item: PsqlSyntax | None = None
+        offset = base + int(token.start)
+        if name == "ASCII_92":  # a backslash: PostgreSQL has no such operator
+            end = text.find("\n", offset)
+            match = _META_NAME.match(text, offset)
+            item = PsqlSyntax(offset, (offset, len(text) if end < 0 else end),
+                              match.group(0) if match else "\\", _META_HINT)
+        elif name == "ASCII_59":  # ;
+            if stdin and copy_start is not None:
+                newline = text.find("\n", base + token.end + 1)
+                data = len(text) if newline < 0 else newline + 1
+                close = _COPY_END.search(text, data)
+                item = PsqlSyntax(copy_start, (data, len(text) if close is None else close.end()),
+                                  "COPY ... FROM STDIN", _COPY_HINT)
+            at_start, copy_start, stdin = True, None, False
+        else:
+            if at_start:
+                copy_start = offset if name == "COPY" else None
+            elif copy_start is not None and name == "STDIN" and previous == "FROM":
+                stdin = True
+            at_start = False
+            previous = name
+        if item is None:
+            continue
+        found.append(item)
+        resume = max(item.skip[1], offset + 1)
+        relative = resume - base
+        while i < count and tokens[i].start < relative:
+            if tokens[i].end >= relative:
+                return resume  # a token runs over the end of the skipped part: scan again there
+            i += 1
+        if not complete:
+            return resume  # the scan stopped at an unterminated string, maybe one in the skipped part
+        at_start, copy_start, stdin, previous = True, None, False, ""
+    if stdin and copy_start is not None and limit == len(text):  # at the end, without its ;
+        found.append(PsqlSyntax(copy_start, (len(text), len(text)), "COPY ... FROM STDIN", _COPY_HINT))
+    return limit
+
+
+def _refusal(text: str, index: LineIndex, items: list[PsqlSyntax]) -> ParseProblem | None:
+    if not items:
+        return None
+    first = items[0]
+    line, column = index.position(min(first.start, max(len(text) - 1, 0)))
+    return ParseProblem(first.message, line, column, hint=first.hint)
+
+
 def split_postgres(text: str) -> Script:
     from pglast import parser
 
@@ -102,10 +250,14 @@ def split_postgres(text: str) -> Script:
         location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
         line, column = index.position(min(max(location, 0), max(len(text) - 1, 0)))
         problem = ParseProblem(str(exc.args[0]) if exc.args else str(exc), line, column)
+        # psql's meta-commands and COPY's inline rows never parse: say what they are, and refuse
+        # the file before anything runs (sent whole, the server would answer a bare syntax error).
+        psql = find_psql_syntax(text) if "\\" in text or "stdin" in text.lower() else []
         return Script(text, whole_file(text, index), parsed=False, problem=problem,
-                      no_transaction_marker=marker)
+                      no_transaction_marker=marker, refused=_refusal(text, index, psql))
     offsets = _Offsets(text)
     statements: list[Statement] = []
+    refused: ParseProblem | None = None
     for raw in tree.get("stmts") or ():
         start_byte = raw.get("stmt_location") or 0
         length = raw.get("stmt_len") or 0
@@ -117,9 +269,13 @@ def split_postgres(text: str) -> Script:
         if end <= start:
             continue
         ((kind, node),) = raw["stmt"].items()
+        if refused is None and is_copy_from_stdin(kind, node):
+            # Without rows after it the file parses, but no migration tool can feed it rows.
+            refused = _refusal(text, index, [PsqlSyntax(start, (end, end), "COPY ... FROM STDIN",
+                                                        _COPY_HINT)])
         transactional, control = transaction_properties(kind, node)
         statements.append(
             make_statement(text, index, start, end, kind=_describe(kind, node),
                            transactional=transactional, transaction_control=control, node=node)
         )
-    return Script(text, tuple(statements), no_transaction_marker=marker)
+    return Script(text, tuple(statements), no_transaction_marker=marker, refused=refused)

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LEADING_NOISE", "NO_TRANSACTION_MARKER", "LineIndex", "ParseProblem", "Script", "Statement", "skip_leading_noise", "split_sql"]
+__all__ = ["LEADING_NOISE", "NO_TRANSACTION_MARKER", "LineIndex", "ParseProblem", "Script", "Statement",
+           "refuse_unrunnable", "skip_leading_noise", "split_sql"]
 
 # A file holding this comment runs statement by statement, each committed on its own.
 NO_TRANSACTION_MARKER = "safemigrate:no-transaction"
@@ -36,6 +37,7 @@ class ParseProblem:
     message: str
     line: int
     column: int
+    hint: str = ""  # what to do about it, when the problem makes the runner refuse the file
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class Script:
     parsed: bool = True
     problem: ParseProblem | None = None
     no_transaction_marker: bool = False
+    # Set when the file cannot be run as it is (psql meta-commands, a MySQL file the splitter
+    # cannot read exactly): the runner refuses it before running anything.
+    refused: ParseProblem | None = None
 
     @property
     def non_transactional(self) -> tuple[Statement, ...]:
@@ -114,6 +119,20 @@ def whole_file(text: str, index: LineIndex) -> tuple[Statement, ...]:
         return ()
     start = text.index(stripped[0])
     return (make_statement(text, index, start, start + len(stripped), kind="unparsed"),)
+
+
+def refuse_unrunnable(script: Script, path: object) -> None:
+    """Raise when ``script`` cannot be run as it is, naming the file, line and column."""
+    problem = script.refused
+    if problem is None:
+        return
+    from ..errors import SourceError
+
+    raise SourceError(
+        f"{path}:{problem.line}:{problem.column}: {problem.message}; nothing was applied",
+        hint=problem.hint or None,
+        details={"path": str(path), "line": problem.line, "column": problem.column},
+    )
 
 
 def split_sql(text: str, dialect: str) -> Script:
