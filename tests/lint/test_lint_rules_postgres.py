@@ -74,6 +74,8 @@ FLAGGED: list[tuple[str, str, str, list[int], dict[str, Any]]] = [
         ALTER TABLE users VALIDATE CONSTRAINT nn;
         ALTER TABLE users ALTER COLUMN email SET NOT NULL;
         """, [4], {"pg_version": 11}),
+    ("set-not-null-on-column-added-to-old-table", "set-not-null",
+     "ALTER TABLE u ADD COLUMN a int;\nALTER TABLE u ALTER COLUMN a SET NOT NULL;", [2], {}),
     ("set-not-null-with-check-on-other-column", "set-not-null", """
         ALTER TABLE users ADD CONSTRAINT nn CHECK (name IS NOT NULL);
         ALTER TABLE users ALTER COLUMN email SET NOT NULL;
@@ -268,8 +270,8 @@ SAFE: list[tuple[str, str, str, dict[str, Any]]] = [
         ALTER TABLE users VALIDATE CONSTRAINT nn;
         ALTER TABLE users ALTER COLUMN email SET NOT NULL;
         """, {}),
-    ("set-not-null-on-new-column", "set-not-null",
-     "ALTER TABLE u ADD COLUMN a int;\nALTER TABLE u ALTER COLUMN a SET NOT NULL;", {}),
+    ("set-not-null-on-new-table", "set-not-null",
+     "CREATE TABLE u (a int);\nALTER TABLE u ALTER COLUMN a SET NOT NULL;", {}),
     ("check-not-valid", "constraint-without-not-valid",
      "ALTER TABLE o ADD CONSTRAINT c CHECK (a > 0) NOT VALID;", {}),
     ("check-on-new-table", "constraint-without-not-valid",

@@ -26,8 +26,12 @@ def is_new_or_undone(ctx: FileContext, obj: Obj) -> bool:
 
     Changing an object nobody uses yet cannot lock out or break anyone, and a
     down file that drops what its up file created is undoing it, not destroying data.
+    Only a plain CREATE makes an object new: ``CREATE TABLE IF NOT EXISTS`` (or
+    ``ADD COLUMN IF NOT EXISTS``, ``CREATE OR REPLACE``) may meet one that exists
+    with data. A column the file added is new, its table is not: ask about
+    ``Obj("table", ...)`` for what locks or scans the table.
     """
-    sets = [ctx.created]
+    sets = [ctx.new]
     if ctx.direction == "down" and ctx.partner is not None and ctx.partner.created is not None:
         sets.append(ctx.partner.created)
     for objects in sets:

@@ -441,15 +441,20 @@ ALTER TABLE users DROP CONSTRAINT users_email_not_null;
 )
 def set_not_null(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     table = relname(stmt.node.get("relation"))
+    # The scan reads every row of the table: a column the file added is new, its table is not.
+    if is_new_or_undone(ctx, Obj("table", table)):
+        return
+    # Subcommands that drop constraints run before SET NOT NULL checks the rows.
+    dropped_here = {o.name for o in stmt.facts.drops if o.kind == "constraint"}
     for cmd in alter_cmds(stmt.node):
         if cmd.get("subtype") != "AT_SetNotNull":
             continue
         column = cmd.get("name", "")
-        if is_new_or_undone(ctx, Obj("column", column, table)):
+        if ctx.pg_at_least(12) and ctx.not_null_checks.proves(table, column, ignoring=dropped_here):
             continue
-        if ctx.pg_at_least(12) and (table, column) in ctx.validated_not_null:
-            continue
-        yield Hit(f"SET NOT NULL on {table}.{column} scans the table under an ACCESS EXCLUSIVE lock")
+        added = (table, column) in ctx.new.columns
+        yield Hit(f"SET NOT NULL on {table}.{column} scans the table under an ACCESS EXCLUSIVE lock"
+                  + (" (the column is new, but the table is not)" if added else ""))
 
 
 # -- adding constraints ---------------------------------------------------------------
