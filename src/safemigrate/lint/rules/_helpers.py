@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..context import FileContext, Obj, Stmt
+from ..pglocks import Lock, statement_locks
 from ..pgnodes import alter_cmds, column_constraints, func_name, unwrap
 
 if TYPE_CHECKING:  # the SQLite/MySQL tokenizer is loaded only when such files are linted
@@ -17,6 +18,7 @@ __all__ = [
     "has_top_level_word",
     "is_new_or_undone",
     "is_volatile",
+    "statement_locks_of",
     "sub_nodes",
 ]
 
@@ -45,6 +47,14 @@ def is_new_or_undone(ctx: FileContext, obj: Obj) -> bool:
         if obj.kind not in ("table", "column", "index") and (obj.kind, obj.name) in objects.others:
             return True
     return False
+
+
+def statement_locks_of(stmt: Stmt) -> tuple[Lock, ...]:
+    """The locks a PostgreSQL statement takes (see :mod:`..pglocks`), computed once per statement."""
+    cached: tuple[Lock, ...] | None = stmt.cache.get("locks")
+    if cached is None:
+        cached = stmt.cache["locks"] = statement_locks(stmt.kind, stmt.node)
+    return cached
 
 
 def sub_nodes(value: Any) -> Iterator[tuple[str, dict[str, Any]]]:
