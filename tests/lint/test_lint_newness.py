@@ -121,6 +121,17 @@ def test_set_not_null_on_a_table_created_if_not_exists_is_reported() -> None:
     assert lines_of(report, "set-not-null") == [2]
 
 
+@pytest.mark.parametrize(("dialect", "change"), [("postgres", "ALTER COLUMN plan TYPE varchar(20)"),
+                                                ("mysql", "MODIFY COLUMN plan varchar(20)")])
+def test_changing_the_type_of_a_column_added_in_the_same_file_rewrites_the_old_table(
+        dialect: str, change: str) -> None:
+    report = lint(f"""
+        ALTER TABLE users ADD COLUMN plan text;
+        ALTER TABLE users {change};
+        """, dialect=dialect)
+    assert lines_of(report, "change-column-type") == [2]
+
+
 def test_a_validated_check_added_in_the_same_file_skips_the_scan() -> None:
     report = lint("""
         ALTER TABLE users ADD COLUMN plan text DEFAULT 'free';

@@ -270,8 +270,8 @@ SAFE: list[tuple[str, str, str, dict[str, Any]]] = [
      "ALTER TABLE u ADD COLUMN n bigint NOT NULL GENERATED ALWAYS AS IDENTITY;", {}),
     ("not-null-on-new-table", "add-not-null-column-without-default",
      "CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN b int NOT NULL;", {}),
-    ("type-change-of-new-column", "change-column-type",
-     "ALTER TABLE u ADD COLUMN a int;\nALTER TABLE u ALTER COLUMN a TYPE bigint;", {}),
+    ("type-change-on-new-table", "change-column-type",
+     "CREATE TABLE u (a int);\nALTER TABLE u ALTER COLUMN a TYPE bigint;", {}),
     ("set-not-null-after-validated-check", "set-not-null", """
         ALTER TABLE users ADD CONSTRAINT nn CHECK (email IS NOT NULL) NOT VALID;
         COMMIT;

@@ -362,7 +362,8 @@ def _add_not_null_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
 ALTER COLUMN ... TYPE takes an ACCESS EXCLUSIVE lock and, unless the change
 is binary compatible (varchar(n) to text or to a longer varchar), rewrites
 every row and rebuilds every index on the table: no reads or writes until it
-finishes. Code that reads the column may also break on the new type. In
+finishes, also when the same file added the column (the column is new, the
+rows are not). Code that reads the column may also break on the new type. In
 MySQL, MODIFY/CHANGE COLUMN with a new type copies the table (ALGORITHM=COPY)
 and blocks writes.
 """,
@@ -391,7 +392,8 @@ def change_column_type(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
         if cmd.get("subtype") != "AT_AlterColumnType":
             continue
         column = cmd.get("name", "")
-        if is_new_or_undone(ctx, Obj("column", column, table)):
+        # The rewrite copies every row of the table: a column the file added is new, its table is not.
+        if is_new_or_undone(ctx, Obj("table", table)):
             continue
         new_type = type_name(unwrap(cmd.get("def"))[1].get("typeName"))
         yield Hit(f"changing the type of {table}.{column} to {new_type} rewrites the table "
@@ -412,7 +414,7 @@ def _change_column_type_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
         column, i = read_name(spec, i)
         if spec[0].is_word("CHANGE"):
             _new_name, i = read_name(spec, i)
-        if i < len(spec) and not is_new_or_undone(ctx, Obj("column", column, alter.table)):
+        if i < len(spec) and not is_new_or_undone(ctx, Obj("table", alter.table)):
             yield Hit(f"{spec[0].value} COLUMN {alter.table}.{column} copies the table and blocks "
                       "writes until it finishes", spec[0].start)
 
@@ -424,8 +426,12 @@ def _change_column_type_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     rationale="""
 To check that no row is NULL, PostgreSQL scans the entire table while
 holding an ACCESS EXCLUSIVE lock: no reads or writes until the scan ends.
-From PostgreSQL 12 the scan is skipped when a validated
-CHECK (column IS NOT NULL) constraint already proves it.
+That holds for a column the same file added, too: the column is new, the
+table and its rows are not. From PostgreSQL 12 the scan is skipped when a
+validated CHECK (column IS NOT NULL) constraint already proves it, whether it
+was validated in this file or in an earlier migration of the folder; such a
+finding is then not reported, and dropping that helper check after SET NOT
+NULL is not reported by drop-constraint either.
 """,
     alternative="""
 Add the check NOT VALID (instant), validate it in a separate transaction
