@@ -249,6 +249,16 @@ def test_dropping_the_helper_check_after_set_not_null_in_a_later_migration_is_ha
     assert _in(report, "drop-constraint", "000004_step.up.sql") == []
 
 
+def test_dropping_the_helper_check_in_the_statement_that_sets_not_null_is_harmless(tmp_path: Path) -> None:
+    both = ("SET lock_timeout = '1s';\n"
+            "ALTER TABLE users ALTER COLUMN email SET NOT NULL, DROP CONSTRAINT users_email_nn;\n")
+    folder = _folder(tmp_path, ADD_NOT_VALID, VALIDATE, both)
+    report = lint_paths([folder])
+    assert _in(report, "drop-constraint", "000003_step.up.sql") == []
+    # ... but the drop runs first, so SET NOT NULL scans the table.
+    assert _in(report, "set-not-null", "000003_step.up.sql") == [2]
+
+
 def test_parallel_lint_sees_the_earlier_migrations_too(tmp_path: Path) -> None:
     folder = _folder(tmp_path, ADD_NOT_VALID, VALIDATE, SET_AND_DROP, *["SELECT 1;\n"] * 5)
     serial = lint_paths([folder], jobs=1)

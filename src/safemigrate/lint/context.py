@@ -124,10 +124,12 @@ class NotNullChecks:
         return any(t == table and c == column and valid and name not in ignoring
                    for name, (t, c, valid) in self.checks.items())
 
-    def is_redundant_helper(self, table: str, name: str) -> bool:
-        """Whether constraint ``name`` on ``table`` is a NOT NULL check on a column now set NOT NULL."""
+    def is_redundant_helper(self, table: str, name: str, also: Collection[tuple[str, str]] = ()) -> bool:
+        """Whether constraint ``name`` on ``table`` is a NOT NULL check on a column set NOT NULL
+        (before, or in ``also``: by the statement that drops it)."""
         entry = self.checks.get(name)
-        return entry is not None and entry[0] == table and (table, entry[1]) in self.not_null
+        return entry is not None and entry[0] == table and (
+            (table, entry[1]) in self.not_null or (table, entry[1]) in also)
 
     def apply(self, facts: Facts) -> None:
         """Record what a statement did to such checks and columns."""
