@@ -86,6 +86,15 @@ def test_create_table_if_not_exists_is_not_new_in_sqlite_and_mysql(dialect: str)
     assert lines_of(report, "drop-table") == [3]
 
 
+@pytest.mark.parametrize("dialect", ["postgres", "sqlite", "mysql"])
+def test_seeding_a_table_created_if_not_exists_is_not_ddl_mixed_with_dml(dialect: str) -> None:
+    report = lint("""
+        CREATE TABLE IF NOT EXISTS plans (name varchar(20) PRIMARY KEY);
+        INSERT INTO plans VALUES ('free');
+        """, dialect=dialect)
+    assert lines_of(report, "ddl-and-dml-mixed") == []
+
+
 def test_down_file_dropping_what_its_up_created_if_not_exists_is_undoing_it() -> None:
     report = pair("CREATE TABLE IF NOT EXISTS notes (id bigint);", "DROP TABLE notes;")
     assert lines_of(report, "drop-table", ".down.sql") == []
