@@ -644,9 +644,10 @@ new table that has it (create it with the constraint, copy the rows in
 batches while the application writes to both, switch over with a rename in
 one short transaction), or add it in a maintenance window, with a short
 lock_timeout so the statement fails fast instead of queueing every query,
-after timing the index build on a copy of the table:
+after timing the index build on a copy of the table.
 
 ```sql
+CREATE EXTENSION IF NOT EXISTS btree_gist;  -- for room_id WITH = in a GiST index
 CREATE TABLE bookings (
     room_id bigint NOT NULL,
     during tstzrange NOT NULL,
