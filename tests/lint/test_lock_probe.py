@@ -7,7 +7,9 @@ the strongest lock on each relation, which must equal the lock
 ``safemigrate.lint.pglocks`` assumes. Locks weaker than SHARE UPDATE EXCLUSIVE
 conflict only with ACCESS EXCLUSIVE (they never make readers or writers wait)
 and are not modelled; an index's own lock is compared when the model names the
-index, and otherwise goes with its table's.
+index, and otherwise goes with its table's. A second session then shows what
+the model's "blocks queries / blocks writes" means: its read or write waits
+(until its lock_timeout) exactly when the model says so.
 """
 
 from __future__ import annotations
@@ -161,7 +163,8 @@ _HELD = "SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND lo
 
 
 @pytest.fixture(scope="module")
-def probe_db(postgres_admin_url: str) -> Iterator[Any]:
+def probe_url(postgres_admin_url: str) -> Iterator[str]:
+    """A database holding SETUP's objects (every case rolls back, so they stay as created)."""
     import psycopg
 
     from support import with_database
@@ -170,12 +173,21 @@ def probe_db(postgres_admin_url: str) -> Iterator[Any]:
     with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        with psycopg.connect(with_database(postgres_admin_url, name), autocommit=True) as conn:
+        url = with_database(postgres_admin_url, name)
+        with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(SETUP)
-            yield conn
+        yield url
     finally:
         with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def probe_db(probe_url: str) -> Iterator[Any]:
+    import psycopg
+
+    with psycopg.connect(probe_url, autocommit=True) as conn:
+        yield conn
 
 
 def _server_locks(conn: Any, sql: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
@@ -216,3 +228,44 @@ def test_the_lock_the_rule_assumes_is_the_lock_the_server_takes(probe_db: Any, s
         if relation in named or kinds[relation] in ("i", "I"):
             continue  # an index not named goes with its table's lock
         assert mode == others, (relation, mode, named)
+
+
+# (SQL, a read and a write another session runs meanwhile): what "blocks" means, end to end.
+CONCURRENT: list[tuple[str, str, str, str]] = [
+    ("alter-type-add-value", "ALTER TYPE mood ADD VALUE 'c'",
+     "SELECT * FROM typed", "INSERT INTO typed (m) VALUES ('a')"),
+    ("alter-sequence-restart", "ALTER SEQUENCE s RESTART", "SELECT last_value FROM s", "SELECT nextval('s')"),
+    ("create-or-replace-view", "CREATE OR REPLACE VIEW v AS SELECT id, a FROM t",
+     "SELECT * FROM v", "SELECT * FROM v"),
+    ("drop-view", "DROP VIEW v", "SELECT * FROM v", "SELECT * FROM v"),
+    ("create-trigger", "CREATE TRIGGER trg2 BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()",
+     "SELECT * FROM t", "INSERT INTO t (id) VALUES (5)"),
+    ("alter-domain-validate", "ALTER DOMAIN posint VALIDATE CONSTRAINT posint_positive",
+     "SELECT * FROM typed", "INSERT INTO typed (m) VALUES ('a')"),
+    ("comment-on-table", "COMMENT ON TABLE t IS 'x'", "SELECT * FROM t", "INSERT INTO t (id) VALUES (5)"),
+]
+
+
+def _waits(url: str, sql: str) -> bool:
+    """Whether ``sql`` in a second session waits for a lock (it gives up after lock_timeout)."""
+    import psycopg
+
+    with psycopg.connect(url) as other:
+        other.execute("SET lock_timeout = '200ms'")
+        try:
+            other.execute(sql)
+        except psycopg.errors.LockNotAvailable:
+            return True
+        finally:
+            other.rollback()
+    return False
+
+
+@pytest.mark.parametrize(("sql", "read", "write"), [c[1:] for c in CONCURRENT], ids=[c[0] for c in CONCURRENT])
+def test_what_the_model_says_waits_is_what_another_session_waits_for(
+        probe_db: Any, probe_url: str, sql: str, read: str, write: str) -> None:
+    blocks = {lock.blocks for lock in _assumed(sql)}
+    with probe_db.transaction(force_rollback=True):
+        probe_db.execute(sql)
+        assert _waits(probe_url, read) == ("queries" in blocks), read
+        assert _waits(probe_url, write) == bool(blocks & {"queries", "writes"}), write
