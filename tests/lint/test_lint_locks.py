@@ -27,8 +27,11 @@ WAITS = [
     ("create-rule", "CREATE RULE r AS ON INSERT TO orders DO ALSO NOTHING;", "orders"),
     ("partition-of", "CREATE TABLE orders_2024 PARTITION OF orders FOR VALUES FROM (1) TO (2);", "orders"),
     ("alter-domain-add-check", "ALTER DOMAIN positive ADD CONSTRAINT p CHECK (VALUE > 0);",
-     "the tables it reaches"),
-    ("drop-type-cascade", "DROP TYPE mood CASCADE;", "the tables it reaches"),
+     "the tables with a column of positive"),
+    ("drop-type-cascade", "DROP TYPE mood CASCADE;", "the tables with a column of mood"),
+    ("drop-schema-cascade", "DROP SCHEMA archive CASCADE;", "every table in schema archive"),
+    ("reindex-schema", "REINDEX SCHEMA archive;", "every table in schema archive"),
+    ("cluster-everything", "CLUSTER;", "every table it processes"),
     ("set-schema", "ALTER TABLE orders SET SCHEMA archive;", "orders"),
     ("alter-index-set-tablespace", "ALTER INDEX orders_pkey SET TABLESPACE fast;", "index orders_pkey"),
 ]

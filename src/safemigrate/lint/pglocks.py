@@ -70,7 +70,7 @@ class Lock:
         if self.kind == "index-table":
             return f"the table of index {self.relation}"
         if self.kind == "others":
-            return "the tables it reaches"
+            return "other tables"
         return f"{self.kind} {self.relation}" if self.kind != "table" else self.relation
 
 

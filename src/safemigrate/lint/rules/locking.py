@@ -739,6 +739,24 @@ def _is_new(lock: Lock, stmt: Stmt, ctx: FileContext) -> bool:
     return bool(named) and all(_is_new(o, stmt, ctx) for o in named)
 
 
+def _target(lock: Lock, stmt: Stmt) -> str:
+    """What the lock is on, in words: for relations the statement does not name, which ones."""
+    if lock.kind != "others":
+        return lock.describe()
+    node = stmt.node
+    if _primary_type(stmt):
+        return f"the tables with a column of {_primary_type(stmt)}"
+    if stmt.kind == "DropStmt" and node.get("removeType") == "OBJECT_SCHEMA":
+        return f"every table in schema {', '.join(drop_object_names(node))}"
+    if stmt.kind == "DropStmt":
+        return "the tables that depend on it or that its foreign keys reference"
+    if stmt.kind == "ReindexStmt" and node.get("kind") == "REINDEX_OBJECT_SCHEMA":
+        return f"every table in schema {node.get('name', '')}"
+    if stmt.kind == "AlterTableStmt":
+        return "the table its foreign key references"
+    return "every table it processes"
+
+
 def _primary_type(stmt: Stmt) -> str:
     """The domain or type an ALTER DOMAIN or DROP TYPE/DOMAIN is about ("" for other statements)."""
     if stmt.kind == "AlterDomainStmt":
@@ -786,7 +804,7 @@ def lock_timeout_missing(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     if lock is not None and ctx.once("lock-timeout-missing"):
         queued = "query" if lock.blocks == "queries" else "write"
         yield Hit(f"no lock_timeout is set: while this statement waits for its {lock.sql_mode} lock on "
-                  f"{lock.describe()}, every other {queued} on it queues behind it")
+                  f"{_target(lock, stmt)}, every other {queued} on it queues behind it")
 
 
 @rule(
@@ -817,4 +835,4 @@ def statement_timeout_missing(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     lock = _waits_for(stmt, ctx)
     if lock is not None and ctx.once("statement-timeout-missing"):
         yield Hit("no statement_timeout is set: if this statement runs long, it holds its "
-                  f"{lock.sql_mode} lock on {lock.describe()} all that time")
+                  f"{lock.sql_mode} lock on {_target(lock, stmt)} all that time")
