@@ -207,6 +207,12 @@ def test_check_validated_in_an_earlier_migration_skips_the_scan_and_its_drop_is_
     assert _in(report, "drop-constraint", "000003_step.up.sql") == []
 
 
+def test_check_added_not_valid_earlier_and_validated_in_this_file_skips_the_scan(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, ADD_NOT_VALID, VALIDATE + SET_AND_DROP)
+    report = lint_paths([folder])
+    assert report.rule_ids() & {"set-not-null", "drop-constraint", "validate-in-same-transaction"} == set()
+
+
 def test_a_file_linted_alone_reads_the_earlier_migrations_from_its_folder(tmp_path: Path) -> None:
     folder = _folder(tmp_path, ADD_NOT_VALID, VALIDATE, SET_AND_DROP)
     report = lint_paths([folder / "000003_step.up.sql"])
