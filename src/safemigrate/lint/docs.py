@@ -139,8 +139,8 @@ Context cuts false positives:
 * **Locks**: which lock each statement takes on which relation follows what a
   real PostgreSQL server takes (probed in `tests/lint/test_lock_probe.py`), for
   views, sequences, domains, triggers, policies and rules as well as tables.
-* **Down files** that drop what their up file created are undoing it, not
-  destroying data.
+* **Down files** that drop what their up file created (with IF NOT EXISTS
+  too) are undoing it, not destroying data.
 * **Whether our runner wraps the file in one transaction** (it does unless the
   file holds a statement that cannot run in a transaction, its own
   BEGIN/COMMIT, or the `-- safemigrate:no-transaction` marker): `SET LOCAL`

@@ -24,7 +24,7 @@ change runs (in PostgreSQL and SQLite the file is one transaction), a
 failed backfill rolls back the schema change with it (or, in MySQL, leaves
 the schema changed and the data half done), and neither can be re-run or
 rolled back on its own. Inserting rows into a table the same file creates
-(seed data) is fine and not reported.
+(seed data, also after CREATE TABLE IF NOT EXISTS) is fine and not reported.
 """,
     alternative="""
 Put the schema change and the data change in separate migrations (or run the
