@@ -49,6 +49,7 @@ CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();
 CREATE POLICY pol ON t USING (true);
 CREATE RULE r AS ON INSERT TO p DO ALSO NOTHING;
 CREATE SCHEMA sc;
+CREATE UNIQUE INDEX t_b_key ON t (b);
 """
 
 # (statement kind, SQL): every kind the model knows, the ones issue 9 names, and kinds that lock nothing.
@@ -142,6 +143,24 @@ CASES: list[tuple[str, str]] = [
     ("reindex-table", "REINDEX TABLE t"),
     ("reindex-index", "REINDEX INDEX t_a"),
     ("analyze", "ANALYZE t"),
+    ("alter-table-add-primary-key", "ALTER TABLE loose ADD PRIMARY KEY (id)"),
+    ("alter-table-add-unique-using-index", "ALTER TABLE t ADD CONSTRAINT t_b_unique UNIQUE USING INDEX t_b_key"),
+    ("alter-table-replica-identity", "ALTER TABLE t REPLICA IDENTITY FULL"),
+    ("alter-table-set-not-null", "ALTER TABLE t ALTER COLUMN a SET NOT NULL"),
+    ("alter-table-drop-not-null", "ALTER TABLE typed ALTER COLUMN id DROP NOT NULL"),
+    ("alter-table-drop-column", "ALTER TABLE t DROP COLUMN b"),
+    ("create-unique-index", "CREATE UNIQUE INDEX t_a_key ON t (a)"),
+    ("create-materialized-view", "CREATE MATERIALIZED VIEW mv2 AS SELECT id FROM t"),
+    ("create-sequence", "CREATE SEQUENCE s2"),
+    ("create-type", "CREATE TYPE size AS ENUM ('s', 'm')"),
+    ("create-domain", "CREATE DOMAIN code AS text CHECK (VALUE <> '')"),
+    ("create-schema", "CREATE SCHEMA reporting"),
+    ("create-extension-that-exists", "CREATE EXTENSION IF NOT EXISTS plpgsql"),
+    ("alter-function", "ALTER FUNCTION f() SET search_path = public"),
+    ("drop-function", "DROP FUNCTION f() CASCADE"),
+    ("grant-on-all-tables", "GRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC"),
+    ("alter-default-privileges", "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC"),
+    ("setval", "SELECT setval('s', 10)"),
     ("insert", "INSERT INTO t (id) VALUES (1)"),
     ("update", "UPDATE t SET a = 1 WHERE id = 1"),
     ("delete", "DELETE FROM t WHERE id = 1"),

@@ -229,9 +229,9 @@ def _drop(node: Node) -> list[Lock]:
             locks.append(Lock(path[-1], mode, "index-table"))
         elif remove in _TABLE_MEMBERS and len(path) > 1:
             locks.append(Lock(path[-2], ACCESS_EXCLUSIVE))
-    if remove == "OBJECT_TABLE" or (cascade and remove in (*_RELATION_KINDS, "OBJECT_TYPE", "OBJECT_DOMAIN",
-                                                           "OBJECT_SCHEMA", "OBJECT_EXTENSION")):
-        # A dropped table's foreign keys lock the tables they reference; CASCADE drops dependents.
+    if remove == "OBJECT_TABLE" or cascade:
+        # A dropped table's foreign keys lock the tables they reference; CASCADE drops dependents
+        # (the columns of a type, the triggers of a function, the views of a table).
         locks.append(Lock("", ACCESS_EXCLUSIVE, "others"))
     return strongest(locks)
 
