@@ -796,7 +796,10 @@ ALTER TABLE users ADD COLUMN last_seen timestamptz;
 ```
 """,
     examples=[Example("ALTER TABLE users ADD COLUMN note text;",
-                      "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN note text;")],
+                      "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN note text;"),
+              Example("CREATE OR REPLACE VIEW active_users AS SELECT * FROM users WHERE active;",
+                      "SET lock_timeout = '2s';\n"
+                      "CREATE OR REPLACE VIEW active_users AS SELECT * FROM users WHERE active;")],
     squawk=("require-timeout-settings", "require-lock-timeout"),
 )
 def lock_timeout_missing(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
