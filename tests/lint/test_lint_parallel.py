@@ -47,10 +47,11 @@ def test_a_failing_child_has_its_share_linted_again(monkeypatch: pytest.MonkeyPa
     parent = os.getpid()
     real_serial = engine._lint_serial
 
-    def failing_in_children(files: list[SourceFile], linter: Linter, find_partner: object) -> object:
+    def failing_in_children(files: list[SourceFile], linter: Linter, find_partner: object,
+                            histories: dict[str, object]) -> object:
         if os.getpid() != parent:
             raise RuntimeError("child breaks")
-        return real_serial(files, linter, None)
+        return real_serial(files, linter, None, {})
 
     monkeypatch.setattr(engine, "_lint_serial", failing_in_children)
     files = [SourceFile(f"m/{n}_x.up.sql", "DROP TABLE t;", n, "up") for n in range(6)]

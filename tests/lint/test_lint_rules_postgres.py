@@ -74,6 +74,8 @@ FLAGGED: list[tuple[str, str, str, list[int], dict[str, Any]]] = [
         ALTER TABLE users VALIDATE CONSTRAINT nn;
         ALTER TABLE users ALTER COLUMN email SET NOT NULL;
         """, [4], {"pg_version": 11}),
+    ("set-not-null-on-column-added-to-old-table", "set-not-null",
+     "ALTER TABLE u ADD COLUMN a int;\nALTER TABLE u ALTER COLUMN a SET NOT NULL;", [2], {}),
     ("set-not-null-with-check-on-other-column", "set-not-null", """
         ALTER TABLE users ADD CONSTRAINT nn CHECK (name IS NOT NULL);
         ALTER TABLE users ALTER COLUMN email SET NOT NULL;
@@ -89,6 +91,14 @@ FLAGGED: list[tuple[str, str, str, list[int], dict[str, Any]]] = [
     ("unique-constraint", "add-unique-without-index", "ALTER TABLE u ADD CONSTRAINT k UNIQUE (email);", [1], {}),
     ("unique-column", "add-unique-without-index", "ALTER TABLE u ADD COLUMN code text UNIQUE;", [1], {}),
     ("primary-key-constraint", "add-primary-key-without-index", "ALTER TABLE e ADD PRIMARY KEY (id);", [1], {}),
+    ("exclusion-constraint", "add-exclusion-constraint", """
+        ALTER TABLE bookings
+          ADD CONSTRAINT no_overlap EXCLUDE USING gist (room_id WITH =, during WITH &&);
+        """, [2], {}),
+    ("exclusion-constraint-on-table-created-if-not-exists", "add-exclusion-constraint", """
+        CREATE TABLE IF NOT EXISTS bookings (room_id bigint, during tstzrange);
+        ALTER TABLE bookings ADD EXCLUDE USING gist (during WITH &&);
+        """, [2], {}),
     ("validate-in-wrapped-file", "validate-in-same-transaction", """
         ALTER TABLE o ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES customers (id) NOT VALID;
         ALTER TABLE o VALIDATE CONSTRAINT fk;
@@ -265,20 +275,24 @@ SAFE: list[tuple[str, str, str, dict[str, Any]]] = [
      "ALTER TABLE u ADD COLUMN n bigint NOT NULL GENERATED ALWAYS AS IDENTITY;", {}),
     ("not-null-on-new-table", "add-not-null-column-without-default",
      "CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN b int NOT NULL;", {}),
-    ("type-change-of-new-column", "change-column-type",
-     "ALTER TABLE u ADD COLUMN a int;\nALTER TABLE u ALTER COLUMN a TYPE bigint;", {}),
+    ("type-change-on-new-table", "change-column-type",
+     "CREATE TABLE u (a int);\nALTER TABLE u ALTER COLUMN a TYPE bigint;", {}),
     ("set-not-null-after-validated-check", "set-not-null", """
         ALTER TABLE users ADD CONSTRAINT nn CHECK (email IS NOT NULL) NOT VALID;
         COMMIT;
         ALTER TABLE users VALIDATE CONSTRAINT nn;
         ALTER TABLE users ALTER COLUMN email SET NOT NULL;
         """, {}),
-    ("set-not-null-on-new-column", "set-not-null",
-     "ALTER TABLE u ADD COLUMN a int;\nALTER TABLE u ALTER COLUMN a SET NOT NULL;", {}),
+    ("set-not-null-on-new-table", "set-not-null",
+     "CREATE TABLE u (a int);\nALTER TABLE u ALTER COLUMN a SET NOT NULL;", {}),
     ("check-not-valid", "constraint-without-not-valid",
      "ALTER TABLE o ADD CONSTRAINT c CHECK (a > 0) NOT VALID;", {}),
     ("check-on-new-table", "constraint-without-not-valid",
      "CREATE TABLE t (a int);\nALTER TABLE t ADD CONSTRAINT c CHECK (a > 0);", {}),
+    ("exclusion-constraint-on-new-table", "add-exclusion-constraint",
+     "CREATE TABLE b (r tstzrange);\nALTER TABLE b ADD CONSTRAINT x EXCLUDE USING gist (r WITH &&);", {}),
+    ("exclusion-constraint-declared-with-the-table", "add-exclusion-constraint",
+     "CREATE TABLE b (r tstzrange, EXCLUDE USING gist (r WITH &&));", {}),
     ("foreign-key-not-valid", "foreign-key-without-not-valid",
      "ALTER TABLE o ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES customers (id) NOT VALID;", {}),
     ("foreign-key-in-create-table", "foreign-key-without-not-valid",

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import SourceError, UsageError
 from ..source import MIGRATION_FILE_RE, Direction, MigrationFile, load_source
 from .config import LintConfig
 from .engine import Linter, SourceFile, lint_sources
@@ -68,6 +68,21 @@ def _find_on_disk(file: SourceFile, origin: dict[str, Path]) -> SourceFile | Non
     return _source_file(mf)
 
 
+def _earlier_on_disk(file: SourceFile, origin: dict[str, Path]) -> list[SourceFile]:
+    """The up files before ``file`` in its folder, read from disk (unreadable ones are left out)."""
+    path = origin.get(file.path)
+    if path is None or file.version is None:
+        return []
+    found: list[SourceFile] = []
+    for (version, direction), other in sorted(_folder_index(str(path.parent)).items()):
+        if direction == "up" and version < file.version:
+            try:
+                found.append(_source_file(MigrationFile(version, "", "up", other)))
+            except (OSError, SourceError):
+                continue  # not being linted: a file the engine cannot read fails on its own
+    return found
+
+
 def _run(files: Sequence[tuple[SourceFile, Path | None]], *, dialect: str, pg_version: int | None,
          config: LintConfig | None, notes: Iterable[str] = (), jobs: int | None = 1) -> LintReport:
     config = config or LintConfig()
@@ -77,7 +92,8 @@ def _run(files: Sequence[tuple[SourceFile, Path | None]], *, dialect: str, pg_ve
     origin = {f.path: p for f, p in files if p is not None}
     _folder_index.cache_clear()
     findings = lint_sources([f for f, _ in files], linter,
-                            lambda file: _find_on_disk(file, origin), jobs=jobs)
+                            lambda file: _find_on_disk(file, origin), jobs=jobs,
+                            find_earlier=lambda file: _earlier_on_disk(file, origin))
     report = LintReport(findings=findings, files=[f.path for f, _ in files], dialect=dialect,
                         pg_version=version if dialect == "postgres" else None)
     report.notes.extend(notes)

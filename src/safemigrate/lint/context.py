@@ -9,12 +9,13 @@ false positives such as ``CREATE INDEX`` on a table the same file created.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from .source import SourceText
 
-__all__ = ["Facts", "FileContext", "Hit", "Obj", "ObjectSet", "Partner", "Stmt"]
+__all__ = ["Facts", "FileContext", "Hit", "NotNullChecks", "Obj", "ObjectSet", "Partner", "Stmt"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Facts:
     # CHECK and FOREIGN KEY constraints added: (name, table, column of a "col IS NOT NULL" check, validated)
     constraints: list[tuple[str, str, str | None, bool]] = field(default_factory=list)
     validates: list[str] = field(default_factory=list)  # constraint names validated
+    not_null: list[tuple[str, str]] = field(default_factory=list)  # (table, column) set NOT NULL
 
 
 @dataclass(eq=False)
@@ -102,6 +104,61 @@ class ObjectSet:
 
 
 @dataclass
+class NotNullChecks:
+    """``CHECK (column IS NOT NULL)`` constraints and ``SET NOT NULL`` columns known so far.
+
+    PostgreSQL 12+ skips the table scan of ``SET NOT NULL`` when a validated
+    check proves it; the check may have been added (and validated) by an
+    earlier migration of the folder, so the engine seeds a file's copy with
+    what the earlier files did. Names are case-folded, without schema.
+    """
+
+    checks: dict[str, tuple[str, str, bool]] = field(default_factory=dict)  # name -> table, column, validated
+    not_null: set[tuple[str, str]] = field(default_factory=set)  # columns set NOT NULL
+
+    def copy(self) -> NotNullChecks:
+        return NotNullChecks(dict(self.checks), set(self.not_null))
+
+    def proves(self, table: str, column: str, ignoring: Collection[str] = ()) -> bool:
+        """Whether a validated check (other than those named in ``ignoring``) proves ``table.column`` has no NULL."""
+        return any(t == table and c == column and valid and name not in ignoring
+                   for name, (t, c, valid) in self.checks.items())
+
+    def is_redundant_helper(self, table: str, name: str, also: Collection[tuple[str, str]] = ()) -> bool:
+        """Whether constraint ``name`` on ``table`` is a NOT NULL check on a column set NOT NULL
+        (before, or in ``also``: by the statement that drops it)."""
+        entry = self.checks.get(name)
+        return entry is not None and entry[0] == table and (
+            (table, entry[1]) in self.not_null or (table, entry[1]) in also)
+
+    def apply(self, facts: Facts) -> None:
+        """Record what a statement did to such checks and columns."""
+        for name, table, column, validated in facts.constraints:
+            if column:
+                # PostgreSQL names an unnamed single-column check <table>_<column>_check.
+                self.checks[name or f"{table}_{column}_check"] = (table, column, validated)
+        for name in facts.validates:
+            entry = self.checks.get(name)
+            if entry is not None:
+                self.checks[name] = (entry[0], entry[1], True)
+        self.not_null.update(facts.not_null)
+        for obj in facts.drops:
+            self._forget(obj)
+
+    def _forget(self, obj: Obj) -> None:
+        if obj.kind == "constraint":
+            self.checks.pop(obj.name, None)
+        elif obj.kind in ("column", "table"):
+            table = obj.table if obj.kind == "column" else obj.name
+
+            def gone(t: str, c: str) -> bool:
+                return t == table and (obj.kind == "table" or c == obj.name)
+
+            self.checks = {n: e for n, e in self.checks.items() if not gone(e[0], e[1])}
+            self.not_null = {(t, c) for t, c in self.not_null if not gone(t, c)}
+
+
+@dataclass
 class Partner:
     """The other half of a migration: for an up file its down file, for a down file its up file."""
 
@@ -125,6 +182,7 @@ class FileContext:
         wrapped: bool,
         statement_mode_reason: str | None = None,
         partner: Partner | None = None,
+        history: NotNullChecks | None = None,
     ) -> None:
         self.path = path
         self.source = source
@@ -136,14 +194,17 @@ class FileContext:
         self.wrapped = wrapped
         self.statement_mode_reason = statement_mode_reason
         self.partner = partner
-        self.created = ObjectSet()
+        self.created = ObjectSet()  # everything the file creates, also IF NOT EXISTS (for down files)
+        # What the file made new: a plain CREATE, not IF NOT EXISTS or OR REPLACE, which
+        # say the object may already exist (with data, and in use).
+        self.new = ObjectSet()
         self.dropped = ObjectSet()
         self.index = -1
         self.tx_open = False
         self._tx_block = 0
         self._settings: dict[str, int | None] = {}  # name -> transaction it is limited to (None: session)
         self.not_valid: dict[str, tuple[str, str | None, int]] = {}  # constraint -> table, column, tx
-        self.validated_not_null: set[tuple[str, str]] = set()
+        self.not_null_checks = history.copy() if history is not None else NotNullChecks()
         self.flags: set[str] = set()
         self.syntax_problems = 0
 
@@ -181,13 +242,14 @@ class FileContext:
 
     # -- objects ---------------------------------------------------------------
     def created_table(self, name: str) -> bool:
-        return bool(name) and name in self.created.tables
+        """Whether a plain CREATE TABLE earlier in this file made the table (new and empty)."""
+        return bool(name) and name in self.new.tables
 
     def created_column(self, table: str, column: str) -> bool:
-        return self.created_table(table) or (table, column) in self.created.columns
+        return self.created_table(table) or (table, column) in self.new.columns
 
     def created_index(self, name: str) -> bool:
-        return name in self.created.indexes
+        return name in self.new.indexes
 
     # -- positions -------------------------------------------------------------
     def char_offset(self, stmt: Stmt, node: dict[str, Any] | None) -> int | None:
@@ -211,17 +273,13 @@ class FileContext:
             else:
                 self._settings[name] = self.transaction_id if local else None
         for name, table, column, validated in facts.constraints:
-            if validated:
-                if column:
-                    self.validated_not_null.add((table, column))
-            elif name:
+            if not validated and name:
                 self.not_valid[name] = (table, column, self.transaction_id)
-        for name in facts.validates:
-            entry = self.not_valid.get(name)
-            if entry is not None and entry[1]:
-                self.validated_not_null.add((entry[0], entry[1]))
+        self.not_null_checks.apply(facts)
         for obj in facts.creates:
             self.created.add(obj, stmt.line)
+            if not _may_already_exist(stmt, obj):
+                self.new.add(obj, stmt.line)
         for obj in facts.drops:
             self.dropped.add(obj, stmt.line)
 
@@ -237,3 +295,25 @@ class FileContext:
 
     def begin_statement(self, stmt: Stmt) -> None:
         self.index = stmt.index
+
+
+def _may_already_exist(stmt: Stmt, obj: Obj) -> bool:
+    """Whether ``stmt`` creates ``obj`` only if it is missing (IF NOT EXISTS) or replaces it (OR REPLACE).
+
+    Such an object may exist with data from an earlier release (Mattermost's
+    migrations run against databases that older versions created), so it is not new.
+    """
+    node = stmt.node
+    if not node:  # SQLite/MySQL: the statement's own words
+        words = [t.value for t in stmt.tokens if t.kind == "word"]
+        return any(words[i:i + 3] == ["IF", "NOT", "EXISTS"] for i in range(len(words) - 2))
+    if stmt.kind == "AlterTableStmt":
+        if obj.kind != "column":
+            return False
+        for wrapped in node.get("cmds") or ():
+            cmd = wrapped.get("AlterTableCmd") or {}
+            column_def = (cmd.get("def") or {}).get("ColumnDef") or {}
+            if cmd.get("missing_ok") and column_def.get("colname") == obj.name:
+                return True
+        return False
+    return bool(node.get("if_not_exists") or node.get("replace"))

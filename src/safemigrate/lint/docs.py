@@ -18,7 +18,7 @@ __all__ = ["SQUAWK_RULES", "render_markdown"]
 SQUAWK_RULES: dict[str, tuple[bool, str]] = {
     "adding-field-with-default": (True, ""),
     "adding-foreign-key-constraint": (True, ""),
-    "adding-not-nullable-field": (True, ""),
+    "adding-not-nullable-field": (True, "also on a column the same file added; a CHECK (col IS NOT NULL) validated in this file or an earlier migration of the folder makes it safe on PostgreSQL 12+"),
     "adding-required-field": (True, ""),
     "adding-serial-primary-key-field": (True, ""),
     "ban-alter-domain-with-add-constraint": (True, ""),
@@ -50,10 +50,10 @@ SQUAWK_RULES: dict[str, tuple[bool, str]] = {
     "require-concurrent-partition-detach": (True, ""),
     "require-concurrent-reindex": (True, ""),
     "require-enum-value-ordering": (True, ""),
-    "require-lock-timeout": (True, ""),
+    "require-lock-timeout": (True, "before the first statement whose lock makes reads or writes wait, as probed on a real server; squawk reports any DDL, also CREATE FUNCTION, COMMENT, ALTER TYPE ... ADD VALUE and new tables, which make nobody wait"),
     "require-statement-timeout": (True, "information only: long, deliberate statements legitimately need no limit"),
     "require-table-schema": (False, "not covered: schema-qualifying every name is a style choice (opt-in in squawk too)"),
-    "require-timeout-settings": (True, ""),
+    "require-timeout-settings": (True, "as `require-lock-timeout`"),
     "syntax-error": (True, "always on in both; we keep linting the rest of the file, squawk stops at the first error"),
     "transaction-nesting": (True, ""),
     "unused-ignore": (True, "always on in both"),
@@ -127,9 +127,24 @@ Context cuts false positives:
 
 * **Objects created earlier in the same file** are new and unused: an index
   on, a column added to, or a constraint on a table the file created is not a
-  locking problem; dropping or renaming them destroys nothing.
-* **Down files** that drop what their up file created are undoing it, not
-  destroying data.
+  locking problem; dropping or renaming them destroys nothing. Only a plain
+  `CREATE` makes an object new: `CREATE TABLE IF NOT EXISTS`, `ADD COLUMN IF
+  NOT EXISTS`, `CREATE INDEX IF NOT EXISTS` and `CREATE OR REPLACE` say it may
+  already exist, with data and in use (projects such as Mattermost run their
+  early migrations against databases older releases created), so they are
+  linted like changes to an existing object. A column the file added is new,
+  but its table is not: what scans or rewrites the table (`SET NOT NULL`, a
+  type change) is still reported.
+* **Earlier migrations of the folder**: the `CHECK (col IS NOT NULL)`
+  constraints they added and validated, and the columns they set NOT NULL,
+  are known to later files (when linting a folder, a single file, or the
+  engine's pending files), so the PostgreSQL 12+ pattern for `SET NOT NULL`
+  spread over several migrations is recognised.
+* **Locks**: which lock each statement takes on which relation follows what a
+  real PostgreSQL server takes (probed in `tests/lint/test_lock_probe.py`), for
+  views, sequences, domains, triggers, policies and rules as well as tables.
+* **Down files** that drop what their up file created (with IF NOT EXISTS
+  too) are undoing it, not destroying data.
 * **Whether our runner wraps the file in one transaction** (it does unless the
   file holds a statement that cannot run in a transaction, its own
   BEGIN/COMMIT, or the `-- safemigrate:no-transaction` marker): `SET LOCAL`

@@ -19,7 +19,8 @@ from typing import Any
 
 from ..sql.script import NO_TRANSACTION_MARKER, has_no_transaction_marker
 from .config import LintConfig
-from .context import FileContext, Hit, ObjectSet, Partner, Stmt
+from .context import FileContext, Hit, NotNullChecks, ObjectSet, Partner, Stmt
+from .history import EarlierLookup, not_null_histories
 from .model import Finding, Location
 from .pgnodes import pg_facts
 from .pgparse import parse_postgres
@@ -93,13 +94,14 @@ class Linter:
         self._checks_any = [(r, r.checks[dialect]) for r in self._every_statement]
 
     # -- one file --------------------------------------------------------------
-    def analyze(self, file: SourceFile, partner: Partner | None = None) -> Analysis:
+    def analyze(self, file: SourceFile, partner: Partner | None = None,
+                history: NotNullChecks | None = None) -> Analysis:
         source = SourceText(file.text)
         statements, problems, wrapped, reason = self._split(source)
         ctx = FileContext(path=file.path, source=source, dialect=self.dialect,
                           pg_version=self.pg_version, direction=file.direction,
                           statements=statements, wrapped=wrapped,
-                          statement_mode_reason=reason, partner=partner)
+                          statement_mode_reason=reason, partner=partner, history=history)
         ctx.syntax_problems = len(problems)
         analysis = Analysis(ctx)
         raws = analysis.raws
@@ -286,25 +288,30 @@ def _statement_mode_reason(statements: Sequence[Stmt], marker: bool) -> str | No
 # -- several files ----------------------------------------------------------------
 
 PartnerLookup = Callable[[SourceFile], "SourceFile | None"]
+Histories = dict[str, NotNullChecks]
 
 
 def lint_sources(files: Sequence[SourceFile], linter: Linter,
-                 find_partner: PartnerLookup | None = None, *, jobs: int | None = 1) -> list[Finding]:
+                 find_partner: PartnerLookup | None = None, *, jobs: int | None = 1,
+                 find_earlier: EarlierLookup | None = None) -> list[Finding]:
     """Lint ``files``; up and down files of one version are paired for the down-file rules.
 
     ``find_partner`` returns the other file of a version when it is not among
     ``files`` (None when it does not exist); without it, unpaired files are not
     checked for a missing down file. ``jobs`` is the number of processes (None:
-    one per CPU for large inputs); findings are the same whatever it is.
+    one per CPU for large inputs); findings are the same whatever it is. ``find_earlier``
+    returns the earlier up files of a file's folder that are not among ``files``, for
+    what they left behind (see :mod:`.history`).
     """
+    histories = not_null_histories(files, find_earlier) if linter.dialect == "postgres" else {}
     workers = _workers(len(files), jobs)
     if workers > 1:
-        return _lint_forked(files, linter, find_partner, workers)
-    return _lint_serial(files, linter, find_partner)
+        return _lint_forked(files, linter, find_partner, workers, histories)
+    return _lint_serial(files, linter, find_partner, histories)
 
 
 def _lint_serial(files: Sequence[SourceFile], linter: Linter,
-                 find_partner: PartnerLookup | None) -> list[Finding]:
+                 find_partner: PartnerLookup | None, histories: Histories) -> list[Finding]:
     by_key: dict[tuple[tuple[str, int], str], SourceFile] = {}
     for file in files:
         key = file.pair_key
@@ -316,7 +323,7 @@ def _lint_serial(files: Sequence[SourceFile], linter: Linter,
     others = [f for f in files if f.direction != "up"]
     for file in [*ups, *others]:
         partner = _partner(file, by_key, created, linter, find_partner)
-        analysis = linter.analyze(file, partner)
+        analysis = linter.analyze(file, partner, histories.get(file.path))
         key = file.pair_key
         if file.direction == "up" and key is not None:
             created[key] = (file.path, analysis.ctx.created)
@@ -361,7 +368,7 @@ def _chunks(files: Sequence[SourceFile], workers: int) -> list[list[SourceFile]]
 
 
 def _lint_forked(files: Sequence[SourceFile], linter: Linter, find_partner: PartnerLookup | None,
-                 workers: int) -> list[Finding]:
+                 workers: int, histories: Histories) -> list[Finding]:
     """Lint on several CPUs: forked children lint their share and send the findings back pickled.
 
     A child that fails for any reason has its share linted again here, so errors
@@ -381,7 +388,8 @@ def _lint_forked(files: Sequence[SourceFile], linter: Linter, find_partner: Part
             code = 0
             try:
                 os.close(read_end)
-                data = pickle.dumps(_lint_serial(part, linter, find_partner), pickle.HIGHEST_PROTOCOL)
+                data = pickle.dumps(_lint_serial(part, linter, find_partner, histories),
+                                    pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_end, "wb") as pipe:
                     pipe.write(data)
             except BaseException:
@@ -391,7 +399,7 @@ def _lint_forked(files: Sequence[SourceFile], linter: Linter, find_partner: Part
         os.close(write_end)
         children.append((pid, read_end, part))
     gc.unfreeze()
-    findings = _lint_serial(parts[0], linter, find_partner)
+    findings = _lint_serial(parts[0], linter, find_partner, histories)
     for pid, read_end, part in children:
         with os.fdopen(read_end, "rb") as pipe:
             data = pipe.read()
@@ -399,7 +407,7 @@ def _lint_forked(files: Sequence[SourceFile], linter: Linter, find_partner: Part
         if os.waitstatus_to_exitcode(status) == 0 and data:
             findings.extend(pickle.loads(data))
         else:
-            findings.extend(_lint_serial(part, linter, find_partner))
+            findings.extend(_lint_serial(part, linter, find_partner, histories))
     findings.sort(key=Finding.sort_key)
     return findings
 

@@ -300,6 +300,10 @@ def _alter_table(node: Node, facts: Facts) -> None:
             facts.validates.append(cmd.get("name", ""))
         elif subtype == "AT_DropColumn":
             facts.drops.append(Obj("column", cmd.get("name", ""), table))
+        elif subtype == "AT_DropConstraint":
+            facts.drops.append(Obj("constraint", cmd.get("name", ""), table))
+        elif subtype == "AT_SetNotNull":
+            facts.not_null.append((table, cmd.get("name", "")))
         elif subtype == "AT_AddConstraint":
             constraint = unwrap(cmd.get("def"))[1]
             name = constraint.get("conname", "")

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..context import FileContext, Obj, Stmt
+from ..pglocks import Lock, statement_locks
 from ..pgnodes import alter_cmds, column_constraints, func_name, unwrap
 
 if TYPE_CHECKING:  # the SQLite/MySQL tokenizer is loaded only when such files are linted
@@ -17,6 +18,7 @@ __all__ = [
     "has_top_level_word",
     "is_new_or_undone",
     "is_volatile",
+    "statement_locks_of",
     "sub_nodes",
 ]
 
@@ -26,8 +28,12 @@ def is_new_or_undone(ctx: FileContext, obj: Obj) -> bool:
 
     Changing an object nobody uses yet cannot lock out or break anyone, and a
     down file that drops what its up file created is undoing it, not destroying data.
+    Only a plain CREATE makes an object new: ``CREATE TABLE IF NOT EXISTS`` (or
+    ``ADD COLUMN IF NOT EXISTS``, ``CREATE OR REPLACE``) may meet one that exists
+    with data. A column the file added is new, its table is not: ask about
+    ``Obj("table", ...)`` for what locks or scans the table.
     """
-    sets = [ctx.created]
+    sets = [ctx.new]
     if ctx.direction == "down" and ctx.partner is not None and ctx.partner.created is not None:
         sets.append(ctx.partner.created)
     for objects in sets:
@@ -41,6 +47,14 @@ def is_new_or_undone(ctx: FileContext, obj: Obj) -> bool:
         if obj.kind not in ("table", "column", "index") and (obj.kind, obj.name) in objects.others:
             return True
     return False
+
+
+def statement_locks_of(stmt: Stmt) -> tuple[Lock, ...]:
+    """The locks a PostgreSQL statement takes (see :mod:`..pglocks`), computed once per statement."""
+    cached: tuple[Lock, ...] | None = stmt.cache.get("locks")
+    if cached is None:
+        cached = stmt.cache["locks"] = statement_locks(stmt.kind, stmt.node)
+    return cached
 
 
 def sub_nodes(value: Any) -> Iterator[tuple[str, dict[str, Any]]]:

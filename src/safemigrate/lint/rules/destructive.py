@@ -250,8 +250,10 @@ def drop_constraint(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for cmd in alter_cmds(stmt.node):
         if cmd.get("subtype") == "AT_DropConstraint":
             name = cmd.get("name", "")
+            # A CHECK (col IS NOT NULL) that only served SET NOT NULL guards nothing the column does not.
             if not (is_new_or_undone(ctx, Obj("table", table))
-                    or is_new_or_undone(ctx, Obj("constraint", name))):
+                    or is_new_or_undone(ctx, Obj("constraint", name))
+                    or ctx.not_null_checks.is_redundant_helper(table, name, stmt.facts.not_null)):
                 yield Hit(f"DROP CONSTRAINT {name} on {table} removes a guarantee the data relies on")
 
 

@@ -8,7 +8,16 @@ from typing import Any
 
 from ..context import FileContext, Hit, Obj, Stmt
 from ..model import Severity
-from ..pgnodes import alter_cmds, column_constraints, drop_object_names, relname, type_name, unwrap
+from ..pglocks import ACCESS_EXCLUSIVE, Lock
+from ..pgnodes import (
+    alter_cmds,
+    column_constraints,
+    drop_object_names,
+    qualified_tail,
+    relname,
+    type_name,
+    unwrap,
+)
 from ..registry import Example, rule
 from ._helpers import (
     add_column_defs,
@@ -16,6 +25,7 @@ from ._helpers import (
     has_top_level_word,
     is_new_or_undone,
     is_volatile,
+    statement_locks_of,
 )
 
 # -- indexes ------------------------------------------------------------------------
@@ -171,7 +181,7 @@ VACUUM (ANALYZE) orders;
 def vacuum_full(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     if stmt.kind == "ClusterStmt":
         yield Hit("CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock")
-    elif stmt.facts.locks:
+    elif any(lock.mode == ACCESS_EXCLUSIVE for lock in statement_locks_of(stmt)):
         yield Hit("VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock")
 
 
@@ -352,7 +362,8 @@ def _add_not_null_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
 ALTER COLUMN ... TYPE takes an ACCESS EXCLUSIVE lock and, unless the change
 is binary compatible (varchar(n) to text or to a longer varchar), rewrites
 every row and rebuilds every index on the table: no reads or writes until it
-finishes. Code that reads the column may also break on the new type. In
+finishes, also when the same file added the column (the column is new, the
+rows are not). Code that reads the column may also break on the new type. In
 MySQL, MODIFY/CHANGE COLUMN with a new type copies the table (ALGORITHM=COPY)
 and blocks writes.
 """,
@@ -381,7 +392,8 @@ def change_column_type(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
         if cmd.get("subtype") != "AT_AlterColumnType":
             continue
         column = cmd.get("name", "")
-        if is_new_or_undone(ctx, Obj("column", column, table)):
+        # The rewrite copies every row of the table: a column the file added is new, its table is not.
+        if is_new_or_undone(ctx, Obj("table", table)):
             continue
         new_type = type_name(unwrap(cmd.get("def"))[1].get("typeName"))
         yield Hit(f"changing the type of {table}.{column} to {new_type} rewrites the table "
@@ -402,7 +414,7 @@ def _change_column_type_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
         column, i = read_name(spec, i)
         if spec[0].is_word("CHANGE"):
             _new_name, i = read_name(spec, i)
-        if i < len(spec) and not is_new_or_undone(ctx, Obj("column", column, alter.table)):
+        if i < len(spec) and not is_new_or_undone(ctx, Obj("table", alter.table)):
             yield Hit(f"{spec[0].value} COLUMN {alter.table}.{column} copies the table and blocks "
                       "writes until it finishes", spec[0].start)
 
@@ -414,8 +426,12 @@ def _change_column_type_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     rationale="""
 To check that no row is NULL, PostgreSQL scans the entire table while
 holding an ACCESS EXCLUSIVE lock: no reads or writes until the scan ends.
-From PostgreSQL 12 the scan is skipped when a validated
-CHECK (column IS NOT NULL) constraint already proves it.
+That holds for a column the same file added, too: the column is new, the
+table and its rows are not. From PostgreSQL 12 the scan is skipped when a
+validated CHECK (column IS NOT NULL) constraint already proves it, whether it
+was validated in this file or in an earlier migration of the folder; such a
+finding is then not reported, and dropping that helper check after SET NOT
+NULL is not reported by drop-constraint either.
 """,
     alternative="""
 Add the check NOT VALID (instant), validate it in a separate transaction
@@ -441,15 +457,20 @@ ALTER TABLE users DROP CONSTRAINT users_email_not_null;
 )
 def set_not_null(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     table = relname(stmt.node.get("relation"))
+    # The scan reads every row of the table: a column the file added is new, its table is not.
+    if is_new_or_undone(ctx, Obj("table", table)):
+        return
+    # Subcommands that drop constraints run before SET NOT NULL checks the rows.
+    dropped_here = {o.name for o in stmt.facts.drops if o.kind == "constraint"}
     for cmd in alter_cmds(stmt.node):
         if cmd.get("subtype") != "AT_SetNotNull":
             continue
         column = cmd.get("name", "")
-        if is_new_or_undone(ctx, Obj("column", column, table)):
+        if ctx.pg_at_least(12) and ctx.not_null_checks.proves(table, column, ignoring=dropped_here):
             continue
-        if ctx.pg_at_least(12) and (table, column) in ctx.validated_not_null:
-            continue
-        yield Hit(f"SET NOT NULL on {table}.{column} scans the table under an ACCESS EXCLUSIVE lock")
+        added = (table, column) in ctx.new.columns
+        yield Hit(f"SET NOT NULL on {table}.{column} scans the table under an ACCESS EXCLUSIVE lock"
+                  + (" (the column is new, but the table is not)" if added else ""))
 
 
 # -- adding constraints ---------------------------------------------------------------
@@ -606,6 +627,54 @@ def add_primary_key_without_index(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]
 
 
 @rule(
+    "add-exclusion-constraint",
+    severity=Severity.ERROR,
+    summary="Adding an EXCLUDE constraint builds its index under an ACCESS EXCLUSIVE lock",
+    rationale="""
+ALTER TABLE ... ADD CONSTRAINT ... EXCLUDE USING gist (...) builds the
+constraint's index and checks every row while holding an ACCESS EXCLUSIVE
+lock: no reads or writes until the build ends, for minutes on a big table.
+Unlike CHECK and FOREIGN KEY it cannot be added NOT VALID, and unlike UNIQUE
+it cannot adopt an index built CONCURRENTLY (PostgreSQL has no EXCLUDE ...
+USING INDEX), so there is no online way to add one to a table in use.
+""",
+    alternative="""
+Declare it when the table is created. For a table in use, either move to a
+new table that has it (create it with the constraint, copy the rows in
+batches while the application writes to both, switch over with a rename in
+one short transaction), or add it in a maintenance window, with a short
+lock_timeout so the statement fails fast instead of queueing every query,
+after timing the index build on a copy of the table.
+
+```sql
+CREATE EXTENSION IF NOT EXISTS btree_gist;  -- for room_id WITH = in a GiST index
+CREATE TABLE bookings (
+    room_id bigint NOT NULL,
+    during tstzrange NOT NULL,
+    CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, during WITH &&)
+);
+```
+""",
+    examples=[Example(
+        "ALTER TABLE bookings ADD CONSTRAINT bookings_no_overlap\n"
+        "    EXCLUDE USING gist (room_id WITH =, during WITH &&);",
+        "CREATE TABLE bookings (room_id bigint, during tstzrange,\n"
+        "    CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, during WITH &&));\n"
+        "ALTER TABLE bookings ADD CONSTRAINT bookings_no_same_start EXCLUDE USING gist (room_id WITH =);")],
+    nodes=("AlterTableStmt",),
+)
+def add_exclusion_constraint(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    for table, constraint, _coldef in _added_constraints(stmt):
+        if constraint.get("contype") != "CONSTR_EXCLUSION":
+            continue
+        if not is_new_or_undone(ctx, Obj("table", table)):
+            name = constraint.get("conname") or "EXCLUDE"
+            yield Hit(f"{name} builds its {constraint.get('access_method') or 'btree'} index on {table} "
+                      "under an ACCESS EXCLUSIVE lock, and cannot be added NOT VALID",
+                      ctx.char_offset(stmt, constraint))
+
+
+@rule(
     "validate-in-same-transaction",
     severity=Severity.WARNING,
     summary="VALIDATE CONSTRAINT in the transaction that added the constraint keeps the strong lock during the scan",
@@ -644,15 +713,60 @@ def validate_in_same_transaction(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
 # -- timeouts -----------------------------------------------------------------------
 
 
-def _locks_existing(stmt: Stmt, ctx: FileContext) -> str | None:
-    """The first object the statement locks that existed before this file (None: none)."""
-    index_drop = stmt.kind == "DropStmt" and stmt.node.get("removeType") == "OBJECT_INDEX"
-    for name in stmt.facts.locks:
-        if not name:
-            return "the table"
-        if not (ctx.created_table(name) or ctx.created_index(name)):
-            return f"the table of index {name}" if index_drop else name
-    return None
+def _waits_for(stmt: Stmt, ctx: FileContext) -> Lock | None:
+    """The first lock the statement takes that makes other sessions wait, on an object older than the file."""
+    if ctx.dialect != "postgres":
+        return None
+    return next((lock for lock in statement_locks_of(stmt) if lock.blocks and not _is_new(lock, stmt, ctx)), None)
+
+
+def _is_new(lock: Lock, stmt: Stmt, ctx: FileContext) -> bool:
+    """Whether the locked object was made by a plain CREATE earlier in the file (nobody can be using it)."""
+    if lock.kind == "table":
+        return ctx.created_table(lock.relation)
+    if lock.kind in ("view", "sequence"):
+        return (lock.kind, lock.relation) in ctx.new.others
+    if lock.kind == "index":
+        return ctx.created_index(lock.relation)
+    if lock.kind == "index-table":
+        entry = ctx.new.indexes.get(lock.relation)
+        return entry is not None and ctx.created_table(entry[0])
+    # Relations the text does not name: new only when everything the statement names is.
+    named = [other for other in statement_locks_of(stmt) if other.kind != "others"]
+    primary = _primary_type(stmt)
+    if primary:
+        return ("type", primary) in ctx.new.others and all(_is_new(o, stmt, ctx) for o in named)
+    return bool(named) and all(_is_new(o, stmt, ctx) for o in named)
+
+
+def _target(lock: Lock, stmt: Stmt) -> str:
+    """What the lock is on, in words: for relations the statement does not name, which ones."""
+    if lock.kind != "others":
+        return lock.describe()
+    node = stmt.node
+    if _primary_type(stmt):
+        return f"the tables with a column of {_primary_type(stmt)}"
+    if stmt.kind == "DropStmt" and node.get("removeType") == "OBJECT_SCHEMA":
+        return f"every table in schema {', '.join(drop_object_names(node))}"
+    if stmt.kind == "DropStmt" and node.get("removeType") == "OBJECT_TABLE":
+        return "the tables that depend on it or that its foreign keys reference"
+    if stmt.kind == "DropStmt":
+        return "the tables whose columns, triggers or views depend on it"
+    if stmt.kind == "ReindexStmt" and node.get("kind") == "REINDEX_OBJECT_SCHEMA":
+        return f"every table in schema {node.get('name', '')}"
+    if stmt.kind == "AlterTableStmt":
+        return "the table its foreign key references"
+    return "every table it processes"
+
+
+def _primary_type(stmt: Stmt) -> str:
+    """The domain or type an ALTER DOMAIN or DROP TYPE/DOMAIN is about ("" for other statements)."""
+    if stmt.kind == "AlterDomainStmt":
+        return qualified_tail(stmt.node.get("typeName"))
+    if stmt.kind == "DropStmt" and stmt.node.get("removeType") in ("OBJECT_TYPE", "OBJECT_DOMAIN"):
+        found = drop_object_names(stmt.node)
+        return found[0] if found else ""
+    return ""
 
 
 @rule(
@@ -664,7 +778,13 @@ ALTER TABLE, CREATE INDEX, DROP and similar statements must wait for every
 running query on the table to finish before they get their lock, and while
 they wait, every new query on the table queues behind them. One slow report
 query turns a millisecond ALTER into an outage. Our runner does not set
-lock_timeout for migration statements, so the file must.
+lock_timeout for migration statements, so the file must. The lock each
+statement takes (on tables, and on views, sequences, and the tables a domain,
+trigger, policy or rule belongs to) follows what a real server takes: CREATE
+OR REPLACE VIEW and DROP VIEW lock the view against every query, ALTER
+SEQUENCE blocks nextval() (inserts), CREATE TRIGGER blocks writes, CREATE
+TABLE ... PARTITION OF locks the parent table. ALTER TYPE ... ADD VALUE, COMMENT
+and ANALYZE take no lock that makes queries wait and are not reported.
 """,
     alternative="""
 Set a short lock_timeout first, so the migration fails fast (and can be
@@ -676,16 +796,20 @@ ALTER TABLE users ADD COLUMN last_seen timestamptz;
 ```
 """,
     examples=[Example("ALTER TABLE users ADD COLUMN note text;",
-                      "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN note text;")],
+                      "SET lock_timeout = '2s';\nALTER TABLE users ADD COLUMN note text;"),
+              Example("CREATE OR REPLACE VIEW active_users AS SELECT * FROM users WHERE active;",
+                      "SET lock_timeout = '2s';\n"
+                      "CREATE OR REPLACE VIEW active_users AS SELECT * FROM users WHERE active;")],
     squawk=("require-timeout-settings", "require-lock-timeout"),
 )
 def lock_timeout_missing(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
-    if not stmt.facts.locks or ctx.setting_active("lock_timeout"):
+    if ctx.setting_active("lock_timeout") or "lock-timeout-missing" in ctx.flags:
         return
-    target = _locks_existing(stmt, ctx)
-    if target is not None and ctx.once("lock-timeout-missing"):
-        yield Hit(f"no lock_timeout is set: while this statement waits for its lock on {target}, "
-                  "every other query on it queues behind it")
+    lock = _waits_for(stmt, ctx)
+    if lock is not None and ctx.once("lock-timeout-missing"):
+        queued = "query" if lock.blocks == "queries" else "write"
+        yield Hit(f"no lock_timeout is set: while this statement waits for its {lock.sql_mode} lock on "
+                  f"{_target(lock, stmt)}, every other {queued} on it queues behind it")
 
 
 @rule(
@@ -711,8 +835,9 @@ ALTER TABLE users ADD COLUMN last_seen timestamptz;
     squawk=("require-timeout-settings", "require-statement-timeout"),
 )
 def statement_timeout_missing(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
-    if not stmt.facts.locks or ctx.setting_active("statement_timeout"):
+    if ctx.setting_active("statement_timeout") or "statement-timeout-missing" in ctx.flags:
         return
-    target = _locks_existing(stmt, ctx)
-    if target is not None and ctx.once("statement-timeout-missing"):
-        yield Hit(f"no statement_timeout is set: if this statement runs long, it holds its lock on {target} all that time")
+    lock = _waits_for(stmt, ctx)
+    if lock is not None and ctx.once("statement-timeout-missing"):
+        yield Hit("no statement_timeout is set: if this statement runs long, it holds its "
+                  f"{lock.sql_mode} lock on {_target(lock, stmt)} all that time")

@@ -24,7 +24,7 @@ change runs (in PostgreSQL and SQLite the file is one transaction), a
 failed backfill rolls back the schema change with it (or, in MySQL, leaves
 the schema changed and the data half done), and neither can be re-run or
 rolled back on its own. Inserting rows into a table the same file creates
-(seed data) is fine and not reported.
+(seed data, also after CREATE TABLE IF NOT EXISTS) is fine and not reported.
 """,
     alternative="""
 Put the schema change and the data change in separate migrations (or run the
@@ -57,8 +57,10 @@ def ddl_and_dml_mixed(ctx: FileContext) -> Iterator[Hit]:
     for stmt in ctx.statements:
         if stmt.facts.category != "dml":
             continue
+        # Seeding a table the file creates is fine with IF NOT EXISTS too: that CREATE either
+        # made the table or did nothing (and took no lock to hold during the insert).
         existing = [t for t in stmt.facts.writes or ("",)
-                    if not t or not is_new_or_undone(ctx, Obj("table", t))]
+                    if not t or not (t in ctx.created.tables or is_new_or_undone(ctx, Obj("table", t)))]
         if existing:
             name = existing[0] or "a table"
             yield Hit(f"this file changes the schema (line {ddl[0].line}) and the data of "
