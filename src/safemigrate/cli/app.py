@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "config": "safemigrate.cli.config_cmd:config",
     "check": "safemigrate.cli.inspect_cmds:check",
     "release": "safemigrate.cli.release_cmd:release",
+    "recover": "safemigrate.cli.recover_cmd:recover",
     "preflight": "safemigrate.cli.release_cmd:preflight",
     "history": "safemigrate.cli.inspect_cmds:history",
 }
