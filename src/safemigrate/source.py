@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import io
 import os
 import re
 import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 from .errors import SourceError
 
@@ -50,7 +51,7 @@ def display_name(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _open_regular(path: Path) -> BinaryIO:
+def _open_regular(path: Path) -> io.BufferedReader:
     """Open a migration file for reading, refusing anything but a regular file.
 
     O_NONBLOCK: a FIFO that replaced the file since the folder was read must not block
