@@ -44,6 +44,20 @@ class LazyGroup(click.Group):
             return command  # type: ignore[no-any-return]
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """An unknown command is a usage error that names the closest real one."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            from ..errors import UsageError
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.6)
+            hint = f"did you mean: safemigrate {close[0]}? " if close else ""
+            raise UsageError(f"unknown command {name!r}", hint=hint + "safemigrate --help lists the commands")
+        return super().resolve_command(ctx, args)
+
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
