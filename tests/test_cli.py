@@ -283,3 +283,22 @@ def test_anything_else_goes_through_click(argv: tuple[str, ...]) -> None:
     from safemigrate.cli.settings import Settings
 
     assert not parse_version_command(list(argv), Settings())
+
+
+@pytest.mark.parametrize(("argv", "message", "suggestion"), [
+    (("-databse", "sqlite3:///x.db", "up"), "unknown option '-databse'", "did you mean -database?"),
+    (("-pth", "m", "up"), "unknown option '-pth'", "did you mean -path?"),
+    (("force", "--dryrun"), "unknown option '--dryrun' for force", "safemigrate force --help"),
+])
+def test_an_option_typo_is_named_whole_with_the_closest_option(
+    tmp_path: Path, argv: tuple[str, ...], message: str, suggestion: str
+) -> None:
+    result = run_cli(*argv, cwd=tmp_path)
+    assert result.exit_code == 2
+    assert message in result.stderr and suggestion in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []  # no database file created
+
+
+def test_force_minus_one_says_what_it_did(folder: Path, sqlite_url: str) -> None:
+    result = run_cli("-path", str(folder), "-database", sqlite_url, "force", "-1")
+    assert result.exit_code == 0 and result.stdout == "forced version -1 (no version)\n"

@@ -167,6 +167,8 @@ def force(ctx: click.Context, v: str | None) -> None:
     settings = settings_of(ctx)
     if v is None:
         raise UsageError("please specify version argument V", hint="safemigrate force V")
+    if v.startswith("-") and not v.lstrip("-").isdigit():
+        raise unknown_option(ctx, v)
     try:
         number = int(v)
     except ValueError:
@@ -177,7 +179,7 @@ def force(ctx: click.Context, v: str | None) -> None:
         state = migrator.force(number)
     settings.output.result(
         {"ok": True, "command": "force", "version": state.version, "dirty": state.dirty},
-        f"forced version {state.describe()}",
+        f"forced version {state.describe()}" if state.version is not None else "forced version -1 (no version)",
     )
 
 
