@@ -110,6 +110,9 @@ def test_a_symlink_leaving_the_folder_is_warned_about_by_default_and_refused_wit
     assert code == 0, output
     assert "warning:" in output and f"symbolic link to {outside}" in output
     assert db.version_row() == [(2, False)]
+    status = run_cli("-path", str(folder), "-database", db.url, "--json", "status", "--exit-code")
+    problems = {p["code"]: p["fails_check"] for p in status.json()["problems"]}
+    assert problems.get("outside-link") is False and status.exit_code == 0, status.output
 
 
 def test_a_symlink_inside_the_folder_is_followed_silently(tmp_path: Path) -> None:
