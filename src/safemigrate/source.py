@@ -317,7 +317,8 @@ def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -
     try:
         entries = sorted(os.scandir(path), key=lambda e: e.name)
     except OSError as exc:
-        raise SourceError(f"cannot read migrations folder {str(path)!r}: {exc.strerror}") from None
+        raise SourceError(f"cannot read migrations folder {str(path)!r}: {exc.strerror}",
+                          hint="check the folder's permissions (-path names it)") from None
     folder = os.path.realpath(path)
     for entry in entries:
         match = MIGRATION_FILE_RE.match(entry.name)
@@ -336,7 +337,8 @@ def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -
         try:
             kind = _kind_of(entry.stat())
         except OSError as exc:
-            raise SourceError(f"cannot read {entry.path}: {exc.strerror}") from None
+            raise SourceError(f"cannot read {entry.path}: {exc.strerror}",
+                              hint="fix its permissions or move it away, then run the command again") from None
         if kind is not None:
             warnings.append(SourceWarning(
                 Path(entry.path),
