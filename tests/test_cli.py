@@ -113,6 +113,38 @@ def test_bad_arguments_exit_2_with_golang_migrates_message(
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
+    assert "error: error:" not in result.stderr and result.stderr.count("error:") == 1  # one prefix
+
+
+@pytest.mark.parametrize(("argv", "suggestion"), [
+    (("up", "--dryrun"), "did you mean --dry-run?"),
+    (("up", "2", "--dryrun"), "did you mean --dry-run?"),
+    (("down", "--dryrun"), "did you mean --dry-run?"),
+    (("down", "-al"), "did you mean -all?"),
+    (("goto", "--dry_run"), "did you mean --dry-run?"),
+])
+def test_an_option_typo_after_up_down_goto_is_an_unknown_option_with_a_suggestion(
+    folder: Path, sqlite_url: str, argv: tuple[str, ...], suggestion: str
+) -> None:
+    result = run_cli("-path", str(folder), "-database", sqlite_url, *argv)
+    assert result.exit_code == 2
+    assert f"unknown option {argv[-1]!r} for {argv[0]}" in result.stderr and suggestion in result.stderr
+    assert "can't read" not in result.stderr
+    assert run_cli("-path", str(folder), "-database", sqlite_url, "version").exit_code == 1  # nothing ran
+
+
+def test_a_command_typo_gets_did_you_mean(folder: Path, sqlite_url: str) -> None:
+    result = run_cli("-path", str(folder), "-database", sqlite_url, "stauts")
+    assert result.exit_code == 2
+    assert "unknown command 'stauts'" in result.stderr and "did you mean: safemigrate status?" in result.stderr
+    machine = run_cli("--json", "updown")
+    assert machine.exit_code == 2 and machine.json()["error"]["type"] == "usage"
+
+
+def test_extra_arguments_are_refused(folder: Path, sqlite_url: str) -> None:
+    result = run_cli("-path", str(folder), "-database", sqlite_url, "up", "1", "2")
+    assert result.exit_code == 2 and "too many arguments: 1 2" in result.stderr
+    assert run_cli("-path", str(folder), "-database", sqlite_url, "version").exit_code == 1
 
 
 def test_up_beyond_the_last_version_fails_like_golang_migrate(folder: Path, sqlite_url: str) -> None:
@@ -258,3 +290,22 @@ def test_anything_else_goes_through_click(argv: tuple[str, ...]) -> None:
     from safemigrate.cli.settings import Settings
 
     assert not parse_version_command(list(argv), Settings())
+
+
+@pytest.mark.parametrize(("argv", "message", "suggestion"), [
+    (("-databse", "sqlite3:///x.db", "up"), "unknown option '-databse'", "did you mean -database?"),
+    (("-pth", "m", "up"), "unknown option '-pth'", "did you mean -path?"),
+    (("force", "--dryrun"), "unknown option '--dryrun' for force", "safemigrate force --help"),
+])
+def test_an_option_typo_is_named_whole_with_the_closest_option(
+    tmp_path: Path, argv: tuple[str, ...], message: str, suggestion: str
+) -> None:
+    result = run_cli(*argv, cwd=tmp_path)
+    assert result.exit_code == 2
+    assert message in result.stderr and suggestion in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []  # no database file created
+
+
+def test_force_minus_one_says_what_it_did(folder: Path, sqlite_url: str) -> None:
+    result = run_cli("-path", str(folder), "-database", sqlite_url, "force", "-1")
+    assert result.exit_code == 0 and result.stdout == "forced version -1 (no version)\n"

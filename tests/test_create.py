@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -78,3 +79,77 @@ def test_cli_create_prints_both_paths(tmp_path: Path) -> None:
                                           str(tmp_path / "migrations" / "0001_add_users.down.sql")]
     missing = run_cli("create", "-ext", "sql")
     assert missing.exit_code == 2 and "please specify name" in missing.stderr
+
+
+def _all_files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("-format", "../2006"), "is not a number"),
+    (("-format", "2006/01"), "is not a number"),
+    (("-format", "2006-01-02"), "is not a number"),
+    (("-ext", "sql/../../x"), "contains '/'"),
+])
+def test_create_never_writes_outside_dir(tmp_path: Path, argv: tuple[str, ...], message: str) -> None:
+    base = tmp_path / "project"
+    (base / "migrations").mkdir(parents=True)
+    options = ("-ext", "sql", *argv) if argv[0] != "-ext" else argv
+    result = run_cli("create", *options, "-dir", str(base / "migrations"), "users", cwd=base)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "next:" in result.stderr
+    assert _all_files(tmp_path) == {"project", "project/migrations"}
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "a\\b", "..", "x..y"])
+def test_create_refuses_a_name_with_a_path_in_it(tmp_path: Path, name: str) -> None:
+    result = run_cli("create", "-ext", "sql", "-dir", str(tmp_path / "m"), "-seq", name)
+    assert result.exit_code == 2 and "must be created inside -dir" in result.stderr, result.output
+    assert not (tmp_path / "m").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_create_refuses_a_name_too_long_for_the_file_system(tmp_path: Path) -> None:
+    result = run_cli("create", "-ext", "sql", "-dir", str(tmp_path), "-seq", "n" * 250)
+    assert result.exit_code == 2 and "the file system allows 255" in result.stderr, result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("digits", ["300", "5000"])
+def test_create_refuses_digits_no_file_name_can_hold(tmp_path: Path, digits: str) -> None:
+    result = run_cli("create", "-ext", "sql", "-dir", str(tmp_path), "-seq", "-digits", digits, "users")
+    assert result.exit_code == 2 and "more than a file name can hold" in result.stderr, result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_create_into_a_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    inside = run_cli("create", "-ext", "sql", "-dir", str(blocker / "migrations"), "-seq", "users")
+    assert inside.exit_code == 1 and "cannot create the folder" in inside.stderr, inside.output
+    assert "internal error" not in inside.output
+    itself = run_cli("create", "-ext", "sql", "-dir", str(blocker), "-seq", "users")
+    assert itself.exit_code == 2 and "is a file, not a folder" in itself.stderr, itself.output
+    assert _all_files(tmp_path) == {"file"}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_create_into_a_read_only_folder_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        result = run_cli("create", "-ext", "sql", "-dir", str(folder), "-seq", "users")
+    finally:
+        folder.chmod(0o700)
+    assert result.exit_code == 1 and "Permission denied" in result.stderr and "next:" in result.stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_options_after_the_name_are_refused_not_ignored(tmp_path: Path) -> None:
+    # golang-migrate would ignore -seq here and write a timestamp version: we refuse instead.
+    result = run_cli("create", "-ext", "sql", "-dir", str(tmp_path), "users", "-seq")
+    assert result.exit_code == 2 and "options after NAME are not read: -seq" in result.stderr
+    assert "put them before the name" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    extra = run_cli("create", "-ext", "sql", "-dir", str(tmp_path), "add", "users")
+    assert extra.exit_code == 2 and "add_users" in extra.stderr and list(tmp_path.iterdir()) == []

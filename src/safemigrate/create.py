@@ -122,18 +122,95 @@ def _next_sequence(directory: Path, ext: str, digits: int) -> str:
     return version
 
 
+# A name or extension may not reach outside -dir or hide a path in the file name.
+_FORBIDDEN = ("/", "\\", "..", "\x00")
+
+
+def _check_part(value: str, what: str, example: str) -> None:
+    bad = [f for f in _FORBIDDEN if f in value]
+    if bad:
+        shown = "NUL" if bad[0] == "\x00" else repr(bad[0])
+        raise UsageError(f"{what} {value!r} contains {shown}: the files must be created inside -dir",
+                         hint=f"use a plain word such as {example}; choose the folder with -dir")
+
+
+def _check_version(version: str, time_format: str) -> None:
+    """The version must be digits: golang-migrate's file pattern reads ^([0-9]+)_ and nothing else."""
+    if not version.isdigit() or not version.isascii():
+        raise UsageError(
+            f"-format {time_format!r} gives the version {version!r}, which is not a number: "
+            "the files would be ignored by up (and could land outside -dir)",
+            hint="use a layout of digits only, such as 20060102150405 (the default), unix or unixNano",
+        )
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name the folder's file system takes (its nearest existing ancestor's)."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return os.pathconf(probe, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def _check_length(folder: Path, names: list[str]) -> None:
+    limit = _name_max(folder)
+    longest = max(names, key=lambda n: len(os.fsencode(n)))
+    size = len(os.fsencode(longest))
+    if size > limit:
+        raise UsageError(f"the file name would be {size} bytes long; the file system allows {limit}",
+                         hint="use a shorter NAME (or fewer -digits)")
+
+
+def _write_pair(folder: Path, names: list[str]) -> list[Path]:
+    """Create both empty files, or neither: a half-created pair is removed."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SafemigrateError(f"cannot create the folder {folder}: {exc.strerror}",
+                               hint="choose a writable folder with -dir") from None
+    created: list[Path] = []
+    try:
+        for file_name in names:
+            path = folder / file_name
+            with open(path, "x", encoding="utf-8"):
+                pass
+            created.append(path)
+    except FileExistsError as exc:
+        _remove(created)
+        raise SafemigrateError(f"{exc.filename} already exists", hint="choose another name") from None
+    except OSError as exc:
+        _remove(created)
+        raise SafemigrateError(f"cannot create {exc.filename or folder}: {exc.strerror}",
+                               hint="choose a writable folder with -dir") from None
+    return [p.resolve() for p in created]
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 def create_migration(name: str, *, ext: str, directory: str = "", seq: bool = False, digits: int = 6,
                      time_format: str = DEFAULT_TIME_FORMAT, timezone: str = "UTC",
                      now: datetime | None = None) -> CreatedFiles:
     """golang-migrate's createCmd: two empty files, refusing a version that already exists."""
     if not name:
-        raise UsageError("error: please specify name", hint="safemigrate create -ext sql -dir migrations NAME")
+        raise UsageError("please specify name", hint="safemigrate create -ext sql -dir migrations NAME")
     if not ext:
-        raise UsageError("error: -ext flag must be specified", hint="for SQL files: -ext sql")
+        raise UsageError("-ext flag must be specified", hint="for SQL files: -ext sql")
     if seq and time_format != DEFAULT_TIME_FORMAT:
         raise UsageError("The seq and format options are mutually exclusive")
+    _check_part(name, "NAME", "add_users")
+    _check_part(ext, "-ext", "sql")
+    if digits > 255:  # also keeps f"{n:0{digits}d}" from building a huge string
+        raise UsageError(f"-digits {digits} is more than a file name can hold", hint="use -digits 6 (the default)")
     ext = "." + ext.lstrip(".")
     folder = Path(os.path.normpath(directory or "."))
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"-dir {str(folder)!r} is a file, not a folder", hint="choose a folder with -dir")
     if seq:
         version = _next_sequence(folder, ext, digits)
     else:
@@ -153,17 +230,11 @@ def create_migration(name: str, *, ext: str, directory: str = "", seq: bool = Fa
             version = str(int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000)
         else:
             version = go_time_format(moment, time_format)
+        _check_version(version, time_format)
+    names = [f"{version}_{name}.{direction}{ext}" for direction in ("up", "down")]
+    _check_length(folder, names)
     if glob.glob(os.path.join(glob.escape(str(folder)), glob.escape(version) + "_*" + glob.escape(ext))):
         raise SafemigrateError(f"duplicate migration version: {version}",
                                hint="wait a second (timestamps) or use -seq")
-    folder.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    for direction in ("up", "down"):
-        path = folder / f"{version}_{name}.{direction}{ext}"
-        try:
-            with open(path, "x", encoding="utf-8"):
-                pass
-        except FileExistsError:
-            raise SafemigrateError(f"{path} already exists", hint="choose another name") from None
-        paths.append(path.resolve())
-    return CreatedFiles(version, paths[0], paths[1])
+    up, down = _write_pair(folder, names)
+    return CreatedFiles(version, up, down)

@@ -376,7 +376,7 @@ class Migrator:
 
     def goto(self, version: int, *, dry_run: bool = False) -> RunResult:
         if version < 0:
-            raise UsageError("error: can't read version argument V", hint="V is a version number >= 0")
+            raise UsageError("can't read version argument V", hint="V is a version number >= 0")
         return self._move("goto", lambda cur: plan_goto(self.source, cur, version), dry_run=dry_run)
 
     def plan(self, command: str = "up", argument: int | None = None) -> RunResult:
@@ -541,7 +541,7 @@ class Migrator:
     def force(self, version: int) -> VersionState:
         """golang-migrate's force: set the version, clean, without running anything."""
         if version < -1:
-            raise UsageError("error: argument V must be >= -1")
+            raise UsageError("argument V must be >= -1")
         if version != NIL and not self.source.exists(version):
             self.reporter.warning(
                 f"version {version} has no file in {self.source.directory}; "

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import io
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +21,8 @@ from typing import Literal
 from .errors import SourceError
 
 __all__ = [
+    "MAX_FILE_SIZE",
+    "MAX_VERSION",
     "MIGRATION_FILE_RE",
     "Direction",
     "Migration",
@@ -32,7 +36,47 @@ Direction = Literal["up", "down"]
 
 # golang-migrate v4, source/parse.go: ^([0-9]+)_(.*)\.(down|up)\.(.*)$
 MIGRATION_FILE_RE = re.compile(r"^([0-9]+)_(.*)\.(down|up)\.(.*)$", re.DOTALL)
-_UINT64_MAX = 2**64 - 1
+# golang-migrate parses versions as uint64, but every database stores them in a signed 64-bit
+# column (PostgreSQL and MySQL bigint, SQLite's INTEGER): a larger version could never be recorded.
+MAX_VERSION = 2**63 - 1
+# Splitting a file with the database's parser needs about 50 times the file's size in memory
+# (libpg_query's parse tree), so a larger file is refused before anything runs.
+MAX_FILE_SIZE = 32 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def display_name(name: str) -> str:
+    """A file name as it can be printed: bytes that are not UTF-8 shown as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _open_regular(path: Path) -> io.BufferedReader:
+    """Open a migration file for reading, refusing anything but a regular file.
+
+    O_NONBLOCK: a FIFO that replaced the file since the folder was read must not block
+    the run for ever (opening a FIFO for reading waits for a writer).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror}",
+                          hint="check that the file exists and is readable, then run the command again") from None
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise SourceError(f"{path} is not a regular file", hint="replace it with a regular file, or move it away")
+    return handle
+
+
+def _too_large(path: Path, size: int) -> SourceError:
+    return SourceError(
+        f"{path} is {size / 1048576:.1f} MB; migration files are limited to "
+        f"{MAX_FILE_SIZE // 1048576} MB (splitting a file needs about 50 times its size in memory)",
+        hint="split it into several migrations, or load bulk data outside the migration "
+        "(psql \\copy, mariadb LOAD DATA) and keep the schema change in the file",
+        details={"size": size, "limit": MAX_FILE_SIZE},
+    )
 
 
 @dataclass(frozen=True)
@@ -46,21 +90,56 @@ class MigrationFile:
 
     @cached_property
     def data(self) -> bytes:
-        return self.path.read_bytes()
+        with _open_regular(self.path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_FILE_SIZE:
+                raise _too_large(self.path, size)
+            data = handle.read(MAX_FILE_SIZE + 1)
+        if len(data) > MAX_FILE_SIZE:  # it grew while being read
+            raise _too_large(self.path, len(data))
+        return data
 
     @property
     def text(self) -> str:
+        """The file as SQL text; refuses what the server would misread (a BOM, NUL, not UTF-8)."""
+        data = self.data
+        if data.startswith(_BOM):
+            # golang-migrate sends the BOM, and every server rejects it as an invisible syntax error.
+            raise SourceError(
+                f"{self.path} starts with a UTF-8 byte order mark (BOM, bytes EF BB BF at byte offset 0), "
+                "which the database would read as part of the first statement",
+                hint=f"save the file as UTF-8 without BOM (e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' {self.path})",
+                details={"byte_offset": 0},
+            )
+        if data.startswith(_UTF16_BOMS):
+            raise SourceError(f"{self.path} is UTF-16, not UTF-8 (byte order mark at byte offset 0)",
+                              hint="save the file as UTF-8", details={"byte_offset": 0})
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            # PostgreSQL ends the query text at a NUL: what follows would silently never run.
+            line = data.count(b"\n", 0, nul) + 1
+            raise SourceError(
+                f"{self.path} contains a NUL byte at byte offset {nul} (line {line}); "
+                "the database would drop or misread everything after it",
+                hint="remove the NUL byte (a file saved as UTF-16 is full of them: save it as UTF-8)",
+                details={"byte_offset": nul, "line": line},
+            )
         try:
-            return self.data.decode("utf-8")
+            return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SourceError(
-                f"{self.path} is not valid UTF-8 (byte {exc.start})",
+                f"{self.path} is not valid UTF-8 (byte offset {exc.start})",
                 hint="save the file as UTF-8",
+                details={"byte_offset": exc.start},
             ) from None
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+        if "data" in self.__dict__:  # already read for running: hash exactly what runs
+            return hashlib.sha256(self.data).hexdigest()
+        # status hashes every file: stream it rather than hold (or refuse) a large one.
+        with _open_regular(self.path) as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
 
     @property
     def filename(self) -> str:
@@ -90,6 +169,9 @@ class Migration:
 class SourceWarning:
     path: Path
     message: str
+    # the status flag it raises; "ignored-file": the entry never runs
+    flag: str = "ignored-file"
+    hint: str = "rename it VERSION_NAME.up.sql / VERSION_NAME.down.sql, or move it away"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -153,8 +235,71 @@ def _looks_like_migration(name: str) -> bool:
     )
 
 
-def load_source(directory: str | os.PathLike[str]) -> MigrationSource:
-    """Read a migrations folder (not recursive, like golang-migrate's file source)."""
+_MISNAMED = ("looks like a migration but is not named VERSION_NAME.up.EXT or "
+             "VERSION_NAME.down.EXT (lower-case up/down), so it is ignored")
+
+
+def _kind_of(info: os.stat_result) -> str | None:
+    """None for a regular file, else what the entry is, for the warning."""
+    if stat.S_ISREG(info.st_mode):
+        return None
+    if stat.S_ISDIR(info.st_mode):
+        return "a folder"
+    if stat.S_ISFIFO(info.st_mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(info.st_mode):
+        return "a socket"
+    return "a device or other special file"
+
+
+def _check_link(entry: os.DirEntry[str], folder: str, no_follow: bool,
+                warnings: list[SourceWarning]) -> None:
+    """A symbolic link named like a migration must lead to a file; leaving the folder is flagged."""
+    target = os.path.realpath(entry.path)
+    try:
+        os.stat(entry.path)
+    except OSError as exc:
+        raise SourceError(
+            f"{entry.path} is a symbolic link to {os.readlink(entry.path)!r}, which cannot be read "
+            f"({exc.strerror})",
+            hint="fix the link or remove it, then run the command again",
+        ) from None
+    if os.path.commonpath([folder, target]) == folder:
+        return
+    if no_follow:
+        raise SourceError(
+            f"{entry.path} is a symbolic link to {target}, outside the migrations folder, "
+            "and --no-follow refuses such links",
+            hint="copy the file into the migrations folder, or run without --no-follow to read it",
+            details={"target": target},
+        )
+    warnings.append(SourceWarning(
+        Path(entry.path),
+        f"is a symbolic link to {target}, outside the migrations folder; it is read as a migration "
+        "(--no-follow refuses such links)",
+        flag="outside-link",
+        hint="copy the file into the migrations folder, or pass --no-follow to refuse links that leave it",
+    ))
+
+
+def _version_of(entry: os.DirEntry[str], digits: str) -> int:
+    version = int(digits)
+    if version > MAX_VERSION:
+        raise SourceError(
+            f"{entry.path}: version {digits} is larger than {MAX_VERSION}, the largest version a "
+            "database's version column can hold",
+            hint="renumber the file (safemigrate create -seq makes the next sequential number)",
+        )
+    return version
+
+
+def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -> MigrationSource:
+    """Read a migrations folder (not recursive, like golang-migrate's file source).
+
+    Only regular files are migrations (a folder, FIFO or socket named like one is warned about
+    and ignored). A symbolic link is followed; one that leaves the folder is warned about,
+    or refused with ``no_follow``. Every check happens here, before anything runs.
+    """
     path = Path(directory)
     if not path.exists():
         raise SourceError(
@@ -172,24 +317,36 @@ def load_source(directory: str | os.PathLike[str]) -> MigrationSource:
     try:
         entries = sorted(os.scandir(path), key=lambda e: e.name)
     except OSError as exc:
-        raise SourceError(f"cannot read migrations folder {str(path)!r}: {exc.strerror}") from None
+        raise SourceError(f"cannot read migrations folder {str(path)!r}: {exc.strerror}",
+                          hint="check the folder's permissions (-path names it)") from None
+    folder = os.path.realpath(path)
     for entry in entries:
-        if entry.is_dir():
-            continue
         match = MIGRATION_FILE_RE.match(entry.name)
         if match is None:
-            if not entry.name.startswith(".") and _looks_like_migration(entry.name):
-                warnings.append(
-                    SourceWarning(
-                        Path(entry.path),
-                        "looks like a migration but is not named VERSION_NAME.up.EXT or "
-                        "VERSION_NAME.down.EXT (lower-case up/down), so it is ignored",
-                    )
-                )
+            if not entry.is_dir() and not entry.name.startswith(".") and _looks_like_migration(entry.name):
+                warnings.append(SourceWarning(Path(os.path.dirname(entry.path),
+                                                   display_name(entry.name)), _MISNAMED))
             continue
-        version = int(match.group(1))
-        if version > _UINT64_MAX:
-            raise SourceError(f"{entry.path}: version {match.group(1)} does not fit in 64 bits")
+        if display_name(entry.name) != entry.name:
+            raise SourceError(
+                f"{os.path.join(path, display_name(entry.name))}: the file name is not valid UTF-8",
+                hint="rename the file with a UTF-8 name (ASCII is safest), then run the command again",
+            )
+        if entry.is_symlink():
+            _check_link(entry, folder, no_follow, warnings)
+        try:
+            kind = _kind_of(entry.stat())
+        except OSError as exc:
+            raise SourceError(f"cannot read {entry.path}: {exc.strerror}",
+                              hint="fix its permissions or move it away, then run the command again") from None
+        if kind is not None:
+            warnings.append(SourceWarning(
+                Path(entry.path),
+                f"is named like a migration but is {kind}, so it is ignored (only regular files are read)",
+                hint="move it away, or replace it with a regular file",
+            ))
+            continue
+        version = _version_of(entry, match.group(1))
         direction: Direction = "up" if match.group(3) == "up" else "down"
         mf = MigrationFile(version, match.group(2), direction, Path(entry.path))
         key = (version, direction)

@@ -188,7 +188,8 @@ def build_status(source: MigrationSource, state: VersionState, history: list[His
             "version-missing", f"the database is at version {current} but {source.directory} has no file "
             "for it", "check -path: this database may have been migrated from a newer folder", current))
     for warning in source.warnings:
-        problems.append(Problem("ignored-file", str(warning),
-                                "rename it VERSION_NAME.up.sql / VERSION_NAME.down.sql, or move it away"))
+        # an ignored file never runs (fails the check); a link out of the folder runs, and is a warning
+        problems.append(Problem(warning.flag, str(warning), warning.hint,
+                                fails_check=warning.flag == "ignored-file"))
     return StatusReport(database=database, migrations_dir=str(source.directory), version=state,
                         migrations=rows, problems=problems, history_available=history_available)

@@ -50,6 +50,47 @@ class LazyGroup(click.Group):
             return command  # type: ignore[no-any-return]
         return super().get_command(ctx, cmd_name)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        _check_leading_options(self, ctx, args)
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """An unknown command is a usage error that names the closest real one."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            from ..errors import UsageError
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.6)
+            hint = f"did you mean: safemigrate {close[0]}? " if close else ""
+            raise UsageError(f"unknown command {name!r}", hint=hint + "safemigrate --help lists the commands")
+        return super().resolve_command(ctx, args)
+
+
+def _check_leading_options(group: click.Group, ctx: click.Context, args: list[str]) -> None:
+    """Name an unknown option before the command whole, with the closest real one.
+
+    click would read ``-databse`` as the short option ``-d`` and report "No such option '-d'".
+    """
+    spellings: dict[str, click.Option] = {
+        o: p for p in group.get_params(ctx) if isinstance(p, click.Option) for o in (*p.opts, *p.secondary_opts)
+    }
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        name, has_value, _ = args[i].partition("=")
+        option = spellings.get(name)
+        if option is None:
+            import difflib
+
+            from ..errors import UsageError
+
+            close = difflib.get_close_matches(name, list(spellings), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise UsageError(f"unknown option {name!r}", hint=hint + "safemigrate --help lists the options")
+        i += 1 if option.is_flag or has_value else 2
+
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:

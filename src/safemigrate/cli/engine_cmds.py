@@ -36,11 +36,42 @@ def _lint_gate(settings: Settings, *, strict: bool, no_lint: bool, details: bool
     return LintGate(settings.output, strict=strict, details=details)
 
 
-def _uint(value: str, what: str) -> int:
-    """Parse N or V as golang-migrate does (strconv.ParseUint), with its error texts."""
+def _uint(value: str, what: str, ctx: click.Context | None = None) -> int:
+    """Parse N or V as golang-migrate does (strconv.ParseUint), with its error texts.
+
+    A word starting with a dash that is not a number is an option typo (``up --dryrun``):
+    say so, with the nearest real option, instead of blaming N.
+    """
     if not value.isdigit():
-        raise UsageError(f"error: can't read {what}", hint=f"{what.split()[0]} must be a whole number >= 0")
+        if ctx is not None and value.startswith("-") and not value.lstrip("-").isdigit():
+            raise unknown_option(ctx, value)
+        letter = what.split()[-1]
+        raise UsageError(f"can't read {what}", hint=f"{letter} must be a whole number >= 0 "
+                         f"(e.g. safemigrate {ctx.info_name if ctx else 'up'} 1)")
     return int(value)
+
+
+def _one_argument(ctx: click.Context, words: tuple[str, ...], what: str) -> str | None:
+    """The command's single N or V; option typos are named as such, extra words refused."""
+    for word in words:
+        if word.startswith("-") and not word.lstrip("-").isdigit():
+            raise unknown_option(ctx, word)
+    if len(words) > 1:
+        raise UsageError(f"too many arguments: {' '.join(words)}",
+                         hint=f"safemigrate {ctx.info_name} takes one {what.split()[-1]} at most")
+    return words[0] if words else None
+
+
+def unknown_option(ctx: click.Context, word: str) -> UsageError:
+    """'no such option' for ``ctx``'s command, with the closest spelling it accepts."""
+    import difflib
+
+    name = word.split("=", 1)[0]
+    spellings = [o for p in ctx.command.params if isinstance(p, click.Option) for o in p.opts]
+    close = difflib.get_close_matches(name, spellings, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return UsageError(f"unknown option {name!r} for {ctx.info_name}",
+                      hint=hint + f"safemigrate {ctx.info_name} --help lists its options")
 
 
 _DRY_RUN = click.option("--dry-run", is_flag=True,
@@ -71,37 +102,39 @@ def _move(settings: Settings, move: Callable[[Migrator], RunResult], *, dry_run:
 
 
 @click.command(context_settings=_NO_PARSE)
-@click.argument("n", required=False)
+@click.argument("words", nargs=-1)
 @_DRY_RUN
 @click.option("--atomic", is_flag=True,
               help="Apply all pending migrations in ONE transaction: all or nothing.")
 @_lint_options
 @global_options
 @click.pass_context
-def up(ctx: click.Context, n: str | None, dry_run: bool, atomic: bool, strict: bool,
+def up(ctx: click.Context, words: tuple[str, ...], dry_run: bool, atomic: bool, strict: bool,
        no_lint: bool, lint_details: bool) -> None:
     """Apply all or N up migrations."""
     settings = settings_of(ctx)
-    limit = None if n is None else _uint(n, "limit argument N")
+    n = _one_argument(ctx, words, "limit argument N")
+    limit = None if n is None else _uint(n, "limit argument N", ctx)
     _move(settings, lambda m: m.up(limit, dry_run=dry_run, atomic=atomic), dry_run=dry_run,
           gate=_lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details))
 
 
 @click.command(context_settings=_NO_PARSE)
-@click.argument("n", required=False)
+@click.argument("words", nargs=-1)
 @click.option("-all", "--all", "apply_all", is_flag=True, help="Apply all down migrations, without asking.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
 @_DRY_RUN
 @global_options
 @click.pass_context
-def down(ctx: click.Context, n: str | None, apply_all: bool, yes: bool, dry_run: bool) -> None:
+def down(ctx: click.Context, words: tuple[str, ...], apply_all: bool, yes: bool, dry_run: bool) -> None:
     """Apply all or N down migrations (asks before applying all of them)."""
     from .runtime import confirm
 
     settings = settings_of(ctx)
+    n = _one_argument(ctx, words, "limit argument N")
     if apply_all and n is not None:
-        raise UsageError("error: -all cannot be used with other arguments")
-    limit = None if n is None else _uint(n, "limit argument N")
+        raise UsageError("-all cannot be used with other arguments", hint="safemigrate down -all, or down N")
+    limit = None if n is None else _uint(n, "limit argument N", ctx)
     if limit is None and not apply_all and not dry_run:
         confirm("Are you sure you want to apply all down migrations?", yes=yes,
                 refusal="down with no N applies ALL down migrations, and there is no terminal to confirm",
@@ -110,18 +143,19 @@ def down(ctx: click.Context, n: str | None, apply_all: bool, yes: bool, dry_run:
 
 
 @click.command(name="goto", context_settings=_NO_PARSE)
-@click.argument("v", required=False)
+@click.argument("words", nargs=-1)
 @_DRY_RUN
 @_lint_options
 @global_options
 @click.pass_context
-def goto(ctx: click.Context, v: str | None, dry_run: bool, strict: bool, no_lint: bool,
+def goto(ctx: click.Context, words: tuple[str, ...], dry_run: bool, strict: bool, no_lint: bool,
          lint_details: bool) -> None:
     """Migrate up or down to version V."""
     settings = settings_of(ctx)
+    v = _one_argument(ctx, words, "version argument V")
     if v is None:
-        raise UsageError("error: please specify version argument V", hint="safemigrate goto V")
-    version_number = _uint(v, "version argument V")
+        raise UsageError("please specify version argument V", hint="safemigrate goto V")
+    version_number = _uint(v, "version argument V", ctx)
     _move(settings, lambda m: m.goto(version_number, dry_run=dry_run), dry_run=dry_run,
           gate=_lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details))
 
@@ -136,18 +170,20 @@ def force(ctx: click.Context, v: str | None) -> None:
 
     settings = settings_of(ctx)
     if v is None:
-        raise UsageError("error: please specify version argument V", hint="safemigrate force V")
+        raise UsageError("please specify version argument V", hint="safemigrate force V")
+    if v.startswith("-") and not v.lstrip("-").isdigit():
+        raise unknown_option(ctx, v)
     try:
         number = int(v)
     except ValueError:
-        raise UsageError("error: can't read version argument V", hint="V is a version number or -1") from None
+        raise UsageError("can't read version argument V", hint="V is a version number or -1") from None
     if number < -1:
-        raise UsageError("error: argument V must be >= -1")
+        raise UsageError("argument V must be >= -1", hint="V is a version number or -1 (no version)")
     with open_migrator(settings) as migrator:
         state = migrator.force(number)
     settings.output.result(
         {"ok": True, "command": "force", "version": state.version, "dirty": state.dirty},
-        f"forced version {state.describe()}",
+        f"forced version {state.describe()}" if state.version is not None else "forced version -1 (no version)",
     )
 
 
@@ -179,8 +215,10 @@ def drop(ctx: click.Context, force_drop: bool) -> None:
                            f"dropped {len(dropped)} table(s)" + (": " + ", ".join(dropped) if dropped else ""))
 
 
-@click.command()
+# golang-migrate's flag package stops at NAME: options after it are never read.
+@click.command(context_settings={"allow_interspersed_args": False})
 @click.argument("name", required=False)
+@click.argument("after_name", nargs=-1, type=click.UNPROCESSED)
 @click.option("-ext", "--ext", default="", help="File extension (required), e.g. sql.")
 @click.option("-dir", "--dir", "directory", default="", help="Folder for the files (default: current).")
 @click.option("-seq", "--seq", is_flag=True, help="Sequential numbers instead of timestamps.")
@@ -190,12 +228,23 @@ def drop(ctx: click.Context, force_drop: bool) -> None:
 @click.option("-tz", "--tz", "timezone", default="UTC", show_default=True, help="Time zone of timestamps.")
 @global_options
 @click.pass_context
-def create(ctx: click.Context, name: str | None, ext: str, directory: str, seq: bool, digits: int,
-           time_format: str, timezone: str) -> None:
-    """Create an empty up/down pair named VERSION_NAME.up.EXT / VERSION_NAME.down.EXT."""
+def create(ctx: click.Context, name: str | None, after_name: tuple[str, ...], ext: str, directory: str,
+           seq: bool, digits: int, time_format: str, timezone: str) -> None:
+    """Create an empty up/down pair named VERSION_NAME.up.EXT / VERSION_NAME.down.EXT.
+
+    Options go before NAME, as with golang-migrate.
+    """
     from ..create import create_migration
 
     settings = settings_of(ctx)
+    if after_name:
+        # golang-migrate would silently ignore them (e.g. -seq: a timestamp instead of a number).
+        words = " ".join(after_name)
+        if any(w.startswith("-") for w in after_name):
+            raise UsageError(f"options after NAME are not read: {words} (golang-migrate ignores them silently)",
+                             hint=f"put them before the name: safemigrate create {words} ... {name}")
+        raise UsageError(f"create takes one NAME, got {name} {words}",
+                         hint=f"join the words: safemigrate create ... {'_'.join((name or '', *after_name))}")
     created = create_migration(name or "", ext=ext, directory=directory, seq=seq, digits=digits,
                                time_format=time_format, timezone=timezone)
     settings.output.result(
@@ -236,15 +285,18 @@ def plan(ctx: click.Context, words: tuple[str, ...], strict: bool, no_lint: bool
     settings = settings_of(ctx)
     command = words[0] if words else "up"
     rest = [w for w in words[1:] if w not in ("-all", "--all")]
+    for word in rest:
+        if word.startswith("-") and not word.lstrip("-").isdigit():
+            raise unknown_option(ctx, word)
     if command not in ("up", "down", "goto"):
         raise UsageError(f"unknown plan command {command!r}", hint="safemigrate plan [up [N] | down [N] | goto V]")
     if len(rest) > 1:
-        raise UsageError("error: too many arguments", hint="safemigrate plan [up [N] | down [N] | goto V]")
+        raise UsageError("too many arguments", hint="safemigrate plan [up [N] | down [N] | goto V]")
     argument = None
     if rest:
-        argument = _uint(rest[0], "version argument V" if command == "goto" else "limit argument N")
+        argument = _uint(rest[0], "version argument V" if command == "goto" else "limit argument N", ctx)
     elif command == "goto":
-        raise UsageError("error: please specify version argument V", hint="safemigrate plan goto V")
+        raise UsageError("please specify version argument V", hint="safemigrate plan goto V")
     gate = _lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details)
     with open_migrator(settings, lint=gate) as migrator:
         result = migrator.plan(command, argument)

@@ -176,7 +176,7 @@ def _major(server_version: str) -> int | None:
 def open_migrator(settings: Settings, *, reporter: CliReporter | None = None,
                   lint: LintGate | None = None) -> Migrator:
     url = parse_database_url(settings.database_url())
-    source = load_source(settings.migrations_dir())
+    source = load_source(settings.migrations_dir(), no_follow=settings.no_follow)
     driver = open_driver(url)
     migrator = Migrator(source, driver, lock_timeout=settings.effective_lock_timeout(),
                         reporter=reporter or CliReporter(settings.output), pre_apply_check=lint)

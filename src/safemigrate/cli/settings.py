@@ -42,6 +42,9 @@ GLOBAL_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("prefetch", ("-prefetch", "--prefetch"),
                "Accepted for golang-migrate compatibility; files are read on demand.", kind="uint",
                metavar="N"),
+    OptionSpec("no_follow", ("-no-follow", "--no-follow"),
+               "Refuse migration files that are symbolic links leaving the migrations folder.",
+               takes_value=False, kind="flag"),
     OptionSpec("verbose", ("-verbose", "--verbose"), "Print verbose logging.", takes_value=False,
                kind="flag"),
     OptionSpec("format", ("--format",), "Output format.", kind="choice", choices=("text", "json")),
@@ -63,6 +66,7 @@ class Settings:
     source: str | None = None
     path: str | None = None
     lock_timeout: int | None = None
+    no_follow: bool = False
     verbose: bool = False
     format: Format = "text"
     debug: bool = False

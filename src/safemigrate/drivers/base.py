@@ -183,7 +183,7 @@ class Driver(ABC):
         """Return details for a database error, or None if ``exc`` is not one."""
 
     def split(self, text: str) -> Script:
-        return split_sql(text, self.dialect)
+        return split_sql(text, self.dialect, nodes=False)
 
     @abstractmethod
     def quote_ident(self, name: str) -> str: ...
