@@ -280,12 +280,13 @@ def test_dry_run_keeps_a_savepoint_rollback_inside_the_files_transaction(pg_url:
     })), open_driver(pg_url), lock_timeout=5)
     with m:
         planned = m.up(dry_run=True).planned[0].sql
-    # Progress is only recorded between transactions: not after ROLLBACK TO, only after COMMIT.
+    # Progress is recorded inside the file's own transaction, just before its COMMIT (so both
+    # commit together), never after ROLLBACK TO.
     after_rollback_to = planned[planned.index("ROLLBACK TO SAVEPOINT s;") + 1]
     assert after_rollback_to == "CREATE TABLE b (id int);"
-    files_commit = planned.index("CREATE TABLE b (id int);") + 1
-    assert planned[files_commit] == "COMMIT;"
-    assert "statements_committed" in planned[files_commit + 1]
+    progress = planned.index("CREATE TABLE b (id int);") + 1
+    assert "statements_committed = 6" in planned[progress]
+    assert planned[progress + 1] == "COMMIT;"
 
 
 def test_atomic_records_one_history_row_per_migration(db: TestDatabase, tmp_path: Path) -> None:

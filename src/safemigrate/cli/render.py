@@ -69,7 +69,7 @@ def render_status(out: Output, report: StatusReport) -> None:
         pending = report.pending
         lines.append("")
         lines.append(f"{len(pending)} pending" + (": " + ", ".join(map(str, pending)) if pending else ""))
-        if not report.history_available:
+        if not report.history_available and report.history_error is None:
             lines.append("no safemigrate history yet: applied times, authors and checksums appear "
                          "after the first safemigrate run")
         for problem in report.problems:
