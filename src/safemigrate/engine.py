@@ -149,6 +149,11 @@ class StepResult:
     statements: int
     from_version: int
 
+    @property
+    def no_down_file(self) -> bool:
+        """A down step with no down file: the version moved, nothing was undone (as golang-migrate)."""
+        return self.step.direction == "down" and self.step.file is None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.step.version,
@@ -160,6 +165,7 @@ class StepResult:
             "mode": self.mode,
             "statements": self.statements,
             "duration_ms": round(self.duration * 1000, 3),
+            "no_down_file": self.no_down_file,
         }
 
 
@@ -209,7 +215,12 @@ class RunResult:
                 data["would_fail"] = self.pending_error.to_dict()
         else:
             data["steps"] = [s.to_dict() for s in self.steps]
+            data["steps_without_down_file"] = len(self.without_down_file)
         return data
+
+    @property
+    def without_down_file(self) -> list[StepResult]:
+        return [s for s in self.steps if s.no_down_file]
 
 
 # -- the one place SQL is executed ---------------------------------------------------------

@@ -16,6 +16,11 @@ def render_run(out: Output, result: RunResult, extra: dict[str, Any] | None = No
     if out.json:
         out.result({**result.to_dict(), **(extra or {})})
         return
+    empty = result.without_down_file
+    if empty:
+        versions = ", ".join(str(s.step.version) for s in empty)
+        out.warn(f"{len(empty)} down step(s) had no down file, so the version moved but nothing was undone "
+                 f"(version(s) {versions}): their changes are still in the database")
     if result.no_change:
         out.result({}, "no change")
     elif out.verbose:
