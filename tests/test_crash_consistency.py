@@ -55,17 +55,20 @@ def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str] | None, 
 
 def statement_waiting(db: TestDatabase, prefix: str) -> Callable[[], bool]:
     if db.dialect == "postgres":
-        sql = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND wait_event_type = 'Lock' "
                f"AND query LIKE '{prefix}%'")
     else:
-        sql = f"SELECT count(*) FROM information_schema.processlist WHERE info LIKE '{prefix}%'"
+        sql = ("SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() "
+               f"AND info LIKE '{prefix}%'")
     return lambda: bool(db.query(sql)[0][0])
 
 
 def cli_sessions_gone(db: TestDatabase) -> Callable[[], bool]:
     """The killed CLI's server session has finished its statement and ended."""
     if db.dialect == "postgres":
-        sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'safemigrate'"
+        sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+               "AND application_name = 'safemigrate'")
     else:
         sql = ("SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() "
                "AND id <> CONNECTION_ID()")

@@ -43,7 +43,7 @@ def check_lock_timeout(seconds: float, what: str = "-lock-timeout") -> float:
     """A usable lock timeout in seconds, or a usage error naming the accepted range."""
     if not 0 <= seconds <= MAX_TIMEOUT_MS // 1000:
         raise UsageError(
-            f"{what} {seconds:g} is out of range: give a number of seconds from 0 to "
+            f"{what} {seconds:.0f} is out of range: give a number of seconds from 0 to "
             f"{MAX_TIMEOUT_MS // 1000} (about 24 days)",
             hint=f"for example {what} 15 (the default)",
         )
