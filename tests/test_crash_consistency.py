@@ -158,3 +158,9 @@ def test_kill_9_inside_a_statement_that_cannot_run_in_a_transaction_records_that
     if db.dialect == "postgres":
         assert "indisvalid" in hint and "INVALID index" in hint
         assert "DROP INDEX CONCURRENTLY guard_n" in hint
+    # status says the same of the dirty version, and keeps its hint.
+    status = run_cli_process("-path", str(folder), "-database", db.url, "status")
+    text = " ".join(status.stdout.split())
+    assert "the database is dirty at version 1 (dirty)" in text
+    assert "statement 2 (line " in text and "may or may not have completed" in text
+    assert "repair the database, then run safemigrate force V" in text

@@ -121,15 +121,16 @@ def waiting_for_the_lock(db: TestDatabase, proc: subprocess.Popen[str]) -> Calla
     return holds_lock_file
 
 
+@pytest.mark.parametrize("command", [["up"], ["force", "1"]])
 def test_sigterm_while_waiting_for_the_migration_lock_ends_the_run_interrupted_with_exit_143(
-    db: TestDatabase, tmp_path: Path
+    db: TestDatabase, tmp_path: Path, command: list[str]
 ) -> None:
     folder = write_migrations(tmp_path / "m", {"1_a.up.sql": "CREATE TABLE a (id INTEGER);\n"})
     other = open_driver(db.url)  # the test process holds the migration lock, as another deploy would
     other.connect()
     other.lock(5)
     try:
-        proc = start_cli("-path", str(folder), "-database", db.url, "-lock-timeout", "120", "up")
+        proc = start_cli("-path", str(folder), "-database", db.url, "-lock-timeout", "120", *command)
         try:
             deadline = time.monotonic() + 30
             ready = waiting_for_the_lock(db, proc)

@@ -442,6 +442,8 @@ class Migrator:
                 available = False
         report = build_status(self.source, state, history, database=self.driver.url.redacted(),
                               history_available=available)
+        if state.dirty and history:
+            self._note_unsettled_statement(report, history[-1])
         if unreadable is not None:
             # Never "no history yet" when the history exists but cannot be read.
             report.history_error = unreadable.message
@@ -449,6 +451,19 @@ class Migrator:
                                            "authors and edited files cannot be shown", unreadable.hint or "",
                                            fails_check=False))
         return report
+
+    def _note_unsettled_statement(self, report: StatusReport, last: HistoryRecord) -> None:
+        """A dirty database whose last step stopped inside a statement that cannot run in a
+        transaction: the dirty problem says that statement may or may not have completed."""
+        if last.outcome not in ("running", "failed", "interrupted"):
+            return
+        unsettled = self._unsettled_statement(last)
+        if unsettled is None:
+            return
+        report.problems = [
+            Problem(p.code, f"{p.message}; {unsettled}", p.hint, p.version, p.fails_check)
+            if p.code == "dirty" else p for p in report.problems
+        ]
 
     def _read_privilege_error(self, table: TableName, command: str) -> SafemigrateError | None:
         """Which privilege a read-only command lacks on one of our tables, with the GRANT to run."""
@@ -625,6 +640,10 @@ class Migrator:
                 runner.commit()
             except BaseException as exc:
                 self._safe_rollback(runner)
+                if self._interrupted is not None:
+                    raise RunInterruptedError(
+                        "force interrupted; nothing was changed", signal_number=self._interrupted,
+                        hint="run the same command again") from None
                 self._raise_database_error(exc, "force")
             return self.driver.read_version()
 

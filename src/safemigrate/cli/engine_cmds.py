@@ -139,7 +139,9 @@ def force(ctx: click.Context, v: str | None) -> None:
         raise UsageError("error: can't read version argument V", hint="V is a version number or -1") from None
     if number < -1:
         raise UsageError("error: argument V must be >= -1")
-    with open_migrator(settings) as migrator:
+    from .runtime import handle_signals
+
+    with open_migrator(settings) as migrator, handle_signals(migrator, settings.output):
         state = migrator.force(number)
     settings.output.result(
         {"ok": True, "command": "force", "version": state.version, "dirty": state.dirty},
