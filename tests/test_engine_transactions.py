@@ -324,3 +324,27 @@ CREATE TRIGGER refuse_two BEFORE INSERT ON schema_migrations FOR EACH ROW EXECUT
         assert m.version() == VersionState(1, False)
         assert [(r.version, r.outcome) for r in m.read_history()] == [(1, "applied"), (2, "failed")]
         assert m.driver.query("SELECT to_regclass('never')") == [(None,)]
+
+
+def test_a_failed_create_index_concurrently_reports_the_invalid_index_it_leaves_and_how_to_drop_it(
+    pg_url: str, pg_plain_url: str, tmp_path: Path
+) -> None:
+    db = TestDatabase("postgres", pg_url, pg_plain_url)
+    db.execute("CREATE TABLE guard (n INTEGER)")
+    db.execute("INSERT INTO guard VALUES (1), (1)")
+    m = make(db, tmp_path / "m", {
+        "1_a.up.sql": "INSERT INTO guard VALUES (2);\nCREATE UNIQUE INDEX CONCURRENTLY guard_n ON guard (n);\n",
+    })
+    with m, pytest.raises(MigrationFailedError) as caught:
+        m.up()
+    # PostgreSQL keeps the INVALID index of the failed build: the report says so, and how to drop it.
+    assert db.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('guard_n')") == [(False,)]
+    report = " ".join("\n".join(caught.value.details["report_lines"]).split())
+    assert "INVALID index" in report and "DROP INDEX CONCURRENTLY guard_n" in report
+    with m:
+        (record,) = m.read_history()
+        assert (record.outcome, record.statements_committed, record.statement_started) == ("failed", 1, 2)
+    with m, pytest.raises(Exception) as dirty:
+        m.up()
+    hint = " ".join((getattr(dirty.value, "hint", "") or "").split())
+    assert "statement 2 (line 2) failed" in hint and "DROP INDEX CONCURRENTLY guard_n" in hint

@@ -1302,9 +1302,11 @@ class Migrator:
         if statement is None:
             return (f"statement {number} cannot run in a transaction; it was sent but never reported back, "
                     "so it may or may not have completed: check in the database whether its change is there")
-        if record.outcome == "failed":
+        if record.outcome in ("failed", "interrupted"):
+            # The server reported the end of it: it did not complete, but may have left something.
+            how = "was canceled" if record.outcome == "interrupted" else "failed"
             leftover = _leftover_check(statement, self.driver.dialect)
-            return f"statement {number} (line {statement.line}) failed" + (f": {leftover}" if leftover else "")
+            return f"statement {number} (line {statement.line}) {how}" + (f": {leftover}" if leftover else "")
         return _may_not_have_completed(statement, number, self.driver.dialect)
 
     def _dirty_hint(self, state: VersionState) -> str:
