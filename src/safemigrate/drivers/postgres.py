@@ -130,7 +130,6 @@ class PostgresDriver(Driver):
         self.no_lock = url.custom_bool("x-no-lock")
         self.statement_timeout_ms = check_timeout_ms(url.custom_int("x-statement-timeout", 0),
                                                      "x-statement-timeout")
-        self._session_statement_timeout = "0"
         quoted = url.custom_bool("x-migrations-table-quoted")
         table = url.custom.get("x-migrations-table") or ""
         if table and quoted and not (table.startswith('"') and table.endswith('"')):
@@ -159,12 +158,16 @@ class PostgresDriver(Driver):
                 hint="check that the server is running and that host, port, user, password and "
                 "database in the URL are right",
             ) from None
+        # Our bookkeeping waits on the version and history tables at most the lock timeout; the
+        # session's own lock_timeout is kept (server side) for the migrations' SQL. Same round trip.
         row = self.conn.execute(
             "SELECT current_database(), current_schema(), current_user, "
-            "current_setting('server_version')"
+            "current_setting('server_version'), "
+            "set_config('safemigrate.migration_lock_timeout', current_setting('lock_timeout'), false), "
+            "set_config('lock_timeout', %s, false)", (self._bookkeeping_lock_timeout(),)
         ).fetchone()
         assert row is not None
-        current_db, schema, user, server_version = row
+        current_db, schema, user, server_version = row[:4]
         self._user = user
         self._server_version = server_version
         # golang-migrate keys its lock on the URL path, leading "/" included, and
@@ -193,14 +196,6 @@ class PostgresDriver(Driver):
             self.conn.execute(
                 "SELECT set_config('statement_timeout', %s, false)", (f"{self.statement_timeout_ms}ms",)
             )
-        # Our bookkeeping waits on the version and history tables at most the lock timeout; the
-        # session's own lock_timeout is kept (server side) for the migrations' SQL.
-        row = self.conn.execute(
-            "SELECT current_setting('statement_timeout'), "
-            "set_config('safemigrate.migration_lock_timeout', current_setting('lock_timeout'), false), "
-            "set_config('lock_timeout', %s, false)", (self._bookkeeping_lock_timeout(),)
-        ).fetchone()
-        self._session_statement_timeout = str(row[0]) if row else "0"
 
     def close(self) -> None:
         if self._conn is not None:
