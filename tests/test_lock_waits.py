@@ -77,6 +77,31 @@ def test_a_session_locking_the_version_table_fails_up_version_and_status_after_t
 
 
 @pytest.mark.parametrize("db", ["postgres", "mysql"], indirect=True)
+@pytest.mark.parametrize("command", ["up", "status"])
+def test_a_session_locking_the_history_table_fails_up_and_status_after_the_lock_timeout_naming_it(
+    db: TestDatabase, tmp_path: Path, command: str
+) -> None:
+    folder = write_migrations(tmp_path / "m", {"1_a.up.sql": "CREATE TABLE a (id INTEGER);\n",
+                                               "2_b.up.sql": "CREATE TABLE b (id INTEGER);\n"})
+    assert run_cli_process("-path", str(folder), "-database", db.url, "up", "1").exit_code == 0
+    holder = holder_connection(db)
+    try:
+        pid = connection_id(db, holder)
+        holder.cursor().execute("LOCK TABLE safemigrate_history" if db.dialect == "postgres"
+                                else "LOCK TABLES safemigrate_history WRITE")
+        result = run_cli_process("-path", str(folder), "-database", db.url, "-lock-timeout", "1", command,
+                                 timeout=60)
+    finally:
+        holder.close()
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output and "next: fix" not in result.output
+    assert "timeout: waited 1s (-lock-timeout) for a lock on" in result.stderr
+    assert f"pid {pid}" in result.stderr
+    assert db.version_row() == [(1, False)]
+    assert "b" not in db.tables()
+
+
+@pytest.mark.parametrize("db", ["postgres", "mysql"], indirect=True)
 def test_a_migrations_own_sql_keeps_the_sessions_lock_wait_setting(db: TestDatabase, tmp_path: Path) -> None:
     if db.dialect == "postgres":
         url = with_param(db.url, "lock_timeout", "7s")
