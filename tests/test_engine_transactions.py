@@ -348,3 +348,21 @@ def test_a_failed_create_index_concurrently_reports_the_invalid_index_it_leaves_
         m.up()
     hint = " ".join((getattr(dirty.value, "hint", "") or "").split())
     assert "statement 2 (line 2) failed" in hint and "DROP INDEX CONCURRENTLY guard_n" in hint
+
+
+def test_statement_mode_runs_a_procedure_that_commits_itself_outside_any_transaction_block(
+    pg_url: str, pg_plain_url: str, tmp_path: Path
+) -> None:
+    db = TestDatabase("postgres", pg_url, pg_plain_url)
+    m = make(db, tmp_path / "m", {
+        "1_a.up.sql": "CREATE TABLE t (n INTEGER);\n"
+                      "CREATE PROCEDURE fill() LANGUAGE plpgsql AS $$ BEGIN\n"
+                      "  INSERT INTO t VALUES (1); COMMIT; INSERT INTO t VALUES (2); COMMIT;\nEND $$;\n",
+        "2_b.up.sql": "-- safemigrate:no-transaction\nCALL fill();\n"
+                      "DO $$ BEGIN INSERT INTO t VALUES (3); COMMIT; END $$;\n",
+    })
+    with m:
+        m.up()
+        assert [r.statements_committed for r in m.read_history()] == [2, 2]
+    assert db.query("SELECT n FROM t ORDER BY n") == [(1,), (2,), (3,)]
+    assert db.version_row() == [(2, False)]

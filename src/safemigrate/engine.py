@@ -72,6 +72,11 @@ _CREATE_INDEX_CONCURRENTLY = re.compile(
 _REINDEX_CONCURRENTLY = re.compile(r"REINDEX\s+(?:\([^)]*\)\s*)?\w+\s+CONCURRENTLY\b", re.IGNORECASE)
 
 
+# Procedures and DO blocks may COMMIT themselves, which PostgreSQL refuses inside a transaction
+# block: in statement mode they are announced (like CONCURRENTLY), never wrapped in BEGIN/COMMIT.
+_MAY_COMMIT_ITSELF = {"CallStmt", "DoStmt", "CALL"}
+
+
 def _ends_block(statement: Statement, *, commit_only: bool) -> bool:
     """True for the statement that ends a file's own transaction block (COMMIT; ROLLBACK too
     unless ``commit_only``); ROLLBACK TO SAVEPOINT does not."""
@@ -981,7 +986,8 @@ class Migrator:
 
         * a statement that can run in a transaction commits in ONE transaction with the history's
           ``statements_committed`` (BEGIN; statement; UPDATE history; COMMIT): both or neither;
-        * one that cannot (CREATE INDEX CONCURRENTLY, VACUUM, MySQL DDL) is announced first:
+        * one that cannot (CREATE INDEX CONCURRENTLY, VACUUM, MySQL DDL; CALL and DO, which may
+          COMMIT themselves) is announced first:
           ``statement_started`` commits BEFORE it is sent and is cleared after it completed, so
           after a crash the history says that this statement may or may not have completed;
         * inside the file's own transaction block the history update joins that block just
@@ -1012,7 +1018,7 @@ class Migrator:
                 runner.run_batch([*self._leave(runner),
                                   self.history.update_sql(run_id, statements_committed=done)])
             return
-        if statement.transactional:
+        if statement.transactional and statement.kind not in _MAY_COMMIT_ITSELF:
             runner.run_batch(self._enter(runner), begin=True)
             runner.run_statement(statement)
             runner.run_batch([*self._leave(runner),
