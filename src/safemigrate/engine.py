@@ -74,7 +74,8 @@ _REINDEX_CONCURRENTLY = re.compile(r"REINDEX\s+(?:\([^)]*\)\s*)?\w+\s+CONCURRENT
 
 # Procedures and DO blocks may COMMIT themselves, which PostgreSQL refuses inside a transaction
 # block: in statement mode they are announced (like CONCURRENTLY), never wrapped in BEGIN/COMMIT.
-_MAY_COMMIT_ITSELF = {"CallStmt", "DoStmt", "CALL"}
+# A file the parser could not read is sent whole ("unparsed"): it may hold anything, so it too.
+_MAY_COMMIT_ITSELF = {"CallStmt", "DoStmt", "CALL", "unparsed"}
 
 
 def _ends_block(statement: Statement, *, commit_only: bool) -> bool:
