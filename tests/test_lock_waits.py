@@ -223,3 +223,25 @@ def test_a_negative_lock_timeout_is_a_usage_error(sqlite_url: str, tmp_path: Pat
     result = run_cli("-path", str(tmp_path), "-database", sqlite_url, "-lock-timeout", "-5", "up")
     assert result.exit_code == 2
     assert "-lock-timeout" in result.stderr and "-5" in result.stderr
+
+
+def test_an_x_statement_timeout_that_ends_a_wait_on_the_version_table_names_the_session_holding_it(
+    pg_url: str, pg_plain_url: str, tmp_path: Path
+) -> None:
+    db = TestDatabase("postgres", pg_url, pg_plain_url)
+    folder = write_migrations(tmp_path / "m", {"1_a.up.sql": "CREATE TABLE a (id INTEGER);\n",
+                                               "2_b.up.sql": "CREATE TABLE b (id INTEGER);\n"})
+    assert run_cli("-path", str(folder), "-database", pg_url, "up", "1").exit_code == 0
+    holder = holder_connection(db)
+    try:
+        pid = connection_id(db, holder)
+        holder.cursor().execute("LOCK TABLE schema_migrations")
+        result = run_cli_process("-path", str(folder), "-database",
+                                 with_param(pg_url, "x-statement-timeout", "300"), "-lock-timeout", "30", "up",
+                                 timeout=60)
+    finally:
+        holder.close()
+    assert result.exit_code == 1, result.output
+    assert "timeout: waited 300ms (x-statement-timeout) for a lock on" in result.stderr
+    assert f"pid {pid}" in result.stderr and "internal error" not in result.output
+    assert db.version_row() == [(1, False)]

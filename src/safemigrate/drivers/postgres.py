@@ -400,13 +400,20 @@ class PostgresDriver(Driver):
         import psycopg
         from psycopg import pq
 
-        if not isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.InsufficientPrivilege):
+        # x-statement-timeout shorter than the lock timeout cancels a wait on our tables first.
+        statement_timeout = (isinstance(exc, psycopg.errors.QueryCanceled) and self.statement_timeout_ms > 0
+                             and "statement timeout" in str(exc))
+        if not (statement_timeout or isinstance(
+                exc, psycopg.errors.LockNotAvailable | psycopg.errors.InsufficientPrivilege)):
             return None
         if self._conn is not None and self.conn.info.transaction_status == pq.TransactionStatus.INERROR:
             self.conn.execute("ROLLBACK")  # the failed transaction can only be rolled back
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             return self._privilege_error(exc)
-        return self._table_lock_timeout()
+        if statement_timeout:
+            error = self._table_lock_timeout(f"{self.statement_timeout_ms}ms (x-statement-timeout)")
+            return error if error.details else None
+        return self._table_lock_timeout(f"{self.lock_wait_timeout:g}s (-lock-timeout)")
 
     def _privilege_error(self, exc: BaseException) -> SafemigrateError:
         grants: list[str] = []
@@ -423,7 +430,7 @@ class PostgresDriver(Driver):
             details={"missing_grants": grants},
         )
 
-    def _table_lock_timeout(self) -> LockTimeoutError:
+    def _table_lock_timeout(self, waited: str) -> LockTimeoutError:
         tables = [self.qualified(self.version_table), self.qualified(self.history_table)]
         rows = self.query(
             """
@@ -439,10 +446,9 @@ class PostgresDriver(Driver):
             """,
             tables,
         )
-        waited = f"{self.lock_wait_timeout:g}s"
         if not rows:
             return LockTimeoutError(
-                f"timeout: waited {waited} (-lock-timeout) for a lock on {tables[0]} or {tables[1]}; "
+                f"timeout: waited {waited} for a lock on {tables[0]} or {tables[1]}; "
                 "the session holding it has since ended",
                 hint="run the command again",
             )
@@ -450,7 +456,7 @@ class PostgresDriver(Driver):
         holder = LockHolder(pid=pid, application_name=app or None, user=user, client=client or "local socket",
                             since=since, state=state, query=query)
         return LockTimeoutError(
-            f"timeout: waited {waited} (-lock-timeout) for a lock on {relation}: {holder.describe()} "
+            f"timeout: waited {waited} for a lock on {relation}: {holder.describe()} "
             f"holds {mode} on it",
             hint=f"wait for that session to finish and run the command again; if it is stuck, end it with "
             f"SELECT pg_terminate_backend({pid}) (its transaction is rolled back and the lock released)",
