@@ -225,19 +225,20 @@ def test_a_negative_lock_timeout_is_a_usage_error(sqlite_url: str, tmp_path: Pat
     assert "-lock-timeout" in result.stderr and "-5" in result.stderr
 
 
+@pytest.mark.parametrize("db", ["postgres", "mysql"], indirect=True)
 def test_an_x_statement_timeout_that_ends_a_wait_on_the_version_table_names_the_session_holding_it(
-    pg_url: str, pg_plain_url: str, tmp_path: Path
+    db: TestDatabase, tmp_path: Path
 ) -> None:
-    db = TestDatabase("postgres", pg_url, pg_plain_url)
     folder = write_migrations(tmp_path / "m", {"1_a.up.sql": "CREATE TABLE a (id INTEGER);\n",
                                                "2_b.up.sql": "CREATE TABLE b (id INTEGER);\n"})
-    assert run_cli("-path", str(folder), "-database", pg_url, "up", "1").exit_code == 0
+    assert run_cli("-path", str(folder), "-database", db.url, "up", "1").exit_code == 0
     holder = holder_connection(db)
     try:
         pid = connection_id(db, holder)
-        holder.cursor().execute("LOCK TABLE schema_migrations")
+        holder.cursor().execute("LOCK TABLE schema_migrations" if db.dialect == "postgres"
+                                else "LOCK TABLES schema_migrations WRITE")
         result = run_cli_process("-path", str(folder), "-database",
-                                 with_param(pg_url, "x-statement-timeout", "300"), "-lock-timeout", "30", "up",
+                                 with_param(db.url, "x-statement-timeout", "300"), "-lock-timeout", "30", "up",
                                  timeout=60)
     finally:
         holder.close()

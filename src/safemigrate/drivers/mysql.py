@@ -667,18 +667,24 @@ class MysqlDriver(Driver):
                 hint=f"ask an administrator to run: GRANT SELECT, INSERT, UPDATE, DELETE ON each of {tables} "
                 f"TO {self._user}",
             )
-        if code != ER_LOCK_WAIT_TIMEOUT:
+        # x-statement-timeout shorter than the lock timeout kills a wait on our tables first.
+        statement_timeout = isinstance(exc, StatementTimeout)
+        if code != ER_LOCK_WAIT_TIMEOUT and not statement_timeout:
             return None
         with contextlib.suppress(pymysql.err.MySQLError):
             if self.in_transaction():
                 self.execute("ROLLBACK")
         holders = self._table_lock_candidates()
+        if statement_timeout and not holders:
+            return None
+        waited = (f"{self.statement_timeout_ms}ms (x-statement-timeout)" if statement_timeout
+                  else f"{self.lock_wait_timeout:g}s (-lock-timeout)")
         who = "; ".join(h.describe() for h in holders) if holders else "a session that has since ended"
         hint = "wait for that session to finish and run the command again"
         if holders and holders[0].pid is not None:
             hint += f"; if it is stuck, end it with KILL {holders[0].pid}"
         return LockTimeoutError(
-            f"timeout: waited {self.lock_wait_timeout:g}s (-lock-timeout) for a lock on "
+            f"timeout: waited {waited} for a lock on "
             f"{self.qualified(self.version_table)} or {self.qualified(self.history_table)}; "
             f"held by {who}",
             hint=hint,
