@@ -163,3 +163,53 @@ def test_up_by_a_role_that_may_not_write_the_version_table_names_the_grant_and_c
     assert "next: fix" not in result.output and "internal error" not in result.output
     assert f'GRANT INSERT, DELETE ON "public"."schema_migrations" TO {role}' in result.stderr
     assert "b" not in TestDatabase("postgres", pg_url, pg_plain_url).tables()
+
+
+# -- MariaDB users with missing privileges (real users; dropped after) -------------------------------
+
+@pytest.fixture
+def mysql_user(mysql_url: str) -> Iterator[str]:
+    db = TestDatabase("mysql", mysql_url, mysql_url)
+    name = f"sm_user_{uuid.uuid4().hex[:10]}"
+    db.execute(f"CREATE USER '{name}'@'%'")
+    try:
+        yield name
+    finally:
+        db.execute(f"DROP USER '{name}'@'%'")
+
+
+def mysql_as(url: str, user: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{user}@{parts.hostname}:{parts.port}"))
+
+
+def test_mysql_status_of_a_user_that_may_not_read_the_version_table_names_the_privilege(
+    mysql_url: str, mysql_user: str, tmp_path: Path
+) -> None:
+    db = TestDatabase("mysql", mysql_url, mysql_url)
+    folder = write_migrations(tmp_path / "m", FILES)
+    assert run_cli("-path", str(folder), "-database", mysql_url, "up", "1").exit_code == 0
+    database = urlsplit(mysql_url).path.lstrip("/")
+    db.execute(f"GRANT SELECT ON `{database}`.`a` TO '{mysql_user}'@'%'")
+    result = run_cli("-path", str(folder), "-database", mysql_as(mysql_url, mysql_user), "status")
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+    assert "lacks a privilege" in result.stderr and "SELECT command denied" in result.stderr
+    assert "GRANT SELECT" in result.stderr
+
+
+def test_mysql_up_by_a_user_that_may_not_write_the_history_names_the_grant_and_changes_nothing(
+    mysql_url: str, mysql_user: str, tmp_path: Path
+) -> None:
+    db = TestDatabase("mysql", mysql_url, mysql_url)
+    folder = write_migrations(tmp_path / "m", FILES)
+    assert run_cli("-path", str(folder), "-database", mysql_url, "up", "1").exit_code == 0
+    database = urlsplit(mysql_url).path.lstrip("/")
+    db.execute(f"GRANT CREATE ON `{database}`.* TO '{mysql_user}'@'%'")
+    db.execute(f"GRANT SELECT, INSERT, DELETE ON `{database}`.`schema_migrations` TO '{mysql_user}'@'%'")
+    db.execute(f"GRANT SELECT ON `{database}`.`safemigrate_history` TO '{mysql_user}'@'%'")
+    result = run_cli("-path", str(folder), "-database", mysql_as(mysql_url, mysql_user), "up")
+    assert result.exit_code == 1, result.output
+    assert "INSERT command denied" in result.stderr
+    assert "GRANT SELECT, INSERT, UPDATE, DELETE ON each of" in result.stderr
+    assert db.version_row() == [(1, False)] and "b" not in db.tables()
