@@ -60,8 +60,9 @@ def _move(settings: Settings, move: Callable[[Migrator], RunResult], *, dry_run:
     from .runtime import CliReporter, handle_signals, open_migrator
 
     reporter = CliReporter(settings.output)
-    with open_migrator(settings, reporter=reporter, lint=gate) as migrator, \
-            handle_signals(migrator, settings.output):
+    migrator = open_migrator(settings, reporter=reporter, lint=gate)
+    # Signals are handled from before connecting: one during the connect is honoured after it.
+    with handle_signals(migrator, settings.output), migrator:
         result = move(migrator)
     reporter.close()
     (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}) if gate else {})
@@ -141,7 +142,8 @@ def force(ctx: click.Context, v: str | None) -> None:
         raise UsageError("error: argument V must be >= -1")
     from .runtime import handle_signals
 
-    with open_migrator(settings) as migrator, handle_signals(migrator, settings.output):
+    migrator = open_migrator(settings)
+    with handle_signals(migrator, settings.output), migrator:
         state = migrator.force(number)
     settings.output.result(
         {"ok": True, "command": "force", "version": state.version, "dirty": state.dirty},
