@@ -280,12 +280,13 @@ def test_dry_run_keeps_a_savepoint_rollback_inside_the_files_transaction(pg_url:
     })), open_driver(pg_url), lock_timeout=5)
     with m:
         planned = m.up(dry_run=True).planned[0].sql
-    # Progress is only recorded between transactions: not after ROLLBACK TO, only after COMMIT.
+    # Progress is recorded inside the file's own transaction, just before its COMMIT (so both
+    # commit together), never after ROLLBACK TO.
     after_rollback_to = planned[planned.index("ROLLBACK TO SAVEPOINT s;") + 1]
     assert after_rollback_to == "CREATE TABLE b (id int);"
-    files_commit = planned.index("CREATE TABLE b (id int);") + 1
-    assert planned[files_commit] == "COMMIT;"
-    assert "statements_committed" in planned[files_commit + 1]
+    progress = planned.index("CREATE TABLE b (id int);") + 1
+    assert "statements_committed = 6" in planned[progress]
+    assert planned[progress + 1] == "COMMIT;"
 
 
 def test_atomic_records_one_history_row_per_migration(db: TestDatabase, tmp_path: Path) -> None:
@@ -323,3 +324,45 @@ CREATE TRIGGER refuse_two BEFORE INSERT ON schema_migrations FOR EACH ROW EXECUT
         assert m.version() == VersionState(1, False)
         assert [(r.version, r.outcome) for r in m.read_history()] == [(1, "applied"), (2, "failed")]
         assert m.driver.query("SELECT to_regclass('never')") == [(None,)]
+
+
+def test_a_failed_create_index_concurrently_reports_the_invalid_index_it_leaves_and_how_to_drop_it(
+    pg_url: str, pg_plain_url: str, tmp_path: Path
+) -> None:
+    db = TestDatabase("postgres", pg_url, pg_plain_url)
+    db.execute("CREATE TABLE guard (n INTEGER)")
+    db.execute("INSERT INTO guard VALUES (1), (1)")
+    m = make(db, tmp_path / "m", {
+        "1_a.up.sql": "INSERT INTO guard VALUES (2);\nCREATE UNIQUE INDEX CONCURRENTLY guard_n ON guard (n);\n",
+    })
+    with m, pytest.raises(MigrationFailedError) as caught:
+        m.up()
+    # PostgreSQL keeps the INVALID index of the failed build: the report says so, and how to drop it.
+    assert db.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('guard_n')") == [(False,)]
+    report = " ".join("\n".join(caught.value.details["report_lines"]).split())
+    assert "INVALID index" in report and "DROP INDEX CONCURRENTLY guard_n" in report
+    with m:
+        (record,) = m.read_history()
+        assert (record.outcome, record.statements_committed, record.statement_started) == ("failed", 1, 2)
+    with m, pytest.raises(Exception) as dirty:
+        m.up()
+    hint = " ".join((getattr(dirty.value, "hint", "") or "").split())
+    assert "statement 2 (line 2) failed" in hint and "DROP INDEX CONCURRENTLY guard_n" in hint
+
+
+def test_statement_mode_runs_a_procedure_that_commits_itself_outside_any_transaction_block(
+    pg_url: str, pg_plain_url: str, tmp_path: Path
+) -> None:
+    db = TestDatabase("postgres", pg_url, pg_plain_url)
+    m = make(db, tmp_path / "m", {
+        "1_a.up.sql": "CREATE TABLE t (n INTEGER);\n"
+                      "CREATE PROCEDURE fill() LANGUAGE plpgsql AS $$ BEGIN\n"
+                      "  INSERT INTO t VALUES (1); COMMIT; INSERT INTO t VALUES (2); COMMIT;\nEND $$;\n",
+        "2_b.up.sql": "-- safemigrate:no-transaction\nCALL fill();\n"
+                      "DO $$ BEGIN INSERT INTO t VALUES (3); COMMIT; END $$;\n",
+    })
+    with m:
+        m.up()
+        assert [r.statements_committed for r in m.read_history()] == [2, 2]
+    assert db.query("SELECT n FROM t ORDER BY n") == [(1,), (2,), (3,)]
+    assert db.version_row() == [(2, False)]

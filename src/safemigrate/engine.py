@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,10 +27,21 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ._version import __version__
-from .drivers.base import DbErrorInfo, Driver, Query, StatementFailed, VersionState, local_identity
+from .drivers.base import (
+    MAX_VERSION,
+    DbErrorInfo,
+    Driver,
+    Query,
+    StatementFailed,
+    TableName,
+    VersionState,
+    check_lock_timeout,
+    local_identity,
+)
 from .errors import (
     DatabaseError,
     DirtyDatabaseError,
+    LockTimeoutError,
     MigrationFailedError,
     PlanChangedError,
     RunInterruptedError,
@@ -39,8 +51,8 @@ from .errors import (
 from .history import HistoryRecord, HistoryTable, new_run_id
 from .planner import NIL, Plan, Step, optional_version, plan_down, plan_goto, plan_up
 from .source import MigrationSource
-from .sql.script import LineIndex, Script, Statement, refuse_unrunnable
-from .status import StatusReport, build_status
+from .sql.script import LEADING_NOISE, LineIndex, Script, Statement, refuse_unrunnable
+from .status import Problem, StatusReport, build_status
 
 __all__ = [
     "Migrator",
@@ -54,6 +66,60 @@ __all__ = [
 
 _BEGIN_KINDS = {"BEGIN", "START"}
 _END_KINDS = {"COMMIT", "ROLLBACK", "END", "COMMIT_PREPARED", "PREPARE"}
+_NAME = r'(?:"[^"]+"|[\w$]+)'
+_CREATE_INDEX_CONCURRENTLY = re.compile(
+    rf"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME}(?:\.{_NAME})?)?",
+    re.IGNORECASE)
+_REINDEX_CONCURRENTLY = re.compile(r"REINDEX\s+(?:\([^)]*\)\s*)?\w+\s+CONCURRENTLY\b", re.IGNORECASE)
+
+
+# Procedures and DO blocks may COMMIT themselves, which PostgreSQL refuses inside a transaction
+# block: in statement mode they are announced (like CONCURRENTLY), never wrapped in BEGIN/COMMIT.
+# A file the parser could not read is sent whole ("unparsed"): it may hold anything, so it too.
+_MAY_COMMIT_ITSELF = {"CallStmt", "DoStmt", "CALL", "unparsed"}
+
+
+def _ends_block(statement: Statement, *, commit_only: bool) -> bool:
+    """True for the statement that ends a file's own transaction block (COMMIT; ROLLBACK too
+    unless ``commit_only``); ROLLBACK TO SAVEPOINT does not."""
+    kind = statement.kind.upper().replace("_", " ")
+    if kind.startswith("ROLLBACK TO"):
+        return False
+    word = kind.split()[0] if kind else ""
+    return word in ("COMMIT", "END") if commit_only else word in _END_KINDS
+
+
+def _leftover_check(statement: Statement, dialect: str) -> str | None:
+    """How to check what an interrupted statement that cannot run in a transaction left behind,
+    when we know a specific way (PostgreSQL's concurrent index builds)."""
+    noise = LEADING_NOISE.match(statement.text)
+    text = statement.text[noise.end():] if noise else statement.text
+    if dialect != "postgres":
+        return None
+    match = _CREATE_INDEX_CONCURRENTLY.match(text)
+    if match:
+        name = match.group("name")
+        if name and name.upper() != "ON":
+            literal = name.replace("'", "''")
+            return (f"check with SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('{literal}'): "
+                    f"true means it completed; false means it was interrupted and left an INVALID index, "
+                    f"which must be dropped first (DROP INDEX CONCURRENTLY {name}) before it runs again; "
+                    "no row means the index was never created")
+        return ("check pg_index.indisvalid of the index it builds: an interrupted CREATE INDEX CONCURRENTLY "
+                "leaves an INVALID index, which must be dropped first (DROP INDEX CONCURRENTLY) before it "
+                "runs again")
+    if _REINDEX_CONCURRENTLY.match(text):
+        return ("an interrupted REINDEX CONCURRENTLY leaves INVALID indexes named *_ccnew / *_ccold: list them "
+                "with SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid and drop them first")
+    return None
+
+
+def _may_not_have_completed(statement: Statement, number: int, dialect: str) -> str:
+    """What every report says about a statement that was sent but never reported back."""
+    first = statement.text.strip().splitlines()[0][:80] if statement.text.strip() else statement.kind
+    check = _leftover_check(statement, dialect) or "check in the database whether its change is there"
+    return (f"statement {number} (line {statement.line}: {first}) cannot run in a transaction; it was sent "
+            f"but never reported back, so it may or may not have completed: {check}")
 
 
 class Reporter(Protocol):
@@ -90,6 +156,11 @@ class StepResult:
     statements: int
     from_version: int
 
+    @property
+    def no_down_file(self) -> bool:
+        """A down step with no down file: the version moved, nothing was undone (as golang-migrate)."""
+        return self.step.direction == "down" and self.step.file is None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.step.version,
@@ -101,6 +172,7 @@ class StepResult:
             "mode": self.mode,
             "statements": self.statements,
             "duration_ms": round(self.duration * 1000, 3),
+            "no_down_file": self.no_down_file,
         }
 
 
@@ -152,7 +224,12 @@ class RunResult:
                 data["would_fail"] = self.pending_error.to_dict()
         else:
             data["steps"] = [s.to_dict() for s in self.steps]
+            data["steps_without_down_file"] = len(self.without_down_file)
         return data
+
+    @property
+    def without_down_file(self) -> list[StepResult]:
+        return [s for s in self.steps if s.no_down_file]
 
 
 # -- the one place SQL is executed ---------------------------------------------------------
@@ -312,7 +389,8 @@ class Migrator:
     ) -> None:
         self.source = source
         self.driver = driver
-        self.lock_timeout = lock_timeout
+        self.lock_timeout = check_lock_timeout(lock_timeout)
+        driver.lock_wait_timeout = self.lock_timeout  # bounds our waits on the version/history tables
         self.reporter: Reporter = reporter or SilentReporter()
         self.history_enabled = history
         self.tool_version = tool_version
@@ -359,11 +437,66 @@ class Migrator:
 
     def status(self) -> StatusReport:
         """Every file against the version table and the history; read-only."""
-        state = self.driver.read_version()
+        try:
+            state = self.driver.read_version()
+        except DatabaseError as exc:
+            raise self._read_privilege_error(self.driver.version_table, "status") or exc from None
         available = self.driver.table_exists(self.driver.history_table)
-        history = self.history.read() if available else []
-        return build_status(self.source, state, history, database=self.driver.url.redacted(),
-                            history_available=available)
+        history: list[HistoryRecord] = []
+        unreadable: SafemigrateError | None = None
+        if available:
+            try:
+                history = self.history.read()
+            except Exception as exc:
+                if self.driver.describe_error(exc) is None:
+                    raise
+                error = self.driver.bookkeeping_error(exc)
+                if isinstance(error, LockTimeoutError):
+                    raise error from None
+                unreadable = self._read_privilege_error(self.driver.history_table, "status") or error
+                if unreadable is None:
+                    raise
+                available = False
+        report = build_status(self.source, state, history, database=self.driver.url.redacted(),
+                              history_available=available)
+        if state.dirty and history:
+            self._note_unsettled_statement(report, history[-1])
+        if unreadable is not None:
+            # Never "no history yet" when the history exists but cannot be read.
+            report.history_error = unreadable.message
+            report.problems.append(Problem("history-unreadable", unreadable.message + "; applied times, "
+                                           "authors and edited files cannot be shown", unreadable.hint or "",
+                                           fails_check=False))
+        return report
+
+    def _note_unsettled_statement(self, report: StatusReport, last: HistoryRecord) -> None:
+        """A dirty database whose last step stopped inside a statement that cannot run in a
+        transaction: the dirty problem says that statement may or may not have completed."""
+        if last.outcome not in ("running", "failed", "interrupted"):
+            return
+        unsettled = self._unsettled_statement(last)
+        if unsettled is None:
+            return
+        report.problems = [
+            Problem(p.code, f"{p.message}; {unsettled}", p.hint, p.version, p.fails_check)
+            if p.code == "dirty" else p for p in report.problems
+        ]
+
+    def _read_privilege_error(self, table: TableName, command: str) -> SafemigrateError | None:
+        """Which privilege a read-only command lacks on one of our tables, with the GRANT to run."""
+        try:
+            missing = self.driver.missing_privileges(table, ("SELECT",))
+        except Exception:
+            return None
+        if not missing:
+            return None
+        name = self.driver.qualified(table)
+        user = self.driver.current_user
+        return DatabaseError(
+            f"{command} cannot read {name}: role {user} lacks the SELECT privilege on it",
+            hint=f"ask the table's owner to run: GRANT SELECT ON {name} TO {user}",
+            details={"table": name, "missing_privileges": missing},
+        )
 
     # -- moving ------------------------------------------------------------------------------------
     def up(self, limit: int | None = None, *, dry_run: bool = False, atomic: bool = False) -> RunResult:
@@ -542,6 +675,12 @@ class Migrator:
         """golang-migrate's force: set the version, clean, without running anything."""
         if version < -1:
             raise UsageError("argument V must be >= -1")
+        if version > MAX_VERSION:
+            raise UsageError(
+                f"version {version} is too large: the version table holds at most {MAX_VERSION} (2^63-1); "
+                "nothing was written",
+                hint="check the number: migration versions are at most 19 digits",
+            )
         if version != NIL and not self.source.exists(version):
             self.reporter.warning(
                 f"version {version} has no file in {self.source.directory}; "
@@ -568,6 +707,10 @@ class Migrator:
                 runner.commit()
             except BaseException as exc:
                 self._safe_rollback(runner)
+                if self._interrupted is not None:
+                    raise RunInterruptedError(
+                        "force interrupted; nothing was changed", signal_number=self._interrupted,
+                        hint="run the same command again") from None
                 self._raise_database_error(exc, "force")
             return self.driver.read_version()
 
@@ -590,7 +733,7 @@ class Migrator:
             finally:
                 self._lock_depth -= 1
             return
-        self.driver.lock(self.lock_timeout)
+        self._take_lock()
         self._lock_depth = 1
         try:
             if ensure_tables:
@@ -608,13 +751,54 @@ class Migrator:
     _history_ready = False
     _chain_opened = False
 
+    def _take_lock(self) -> None:
+        """The migration lock; a signal during the wait ends the run as interrupted, nothing changed."""
+        def interrupted() -> RunInterruptedError:
+            return RunInterruptedError(
+                "interrupted while waiting for the migration lock; nothing was changed",
+                signal_number=self._interrupted or 2, hint="run the same command again when ready",
+                details={"version_after": None})
+
+        if self._interrupted is not None:
+            raise interrupted()
+        try:
+            self.driver.lock(self.lock_timeout)
+        except SafemigrateError:
+            if self._interrupted is not None:
+                raise interrupted() from None
+            raise
+        except Exception as exc:
+            if self._interrupted is not None:
+                raise interrupted() from None
+            self._raise_database_error(exc, "take the migration lock")
+        if self._interrupted is not None:
+            with contextlib.suppress(Exception):
+                self.driver.unlock()
+            raise interrupted()
+
     def _ensure_tables(self) -> None:
         try:
             if not self.driver.version_table_exists():
                 for sql, params in self.driver.create_version_table_sql():
                     self.driver.execute(sql, params)
+            else:
+                problem = self.driver.version_table_problem()
+                if problem is not None:
+                    raise problem
+            missing = self.driver.missing_privileges(self.driver.version_table, ("SELECT", "INSERT", "DELETE"))
+        except SafemigrateError:
+            raise
         except BaseException as exc:
             self._raise_database_error(exc, "create the version table")
+        if missing:
+            name = self.driver.qualified(self.driver.version_table)
+            user = self.driver.current_user
+            raise DatabaseError(
+                f"role {user} may not write the version table {name} (it lacks {', '.join(missing)}); "
+                "nothing was changed",
+                hint=f"ask the table's owner to run: GRANT {', '.join(missing)} ON {name} TO {user}",
+                details={"table": name, "missing_privileges": missing},
+            )
         self._history_ready = False
         if not self.history_enabled:
             return
@@ -622,8 +806,14 @@ class Migrator:
             if not self.driver.table_exists(self.driver.history_table):
                 for sql, params in self.history.create_sql():
                     self.driver.execute(sql, params)
-            self._history_ready = True
+            else:
+                for sql, params in self.history.upgrade_sql():
+                    self.driver.execute(sql, params)
+            missing = self.driver.missing_privileges(self.driver.history_table, ("SELECT", "INSERT", "UPDATE"))
         except BaseException as exc:
+            error = self.driver.bookkeeping_error(exc)
+            if isinstance(error, LockTimeoutError):
+                raise error from None
             info = self.driver.describe_error(exc)
             if info is None:
                 raise
@@ -631,9 +821,23 @@ class Migrator:
                 if self.driver.in_transaction():
                     self.driver.execute("ROLLBACK")
             self.reporter.warning(
-                f"cannot create the history table {self.history.table}: {info.message}; "
-                "continuing without history (grant CREATE on the schema to keep a record of each step)"
+                f"cannot create or upgrade the history table {self.history.table}: {info.message}; "
+                "continuing without history (grant CREATE on the schema, or ALTER on the table, to keep "
+                "a record of each step)"
             )
+            return
+        if missing:
+            user = self.driver.current_user
+            grants = [m for m in missing if not m.startswith("USAGE")]
+            commands = [f"GRANT {', '.join(grants)} ON {self.history.table} TO {user}"] if grants else []
+            commands += [f"GRANT {m} TO {user}" for m in missing if m.startswith("USAGE")]
+            self.reporter.warning(
+                f"role {user} may not write the history table {self.history.table} (it lacks "
+                f"{', '.join(missing)}); continuing without history (to keep a record of each step, "
+                f"ask the table's owner to run: {'; '.join(commands)})"
+            )
+            return
+        self._history_ready = True
 
     # -- steps ---------------------------------------------------------------------------------------
     def _script(self, step: Step) -> Script | None:
@@ -701,7 +905,8 @@ class Migrator:
         failing: int | None = None
         try:
             if own_transaction and not opened:
-                runner.run_batch(self.driver.set_version_sql(optional_version(step.target), True), begin=True)
+                runner.run_batch([*self.driver.set_version_sql(optional_version(step.target), True),
+                                  *self._enter(runner)], begin=True)
             for i, statement in enumerate(statements):
                 self._check_interrupt()
                 failing = i
@@ -715,7 +920,8 @@ class Migrator:
             if atomic_history is not None:
                 atomic_history.append(record)
             else:
-                closing = self.driver.set_version_sql(optional_version(step.target), False)
+                closing = [*self._leave(runner),
+                           *self.driver.set_version_sql(optional_version(step.target), False)]
                 if self._history_ready or runner.dry_run:
                     closing.append(self.history.insert_sql(record))
                 if chain is None:
@@ -731,6 +937,12 @@ class Migrator:
                 raise
             failure = _Failure(step, script, "transaction" if own_transaction else "atomic",
                                failing, info)
+            if own_transaction and failing is None and not stopped:
+                # Our own SQL failed (the version or history table), not the migration's.
+                self._safe_rollback(runner)
+                error = self.driver.bookkeeping_error(exc)
+                if error is not None:
+                    raise error from None
             if own_transaction:
                 self._safe_rollback(runner)
                 self._record_failure(record, failure, started, stopped)
@@ -749,7 +961,8 @@ class Migrator:
         self._chain_opened = False
         try:
             runner.run_batch(closing, commit=True,
-                             then_begin=self.driver.set_version_sql(optional_version(chain.target), True))
+                             then_begin=[*self.driver.set_version_sql(optional_version(chain.target), True),
+                                         *self._enter(runner)])
         except BaseException as exc:
             if self.driver.describe_error(exc) is None:
                 raise
@@ -790,16 +1003,14 @@ class Migrator:
                 self._check_interrupt()
                 failing = i
                 self.reporter.statement_started(step, statement, i, len(statements))
-                runner.run_statement(statement)
+                in_block = runner.in_transaction()
+                self._send_settled(runner, record.run_id, statement, i, history=history, in_block=in_block)
                 if runner.in_transaction():
                     if block_start is None:
                         block_start = i
                 else:
                     block_start = None
                     settled = i + 1
-                    if history:
-                        runner.run(*self.history.update_sql(record.run_id,
-                                                            statements_committed=settled))
             failing = None
             if runner.in_transaction():
                 raise _UnclosedTransaction(block_start)
@@ -821,6 +1032,8 @@ class Migrator:
             failure = _Failure(step, script, "statements", failing, info, settled=settled,
                                block_start=block_start)
             self._safe_rollback(runner)
+            with contextlib.suppress(Exception):
+                runner.run_all(self._leave(runner))
             restore = settled == 0 and (
                 failing is None or failing >= len(statements) or statements[failing].transactional
             )
@@ -840,6 +1053,56 @@ class Migrator:
             self._raise_database_error(exc, f"mark version {step.target} clean")
         return StepResult(step, "statements", time.monotonic() - started, len(statements), current)
 
+    def _send_settled(self, runner: SqlRunner, run_id: str, statement: Statement, index: int, *,
+                      history: bool, in_block: bool) -> None:
+        """Send one statement of a statement-mode file so that a crash at any moment leaves a
+        history that tells the truth about it.
+
+        * a statement that can run in a transaction commits in ONE transaction with the history's
+          ``statements_committed`` (BEGIN; statement; UPDATE history; COMMIT): both or neither;
+        * one that cannot (CREATE INDEX CONCURRENTLY, VACUUM, MySQL DDL; CALL and DO, which may
+          COMMIT themselves) is announced first:
+          ``statement_started`` commits BEFORE it is sent and is cleared after it completed, so
+          after a crash the history says that this statement may or may not have completed;
+        * inside the file's own transaction block the history update joins that block just
+          before its COMMIT.
+        """
+        done = index + 1
+        if not history:
+            runner.run_all(self._enter(runner))
+            runner.run_statement(statement)
+            runner.run_all(self._leave(runner))
+            return
+        if in_block:
+            closes = statement.transaction_control and _ends_block(statement, commit_only=True)
+            if closes:
+                runner.run_batch([*self._leave(runner),
+                                  self.history.update_sql(run_id, statements_committed=done),
+                                  *self._enter(runner)])
+            runner.run_statement(statement)
+            if not runner.in_transaction():
+                runner.run_batch([*self._leave(runner)] + (
+                    [] if closes else [self.history.update_sql(run_id, statements_committed=done)]))
+            return
+        if statement.transaction_control:
+            # Opens the file's own block (or is a stray COMMIT/SET autocommit): sent as it is.
+            runner.run_all(self._enter(runner))
+            runner.run_statement(statement)
+            if not runner.in_transaction():
+                runner.run_batch([*self._leave(runner),
+                                  self.history.update_sql(run_id, statements_committed=done)])
+            return
+        if statement.transactional and statement.kind not in _MAY_COMMIT_ITSELF:
+            runner.run_batch(self._enter(runner), begin=True)
+            runner.run_statement(statement)
+            runner.run_batch([*self._leave(runner),
+                              self.history.update_sql(run_id, statements_committed=done)], commit=True)
+            return
+        runner.run_batch([self.history.update_sql(run_id, statement_started=done), *self._enter(runner)])
+        runner.run_statement(statement)
+        runner.run_batch([*self._leave(runner),
+                          self.history.update_sql(run_id, statements_committed=done, statement_started=None)])
+
     def _run_atomic(self, plan: Plan, scripts: Sequence[Script | None], runner: SqlRunner,
                     on_step: Callable[[], None] | None = None) -> list[StepResult]:
         """Every step in ONE transaction. The version row is written twice for the whole run
@@ -851,7 +1114,7 @@ class Migrator:
         total = len(plan.steps)
         final = optional_version(plan.end)
         try:
-            runner.run_batch(self.driver.set_version_sql(final, True), begin=True)
+            runner.run_batch([*self.driver.set_version_sql(final, True), *self._enter(runner)], begin=True)
             if not runner.dry_run and all(script is None or script.parsed for script in scripts):
                 results = self._run_atomic_statements(plan, scripts, runner, history)
             else:
@@ -863,7 +1126,7 @@ class Migrator:
                     results.append(self._run_in_transaction(runner, step, script, current,
                                                             own_transaction=False, atomic_history=history))
                     current = step.target
-            closing = self.driver.set_version_sql(final, False)
+            closing = [*self._leave(runner), *self.driver.set_version_sql(final, False)]
             if (self._history_ready or runner.dry_run) and history:
                 closing.append(self.history.insert_sql(*history))
             runner.run_batch(closing, commit=True)
@@ -1060,6 +1323,11 @@ class Migrator:
         rest = len(statements) - (failure.statement_index or 0) - 1
         if failure.statement_index is not None and rest > 0:
             committed += f"; {rest} statement(s) after the failing one did not run"
+        index = failure.statement_index
+        if index is not None and index < len(statements) and not statements[index].transactional:
+            leftover = _leftover_check(statements[index], self.driver.dialect)
+            if leftover:
+                committed += f"; statement {index + 1} cannot run in a transaction: {leftover}"
         name = step.file.path.name if step.file else step.name
         previous = str(current)
         if restored:
@@ -1070,7 +1338,18 @@ class Migrator:
                 f"finish the migration by hand and run: safemigrate force {target.as_int}")
         return committed, target, hint
 
+    def _enter(self, runner: SqlRunner) -> list[Query]:
+        """Before the migration's SQL: its own lock-wait settings (a dry run leaves them out)."""
+        return [] if runner.dry_run else self.driver.enter_migration_sql()
+
+    def _leave(self, runner: SqlRunner) -> list[Query]:
+        """After the migration's SQL: our bookkeeping's waits bounded by the lock timeout again."""
+        return [] if runner.dry_run else self.driver.leave_migration_sql()
+
     def _raise_database_error(self, exc: BaseException, action: str) -> None:
+        error = self.driver.bookkeeping_error(exc)
+        if error is not None:
+            raise error from None
         info = self.driver.describe_error(exc)
         if info is None:
             raise exc
@@ -1087,6 +1366,29 @@ class Migrator:
             details={"version_after": {"version": state.version, "dirty": False}},
         )
 
+    def _unsettled_statement(self, record: HistoryRecord) -> str | None:
+        """For a step that stopped while a statement that cannot run in a transaction was running
+        (``statement_started`` still set): that it may or may not have completed, and how to check."""
+        number = record.statement_started
+        if not number or (record.statements_committed or 0) >= number:
+            return None
+        migration = self.source.migrations.get(record.version)
+        file = None if migration is None else (migration.up if record.direction == "up" else migration.down)
+        statement: Statement | None = None
+        if file is not None and (record.checksum is None or record.checksum == file.sha256):
+            with contextlib.suppress(Exception):
+                statements = self.driver.split(file.text).statements
+                statement = statements[number - 1] if number <= len(statements) else None
+        if statement is None:
+            return (f"statement {number} cannot run in a transaction; it was sent but never reported back, "
+                    "so it may or may not have completed: check in the database whether its change is there")
+        if record.outcome in ("failed", "interrupted"):
+            # The server reported the end of it: it did not complete, but may have left something.
+            how = "was canceled" if record.outcome == "interrupted" else "failed"
+            leftover = _leftover_check(statement, self.driver.dialect)
+            return f"statement {number} (line {statement.line}) {how}" + (f": {leftover}" if leftover else "")
+        return _may_not_have_completed(statement, number, self.driver.dialect)
+
     def _dirty_hint(self, state: VersionState) -> str:
         """Name the force command that matches how the dirty version came about."""
         last: HistoryRecord | None = None
@@ -1101,6 +1403,9 @@ class Migrator:
             what = (f"migration {last.version}/{'u' if last.direction == 'up' else 'd'} {last.name} "
                     f"stopped after {last.statements_committed or 0} of "
                     f"{last.statements_total or 0} statements")
+            unsettled = self._unsettled_statement(last)
+            if unsettled:
+                what += f"; {unsettled}"
             return (f"{what}: undo its committed statements by hand and run: safemigrate force {before}; "
                     f"or complete it by hand and run: safemigrate force {dirty}")
         previous = self.source.prev(dirty) if dirty != NIL else None

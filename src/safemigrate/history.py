@@ -45,6 +45,10 @@ class HistoryRecord:
     os_user: str | None = None
     host: str | None = None
     tool_version: str | None = None
+    # Statement mode: the 1-based number of a statement that cannot run in a transaction, written
+    # (and committed) BEFORE it is sent and cleared once it has completed. Still set after a crash:
+    # that statement may or may not have completed.
+    statement_started: int | None = None
     id: int | None = field(default=None)
 
 
@@ -71,8 +75,10 @@ _COLUMN_KINDS = {
     "checksum": ("text", False), "finished_at": ("ts", False), "duration_ms": ("float", False),
     "statements_total": ("int", False), "statements_committed": ("int", False),
     "error": ("text", False), "db_user": ("text", False), "os_user": ("text", False),
-    "host": ("text", False), "tool_version": ("text", False),
+    "host": ("text", False), "tool_version": ("text", False), "statement_started": ("int", False),
 }
+# Columns added after the first release: tables created before get them with ALTER TABLE.
+_ADDED_COLUMNS = ("statement_started",)
 
 
 class HistoryTable:
@@ -101,6 +107,13 @@ class HistoryTable:
             columns.append(f"{name} {types[kind]}{' NOT NULL' if required else ''}")
         return [(f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(columns)})", None)]
 
+    def upgrade_sql(self) -> list[Query]:
+        """ALTER TABLE for the columns an existing history table (from an older release) lacks."""
+        present = self.driver.table_columns(self.driver.history_table)
+        types = _TYPES[self.dialect]
+        return [(f"ALTER TABLE {self.table} ADD COLUMN {name} {types[_COLUMN_KINDS[name][0]]}", None)
+                for name in _ADDED_COLUMNS if present and name not in present]
+
     def insert_sql(self, *records: HistoryRecord) -> Query:
         """One INSERT for one or more rows (--atomic writes all of its rows at once)."""
         p = self.driver.placeholder
@@ -123,12 +136,13 @@ class HistoryTable:
         """All rows, oldest first; an empty list when the table does not exist (yet)."""
         if not self.driver.table_exists(self.driver.history_table):
             return []
-        cols = ", ".join(["id", *HISTORY_COLUMNS])
-        rows = self.driver.query(f"SELECT {cols} FROM {self.table} ORDER BY id")
-        return [self._record(row) for row in rows]
+        present = self.driver.table_columns(self.driver.history_table)
+        names = ["id", *(name for name in HISTORY_COLUMNS if name not in _ADDED_COLUMNS or name in present)]
+        rows = self.driver.query(f"SELECT {', '.join(names)} FROM {self.table} ORDER BY id")
+        return [self._record(names, row) for row in rows]
 
-    def _record(self, row: Sequence[Any]) -> HistoryRecord:
-        data = dict(zip(["id", *HISTORY_COLUMNS], row, strict=True))
+    def _record(self, names: Sequence[str], row: Sequence[Any]) -> HistoryRecord:
+        data = dict(zip(names, row, strict=True))
         for key in ("started_at", "finished_at"):
             value = data[key]
             if isinstance(value, str):

@@ -71,6 +71,7 @@ class StatusReport:
     migrations: list[MigrationStatus]
     problems: list[Problem]
     history_available: bool
+    history_error: str | None = None  # the history exists but cannot be read (a missing privilege)
 
     @property
     def pending(self) -> list[int]:
@@ -91,6 +92,7 @@ class StatusReport:
             "pending": self.pending,
             "up_to_date": self.ok,
             "history_available": self.history_available,
+            "history_error": self.history_error,
             "migrations": [m.to_dict() for m in self.migrations],
             "problems": [p.to_dict() for p in self.problems],
         }

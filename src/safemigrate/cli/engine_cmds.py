@@ -94,8 +94,9 @@ def _move(settings: Settings, move: Callable[[Migrator], RunResult], *, dry_run:
     from .runtime import CliReporter, handle_signals, open_migrator
 
     reporter = CliReporter(settings.output)
-    with open_migrator(settings, reporter=reporter, lint=gate) as migrator, \
-            handle_signals(migrator, settings.output):
+    migrator = open_migrator(settings, reporter=reporter, lint=gate)
+    # Signals are handled from before connecting: one during the connect is honoured after it.
+    with handle_signals(migrator, settings.output), migrator:
         result = move(migrator)
     reporter.close()
     (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}) if gate else {})
@@ -179,7 +180,10 @@ def force(ctx: click.Context, v: str | None) -> None:
         raise UsageError("can't read version argument V", hint="V is a version number or -1") from None
     if number < -1:
         raise UsageError("argument V must be >= -1", hint="V is a version number or -1 (no version)")
-    with open_migrator(settings) as migrator:
+    from .runtime import handle_signals
+
+    migrator = open_migrator(settings)
+    with handle_signals(migrator, settings.output), migrator:
         state = migrator.force(number)
     settings.output.result(
         {"ok": True, "command": "force", "version": state.version, "dirty": state.dirty},

@@ -66,10 +66,13 @@ def parse_version_command(argv: Sequence[str], settings: Settings) -> bool:
 def show_version(settings: Settings) -> None:
     """Print ``3`` or ``3 (dirty)``; no version is golang-migrate's ``no migration`` error."""
     from ..drivers import open_driver
+    from ..drivers.base import check_lock_timeout
     from ..errors import NoMigrationError
     from ..urls import parse_database_url
 
+    lock_timeout = check_lock_timeout(settings.effective_lock_timeout())
     driver = open_driver(parse_database_url(settings.database_url()))
+    driver.lock_wait_timeout = lock_timeout  # a locked version table fails after it, naming the holder
     driver.connect()
     try:
         state = driver.read_version()

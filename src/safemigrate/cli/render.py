@@ -17,6 +17,11 @@ def render_run(out: Output, result: RunResult, extra: dict[str, Any] | None = No
     if out.json:
         out.result({**result.to_dict(), **(extra or {})})
         return
+    empty = result.without_down_file
+    if empty:
+        versions = ", ".join(str(s.step.version) for s in empty)
+        out.warn(f"{len(empty)} down step(s) had no down file, so the version moved but nothing was undone "
+                 f"(version(s) {versions}): their changes are still in the database")
     if result.no_change:
         out.result({}, "no change")
     elif out.verbose:
@@ -87,7 +92,7 @@ def render_status(out: Output, report: StatusReport) -> None:
         pending = report.pending
         lines.append("")
         lines.append(f"{len(pending)} pending" + (": " + ", ".join(map(str, pending)) if pending else ""))
-        if not report.history_available:
+        if not report.history_available and report.history_error is None:
             lines.append("no safemigrate history yet: applied times, authors and checksums appear "
                          "after the first safemigrate run")
         for problem in report.problems:

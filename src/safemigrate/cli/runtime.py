@@ -64,7 +64,9 @@ class CliReporter:
     def step_finished(self, result: StepResult) -> None:
         self._stop_status()
         elapsed = result.duration * 1000
-        self.output.lines([f"{result.step.log_string} ({elapsed:.2f}ms)"])
+        # golang-migrate's line first (scripts grep for it), then what it does not say.
+        note = " -- no down file: nothing undone" if result.no_down_file else ""
+        self.output.lines([f"{result.step.log_string} ({elapsed:.2f}ms){note}"])
 
     def _stop_status(self) -> None:
         if self._status is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from ..errors import SafemigrateError, UsageError
 from ..sql import Script, split_sql
 from ..urls import DatabaseURL
 
@@ -27,8 +28,36 @@ __all__ = [
     "StatementFailed",
     "TableName",
     "VersionState",
+    "check_lock_timeout",
     "local_identity",
 ]
+
+# PostgreSQL's lock_timeout and statement_timeout are int milliseconds: the largest bound every
+# database accepts (about 24.8 days).
+MAX_TIMEOUT_MS = 2_147_483_647
+# The version table is bigint (PostgreSQL, MySQL) or a signed 64-bit INTEGER (SQLite).
+MAX_VERSION = 2**63 - 1
+
+
+def check_lock_timeout(seconds: float, what: str = "-lock-timeout") -> float:
+    """A usable lock timeout in seconds, or a usage error naming the accepted range."""
+    if not 0 <= seconds <= MAX_TIMEOUT_MS // 1000:
+        raise UsageError(
+            f"{what} {seconds:.0f} is out of range: give a number of seconds from 0 to "
+            f"{MAX_TIMEOUT_MS // 1000} (about 24 days)",
+            hint=f"for example {what} 15 (the default)",
+        )
+    return seconds
+
+
+def check_timeout_ms(value: int, what: str) -> int:
+    """A usable timeout in milliseconds from a URL parameter, or a usage error."""
+    if not 0 <= value <= MAX_TIMEOUT_MS:
+        raise UsageError(
+            f"{what}={value} is out of range: give milliseconds from 0 (no timeout) to {MAX_TIMEOUT_MS}",
+            hint=f"for example {what}=60000 for one minute",
+        )
+    return value
 
 Query = tuple[str, Sequence[Any] | None]
 
@@ -130,6 +159,9 @@ class Driver(ABC):
         self.version_table = TableName(url.custom.get("x-migrations-table") or "schema_migrations")
         self.history_table = TableName("safemigrate_history")
         self.statement_mode_everywhere = False  # a driver option may force it (sqlite x-no-tx-wrap)
+        # Bounds every wait of our own bookkeeping on the version and history tables (seconds);
+        # the engine sets it to -lock-timeout before connecting.
+        self.lock_wait_timeout: float = 15.0
 
     # -- connection ------------------------------------------------------------
     @abstractmethod
@@ -241,6 +273,48 @@ class Driver(ABC):
 
     @abstractmethod
     def table_exists(self, table: TableName) -> bool: ...
+
+    def table_columns(self, table: TableName) -> set[str]:
+        """The (lower-case) column names of ``table``; empty when it does not exist."""
+        rows = self.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            f"{self.placeholder} AND table_name = {self.placeholder}",
+            (table.schema, table.name),
+        )
+        return {str(r[0]).lower() for r in rows}
+
+    # -- bookkeeping under the lock timeout ------------------------------------
+    def enter_migration_sql(self) -> list[Query]:
+        """Before a migration's own SQL: give it back the session's lock-wait settings."""
+        return []
+
+    def leave_migration_sql(self) -> list[Query]:
+        """After a migration's own SQL: bound our bookkeeping's lock waits by the lock timeout again."""
+        return []
+
+    def bookkeeping_error(self, exc: BaseException) -> SafemigrateError | None:
+        """A clear error for a failure of our own SQL on the version or history table (a lock wait
+        that timed out, a missing privilege), or None when ``exc`` is none of those."""
+        return None
+
+    def missing_privileges(self, table: TableName, privileges: Sequence[str]) -> list[str]:
+        """Which of ``privileges`` the current role lacks on ``table`` (where the database can tell)."""
+        return []
+
+    def version_table_problem(self) -> SafemigrateError | None:
+        """An error when the version table exists but is not golang-migrate's (an application table
+        named by x-migrations-table): its columns must include version and dirty."""
+        columns = self.table_columns(self.version_table)
+        if not columns or {"version", "dirty"} <= columns:
+            return None
+        name = self.qualified(self.version_table)
+        return UsageError(
+            f"the version table {name} is an existing table without golang-migrate's version and "
+            f"dirty columns (it has: {', '.join(sorted(columns))}); nothing was changed",
+            hint="x-migrations-table must name a table of its own (or one that does not exist yet): "
+            "fix it in the database URL",
+            details={"table": name, "columns": sorted(columns)},
+        )
 
     @abstractmethod
     def drop_all_tables(self) -> list[str]:

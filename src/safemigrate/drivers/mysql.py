@@ -29,6 +29,7 @@ each file statement by statement, each committed on its own.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import ssl
 import threading
@@ -40,10 +41,10 @@ from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 import pymysql
 from pymysql.constants import SERVER_STATUS
 
-from ..errors import DatabaseError, LockTimeoutError, UsageError
+from ..errors import DatabaseError, LockTimeoutError, SafemigrateError, UsageError
 from ..redact import redact_text
 from ..urls import DatabaseURL
-from .base import DbErrorInfo, Driver, LockHolder, Query, TableName, VersionState
+from .base import DbErrorInfo, Driver, LockHolder, Query, TableName, VersionState, check_timeout_ms
 from .postgres import advisory_lock_id
 
 __all__ = ["MysqlDriver", "MysqlTarget", "StatementTimeout", "lock_name", "parse_mysql_url"]
@@ -69,6 +70,10 @@ _SYNTAX_NEAR = re.compile(r"near '(?P<near>.*)' at line (?P<line>\d+)\s*$", re.D
 # MySQL error numbers the driver treats specially.
 ER_EMPTY_QUERY = 1065  # a statement that is only a comment, e.g. /*!99999 ... */ on an older server
 ER_NO_SUCH_TABLE = 1146
+ER_BAD_FIELD = 1054
+ER_LOCK_WAIT_TIMEOUT = 1205  # metadata lock (lock_wait_timeout) and row lock (innodb_lock_wait_timeout)
+ER_TABLE_ACCESS_DENIED = 1142
+ER_COLUMN_ACCESS_DENIED = 1143
 ER_QUERY_INTERRUPTED = 1317
 ER_STATEMENT_TIMEOUT = 1969  # MariaDB's max_statement_time
 CR_SERVER_LOST = 2013
@@ -278,7 +283,8 @@ class MysqlDriver(Driver):
         custom = self.target.custom
         self.version_table = TableName(custom.get("x-migrations-table") or "schema_migrations")
         self.no_lock = _bool("x-no-lock", custom.get("x-no-lock") or "false")
-        self.statement_timeout_ms = self._int_param("x-statement-timeout")
+        self.statement_timeout_ms = check_timeout_ms(self._int_param("x-statement-timeout"),
+                                                     "x-statement-timeout")
         try_lock = custom.get("x-try-lock-timeout")
         self.try_lock_timeout: float | None = None
         if try_lock:
@@ -389,6 +395,10 @@ class MysqlDriver(Driver):
                 f"no database name in {self.url.redacted()}",
                 hint="name the database in the URL path: mysql://user@tcp(host:3306)/dbname",
             )
+        # Our bookkeeping waits on the version and history tables at most the lock timeout (the
+        # server's lock_wait_timeout defaults to a day); the session's values are kept in user
+        # variables for the migrations' own SQL.
+        self.execute(self._leave_sql())
         # Qualified by the database, so a migration's USE statement cannot send the
         # bookkeeping to another database (golang-migrate's names are unqualified).
         self.version_table = TableName(self.version_table.name, self._database_name)
@@ -417,6 +427,19 @@ class MysqlDriver(Driver):
             hint = ("a URL parameter that is not a go-sql-driver option is set as a session variable, "
                     "and the server does not know this one: remove it from the URL")
         return DatabaseError(message, hint=hint, details={"code": code})
+
+    def _leave_sql(self) -> str:
+        seconds = max(1, math.ceil(self.lock_wait_timeout))
+        return ("SET @safemigrate_lwt = @@SESSION.lock_wait_timeout, "
+                "@safemigrate_ilwt = @@SESSION.innodb_lock_wait_timeout, "
+                f"SESSION lock_wait_timeout = {seconds}, SESSION innodb_lock_wait_timeout = {seconds}")
+
+    def enter_migration_sql(self) -> list[Query]:
+        return [("SET SESSION lock_wait_timeout = @safemigrate_lwt, "
+                 "SESSION innodb_lock_wait_timeout = @safemigrate_ilwt", None)]
+
+    def leave_migration_sql(self) -> list[Query]:
+        return [(self._leave_sql(), None)]
 
     def close(self) -> None:
         if self._conn is not None:
@@ -465,11 +488,12 @@ class MysqlDriver(Driver):
         return lock_name(self._database_name or self.target.database, self.version_table.name)
 
     # -- SQL -------------------------------------------------------------------
-    def _run(self, sql: str, params: Sequence[Any] | None, fetch: bool) -> list[tuple[Any, ...]]:
+    def _run(self, sql: str, params: Sequence[Any] | None, fetch: bool,
+             timed: bool = True) -> list[tuple[Any, ...]]:
         self._last_sql = sql
         timer: threading.Timer | None = None
         fired = threading.Event()
-        if self.statement_timeout_ms > 0:
+        if self.statement_timeout_ms > 0 and timed:
             def expire() -> None:
                 fired.set()
                 self.cancel()
@@ -552,7 +576,8 @@ class MysqlDriver(Driver):
         if self.try_lock_timeout is not None and self.try_lock_timeout >= 0:
             wait = min(wait, self.try_lock_timeout)
         try:
-            rows = self.query("SELECT GET_LOCK(%s, %s)", (self.lock_name, wait))
+            # Only the lock timeout bounds this wait, not x-statement-timeout.
+            rows = self._run("SELECT GET_LOCK(%s, %s)", (self.lock_name, wait), fetch=True, timed=False)
         except pymysql.err.MySQLError as exc:
             info = self.describe_error(exc)
             raise DatabaseError(
@@ -629,6 +654,70 @@ class MysqlDriver(Driver):
             return None
         return f"{name} (OS pid {attrs['_pid']})" if attrs.get("_pid") else str(name)
 
+    # -- our bookkeeping's failures ------------------------------------------------
+    def bookkeeping_error(self, exc: BaseException) -> SafemigrateError | None:
+        if not isinstance(exc, pymysql.err.MySQLError) or not exc.args:
+            return None
+        code = exc.args[0]
+        if code in (ER_TABLE_ACCESS_DENIED, ER_COLUMN_ACCESS_DENIED):
+            message = self._clean(str(exc.args[1]) if len(exc.args) > 1 else str(exc))
+            tables = f"{self.qualified(self.version_table)} and {self.qualified(self.history_table)}"
+            return DatabaseError(
+                f"user {self._user} lacks a privilege on safemigrate's tables: {message}",
+                hint=f"ask an administrator to run: GRANT SELECT, INSERT, UPDATE, DELETE ON each of {tables} "
+                f"TO {self._user}",
+            )
+        # x-statement-timeout shorter than the lock timeout kills a wait on our tables first.
+        statement_timeout = isinstance(exc, StatementTimeout)
+        if code != ER_LOCK_WAIT_TIMEOUT and not statement_timeout:
+            return None
+        with contextlib.suppress(pymysql.err.MySQLError):
+            if self.in_transaction():
+                self.execute("ROLLBACK")
+        holders = self._table_lock_candidates()
+        if statement_timeout and not holders:
+            return None
+        waited = (f"{self.statement_timeout_ms}ms (x-statement-timeout)" if statement_timeout
+                  else f"{self.lock_wait_timeout:g}s (-lock-timeout)")
+        who = "; ".join(h.describe() for h in holders) if holders else "a session that has since ended"
+        hint = "wait for that session to finish and run the command again"
+        if holders and holders[0].pid is not None:
+            hint += f"; if it is stuck, end it with KILL {holders[0].pid}"
+        return LockTimeoutError(
+            f"timeout: waited {waited} for a lock on "
+            f"{self.qualified(self.version_table)} or {self.qualified(self.history_table)}; "
+            f"held by {who}",
+            hint=hint,
+            details={"holders": [h.__dict__ for h in holders]},
+        )
+
+    def _table_lock_candidates(self) -> list[LockHolder]:
+        """Who holds a lock on our tables: the metadata lock plugin when installed, else the open
+        transactions and the other sessions of this database (the server cannot say more)."""
+        ids: list[int] = []
+        with contextlib.suppress(pymysql.err.MySQLError):
+            rows = self.query(
+                "SELECT DISTINCT THREAD_ID FROM information_schema.METADATA_LOCK_INFO "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN (%s, %s) AND THREAD_ID <> CONNECTION_ID()",
+                (self._database_name, self.version_table.name, self.history_table.name),
+            )
+            ids = [int(r[0]) for r in rows]
+        if not ids:
+            with contextlib.suppress(pymysql.err.MySQLError):
+                rows = self.query("SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX "
+                                  "WHERE trx_mysql_thread_id <> CONNECTION_ID()")
+                ids = [int(r[0]) for r in rows]
+        where = "ID IN (" + ", ".join(str(i) for i in ids) + ")" if ids else "DB = %s AND ID <> CONNECTION_ID()"
+        processes = self.query(
+            "SELECT ID, USER, HOST, COMMAND, INFO, "
+            "DATE_FORMAT(UTC_TIMESTAMP() - INTERVAL TIME SECOND, '%%Y-%%m-%%dT%%H:%%i:%%sZ') "
+            f"FROM information_schema.PROCESSLIST WHERE {where} ORDER BY TIME DESC LIMIT 3",
+            () if ids else (self._database_name,),
+        )
+        return [LockHolder(pid=int(pid), application_name=self._program_of(int(pid)), user=user, client=host,
+                           since=since, state=str(command or "") or None, query=info)
+                for pid, user, host, command, info, since in processes]
+
     def unlock(self) -> None:
         if not self._locked:
             return
@@ -675,7 +764,11 @@ class MysqlDriver(Driver):
         except pymysql.err.MySQLError as exc:
             if exc.args and exc.args[0] == ER_NO_SUCH_TABLE:
                 return VersionState(None, False)
-            raise
+            problem = self.version_table_problem() if exc.args and exc.args[0] == ER_BAD_FIELD else None
+            problem = problem or self.bookkeeping_error(exc)
+            if problem is None:
+                raise
+            raise problem from None
         if not rows:
             return VersionState(None, False)
         version, dirty = rows[0]

@@ -10,10 +10,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ..errors import DatabaseError, LockTimeoutError, UsageError
+from ..errors import DatabaseError, LockTimeoutError, SafemigrateError, UsageError
 from ..redact import redact_text
 from ..urls import DatabaseURL
-from .base import DbErrorInfo, Driver, LockHolder, Query, StatementFailed, TableName, VersionState
+from .base import (
+    DbErrorInfo,
+    Driver,
+    LockHolder,
+    Query,
+    StatementFailed,
+    TableName,
+    VersionState,
+    check_timeout_ms,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -119,7 +128,8 @@ class PostgresDriver(Driver):
         self._server_version = ""
         self._user: str | None = None
         self.no_lock = url.custom_bool("x-no-lock")
-        self.statement_timeout_ms = url.custom_int("x-statement-timeout", 0)
+        self.statement_timeout_ms = check_timeout_ms(url.custom_int("x-statement-timeout", 0),
+                                                     "x-statement-timeout")
         quoted = url.custom_bool("x-migrations-table-quoted")
         table = url.custom.get("x-migrations-table") or ""
         if table and quoted and not (table.startswith('"') and table.endswith('"')):
@@ -148,12 +158,16 @@ class PostgresDriver(Driver):
                 hint="check that the server is running and that host, port, user, password and "
                 "database in the URL are right",
             ) from None
+        # Our bookkeeping waits on the version and history tables at most the lock timeout; the
+        # session's own lock_timeout is kept (server side) for the migrations' SQL. Same round trip.
         row = self.conn.execute(
             "SELECT current_database(), current_schema(), current_user, "
-            "current_setting('server_version')"
+            "current_setting('server_version'), "
+            "set_config('safemigrate.migration_lock_timeout', current_setting('lock_timeout'), false), "
+            "set_config('lock_timeout', %s, false)", (self._bookkeeping_lock_timeout(),)
         ).fetchone()
         assert row is not None
-        current_db, schema, user, server_version = row
+        current_db, schema, user, server_version = row[:4]
         self._user = user
         self._server_version = server_version
         # golang-migrate keys its lock on the URL path, leading "/" included, and
@@ -201,6 +215,20 @@ class PostgresDriver(Driver):
                 self._conn.cancel()
         except Exception:
             pass
+
+    def _bookkeeping_lock_timeout(self) -> str:
+        # lock_timeout 0 would mean "wait for ever": -lock-timeout 0 waits as little as possible.
+        return f"{max(1, round(self.lock_wait_timeout * 1000))}ms"
+
+    def enter_migration_sql(self) -> list[Query]:
+        return [("SELECT set_config('lock_timeout', current_setting('safemigrate.migration_lock_timeout'), "
+                 "false)", None)]
+
+    def leave_migration_sql(self) -> list[Query]:
+        # Keep what the migration set (SET lock_timeout in one file holds for the next statements,
+        # as on golang-migrate's connection), then bound our own waits again.
+        return [("SELECT set_config('safemigrate.migration_lock_timeout', current_setting('lock_timeout'), "
+                 "false), set_config('lock_timeout', %s, false)", (self._bookkeeping_lock_timeout(),))]
 
     @property
     def database_name(self) -> str:
@@ -312,15 +340,21 @@ class PostgresDriver(Driver):
                 self._raise_lock_timeout(timeout)
             self._locked = True
             return
-        previous = self.conn.execute("SELECT current_setting('lock_timeout')").fetchone()
-        self.conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout * 1000)}ms",))
+        # Only lock_timeout bounds this wait: a shorter x-statement-timeout would otherwise
+        # cancel it and report "canceling statement" instead of who holds the lock.
+        previous = self.conn.execute(
+            "SELECT current_setting('lock_timeout'), current_setting('statement_timeout'), "
+            "set_config('statement_timeout', '0', false), set_config('lock_timeout', %s, false)",
+            (f"{max(1, int(timeout * 1000))}ms",),
+        ).fetchone()
         try:
             self.conn.execute("SELECT pg_advisory_lock(%s)", (key,))
         except psycopg.errors.LockNotAvailable:
             self._raise_lock_timeout(timeout)
         finally:
             self.conn.execute(
-                "SELECT set_config('lock_timeout', %s, false)", (previous[0] if previous else "0",)
+                "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+                (previous[0], previous[1]) if previous else ("0", "0"),
             )
         self._locked = True
 
@@ -361,6 +395,90 @@ class PostgresDriver(Driver):
         return LockHolder(pid=pid, application_name=app or None, user=user, client=client or "local socket",
                           since=since, state=state, query=query)
 
+    # -- our bookkeeping's failures ------------------------------------------------
+    def bookkeeping_error(self, exc: BaseException) -> SafemigrateError | None:
+        import psycopg
+        from psycopg import pq
+
+        # x-statement-timeout shorter than the lock timeout cancels a wait on our tables first.
+        statement_timeout = (isinstance(exc, psycopg.errors.QueryCanceled) and self.statement_timeout_ms > 0
+                             and "statement timeout" in str(exc))
+        if not (statement_timeout or isinstance(
+                exc, psycopg.errors.LockNotAvailable | psycopg.errors.InsufficientPrivilege)):
+            return None
+        if self._conn is not None and self.conn.info.transaction_status == pq.TransactionStatus.INERROR:
+            self.conn.execute("ROLLBACK")  # the failed transaction can only be rolled back
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            return self._privilege_error(exc)
+        if statement_timeout:
+            error = self._table_lock_timeout(f"{self.statement_timeout_ms}ms (x-statement-timeout)")
+            return error if error.details else None
+        return self._table_lock_timeout(f"{self.lock_wait_timeout:g}s (-lock-timeout)")
+
+    def _privilege_error(self, exc: BaseException) -> SafemigrateError:
+        grants: list[str] = []
+        for table, wanted in ((self.version_table, ("SELECT", "INSERT", "DELETE")),
+                              (self.history_table, ("SELECT", "INSERT", "UPDATE"))):
+            missing = self.missing_privileges(table, wanted)
+            if missing:
+                grants.append(f"GRANT {', '.join(missing)} ON {self.qualified(table)} TO {self._user}")
+        message = self._clean(str(exc).splitlines()[0] if str(exc) else "permission denied")
+        return DatabaseError(
+            f"role {self._user} lacks a privilege on safemigrate's tables: {message}",
+            hint=("ask the owner to run: " + "; ".join(grants)) if grants
+            else "ask the tables' owner to grant this role the missing privilege",
+            details={"missing_grants": grants},
+        )
+
+    def _table_lock_timeout(self, waited: str) -> LockTimeoutError:
+        tables = [self.qualified(self.version_table), self.qualified(self.history_table)]
+        rows = self.query(
+            """
+            SELECT a.pid, a.application_name, a.usename, host(a.client_addr),
+                   to_char(coalesce(a.xact_start, a.backend_start) AT TIME ZONE 'UTC',
+                           'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                   a.state, a.query, l.mode, l.relation::regclass::text
+              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid()
+               AND l.relation IN (to_regclass(%s), to_regclass(%s))
+             ORDER BY l.mode IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock'), a.xact_start
+             LIMIT 1
+            """,
+            tables,
+        )
+        if not rows:
+            return LockTimeoutError(
+                f"timeout: waited {waited} for a lock on {tables[0]} or {tables[1]}; "
+                "the session holding it has since ended",
+                hint="run the command again",
+            )
+        pid, app, user, client, since, state, query, mode, relation = rows[0]
+        holder = LockHolder(pid=pid, application_name=app or None, user=user, client=client or "local socket",
+                            since=since, state=state, query=query)
+        return LockTimeoutError(
+            f"timeout: waited {waited} for a lock on {relation}: {holder.describe()} "
+            f"holds {mode} on it",
+            hint=f"wait for that session to finish and run the command again; if it is stuck, end it with "
+            f"SELECT pg_terminate_backend({pid}) (its transaction is rolled back and the lock released)",
+            details={"table": relation, "lock_mode": mode, "holder": holder.__dict__},
+        )
+
+    def missing_privileges(self, table: TableName, privileges: Sequence[str]) -> list[str]:
+        name = self.qualified(table)
+        rows = self.query(
+            "SELECT p FROM unnest(%s::text[]) AS p "
+            "WHERE to_regclass(%s) IS NOT NULL AND NOT has_table_privilege(to_regclass(%s), p)",
+            (list(privileges), name, name),
+        )
+        missing = [str(r[0]) for r in rows]
+        if "INSERT" in privileges and "INSERT" not in missing and table == self.history_table:
+            # The history's id is a bigserial: inserting also needs its sequence.
+            seq = self.query("SELECT pg_get_serial_sequence(%s, 'id')", (name,))
+            if seq and seq[0][0] and not self.query("SELECT has_sequence_privilege(%s, 'USAGE')",
+                                                    (seq[0][0],))[0][0]:
+                missing.append(f"USAGE ON SEQUENCE {seq[0][0]}")
+        return missing
+
     def unlock(self) -> None:
         if not self._locked:
             return
@@ -371,11 +489,23 @@ class PostgresDriver(Driver):
 
     # -- version table ---------------------------------------------------------
     def table_exists(self, table: TableName) -> bool:
+        # pg_class, not information_schema.tables: the latter hides tables the role may not read,
+        # and status must not take "may not read the history" for "no history yet".
         rows = self.query(
-            "SELECT COUNT(1) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            "SELECT COUNT(1) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s "
+            "AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
             (table.schema, table.name),
         )
         return bool(rows and rows[0][0])
+
+    def table_columns(self, table: TableName) -> set[str]:
+        rows = self.query(
+            "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass(%s) "
+            "AND attnum > 0 AND NOT attisdropped",
+            (self.qualified(table),),
+        )
+        return {str(r[0]).lower() for r in rows}
 
     def create_version_table_sql(self) -> list[Query]:
         return [(
@@ -391,6 +521,16 @@ class PostgresDriver(Driver):
             rows = self.query(f"SELECT version, dirty FROM {self.qualified(self.version_table)} LIMIT 1")
         except psycopg.errors.UndefinedTable:
             return VersionState(None, False)
+        except psycopg.errors.UndefinedColumn:
+            problem = self.version_table_problem()
+            if problem is None:
+                raise
+            raise problem from None
+        except psycopg.Error as exc:
+            error = self.bookkeeping_error(exc)
+            if error is None:
+                raise
+            raise error from None
         if not rows:
             return VersionState(None, False)
         version, dirty = rows[0]

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -18,11 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import DatabaseError, LockTimeoutError
+from ..errors import DatabaseError, LockTimeoutError, SafemigrateError
 from ..urls import DatabaseURL
 from .base import DbErrorInfo, Driver, LockHolder, Query, TableName, VersionState, local_identity
 
 __all__ = ["SqliteDriver", "sqlite_path"]
+
+_PLAIN_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # go-sqlite3 (mattn) DSN parameters we can honour, mapped to PRAGMAs.
 _PRAGMA_PARAMS = {
@@ -56,6 +59,7 @@ class SqliteDriver(Driver):
         self._conn: sqlite3.Connection | None = None
         self._lock_file: IO[str] | None = None
         self._locked = False
+        self._cancel_requested = False
         if not self.path:
             raise DatabaseError(
                 f"no database file in {url.redacted()}",
@@ -112,6 +116,7 @@ class SqliteDriver(Driver):
         self._release_lock_file()
 
     def cancel(self) -> None:
+        self._cancel_requested = True  # also ends a wait for the lock file
         if self._conn is not None:
             self._conn.interrupt()
 
@@ -159,7 +164,7 @@ class SqliteDriver(Driver):
     def lock(self, timeout: float) -> None:
         if self._locked:
             raise DatabaseError("database locked: this process already holds the migration lock")
-        self.conn.execute(f"PRAGMA busy_timeout = {int(max(timeout, 0) * 1000)}")
+        self.conn.execute(f"PRAGMA busy_timeout = {min(int(max(timeout, 0) * 1000), 2**31 - 1)}")
         path = self.lock_path()
         if path is None:
             self._locked = True
@@ -171,6 +176,9 @@ class SqliteDriver(Driver):
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if self._cancel_requested:
+                    handle.close()
+                    raise DatabaseError("the wait for the migration lock was interrupted") from None
                 if time.monotonic() >= deadline:
                     holder = self._read_holder(path)
                     handle.close()
@@ -218,9 +226,26 @@ class SqliteDriver(Driver):
         rows = self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,))
         return bool(rows)
 
+    def table_columns(self, table: TableName) -> set[str]:
+        rows = self.query("SELECT name FROM pragma_table_info(?)", (table.name,))
+        return {str(r[0]).lower() for r in rows}
+
+    def bookkeeping_error(self, exc: BaseException) -> SafemigrateError | None:
+        if isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc):
+            return LockTimeoutError(
+                f"timeout: waited {self.lock_wait_timeout:g}s (-lock-timeout) for another connection's "
+                f"write lock on {self.path} to be released",
+                hint="find the program that keeps a transaction open on the database file "
+                f"(fuser {self.path}), let it finish, and run the command again",
+            )
+        return None
+
     def create_version_table_sql(self) -> list[Query]:
-        # golang-migrate's exact DDL, index name included, with the table name as configured.
-        table = self.version_table.name
+        # golang-migrate's exact DDL, index name included. x-migrations-table is a name, never
+        # SQL: anything but a plain identifier is quoted (a plain one stays bare, byte for byte
+        # golang-migrate's schema).
+        name = self.version_table.name
+        table = name if _PLAIN_IDENTIFIER.fullmatch(name) else self.quote_ident(name)
         return [
             (f"CREATE TABLE IF NOT EXISTS {table} (version uint64,dirty bool)", None),
             (f"CREATE UNIQUE INDEX IF NOT EXISTS version_unique ON {table} (version)", None),
@@ -232,7 +257,11 @@ class SqliteDriver(Driver):
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return VersionState(None, False)
-            raise
+            problem = self.version_table_problem() if "no such column" in str(exc) else None
+            problem = problem or self.bookkeeping_error(exc)
+            if problem is None:
+                raise
+            raise problem from None
         if not rows:
             return VersionState(None, False)
         version, dirty = rows[0]
