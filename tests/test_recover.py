@@ -14,6 +14,7 @@ import pytest
 from support import (
     TestDatabase,
     run_cli,
+    run_cli_process,
     unique_name,
     with_database,
     with_password,
@@ -245,20 +246,22 @@ def test_an_interrupted_create_index_concurrently_is_found_invalid_and_finished(
 
     import psycopg
 
-    files = {**CHAT, "000002_last_seen.up.sql": "ALTER TABLE users ADD COLUMN last_seen timestamptz;\n"
-                                                "CREATE INDEX CONCURRENTLY idx_users_last_seen ON users (last_seen);\n",
+    files = {"000001_users.up.sql": "CREATE TABLE users (id integer PRIMARY KEY, email text, "
+                                    "last_seen timestamptz);\n",
+             "000002_last_seen.up.sql": "CREATE TABLE rooms (id integer PRIMARY KEY);\n"
+                                        "CREATE INDEX CONCURRENTLY idx_users_last_seen ON users (last_seen);\n",
              "000002_last_seen.down.sql": "DROP INDEX CONCURRENTLY IF EXISTS idx_users_last_seen;\n"
-                                          "ALTER TABLE users DROP COLUMN IF EXISTS last_seen;\n"}
+                                          "DROP TABLE IF EXISTS rooms;\n"}
     folder = write_migrations(tmp_path / "m", files)
     assert run_cli("-path", str(folder), "-database", db.url, "up", "1").exit_code == 0
     plain = db._connect_to
     # A transaction CONCURRENTLY must wait for; the test then ends the index build's backend.
     with psycopg.connect(plain) as holder:
-        holder.execute("SELECT txid_current()")
+        holder.execute("INSERT INTO users (id, email) VALUES (99, 'held@example.com')")
         done: list[Any] = []
 
         def run_up() -> None:
-            done.append(run_cli("-path", str(folder), "-database", db.url, "up"))
+            done.append(run_cli_process("-path", str(folder), "-database", db.url, "up"))
 
         worker = threading.Thread(target=run_up)
         worker.start()

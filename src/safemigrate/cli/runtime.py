@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -200,6 +201,9 @@ def handle_signals(migrator: Migrator, output: Output) -> Iterator[None]:
                     "running migration, releasing the lock); send it again to abort at once")
         migrator.interrupt(signum)
 
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread: a caller in another thread handles them itself
+        return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
         signal.signal(sig, on_signal)

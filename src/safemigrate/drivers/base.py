@@ -292,6 +292,10 @@ class Driver(ABC):
         """After a migration's own SQL: bound our bookkeeping's lock waits by the lock timeout again."""
         return []
 
+    def migration_lock_wait_sql(self, seconds: float) -> list[Query]:
+        """Make the migrations' own statements wait at most ``seconds`` for a lock (release does)."""
+        return []
+
     def bookkeeping_error(self, exc: BaseException) -> SafemigrateError | None:
         """A clear error for a failure of our own SQL on the version or history table (a lock wait
         that timed out, a missing privilege), or None when ``exc`` is none of those."""

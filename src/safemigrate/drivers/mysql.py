@@ -441,6 +441,11 @@ class MysqlDriver(Driver):
     def leave_migration_sql(self) -> list[Query]:
         return [(self._leave_sql(), None)]
 
+    def migration_lock_wait_sql(self, seconds: float) -> list[Query]:
+        # The values enter_migration_sql() hands to the migrations' SQL (whole seconds, at least 1).
+        whole = max(1, round(seconds))
+        return [(f"SET @safemigrate_lwt = {whole}, @safemigrate_ilwt = {whole}", None)]
+
     def close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None

@@ -224,6 +224,11 @@ class PostgresDriver(Driver):
         return [("SELECT set_config('lock_timeout', current_setting('safemigrate.migration_lock_timeout'), "
                  "false)", None)]
 
+    def migration_lock_wait_sql(self, seconds: float) -> list[Query]:
+        # The value enter_migration_sql() hands to the migrations' SQL.
+        return [("SELECT set_config('safemigrate.migration_lock_timeout', %s, false)",
+                 (f"{max(1, round(seconds * 1000))}ms",))]
+
     def leave_migration_sql(self) -> list[Query]:
         # Keep what the migration set (SET lock_timeout in one file holds for the next statements,
         # as on golang-migrate's connection), then bound our own waits again.

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Diagnosis", "RepairOption", "StatementVerdict", "diagnose"]
 
-Recorded = Literal["committed", "started", "not run", "unknown"]
+Recorded = Literal["committed", "started", "failed", "not run", "unknown"]
 Verdict = Literal["took effect", "did not run", "half-built", "unknown"]
 
 
@@ -133,6 +133,8 @@ def _recorded(record: HistoryRecord | None, number: int) -> Recorded:
     started = getattr(record, "statement_started", None)
     if number <= committed:
         return "committed"
+    if record.outcome == "failed" and number == committed + 1:
+        return "failed"  # sent, and the server answered with an error
     if started is not None and number == started:
         return "started"
     return "not run"
@@ -143,7 +145,8 @@ def _recorded(record: HistoryRecord | None, number: int) -> Recorded:
 def _judge(driver: Driver, number: int, line: int, text: str, recorded: Recorded) -> StatementVerdict:
     effects = effects_of(text, driver.dialect)
     if effects is None:
-        verdict: Verdict = {"committed": "took effect", "not run": "did not run"}.get(recorded, "unknown")  # type: ignore[assignment]
+        verdict: Verdict = {"committed": "took effect", "not run": "did not run",  # type: ignore[assignment]
+                            "failed": "did not run"}.get(recorded, "unknown")
         why = "no catalog witness (DML, SET, …): the history's word only" if recorded != "unknown" \
             else "no catalog witness and no history of ours: unknown"
         return StatementVerdict(number, line, text, recorded, "n/a", verdict, None, [why])
@@ -157,10 +160,10 @@ def _judge(driver: Driver, number: int, line: int, text: str, recorded: Recorded
         f"{effect.describe()} {'INVALID' if presence == 'invalid' else presence}" for effect, presence, _n in results)
     if invalid:
         return StatementVerdict(number, line, text, recorded, described, "half-built", effects, notes)
-    if all(done) and recorded == "not run" and all(effect.expect == "absent" for effect in effects):
+    if all(done) and recorded in ("not run", "failed") and all(effect.expect == "absent" for effect in effects):
         verdict = "did not run"
-        notes.append("what it drops is not there, but the history says it was never sent: it may never have "
-                     "existed")
+        notes.append("what it drops is not there, but the history says it " + (
+            "failed" if recorded == "failed" else "was never sent") + ": it may never have existed")
     elif all(done):
         verdict = "took effect"
     elif not any(done):

@@ -551,15 +551,12 @@ class _Release:
 
     def _session_timeouts(self) -> None:
         """The migrations' own statements wait at most migration_lock_timeout for a table lock."""
-        lock_ms = int(self.o.migration_lock_timeout * 1000)
-        if self.driver.dialect == "postgres":
-            self.driver.execute(f"SET lock_timeout = {lock_ms}")
-            if self.o.statement_timeout:
-                self.driver.execute(f"SET statement_timeout = {int(self.o.statement_timeout * 1000)}")
-        elif self.driver.dialect == "mysql":
-            seconds = max(1, round(self.o.migration_lock_timeout))
-            self.driver.execute(f"SET SESSION lock_wait_timeout = {seconds}")
-            self.driver.execute(f"SET SESSION innodb_lock_wait_timeout = {seconds}")
+        for sql, params in self.driver.migration_lock_wait_sql(self.o.migration_lock_timeout):
+            self.driver.execute(sql, params)
+        if self.o.statement_timeout and self.driver.dialect == "postgres":
+            self.driver.execute(f"SET statement_timeout = {int(self.o.statement_timeout * 1000)}")
+        elif self.o.statement_timeout and self.driver.dialect == "mysql":
+            self.driver.execute(f"SET SESSION max_statement_time = {float(self.o.statement_timeout)}")
 
     @staticmethod
     def _lock_timed_out(exc: MigrationFailedError) -> bool:
