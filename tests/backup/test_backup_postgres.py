@@ -182,17 +182,17 @@ def test_prune_counts_only_verified_backups(pg_db: str, tmp_path: Path) -> None:
     second = create(pg_db, store, "--verify")
     pinned = create(pg_db, store, "--pin")
     newest = create(pg_db, store)
-    plan = run_cli("backup", "prune", "--to", str(store), "--dry-run", "--json").json()
+    plan = run_cli("backup", "prune", "--to", str(store), "--dry-run", "--keep-within", "0", "--json").json()
     assert {k["id"] for k in plan["keep"]} == {second["id"], pinned["id"], newest["id"]}
     assert [r["id"] for r in plan["remove"]] == [first["id"]]
     assert len(run_cli("backup", "list", "--to", str(store), "--json").json()["backups"]) == 4
-    text = run_cli("backup", "prune", "--to", str(store))
+    text = run_cli("backup", "prune", "--to", str(store), "--keep-within", "0")
     assert text.exit_code == 0 and "removed " + first["id"] in text.stdout
     ids = [b["id"] for b in run_cli("backup", "list", "--to", str(store), "--json").json()["backups"]]
     assert ids == [second["id"], pinned["id"], newest["id"]]
     assert run_cli("backup", "pin", pinned["id"], "--unpin", "--to", str(store)).exit_code == 0
     again = run_cli("backup", "prune", "--to", str(store), "--keep-daily", "0", "--keep-weekly", "0",
-                    "--keep-monthly", "0", "--json").json()
+                    "--keep-monthly", "0", "--keep-within", "0", "--json").json()
     # unpinned, it is still unverified and newer than the newest verified backup: kept for now
     assert again["remove"] == []
     reasons = {k["id"]: k["reasons"] for k in again["keep"]}

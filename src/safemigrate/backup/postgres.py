@@ -50,6 +50,7 @@ from .storage import Storage, os_error_message
 from .tools import (
     BackupToolError,
     Tool,
+    child_env,
     clean_stderr,
     conninfo_string,
     find_pg_tool,
@@ -284,7 +285,7 @@ def _run_dump(url: DatabaseURL, tool: Tool, checker: Tool | None, compression: C
               progress: ProgressCallback | None) -> tuple[list[BackupFile], str]:
     params = _params(url)
     with pg_passfile(params) as pass_env, private_dir("safemigrate-dump-") as private:
-        env = {**os.environ, **pass_env}
+        env = child_env(pass_env)
         if compression.method == "zstd":
             name = "database.dump.zst"
             entry = _stream_dump(url, tool, checker, compression, snapshot, staging / name, options,
@@ -483,7 +484,7 @@ def restore_into(storage: Storage, manifest: Manifest, url: DatabaseURL, dbname:
             "verify on an older backup (safemigrate backup list)")
     meter = Meter("restore", progress, sum(f.size for f in manifest.files))
     with pg_passfile(params) as pass_env:
-        env = {**os.environ, **pass_env}
+        env = child_env(pass_env)
         local = storage.local_dir(manifest.id)
         stream = manifest.compression.method == "zstd"
         if stream and not use_jobs:
@@ -563,7 +564,7 @@ def quick_check(storage: Storage, manifest: Manifest, options: RestoreOptions,
     argv = [tool.path, "--file=" + os.devnull]
     meter = Meter("verify", progress, sum(f.size for f in manifest.files))
     if manifest.compression.method == "zstd":
-        _restore_stream(storage, manifest, argv, dict(os.environ), [], meter)
+        _restore_stream(storage, manifest, argv, child_env(), [], meter)
     else:
         with private_dir("safemigrate-verify-", options.work_dir) as work:
             local = storage.local_dir(manifest.id)
@@ -597,6 +598,23 @@ def verify_full(storage: Storage, manifest: Manifest, url: DatabaseURL | None, o
         drop_database(url, name)
 
 
+def database_exists(url: DatabaseURL, name: str) -> bool:
+    with admin_connection(url) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def leftovers(url: DatabaseURL, original: str) -> list[str]:
+    """Databases an interrupted restore of ``original`` left on the server (``_incoming_``/``_old_``)."""
+    with admin_connection(url) as conn:
+        names = [str(r[0]) for r in conn.execute("SELECT datname FROM pg_database ORDER BY 1").fetchall()]
+    return [n for n in names
+            if any(n.startswith(f"{original[:30]}_safemigrate_{kind}_") for kind in ("incoming", "old"))]
+
+
+def drop_command(name: str) -> str:
+    return f"DROP DATABASE {_quote(name)};"
+
+
 def swap_databases(url: DatabaseURL, original: str, incoming: str, *_unused: Any) -> None:
     """Put ``incoming`` in place of ``original`` (two renames), then drop the old one.
 
@@ -610,8 +628,9 @@ def swap_databases(url: DatabaseURL, original: str, incoming: str, *_unused: Any
         owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
                              (original,)).fetchone()
         if owner is None:
-            raise DatabaseError(f"database {original!r} does not exist on {url.redacted()}",
-                                hint="restore without --replace to create a new database")
+            raise UsageError(f"database {original!r} does not exist on {url.redacted()}",
+                             hint=f"restore into a new database instead: add --target {original} and "
+                             "drop --replace")
         with contextlib.suppress(psycopg.Error):
             conn.execute(f"ALTER DATABASE {_quote(incoming)} OWNER TO {_quote(owner[0])}")
         conn.execute(f"ALTER DATABASE {_quote(original)} ALLOW_CONNECTIONS false")
