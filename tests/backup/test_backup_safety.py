@@ -421,16 +421,18 @@ def test_sqlite_replace_keeps_the_files_mode_and_owner(sqlite_db: str, tmp_path:
 
 
 @pytest.mark.postgres
-def test_replace_onto_a_database_that_no_longer_exists_suggests_target(pg_db: str, tmp_path: Path) -> None:
-    from urllib.parse import urlsplit, urlunsplit
+def test_replace_onto_a_database_that_no_longer_exists_suggests_target(pg_db: str, tmp_path: Path,
+                                                                      postgres_admin_url: str) -> None:
+    from urllib.parse import urlsplit
 
     store = tmp_path / "b"
     backup = create(pg_db, store)
-    gone = urlunsplit(urlsplit(pg_db)._replace(path="/" + urlsplit(pg_db).path.lstrip("/") + "_gone"))
-    result = run_cli("backup", "restore", backup["id"], "--replace", "--yes", "--database", gone,
-                     "--from-database", urlsplit(pg_db).path.lstrip("/"), "--to", str(store), env=no_url_env())
+    name = urlsplit(pg_db).path.lstrip("/")
+    admin_execute(postgres_admin_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+    result = run_cli("backup", "restore", backup["id"], "--replace", "--yes", "--database", pg_db,
+                     "--to", str(store), env=no_url_env())
     assert result.exit_code == 2, result.output
-    assert "does not exist" in result.stderr and "--target " in result.stderr
+    assert "does not exist" in result.stderr and f"--target {name}" in result.stderr
     assert "check the host" not in result.stderr
 
 
@@ -443,3 +445,93 @@ def test_storage_credentials_are_masked_in_output(monkeypatch: pytest.MonkeyPatc
     _register_storage_secrets(settings, "s3://bucket/p", f"http://key:{CANARY_PASSWORD}x@127.0.0.1:9000")
     scrubbed = settings.output.scrub(f"signature for aws-{CANARY_PASSWORD} and {CANARY_PASSWORD}x failed")
     assert CANARY_PASSWORD not in scrubbed
+
+
+@pytest.mark.postgres
+def test_states_an_interrupted_postgres_swap_can_leave_are_named_with_the_fix(pg_db: str, tmp_path: Path,
+                                                                              postgres_admin_url: str) -> None:
+    from urllib.parse import urlsplit
+
+    store = tmp_path / "b"
+    backup = create(pg_db, store)
+    name = urlsplit(pg_db).path.lstrip("/")
+    # Killed after closing the original to new sessions, before the renames committed.
+    admin_execute(postgres_admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+    closed = run_cli("backup", "restore", backup["id"], "--target", f"{name}_copy", "--database", pg_db,
+                     "--to", str(store), env=no_url_env())
+    assert f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true;' in closed.stderr, closed.output
+    admin_execute(postgres_admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    # An older release renamed in two steps: the original under its _old_ name, none under its own.
+    old = f"{name}_safemigrate_old_abc123"
+    admin_execute(postgres_admin_url, f'ALTER DATABASE "{name}" RENAME TO "{old}"')
+    try:
+        missing = run_cli("backup", "restore", backup["id"], "--replace", "--yes", "--database", pg_db,
+                          "--to", str(store), env=no_url_env())
+        assert missing.exit_code == 2
+        assert f'ALTER DATABASE "{old}" RENAME TO "{name}";' in missing.stderr, missing.output
+    finally:
+        admin_execute(postgres_admin_url, f'ALTER DATABASE "{old}" RENAME TO "{name}"')
+
+
+@pytest.mark.mysql
+def test_mariadb_backup_during_a_schema_change_is_retried(mysql_admin_url: str, tmp_path: Path) -> None:
+    import shutil
+    from urllib.parse import urlsplit
+
+    import pymysql
+
+    from support import unique_name, with_database
+
+    real = next(p for p in (shutil.which("mariadb-dump"), shutil.which("mysqldump")) if p)
+    parts = urlsplit(mysql_admin_url)
+    connect = dict(host=parts.hostname or "127.0.0.1", port=parts.port or 3306, user=parts.username or "root",
+                   password=parts.password or "")
+    name = unique_name("sm_ddl")
+    conn = pymysql.connect(**connect, autocommit=True)  # type: ignore[arg-type]
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}`")
+            cur.execute(f"CREATE TABLE `{name}`.a_big (id int PRIMARY KEY, pad varchar(2000))")
+            cur.executemany(f"INSERT INTO `{name}`.a_big VALUES (%s, REPEAT('x', 2000))",
+                            [(i,) for i in range(1500)])  # ~3 MB: the dump waits on a full pipe here
+            cur.execute(f"CREATE TABLE `{name}`.z_late (id int PRIMARY KEY)")
+        # The first dump: once it has begun (its snapshot exists), a "migration" alters z_late
+        # before the dump reaches it, exactly what a concurrent `safemigrate up` does.
+        bindir, marker = tmp_path / "bin", tmp_path / "altered"
+        script = f"""#!{sys.executable}
+import os, subprocess, sys
+REAL = {real!r}
+if sys.argv[1:2] == ["--version"] or os.path.exists({str(marker)!r}):
+    os.execv(REAL, [REAL, *sys.argv[1:]])
+open({str(marker)!r}, "w").close()
+proc = subprocess.Popen([REAL, *sys.argv[1:]], stdout=subprocess.PIPE)
+out, seen = sys.stdout.buffer, b""
+while b"CREATE TABLE" not in seen:
+    block = proc.stdout.read1(65536)
+    if not block:
+        break
+    out.write(block)
+    out.flush()
+    seen += block
+import pymysql
+ddl = pymysql.connect(**{connect!r}, autocommit=True)
+ddl.cursor().execute("ALTER TABLE `{name}`.z_late ADD COLUMN extra int, ALGORITHM=COPY")
+ddl.close()
+while block := proc.stdout.read1(65536):
+    out.write(block)
+out.flush()
+sys.exit(proc.wait())
+"""
+        for tool in ("mariadb-dump", "mysqldump"):
+            write_script(bindir / tool, script)
+        env = {**no_url_env(), "PATH": f"{bindir}:{os.environ['PATH']}"}
+        result = run_cli("backup", "create", "--database", with_database(mysql_admin_url, name), "--to",
+                         str(tmp_path / "b"), "--json", env=env)
+        assert marker.exists()
+        assert result.exit_code == 0, result.output
+        warnings = result.json()["backup"]["extra"]["warnings"]
+        assert any("1412" in w for w in warnings), warnings
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()

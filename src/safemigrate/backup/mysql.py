@@ -162,12 +162,50 @@ def _inspect(conn: Any, database: str, table: str) -> Inspection:
     return Inspection(version=version, dirty=dirty, row_counts=counts)
 
 
+# A table altered after the dump's snapshot began (a migration running): the server says
+# "Table definition has changed, please retry transaction". We retry, as it asks, a few times.
+_DDL_RACE = ("1412", "Table definition has changed")
+RETRY_DELAYS = (1.0, 3.0, 9.0)
+
+
+def _is_ddl_race(exc: SafemigrateError) -> bool:
+    return any(mark in exc.message for mark in _DDL_RACE)
+
+
 def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
          progress: ProgressCallback | None = None) -> DumpOutcome:
-    import pymysql
-
+    """Dump, retrying (with growing pauses) when a concurrent DDL statement breaks the snapshot."""
     params = mysql_params(url)
     tool = find_mysql_dump()
+    retried: list[str] = []
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            outcome = _dump_once(url, params, tool, staging, options, progress)
+        except (BackupToolError, DatabaseError) as exc:
+            if not _is_ddl_race(exc):
+                raise
+            (staging / DATA_NAME).unlink(missing_ok=True)
+            if delay is None:
+                raise BackupFailedError(
+                    f"the dump of {params.database} failed {len(retried) + 1} times: a table was changed "
+                    "while it ran (MariaDB/MySQL error 1412, 'Table definition has changed'); a migration "
+                    "or other schema change is probably running",
+                    hint="run safemigrate backup create again once the migration has finished "
+                    "(safemigrate version shows whether one is in progress), or take the backup before "
+                    "starting it", details={"attempts": len(retried) + 1}) from None
+            retried.append(f"attempt {len(retried) + 1} hit error 1412 (a table changed during the dump); "
+                           f"retried after {delay:.0f}s")
+            time.sleep(delay)
+            continue
+        outcome.warnings.extend(retried)
+        return outcome
+    raise AssertionError("unreachable")
+
+
+def _dump_once(url: DatabaseURL, params: MysqlParams, tool: Any, staging: Path, options: CreateOptions,
+               progress: ProgressCallback | None) -> DumpOutcome:
+    import pymysql
+
     table = url.custom.get("x-migrations-table") or "schema_migrations"
     conn = _connect(params, params.database)
     consistent = True
@@ -196,8 +234,11 @@ def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
             if locked:
                 with contextlib.suppress(pymysql.Error):
                     _rows(conn, "UNLOCK TABLES")
-        inspection = _inspect(conn, params.database, table)
-        _rows(conn, "COMMIT")
+        try:
+            inspection = _inspect(conn, params.database, table)
+            _rows(conn, "COMMIT")
+        except pymysql.Error as exc:  # 1412 here too when a migration altered a table meanwhile
+            raise DatabaseError(f"counting the rows of {params.database} failed: {exc}") from None
     finally:
         conn.close()
     return DumpOutcome(

@@ -615,8 +615,17 @@ def drop_command(name: str) -> str:
     return f"DROP DATABASE {_quote(name)};"
 
 
+def refusing_connections(url: DatabaseURL, name: str) -> str | None:
+    """The statement that reopens ``name`` when a restore killed during its swap left it closed."""
+    with admin_connection(url) as conn:
+        row = conn.execute("SELECT datallowconn FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if row is None or row[0]:
+        return None
+    return f"ALTER DATABASE {_quote(name)} ALLOW_CONNECTIONS true;"
+
+
 def swap_databases(url: DatabaseURL, original: str, incoming: str, *_unused: Any) -> None:
-    """Put ``incoming`` in place of ``original`` (two renames), then drop the old one.
+    """Put ``incoming`` in place of ``original`` (two renames in one transaction), then drop the old one.
 
     Sessions connected to the original are ended (the restore replaces what they see).
     The original's owner is carried over when we may.
@@ -643,15 +652,15 @@ def swap_databases(url: DatabaseURL, original: str, incoming: str, *_unused: Any
                 if not left:
                     break
                 time.sleep(0.1)
-            conn.execute(f"ALTER DATABASE {_quote(original)} RENAME TO {_quote(old)}")
+            # Both renames in one transaction: a kill at any moment leaves either the original or
+            # the restored copy under the original's name, never no database at all.
+            with conn.transaction():
+                conn.execute(f"ALTER DATABASE {_quote(original)} RENAME TO {_quote(old)}")
+                conn.execute(f"ALTER DATABASE {_quote(incoming)} RENAME TO {_quote(original)}")
         except psycopg.Error as exc:
             conn.execute(f"ALTER DATABASE {_quote(original)} ALLOW_CONNECTIONS true")
             raise DatabaseError(f"cannot replace {original!r}: {redact_text(str(exc))}",
-                                hint="stop the applications using it and run the restore again") from None
-        try:
-            conn.execute(f"ALTER DATABASE {_quote(incoming)} RENAME TO {_quote(original)}")
-        except psycopg.Error as exc:
-            conn.execute(f"ALTER DATABASE {_quote(old)} RENAME TO {_quote(original)}")
-            conn.execute(f"ALTER DATABASE {_quote(original)} ALLOW_CONNECTIONS true")
-            raise DatabaseError(f"cannot replace {original!r}: {redact_text(str(exc))}") from None
+                                hint="nothing was replaced; stop the applications using it and run the "
+                                "restore again") from None
+        # The restored copy was created by us and allows connections; the old one is dropped.
     drop_database(url, old)

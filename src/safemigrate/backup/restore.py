@@ -138,9 +138,14 @@ def _server_leftovers(ops: _ServerOps, url: DatabaseURL, tell: Callable[[str], N
     try:
         names = ops.leftovers(url, original)
         present = ops.exists(url, original) if names else True
+        reopen = ops.reopen(url, original) if ops.reopen is not None else None
     except SafemigrateError:
         return []  # the restore itself reports an unreachable server
     found: list[dict[str, str]] = []
+    if reopen is not None:
+        tell(f"database {original} refuses connections: a restore was interrupted while swapping it; "
+             f"open it again with: {reopen}")
+        found.append({"name": original, "command": reopen})
     for name in names:
         if "_safemigrate_old_" in name and not present and ops.rename_back is not None:
             # Killed between PostgreSQL's two renames: the original is under the old name.
@@ -235,6 +240,7 @@ class _ServerOps:
     drop_command: Callable[[str], str]
     client: str
     rename_back: Callable[[str, str], str] | None = None
+    reopen: Callable[[DatabaseURL, str], str | None] | None = None
 
 
 def _postgres_ops() -> _ServerOps:
@@ -245,7 +251,8 @@ def _postgres_ops() -> _ServerOps:
 
     return _ServerOps(postgres.create_database, postgres.drop_database, postgres.restore_into,
                       postgres.inspect_database, postgres.swap_databases, 63, postgres.database_exists,
-                      postgres.leftovers, postgres.drop_command, "psql", rename_back)
+                      postgres.leftovers, postgres.drop_command, "psql", rename_back,
+                      postgres.refusing_connections)
 
 
 def _mysql_ops() -> _ServerOps:
