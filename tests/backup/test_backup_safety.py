@@ -327,6 +327,9 @@ def test_mariadb_replace_killed_mid_restore_never_leaves_the_database_half_resto
     import shutil
 
     store = tmp_path / "b"
+    # What RENAME TABLE does not carry by itself: a foreign key between moved tables, an event.
+    mysql_rows(mysql_db, "ALTER TABLE audit ADD CONSTRAINT audit_item FOREIGN KEY (item) REFERENCES items (id)")
+    mysql_rows(mysql_db, "CREATE EVENT tidy ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM audit")
     backup = create(mysql_db, store, "--verify")
     real = next(p for p in (shutil.which("mariadb"), shutil.which("mysql")) if p)
     bindir, marks = tmp_path / "bin", tmp_path / "marks"
@@ -367,6 +370,11 @@ exec "{real}" "$@"
     assert mysql_rows(mysql_db, "SHOW TRIGGERS")[0][0] == "items_audit"  # non-table objects came along
     assert mysql_rows(mysql_db, "SELECT count(*) FROM named") == [(200,)]
     assert mysql_rows(mysql_db, "CALL answer()") == [(42,)]
+    assert [r[1] for r in mysql_rows(mysql_db, "SHOW EVENTS")] == ["tidy"]
+    db = mysql_db.rsplit("/", 1)[-1]
+    assert mysql_rows(mysql_db, "SELECT constraint_schema, unique_constraint_schema, referenced_table_name "
+                      "FROM information_schema.referential_constraints WHERE constraint_name = 'audit_item'"
+                      ) == [(db, db, "items")]
 
 
 @pytest.mark.postgres

@@ -491,7 +491,7 @@ class _Objects:
     triggers: list[tuple[str, str, str]]  # name, sql_mode, CREATE TRIGGER
     views: list[tuple[str, str]]  # name, CREATE VIEW (qualified with the database's name)
     routines: list[tuple[str, str, str, str]]  # kind, name, sql_mode, CREATE
-    events: list[tuple[str, str, str]]  # name, sql_mode, CREATE EVENT
+    events: list[tuple[str, str, str, str]]  # name, sql_mode, time_zone, CREATE EVENT
 
     @classmethod
     def read(cls, conn: Any, db: str) -> _Objects:
@@ -510,8 +510,8 @@ class _Objects:
         events = []
         for (name,) in _rows(conn, "SELECT event_name FROM information_schema.events WHERE event_schema = %s",
                              (db,)):
-            row = _rows(conn, f"SHOW CREATE EVENT {_q(db)}.{_q(name)}")[0]
-            events.append((str(name), str(row[2]), str(row[3])))
+            row = _rows(conn, f"SHOW CREATE EVENT {_q(db)}.{_q(name)}")[0]  # event, sql_mode, time_zone, sql
+            events.append((str(name), str(row[1]), str(row[2]), str(row[3])))
         return cls(triggers, views, routines, events)
 
 
@@ -584,6 +584,8 @@ def swap_databases(url: DatabaseURL, original: str, incoming: str, storage: Stor
             for _name, mode, sql in current.triggers:
                 with contextlib.suppress(Exception):
                     _in_mode(conn, mode, sql)
+            with contextlib.suppress(Exception):
+                _rows(conn, f"DROP DATABASE {_q(old)}")  # still empty: nothing moved
             raise DatabaseError(f"cannot replace {original!r}: {redact_text(str(exc))}",
                                 hint="nothing was replaced; stop the applications using it and run "
                                 "the restore again") from None
@@ -598,11 +600,13 @@ def swap_databases(url: DatabaseURL, original: str, incoming: str, storage: Stor
             _rows(conn, f"DROP {kind} IF EXISTS {_q(original)}.{_q(name)}")
         for _kind, _name, mode, sql in restored.routines:
             _in_mode(conn, mode, sql)
-        for name, _mode, _sql in current.events:
+        for name, _mode, _zone, _sql in current.events:
             _rows(conn, f"DROP EVENT IF EXISTS {_q(original)}.{_q(name)}")
-        for _name, mode, sql in restored.events:
+        saved_zone = str(_rows(conn, "SELECT @@SESSION.time_zone")[0][0])
+        for _name, mode, zone, sql in restored.events:
+            _rows(conn, "SET SESSION time_zone = %s", (zone,))
             _in_mode(conn, mode, sql)
-        _rows(conn, "SET SESSION sql_mode = %s", (saved_mode,))
+        _rows(conn, "SET SESSION sql_mode = %s, SESSION time_zone = %s", (saved_mode, saved_zone))
         _rows(conn, f"DROP DATABASE {_q(old)}")
     finally:
         conn.close()
