@@ -97,9 +97,10 @@ def test_list_says_when_the_files_were_last_checked_and_check_rehashes(sqlite_db
     made = create(sqlite_db, store, "--verify")
     assert [b["files_checked"] for b in listed(store)] == ["not re-checked"]
     text = run_cli("backup", "list", "--to", str(store), env=no_url_env()).stdout
-    assert "verified " + made["created_at"][:10] in text and "not re-checked" in text
+    day = listed(store)[0]["verified_at"][:10]
+    assert f"verified {day}, not re-checked" in text
     checked = run_cli("backup", "list", "--to", str(store), "--check", env=no_url_env())
-    assert checked.exit_code == 0 and "files checked now" in checked.stdout
+    assert checked.exit_code == 0 and f"verified {day}, files checked now" in checked.stdout
     assert listed(store)[0]["files_checked"].startswith("files checked 20")
     flip_byte(store / made["id"] / made["files"][0]["name"])
     damaged = run_cli("backup", "list", "--to", str(store), "--check", "--json", env=no_url_env())

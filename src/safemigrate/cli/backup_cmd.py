@@ -280,15 +280,17 @@ def list_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | No
             which = f" of database {selector.name}" if selector is not None else ""
             return f"no backups{which} in {storage.location}"
         header = (f"{'ID':<44} {'CREATED (UTC)':<20} {'DATABASE':<16} {'VERSION':>8} {'SIZE':>10} "
-                  f"{'STATE':<13} {'FILES':<26} {'PINNED':<6} LABEL")
+                  f"{'STATE':<50} {'PINNED':<6} LABEL")
         lines = [header]
         for r in rows:
             version = "-" if r["schema_version"] is None else str(r["schema_version"]) + (
                 "*" if r["dirty"] else "")
-            state = r["verification"] + (f" {r['verified_at'][:10]}" if r["verified_at"] else "")
+            # e.g. "verified 2026-11-30, files checked now" / "verified 2026-11-30, not re-checked"
+            state = r["verification"] + (f" {r['verified_at'][:10]}, {r['files_checked']}"
+                                         if r["verified_at"] else "")
             database = str(r["database"]).rsplit("/", 1)[-1]
             lines.append(f"{r['id']:<44} {r['created_at'][:19].replace('T', ' '):<20} {database:<16} "
-                         f"{version:>8} {_size(r['size']):>10} {state:<13} {r['files_checked']:<26} "
+                         f"{version:>8} {_size(r['size']):>10} {state:<50} "
                          f"{'yes' if r['pinned'] else '':<6} {r['label'] or ''}".rstrip())
         return "\n".join(lines)
 
