@@ -557,3 +557,19 @@ def test_sqlite_leftover_of_an_interrupted_replace_is_reported(sqlite_db: str, t
     assert result.exit_code == 0, result.output
     assert result.json()["restore"]["leftovers"] == [{"name": str(leftover), "command": f"rm -- {leftover}"}]
     assert "interrupted restore left" in result.stderr and leftover.exists()  # reported, never deleted
+
+
+@pytest.mark.mysql
+def test_mariadb_replace_when_a_view_now_has_a_restored_tables_name(mysql_db: str, tmp_path: Path) -> None:
+    store = tmp_path / "b"
+    mysql_rows(mysql_db, "CREATE TABLE report (id int PRIMARY KEY)")
+    mysql_rows(mysql_db, "INSERT INTO report VALUES (1), (2)")
+    backup = create(mysql_db, store)
+    mysql_rows(mysql_db, "DROP TABLE report")
+    mysql_rows(mysql_db, "CREATE VIEW report AS SELECT id FROM items")  # a migration turned it into a view
+    result = run_cli("backup", "restore", backup["id"], "--replace", "--yes", "--database", mysql_db,
+                     "--to", str(store), env=no_url_env())
+    assert result.exit_code == 0, result.output
+    assert mysql_rows(mysql_db, "SELECT count(*) FROM report") == [(2,)]
+    assert mysql_rows(mysql_db, "SHOW FULL TABLES WHERE Tables_in_" + mysql_db.rsplit("/", 1)[-1]
+                      + " = 'report'")[0][1] == "BASE TABLE"

@@ -573,10 +573,13 @@ def swap_databases(url: DatabaseURL, original: str, incoming: str, storage: Stor
             _rows(conn, f"DROP TRIGGER {_q(incoming)}.{_q(name)}")
         moves = ([f"{_q(original)}.{_q(t)} TO {_q(old)}.{_q(t)}" for t in _base_tables(conn, original)]
                  + [f"{_q(incoming)}.{_q(t)} TO {_q(original)}.{_q(t)}" for t in _base_tables(conn, incoming)])
-        # The original's triggers would block moving its tables; they are in the backup of its
-        # current state, and put back if the rename fails.
+        # The original's triggers would block moving its tables, and a view of the original named
+        # like a restored table would block moving that table in; they are in the backup of its
+        # current state (the triggers are put back if the rename fails).
         for name, _mode, _sql in current.triggers:
             _rows(conn, f"DROP TRIGGER {_q(original)}.{_q(name)}")
+        for name in {v for v, _sql in current.views} & set(_base_tables(conn, incoming)):
+            _rows(conn, f"DROP VIEW {_q(original)}.{_q(name)}")
         try:
             _rows(conn, "RENAME TABLE " + ", ".join(moves))
         except Exception as exc:
