@@ -482,37 +482,16 @@ def test_states_an_interrupted_postgres_swap_can_leave_are_named_with_the_fix(pg
         admin_execute(postgres_admin_url, f'ALTER DATABASE "{old}" RENAME TO "{name}"')
 
 
-@pytest.mark.mysql
-def test_mariadb_backup_during_a_schema_change_is_retried(mysql_admin_url: str, tmp_path: Path) -> None:
-    import shutil
-    from urllib.parse import urlsplit
-
-    import pymysql
-
-    from support import unique_name, with_database
-
-    real = next(p for p in (shutil.which("mariadb-dump"), shutil.which("mysqldump")) if p)
-    parts = urlsplit(mysql_admin_url)
-    connect = dict(host=parts.hostname or "127.0.0.1", port=parts.port or 3306, user=parts.username or "root",
-                   password=parts.password or "")
-    name = unique_name("sm_ddl")
-    conn = pymysql.connect(**connect, autocommit=True)  # type: ignore[arg-type]
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}`")
-            cur.execute(f"CREATE TABLE `{name}`.a_big (id int PRIMARY KEY, pad varchar(2000))")
-            cur.executemany(f"INSERT INTO `{name}`.a_big VALUES (%s, REPEAT('x', 2000))",
-                            [(i,) for i in range(1500)])  # ~3 MB: the dump waits on a full pipe here
-            cur.execute(f"CREATE TABLE `{name}`.z_late (id int PRIMARY KEY)")
-        # The first dump: once it has begun (its snapshot exists), a "migration" alters z_late
-        # before the dump reaches it, exactly what a concurrent `safemigrate up` does.
-        bindir, marker = tmp_path / "bin", tmp_path / "altered"
-        script = f"""#!{sys.executable}
+def ddl_racing_dump(real: str, marker: Path, connect: dict[str, object], name: str, every_time: bool) -> str:
+    """A wrapper around the real dump: once the dump has begun (its snapshot exists), a "migration"
+    rebuilds z_late before the dump reaches it, exactly what a concurrent `safemigrate up` does."""
+    once = "" if every_time else f" or os.path.exists({str(marker)!r})"
+    return f"""#!{sys.executable}
 import os, subprocess, sys
 REAL = {real!r}
-if sys.argv[1:2] == ["--version"] or os.path.exists({str(marker)!r}):
+if sys.argv[1:2] == ["--version"]{once}:
     os.execv(REAL, [REAL, *sys.argv[1:]])
-open({str(marker)!r}, "w").close()
+open({str(marker)!r}, "a").write("x")
 proc = subprocess.Popen([REAL, *sys.argv[1:]], stdout=subprocess.PIPE)
 out, seen = sys.stdout.buffer, b""
 while b"CREATE TABLE" not in seen:
@@ -524,39 +503,86 @@ while b"CREATE TABLE" not in seen:
     seen += block
 import pymysql
 ddl = pymysql.connect(**{connect!r}, autocommit=True)
-ddl.cursor().execute("ALTER TABLE `{name}`.z_late ADD COLUMN extra int, ALGORITHM=COPY")
+ddl.cursor().execute("ALTER TABLE `{name}`.z_late ENGINE=InnoDB")
 ddl.close()
 while block := proc.stdout.read1(65536):
     out.write(block)
 out.flush()
 sys.exit(proc.wait())
 """
-        for tool in ("mariadb-dump", "mysqldump"):
-            write_script(bindir / tool, script)
-        env = {**no_url_env(), "PATH": f"{bindir}:{os.environ['PATH']}"}
-        result = run_cli("backup", "create", "--database", with_database(mysql_admin_url, name), "--to",
-                         str(tmp_path / "b"), "--json", env=env)
-        assert marker.exists()
-        assert result.exit_code == 0, result.output
-        warnings = result.json()["backup"]["extra"]["warnings"]
-        assert any("1412" in w for w in warnings), warnings
+
+
+@pytest.fixture
+def ddl_database(mysql_admin_url: str) -> Iterator[tuple[str, dict[str, object], str]]:
+    from urllib.parse import urlsplit
+
+    import pymysql
+
+    from support import unique_name, with_database
+
+    parts = urlsplit(mysql_admin_url)
+    connect: dict[str, object] = dict(host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
+                                      user=parts.username or "root", password=parts.password or "")
+    name = unique_name("sm_ddl")
+    conn = pymysql.connect(**connect, autocommit=True)  # type: ignore[arg-type]
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}`")
+            cur.execute(f"CREATE TABLE `{name}`.a_big (id int PRIMARY KEY, pad varchar(2000))")
+            cur.executemany(f"INSERT INTO `{name}`.a_big VALUES (%s, REPEAT('x', 2000))",
+                            [(i,) for i in range(1500)])  # ~3 MB: the dump waits on a full pipe here
+            cur.execute(f"CREATE TABLE `{name}`.z_late (id int PRIMARY KEY)")
+        yield with_database(mysql_admin_url, name), connect, name
     finally:
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         conn.close()
 
 
-def test_sqlite_leftover_of_an_interrupted_replace_is_reported(sqlite_db: str, tmp_path: Path) -> None:
-    path = Path(sqlite_db.removeprefix("sqlite3://"))
-    store = tmp_path / "b"
-    backup = create(sqlite_db, store)
-    leftover = path.with_name(f".{path.name}.safemigrate-incoming-0a1b2c")  # what SIGKILL leaves
-    leftover.write_bytes(b"partial")
-    result = run_cli("backup", "restore", backup["id"], "--replace", "--yes", "--database", sqlite_db,
-                     "--to", str(store), "--json", env=no_url_env())
+def ddl_env(tmp_path: Path, script: str) -> dict[str, str]:
+    bindir = tmp_path / "bin"
+    for tool in ("mariadb-dump", "mysqldump"):
+        write_script(bindir / tool, script)
+    return {**no_url_env(), "PATH": f"{bindir}:{os.environ['PATH']}"}
+
+
+def real_mysql_dump() -> str:
+    import shutil
+
+    return next(p for p in (shutil.which("mariadb-dump"), shutil.which("mysqldump")) if p)
+
+
+@pytest.mark.mysql
+def test_mariadb_backup_during_a_schema_change_is_retried(ddl_database: tuple[str, dict[str, object], str],
+                                                          tmp_path: Path) -> None:
+    url, connect, name = ddl_database
+    marker = tmp_path / "altered"
+    env = ddl_env(tmp_path, ddl_racing_dump(real_mysql_dump(), marker, connect, name, every_time=False))
+    result = run_cli("backup", "create", "--database", url, "--to", str(tmp_path / "b"), "--json", env=env)
+    assert marker.exists()
     assert result.exit_code == 0, result.output
-    assert result.json()["restore"]["leftovers"] == [{"name": str(leftover), "command": f"rm -- {leftover}"}]
-    assert "interrupted restore left" in result.stderr and leftover.exists()  # reported, never deleted
+    warnings = result.json()["backup"]["extra"]["warnings"]
+    assert any("1412" in w for w in warnings), warnings
+
+
+@pytest.mark.mysql
+def test_mariadb_backup_that_keeps_racing_a_schema_change_says_so(ddl_database: tuple[str, dict[str, object], str],
+                                                                 tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from safemigrate.backup import mysql
+
+    monkeypatch.setattr(mysql, "RETRY_DELAYS", (0.0, 0.0))  # the pauses themselves are not under test
+    url, connect, name = ddl_database
+    marker = tmp_path / "altered"
+    env = ddl_env(tmp_path, ddl_racing_dump(real_mysql_dump(), marker, connect, name, every_time=True))
+    store = tmp_path / "b"
+    result = run_cli("backup", "create", "--database", url, "--to", str(store), env=env)
+    assert result.exit_code == 1, result.output
+    assert marker.read_text() == "xxx"  # three attempts
+    assert "failed 3 times: a table was changed while it ran" in result.stderr
+    assert "1412" in result.stderr and "once the migration has finished" in result.stderr
+    assert "internal error" not in result.stderr
+    assert listed(store) == []
 
 
 @pytest.mark.mysql
