@@ -4,7 +4,9 @@ Replacing is guarded: the caller must pass ``replace=True`` *and* ``confirmed=Tr
 (the CLI asks, or takes ``--yes``), and before anything is touched a backup of the
 current state is taken, checked and pinned, so the restore can itself be undone. The
 backup is first restored beside the original and compared with its manifest; only then
-is it swapped in (PostgreSQL: two renames; SQLite: an atomic file rename).
+is it swapped in, atomically (PostgreSQL: two renames in one transaction; MySQL/MariaDB: one
+RENAME TABLE of every table; SQLite: a file rename). Each restore first reports what an
+interrupted one left behind, with the statement that removes it.
 """
 
 from __future__ import annotations
@@ -121,8 +123,13 @@ def _check_same_database(manifest: Manifest, url: DatabaseURL, from_database: st
     raise UsageError(
         f"backup {manifest.id} was taken from database {source}, not {here.name}: --replace would put "
         f"{source}'s data in place of {here.name}{given}; nothing was changed",
-        hint=f"if that is really what you want, add --from-database {Path(source).name if manifest.dialect == 'sqlite' else source}; "
+        hint=f"if that is really what you want, add --from-database {_short(manifest, source)}; "
         f"otherwise pick a backup of {here.name} (safemigrate backup list)")
+
+
+def _short(manifest: Manifest, name: str) -> str:
+    """SQLite manifests record the full path; its file name is enough to name it."""
+    return Path(name).name if manifest.dialect == "sqlite" else name
 
 
 def _leftover_note(names: list[str], where: str, commands: list[str]) -> str:
