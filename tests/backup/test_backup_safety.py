@@ -340,11 +340,22 @@ def test_mariadb_replace_killed_mid_restore_never_leaves_the_database_half_resto
 case "$1" in --version) exec "{real}" --version;; esac
 touch "{marks}/client.$$"
 sleep 0.5
-exec "{real}" "$@"
+"{real}" "$@"
+rc=$?
+touch "{marks}/done.$$"
+exit $rc
 """)
     env = {**no_url_env(), "PATH": f"{bindir}:{os.environ['PATH']}"}
     old, new = (5, 6), (200, 5)
-    for kill_at in (1, 2):  # while restoring into the incoming copy; at the next client start
+
+    def marked(prefix: str) -> int:
+        return len(list(marks.glob(prefix + ".*")))
+
+    # While restoring into the incoming copy; right after it (the check and the swap follow); at
+    # the next client start (the old code restored a second time, into the emptied original).
+    for point, reached in (("first client start", lambda: marked("client") >= 1),
+                           ("first client end", lambda: marked("done") >= 1),
+                           ("second client start", lambda: marked("client") >= 2)):
         mysql_rows(mysql_db, "DELETE FROM items WHERE id > 5")
         mysql_rows(mysql_db, "UPDATE schema_migrations SET version = 6")
         for mark in marks.iterdir():
@@ -354,9 +365,9 @@ exec "{real}" "$@"
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                                 start_new_session=True)
         with killed_group(proc):
-            wait_for(lambda: len(list(marks.iterdir())) >= kill_at, proc)  # noqa: B023
+            wait_for(reached, proc)
         state = mysql_state(mysql_db)
-        assert state in (old, new), f"killed at client start {kill_at}: live database is {state}"
+        assert state in (old, new), f"killed at the {point}: live database is {state}"
     # The next run reports what the interrupted one left, with the statement that removes it.
     again = run_cli("backup", "restore", backup["id"], "--replace", "--yes", "--database", mysql_db,
                     "--to", str(store), "--json", env=no_url_env())
