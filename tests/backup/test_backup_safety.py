@@ -390,29 +390,41 @@ exit $rc
 
 
 @pytest.mark.postgres
-def test_postgres_leftovers_of_a_killed_replace_are_reported(pg_db: str, pg_plain_url: str, tmp_path: Path,
-                                                             postgres_admin_url: str) -> None:
+def test_postgres_replace_killed_mid_restore_keeps_the_database_whole_and_reports_leftovers(
+        pg_db: str, pg_plain_url: str, tmp_path: Path, postgres_admin_url: str) -> None:
     from test_backup_postgres import real_pg_tools
 
     real_dump, real_restore = real_pg_tools(postgres_admin_url)
     store = tmp_path / "b"
     backup = create(pg_db, store)
-    bindir, marker = tmp_path / "bin", tmp_path / "restoring"
-    (bindir).mkdir()
+    bindir, marks = tmp_path / "bin", tmp_path / "marks"
+    bindir.mkdir()
+    marks.mkdir()
     (bindir / "pg_dump").symlink_to(real_dump)
     write_script(bindir / "pg_restore", f"""#!/bin/sh
-case "$*" in *--dbname=*) touch "{marker}"; sleep 60;; esac
+case "$*" in *--dbname=*)
+  touch "{marks}/start.$$"; sleep 0.5
+  "{real_restore}" "$@"; rc=$?
+  touch "{marks}/done.$$"; exit $rc;;
+esac
 exec "{real_restore}" "$@"
 """)
     env = {k: v for k, v in no_url_env().items() if k != "SAFEMIGRATE_PG_BIN_DIR"}
     env["PATH"] = f"{bindir}:{os.environ['PATH']}"
-    proc = subprocess.Popen([sys.executable, "-m", "safemigrate", "backup", "restore", backup["id"],
-                             "--replace", "--yes", "--database", pg_db, "--to", str(store)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
-    with killed_group(proc):
-        wait_for(marker.exists, proc)
-        assert marker.exists()
-    assert admin_execute(pg_plain_url, "SELECT count(*) FROM users") == [(500,)]  # untouched
+    old, new = 100, 500
+    for point in ("start", "done"):  # restoring into the incoming copy; just after (check, swap)
+        admin_execute(pg_plain_url, "DELETE FROM billing.invoices WHERE user_id > 100",
+                      "DELETE FROM users WHERE id > 100")
+        for mark in marks.iterdir():
+            mark.unlink()
+        proc = subprocess.Popen([sys.executable, "-m", "safemigrate", "backup", "restore", backup["id"],
+                                 "--replace", "--yes", "--database", pg_db, "--to", str(store)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+        with killed_group(proc):
+            wait_for(lambda: bool(list(marks.glob(point + ".*"))), proc)  # noqa: B023
+        users = admin_execute(pg_plain_url, "SELECT count(*) FROM users")[0][0]
+        assert users in (old, new), f"killed at {point}: {users} users"
     again = run_cli("backup", "restore", backup["id"], "--replace", "--yes", "--database", pg_db, "--to",
                     str(store), "--json", env=no_url_env())
     assert again.exit_code == 0, again.output
@@ -421,6 +433,7 @@ exec "{real_restore}" "$@"
     assert 'DROP DATABASE "' in again.stderr
     for item in leftovers:
         admin_execute(postgres_admin_url, item["command"].rstrip(";"))
+    assert admin_execute(pg_plain_url, "SELECT count(*) FROM users") == [(new,)]
 
 
 # -- smaller items ------------------------------------------------------------------------------------

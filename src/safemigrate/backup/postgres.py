@@ -642,25 +642,29 @@ def swap_databases(url: DatabaseURL, original: str, incoming: str, *_unused: Any
                              "drop --replace")
         with contextlib.suppress(psycopg.Error):
             conn.execute(f"ALTER DATABASE {_quote(incoming)} OWNER TO {_quote(owner[0])}")
-        conn.execute(f"ALTER DATABASE {_quote(original)} ALLOW_CONNECTIONS false")
-        try:
+        # No ALLOW_CONNECTIONS false: a kill would leave the live database closed. Sessions are
+        # ended and both renames run in one transaction, retried while a session reconnects, so a
+        # kill at any moment leaves the original or the restored copy under the name, unchanged.
+        last: Exception | None = None
+        for _ in range(50):
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                          "WHERE datname = %s AND pid <> pg_backend_pid()", (original,))
-            for _ in range(50):
-                left = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
-                                    (original,)).fetchone()[0]
-                if not left:
-                    break
+            try:
+                with conn.transaction():
+                    conn.execute(f"ALTER DATABASE {_quote(original)} RENAME TO {_quote(old)}")
+                    conn.execute(f"ALTER DATABASE {_quote(incoming)} RENAME TO {_quote(original)}")
+                break
+            except psycopg.errors.ObjectInUse as exc:  # a session is still (or again) connected
+                last = exc
                 time.sleep(0.1)
-            # Both renames in one transaction: a kill at any moment leaves either the original or
-            # the restored copy under the original's name, never no database at all.
-            with conn.transaction():
-                conn.execute(f"ALTER DATABASE {_quote(original)} RENAME TO {_quote(old)}")
-                conn.execute(f"ALTER DATABASE {_quote(incoming)} RENAME TO {_quote(original)}")
-        except psycopg.Error as exc:
-            conn.execute(f"ALTER DATABASE {_quote(original)} ALLOW_CONNECTIONS true")
-            raise DatabaseError(f"cannot replace {original!r}: {redact_text(str(exc))}",
-                                hint="nothing was replaced; stop the applications using it and run the "
-                                "restore again") from None
-        # The restored copy was created by us and allows connections; the old one is dropped.
+            except psycopg.Error as exc:
+                raise DatabaseError(f"cannot replace {original!r}: {redact_text(str(exc))}",
+                                    hint="nothing was replaced; see the error above and run the restore "
+                                    "again") from None
+        else:
+            raise DatabaseError(
+                f"cannot replace {original!r}: sessions keep connecting to it "
+                f"({redact_text(str(last)).strip()})",
+                hint="nothing was replaced; stop the applications using it (step 4 of the restore "
+                "procedure in docs/backups.md) and run the restore again")
     drop_database(url, old)
