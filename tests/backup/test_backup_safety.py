@@ -488,13 +488,13 @@ def test_states_an_interrupted_postgres_swap_can_leave_are_named_with_the_fix(pg
     store = tmp_path / "b"
     backup = create(pg_db, store)
     name = urlsplit(pg_db).path.lstrip("/")
-    # Killed after closing the original to new sessions, before the renames committed.
+    # What a restore of an earlier release, killed mid-swap, could leave: the original closed...
     admin_execute(postgres_admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
     closed = run_cli("backup", "restore", backup["id"], "--target", f"{name}_copy", "--database", pg_db,
                      "--to", str(store), env=no_url_env())
     assert f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true;' in closed.stderr, closed.output
     admin_execute(postgres_admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-    # An older release renamed in two steps: the original under its _old_ name, none under its own.
+    # ...or, killed between its two separate renames, the original under its _old_ name only.
     old = f"{name}_safemigrate_old_abc123"
     admin_execute(postgres_admin_url, f'ALTER DATABASE "{name}" RENAME TO "{old}"')
     try:
