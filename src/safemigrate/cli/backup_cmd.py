@@ -286,8 +286,9 @@ def list_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | No
             version = "-" if r["schema_version"] is None else str(r["schema_version"]) + (
                 "*" if r["dirty"] else "")
             # e.g. "verified 2026-11-30, files checked now" / "verified 2026-11-30, not re-checked"
-            state = r["verification"] + (f" {r['verified_at'][:10]}, {r['files_checked']}"
-                                         if r["verified_at"] else "")
+            state = r["verification"] + (f" {r['verified_at'][:10]}" if r["verified_at"] else "")
+            if r["verified_at"] or r["files_checked"] != "not re-checked":
+                state += ", " + r["files_checked"]
             database = str(r["database"]).rsplit("/", 1)[-1]
             lines.append(f"{r['id']:<44} {r['created_at'][:19].replace('T', ' '):<20} {database:<16} "
                          f"{version:>8} {_size(r['size']):>10} {state:<50} "
