@@ -623,3 +623,16 @@ def test_mariadb_replace_when_a_view_now_has_a_restored_tables_name(mysql_db: st
     assert mysql_rows(mysql_db, "SELECT count(*) FROM report") == [(2,)]
     assert mysql_rows(mysql_db, "SHOW FULL TABLES WHERE Tables_in_" + mysql_db.rsplit("/", 1)[-1]
                       + " = 'report'")[0][1] == "BASE TABLE"
+
+
+def test_sqlite_leftover_of_an_interrupted_replace_is_reported(sqlite_db: str, tmp_path: Path) -> None:
+    path = Path(sqlite_db.removeprefix("sqlite3://"))
+    store = tmp_path / "b"
+    backup = create(sqlite_db, store)
+    leftover = path.with_name(f".{path.name}.safemigrate-incoming-0a1b2c")  # what SIGKILL leaves
+    leftover.write_bytes(b"partial")
+    result = run_cli("backup", "restore", backup["id"], "--replace", "--yes", "--database", sqlite_db,
+                     "--to", str(store), "--json", env=no_url_env())
+    assert result.exit_code == 0, result.output
+    assert result.json()["restore"]["leftovers"] == [{"name": str(leftover), "command": f"rm -- {leftover}"}]
+    assert "interrupted restore left" in result.stderr and leftover.exists()  # reported, never deleted
