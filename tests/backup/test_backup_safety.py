@@ -430,7 +430,7 @@ exec "{real_restore}" "$@"
     assert again.exit_code == 0, again.output
     leftovers = again.json()["restore"]["leftovers"]
     assert [f["name"] for f in leftovers if "_safemigrate_incoming_" in f["name"]]
-    assert 'DROP DATABASE "' in again.stderr
+    assert 'DROP DATABASE IF EXISTS "' in again.stderr
     for item in leftovers:
         admin_execute(postgres_admin_url, item["command"].rstrip(";"))
     assert admin_execute(pg_plain_url, "SELECT count(*) FROM users") == [(new,)]

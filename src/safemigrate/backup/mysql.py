@@ -481,7 +481,7 @@ def is_leftover(name: str, original: str) -> bool:
 
 
 def drop_command(name: str) -> str:
-    return f"DROP DATABASE {_q(name)};"
+    return f"DROP DATABASE IF EXISTS {_q(name)};"
 
 
 @dataclass

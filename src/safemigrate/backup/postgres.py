@@ -612,7 +612,7 @@ def leftovers(url: DatabaseURL, original: str) -> list[str]:
 
 
 def drop_command(name: str) -> str:
-    return f"DROP DATABASE {_quote(name)};"
+    return f"DROP DATABASE IF EXISTS {_quote(name)};"
 
 
 def refusing_connections(url: DatabaseURL, name: str) -> str | None:
