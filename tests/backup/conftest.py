@@ -23,6 +23,13 @@ CREATE VIEW big_invoices AS SELECT * FROM billing.invoices WHERE amount > 100;
 """
 
 
+@pytest.fixture(autouse=True)
+def _no_ambient_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`latest`, `list` and `prune` follow $DATABASE_URL: a value from the developer's shell must not
+    change which backups a test sees. Tests that need it pass it explicitly."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
 @pytest.fixture
 def pg_db(pg_url: str, pg_plain_url: str, postgres_admin_url: str) -> Iterator[str]:
     """A populated PostgreSQL database (version 3, three tables); its URL carries the canary password."""

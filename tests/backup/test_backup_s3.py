@@ -107,8 +107,9 @@ def test_sqlite_round_trip_and_prune(sqlite_db: str, s3_endpoint: S3Endpoint, s3
     assert restored.exit_code == 0, restored.output
     listed = run_cli("backup", "list", "--to", s3_bucket, "--json").json()["backups"]
     assert [b["id"] for b in listed] == [first["id"], second["id"]]
-    pruned = run_cli("backup", "prune", "--to", s3_bucket, "--json").json()
+    pruned = run_cli("backup", "prune", "--to", s3_bucket, "--keep-within", "0", "--json").json()
     assert pruned["deleted"] == [first["id"]]
+    assert pruned["checked"] == [second["id"]]  # re-hashed before the older one was deleted
     assert all(second["id"] in k for k in keys(s3_endpoint, s3_bucket))
 
 

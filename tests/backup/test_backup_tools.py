@@ -108,3 +108,20 @@ def test_secrets_stay_off_disk_and_killed_runs_are_swept(tmp_path: Path) -> None
     finally:
         shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(alive, ignore_errors=True)
+
+
+def test_a_password_from_the_environment_reaches_the_tools_only_through_the_passfile(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from safemigrate.backup.tools import child_env, mysql_defaults_file
+
+    monkeypatch.setenv("PGPASSWORD", "from-env-pw")
+    monkeypatch.setenv("MYSQL_PWD", "from-env-my")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:from-env-url@h/db")
+    monkeypatch.setenv("SAFEMIGRATE_ANYTHING", "x")
+    env = child_env({"PGPASSFILE": "/p"})
+    assert env["PGPASSFILE"] == "/p"
+    assert not {"PGPASSWORD", "MYSQL_PWD", "DATABASE_URL", "SAFEMIGRATE_ANYTHING"} & set(env)
+    with pg_passfile({"user": "u"}) as pass_env:
+        assert Path(pass_env["PGPASSFILE"]).read_text() == "*:*:*:*:from-env-pw\n"
+    with mysql_defaults_file(None) as args:
+        assert "from-env-my" in Path(args[0].split("=", 1)[1]).read_text()

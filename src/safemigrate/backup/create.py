@@ -45,6 +45,9 @@ def create_backup(database_url: str | DatabaseURL, storage: Storage, options: Cr
     The backup is listed only once complete; on any failure (or interruption) what was
     written is removed, and an interrupted process leaves only a ``.partial`` folder.
     """
+    from .tools import sweep_stale_private
+
+    sweep_stale_private()
     url = database_url if isinstance(database_url, DatabaseURL) else parse_database_url(database_url)
     options = options or CreateOptions()
     module = dialect_module(url)

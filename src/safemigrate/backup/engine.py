@@ -17,7 +17,7 @@ from .compress import CHUNK, HashingReader, decompressing_reader
 from .manifest import BackupFile, Compression, Manifest
 from .progress import Meter
 from .storage import Storage
-from .tools import BackupToolError, clean_stderr
+from .tools import BackupToolError, child_env, clean_stderr
 
 __all__ = [
     "BackupFailedError",
@@ -254,9 +254,12 @@ def run_tool(argv: Sequence[str], *, env: Mapping[str, str] | None = None, what:
              secrets: Sequence[str | None] = (), hint: str, cwd: str | None = None,
              stdin: int | IO[bytes] | None = subprocess.DEVNULL,
              error: type[BackupToolError] = BackupToolError) -> str:
-    """Run a tool to completion; raise BackupToolError with its (redacted) stderr if it fails."""
+    """Run a tool to completion; raise BackupToolError with its (redacted) stderr if it fails.
+
+    ``env`` holds additions (PGPASSFILE) to :func:`child_env`, never the whole environment.
+    """
     try:
-        proc = subprocess.run(list(argv), env=dict(env) if env is not None else None, cwd=cwd,
+        proc = subprocess.run(list(argv), env=child_env(env), cwd=cwd,
                               stdin=stdin, capture_output=True, umask=0o077)
     except OSError as exc:
         raise BackupToolError(f"{what}: cannot run {argv[0]}: {exc.strerror}", hint=hint) from None

@@ -111,6 +111,8 @@ class Manifest:
     verification: Verification | None = None
     pinned: bool = False
     label: str | None = None
+    # When every file's SHA-256 was last re-hashed and matched (verify, list --check, prune).
+    files_checked_at: str | None = None
     manifest_version: int = MANIFEST_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -205,6 +207,7 @@ class Manifest:
             "dirty": self.schema_migrations.get("dirty"),
             "verification": self.verification_state,
             "verified_at": self.verification.at if self.verification else None,
+            "files_checked_at": self.files_checked_at,
             "pinned": self.pinned,
             "label": self.label,
         }

@@ -48,6 +48,7 @@ from .progress import Meter, ProgressCallback
 from .storage import Storage, os_error_message
 from .tools import (
     BackupToolError,
+    child_env,
     clean_stderr,
     find_mysql_client,
     find_mysql_dump,
@@ -161,12 +162,50 @@ def _inspect(conn: Any, database: str, table: str) -> Inspection:
     return Inspection(version=version, dirty=dirty, row_counts=counts)
 
 
+# A table altered after the dump's snapshot began (a migration running): the server says
+# "Table definition has changed, please retry transaction". We retry, as it asks, a few times.
+_DDL_RACE = ("1412", "Table definition has changed")
+RETRY_DELAYS = (1.0, 3.0, 9.0)
+
+
+def _is_ddl_race(exc: SafemigrateError) -> bool:
+    return any(mark in exc.message for mark in _DDL_RACE)
+
+
 def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
          progress: ProgressCallback | None = None) -> DumpOutcome:
-    import pymysql
-
+    """Dump, retrying (with growing pauses) when a concurrent DDL statement breaks the snapshot."""
     params = mysql_params(url)
     tool = find_mysql_dump()
+    retried: list[str] = []
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            outcome = _dump_once(url, params, tool, staging, options, progress)
+        except (BackupToolError, DatabaseError) as exc:
+            if not _is_ddl_race(exc):
+                raise
+            (staging / DATA_NAME).unlink(missing_ok=True)
+            if delay is None:
+                raise BackupFailedError(
+                    f"the dump of {params.database} failed {len(retried) + 1} times: a table was changed "
+                    "while it ran (MariaDB/MySQL error 1412, 'Table definition has changed'); a migration "
+                    "or other schema change is probably running",
+                    hint="run safemigrate backup create again once the migration has finished "
+                    "(safemigrate version shows whether one is in progress), or take the backup before "
+                    "starting it", details={"attempts": len(retried) + 1}) from None
+            retried.append(f"attempt {len(retried) + 1} hit error 1412 (a table changed during the dump); "
+                           f"retried after {delay:.0f}s")
+            time.sleep(delay)
+            continue
+        outcome.warnings.extend(retried)
+        return outcome
+    raise AssertionError("unreachable")
+
+
+def _dump_once(url: DatabaseURL, params: MysqlParams, tool: Any, staging: Path, options: CreateOptions,
+               progress: ProgressCallback | None) -> DumpOutcome:
+    import pymysql
+
     table = url.custom.get("x-migrations-table") or "schema_migrations"
     conn = _connect(params, params.database)
     consistent = True
@@ -195,8 +234,11 @@ def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
             if locked:
                 with contextlib.suppress(pymysql.Error):
                     _rows(conn, "UNLOCK TABLES")
-        inspection = _inspect(conn, params.database, table)
-        _rows(conn, "COMMIT")
+        try:
+            inspection = _inspect(conn, params.database, table)
+            _rows(conn, "COMMIT")
+        except pymysql.Error as exc:  # 1412 here too when a migration altered a table meanwhile
+            raise DatabaseError(f"counting the rows of {params.database} failed: {exc}") from None
     finally:
         conn.close()
     return DumpOutcome(
@@ -225,7 +267,7 @@ def _run_dump(dump_path: str, params: MysqlParams, target: Path, compression: Co
         started = lock_conn is None
         with open(err_path, "w+b") as err:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                                    umask=0o077)
+                                    umask=0o077, env=child_env())
             try:
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 assert proc.stdout is not None
@@ -331,7 +373,7 @@ def _feed(storage: Storage, manifest: Manifest, argv: list[str] | None, meter: M
         proc = None
         if argv is not None:
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                    stderr=err, umask=0o077)
+                                    stderr=err, umask=0o077, env=child_env())
         try:
             data = decompressing_reader(reader, manifest.compression.method)
             while True:
@@ -416,18 +458,159 @@ def quick_check(storage: Storage, manifest: Manifest, options: RestoreOptions,
     return [f"sha256 of {len(manifest.files)} file(s)", "decompressed completely; the dump's end marker found"]
 
 
+def database_exists(url: DatabaseURL, name: str) -> bool:
+    conn = _connect(mysql_params(url))
+    try:
+        return bool(_rows(conn, "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (name,)))
+    finally:
+        conn.close()
+
+
+def leftovers(url: DatabaseURL, original: str) -> list[str]:
+    """Databases an interrupted restore or verify of ``original`` left on the server."""
+    conn = _connect(mysql_params(url))
+    try:
+        names = [str(r[0]) for r in _rows(conn, "SELECT schema_name FROM information_schema.schemata")]
+    finally:
+        conn.close()
+    return [n for n in names if is_leftover(n, original)]
+
+
+def is_leftover(name: str, original: str) -> bool:
+    return any(name.startswith(f"{original[:30]}_safemigrate_{kind}_") for kind in ("incoming", "old"))
+
+
+def drop_command(name: str) -> str:
+    return f"DROP DATABASE IF EXISTS {_q(name)};"
+
+
+@dataclass
+class _Objects:
+    """What RENAME TABLE does not move: triggers, views, routines and events (their CREATE statements)."""
+
+    triggers: list[tuple[str, str, str]]  # name, sql_mode, CREATE TRIGGER
+    views: list[tuple[str, str]]  # name, CREATE VIEW (qualified with the database's name)
+    routines: list[tuple[str, str, str, str]]  # kind, name, sql_mode, CREATE
+    events: list[tuple[str, str, str, str]]  # name, sql_mode, time_zone, CREATE EVENT
+
+    @classmethod
+    def read(cls, conn: Any, db: str) -> _Objects:
+        triggers = []
+        for (name,) in _rows(conn, "SELECT trigger_name FROM information_schema.triggers "
+                             "WHERE trigger_schema = %s ORDER BY action_order", (db,)):
+            row = _rows(conn, f"SHOW CREATE TRIGGER {_q(db)}.{_q(name)}")[0]
+            triggers.append((str(name), str(row[1]), str(row[2])))
+        views = [(str(n), str(_rows(conn, f"SHOW CREATE VIEW {_q(db)}.{_q(n)}")[0][1])) for (n,) in _rows(
+            conn, "SELECT table_name FROM information_schema.views WHERE table_schema = %s", (db,))]
+        routines = []
+        for kind, name in _rows(conn, "SELECT routine_type, routine_name FROM information_schema.routines "
+                                "WHERE routine_schema = %s", (db,)):
+            row = _rows(conn, f"SHOW CREATE {kind} {_q(db)}.{_q(name)}")[0]
+            routines.append((str(kind), str(name), str(row[1]), str(row[2])))
+        events = []
+        for (name,) in _rows(conn, "SELECT event_name FROM information_schema.events WHERE event_schema = %s",
+                             (db,)):
+            row = _rows(conn, f"SHOW CREATE EVENT {_q(db)}.{_q(name)}")[0]  # event, sql_mode, time_zone, sql
+            events.append((str(name), str(row[1]), str(row[2]), str(row[3])))
+        return cls(triggers, views, routines, events)
+
+
+def _base_tables(conn: Any, db: str) -> list[str]:
+    return [str(r[0]) for r in _rows(
+        conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+        "AND table_type = 'BASE TABLE' ORDER BY table_name", (db,))]
+
+
+def _in_mode(conn: Any, sql_mode: str, statement: str) -> None:
+    _rows(conn, "SET SESSION sql_mode = %s", (sql_mode,))
+    _rows(conn, statement)
+
+
+def _create_views(conn: Any, views: list[tuple[str, str]], source: str, target: str) -> None:
+    """Views name their database in full: point them at ``target``; a view may use another view."""
+    pending = [(name, sql.replace(_q(source) + ".", _q(target) + ".")) for name, sql in views]
+    while pending:
+        failed: list[tuple[str, str]] = []
+        last: Exception | None = None
+        for name, sql in pending:
+            try:
+                _rows(conn, sql)
+            except Exception as exc:  # a view it depends on comes later: retried
+                failed.append((name, sql))
+                last = exc
+        if len(failed) == len(pending):
+            raise DatabaseError(f"recreating the views of {target} failed: {last}",
+                                hint="restore again, or restore the backup into a new database and "
+                                "compare") from None
+        pending = failed
+
+
 def swap_databases(url: DatabaseURL, original: str, incoming: str, storage: Storage, manifest: Manifest,
                    options: RestoreOptions, progress: ProgressCallback | None) -> None:
-    """MySQL cannot rename a database: empty the original and restore into it again.
+    """Move the restored, checked tables of ``incoming`` into ``original`` in one RENAME TABLE.
 
-    ``incoming`` has already proven the backup restores and matches; it is dropped afterwards.
+    RENAME TABLE of many tables is atomic (and crash-safe on MariaDB 10.6+): the live database
+    has either all its old tables or all the restored ones, never a mix. The old tables move,
+    in the same statement, into ``<original>_safemigrate_old_<random>``, dropped once the swap is
+    done. Triggers cannot move between databases, and views, routines and events are not
+    tables: they are dropped and created again from the restored copy right after.
     """
     params = mysql_params(url)
     conn = _connect(params)
     try:
-        _rows(conn, f"DROP DATABASE IF EXISTS {_q(original)}")
+        if not _rows(conn, "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (original,)):
+            raise UsageError(f"database {original!r} does not exist on {params.host}:{params.port}",
+                             hint=f"restore into a new database instead: add --target {original} "
+                             "and drop --replace")
+        old = f"{original[:30]}_safemigrate_old_{secrets.token_hex(3)}"
+        charset = _rows(conn, "SELECT default_character_set_name, default_collation_name "
+                        "FROM information_schema.schemata WHERE schema_name = %s", (original,))[0]
+        _rows(conn, f"CREATE DATABASE {_q(old)} CHARACTER SET {charset[0]} COLLATE {charset[1]}")
+        restored = _Objects.read(conn, incoming)
+        current = _Objects.read(conn, original)
+        saved_mode = str(_rows(conn, "SELECT @@SESSION.sql_mode")[0][0])
+        for name, _mode, _sql in restored.triggers:
+            _rows(conn, f"DROP TRIGGER {_q(incoming)}.{_q(name)}")
+        moves = ([f"{_q(original)}.{_q(t)} TO {_q(old)}.{_q(t)}" for t in _base_tables(conn, original)]
+                 + [f"{_q(incoming)}.{_q(t)} TO {_q(original)}.{_q(t)}" for t in _base_tables(conn, incoming)])
+        # The original's triggers would block moving its tables, and a view of the original named
+        # like a restored table would block moving that table in; they are in the backup of its
+        # current state (the triggers are put back if the rename fails).
+        for name, _mode, _sql in current.triggers:
+            _rows(conn, f"DROP TRIGGER {_q(original)}.{_q(name)}")
+        for name in {v for v, _sql in current.views} & set(_base_tables(conn, incoming)):
+            _rows(conn, f"DROP VIEW {_q(original)}.{_q(name)}")
+        try:
+            _rows(conn, "RENAME TABLE " + ", ".join(moves))
+        except Exception as exc:
+            _rows(conn, f"USE {_q(original)}")
+            for _name, mode, sql in current.triggers:
+                with contextlib.suppress(Exception):
+                    _in_mode(conn, mode, sql)
+            with contextlib.suppress(Exception):
+                _rows(conn, f"DROP DATABASE {_q(old)}")  # still empty: nothing moved
+            raise DatabaseError(f"cannot replace {original!r}: {redact_text(str(exc))}",
+                                hint="nothing was replaced; stop the applications using it and run "
+                                "the restore again") from None
+        _rows(conn, f"USE {_q(original)}")
+        for _name, mode, sql in restored.triggers:
+            _in_mode(conn, mode, sql)
+        for name, _view in current.views:
+            _rows(conn, f"DROP VIEW IF EXISTS {_q(original)}.{_q(name)}")
+        _rows(conn, "SET SESSION sql_mode = %s", (saved_mode,))
+        _create_views(conn, restored.views, incoming, original)
+        for kind, name, _mode, _sql in current.routines:
+            _rows(conn, f"DROP {kind} IF EXISTS {_q(original)}.{_q(name)}")
+        for _kind, _name, mode, sql in restored.routines:
+            _in_mode(conn, mode, sql)
+        for name, _mode, _zone, _sql in current.events:
+            _rows(conn, f"DROP EVENT IF EXISTS {_q(original)}.{_q(name)}")
+        saved_zone = str(_rows(conn, "SELECT @@SESSION.time_zone")[0][0])
+        for _name, mode, zone, sql in restored.events:
+            _rows(conn, "SET SESSION time_zone = %s", (zone,))
+            _in_mode(conn, mode, sql)
+        _rows(conn, "SET SESSION sql_mode = %s, SESSION time_zone = %s", (saved_mode, saved_zone))
+        _rows(conn, f"DROP DATABASE {_q(old)}")
     finally:
         conn.close()
-    create_database(url, original, manifest)
-    restore_into(storage, manifest, url, original, options, progress)
     drop_database(url, incoming)

@@ -50,6 +50,7 @@ from .storage import Storage, os_error_message
 from .tools import (
     BackupToolError,
     Tool,
+    child_env,
     clean_stderr,
     conninfo_string,
     find_pg_tool,
@@ -284,7 +285,7 @@ def _run_dump(url: DatabaseURL, tool: Tool, checker: Tool | None, compression: C
               progress: ProgressCallback | None) -> tuple[list[BackupFile], str]:
     params = _params(url)
     with pg_passfile(params) as pass_env, private_dir("safemigrate-dump-") as private:
-        env = {**os.environ, **pass_env}
+        env = child_env(pass_env)
         if compression.method == "zstd":
             name = "database.dump.zst"
             entry = _stream_dump(url, tool, checker, compression, snapshot, staging / name, options,
@@ -483,7 +484,7 @@ def restore_into(storage: Storage, manifest: Manifest, url: DatabaseURL, dbname:
             "verify on an older backup (safemigrate backup list)")
     meter = Meter("restore", progress, sum(f.size for f in manifest.files))
     with pg_passfile(params) as pass_env:
-        env = {**os.environ, **pass_env}
+        env = child_env(pass_env)
         local = storage.local_dir(manifest.id)
         stream = manifest.compression.method == "zstd"
         if stream and not use_jobs:
@@ -563,7 +564,7 @@ def quick_check(storage: Storage, manifest: Manifest, options: RestoreOptions,
     argv = [tool.path, "--file=" + os.devnull]
     meter = Meter("verify", progress, sum(f.size for f in manifest.files))
     if manifest.compression.method == "zstd":
-        _restore_stream(storage, manifest, argv, dict(os.environ), [], meter)
+        _restore_stream(storage, manifest, argv, child_env(), [], meter)
     else:
         with private_dir("safemigrate-verify-", options.work_dir) as work:
             local = storage.local_dir(manifest.id)
@@ -597,8 +598,34 @@ def verify_full(storage: Storage, manifest: Manifest, url: DatabaseURL | None, o
         drop_database(url, name)
 
 
+def database_exists(url: DatabaseURL, name: str) -> bool:
+    with admin_connection(url) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def leftovers(url: DatabaseURL, original: str) -> list[str]:
+    """Databases an interrupted restore of ``original`` left on the server (``_incoming_``/``_old_``)."""
+    with admin_connection(url) as conn:
+        names = [str(r[0]) for r in conn.execute("SELECT datname FROM pg_database ORDER BY 1").fetchall()]
+    return [n for n in names
+            if any(n.startswith(f"{original[:30]}_safemigrate_{kind}_") for kind in ("incoming", "old"))]
+
+
+def drop_command(name: str) -> str:
+    return f"DROP DATABASE IF EXISTS {_quote(name)};"
+
+
+def refusing_connections(url: DatabaseURL, name: str) -> str | None:
+    """The statement that reopens ``name`` when a restore killed during its swap left it closed."""
+    with admin_connection(url) as conn:
+        row = conn.execute("SELECT datallowconn FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if row is None or row[0]:
+        return None
+    return f"ALTER DATABASE {_quote(name)} ALLOW_CONNECTIONS true;"
+
+
 def swap_databases(url: DatabaseURL, original: str, incoming: str, *_unused: Any) -> None:
-    """Put ``incoming`` in place of ``original`` (two renames), then drop the old one.
+    """Put ``incoming`` in place of ``original`` (two renames in one transaction), then drop the old one.
 
     Sessions connected to the original are ended (the restore replaces what they see).
     The original's owner is carried over when we may.
@@ -610,29 +637,34 @@ def swap_databases(url: DatabaseURL, original: str, incoming: str, *_unused: Any
         owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
                              (original,)).fetchone()
         if owner is None:
-            raise DatabaseError(f"database {original!r} does not exist on {url.redacted()}",
-                                hint="restore without --replace to create a new database")
+            raise UsageError(f"database {original!r} does not exist on {url.redacted()}",
+                             hint=f"restore into a new database instead: add --target {original} and "
+                             "drop --replace")
         with contextlib.suppress(psycopg.Error):
             conn.execute(f"ALTER DATABASE {_quote(incoming)} OWNER TO {_quote(owner[0])}")
-        conn.execute(f"ALTER DATABASE {_quote(original)} ALLOW_CONNECTIONS false")
-        try:
+        # No ALLOW_CONNECTIONS false: a kill would leave the live database closed. Sessions are
+        # ended and both renames run in one transaction, retried while a session reconnects, so a
+        # kill at any moment leaves the original or the restored copy under the name, unchanged.
+        last: Exception | None = None
+        for _ in range(50):
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                          "WHERE datname = %s AND pid <> pg_backend_pid()", (original,))
-            for _ in range(50):
-                left = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
-                                    (original,)).fetchone()[0]
-                if not left:
-                    break
+            try:
+                with conn.transaction():
+                    conn.execute(f"ALTER DATABASE {_quote(original)} RENAME TO {_quote(old)}")
+                    conn.execute(f"ALTER DATABASE {_quote(incoming)} RENAME TO {_quote(original)}")
+                break
+            except psycopg.errors.ObjectInUse as exc:  # a session is still (or again) connected
+                last = exc
                 time.sleep(0.1)
-            conn.execute(f"ALTER DATABASE {_quote(original)} RENAME TO {_quote(old)}")
-        except psycopg.Error as exc:
-            conn.execute(f"ALTER DATABASE {_quote(original)} ALLOW_CONNECTIONS true")
-            raise DatabaseError(f"cannot replace {original!r}: {redact_text(str(exc))}",
-                                hint="stop the applications using it and run the restore again") from None
-        try:
-            conn.execute(f"ALTER DATABASE {_quote(incoming)} RENAME TO {_quote(original)}")
-        except psycopg.Error as exc:
-            conn.execute(f"ALTER DATABASE {_quote(old)} RENAME TO {_quote(original)}")
-            conn.execute(f"ALTER DATABASE {_quote(original)} ALLOW_CONNECTIONS true")
-            raise DatabaseError(f"cannot replace {original!r}: {redact_text(str(exc))}") from None
+            except psycopg.Error as exc:
+                raise DatabaseError(f"cannot replace {original!r}: {redact_text(str(exc))}",
+                                    hint="nothing was replaced; see the error above and run the restore "
+                                    "again") from None
+        else:
+            raise DatabaseError(
+                f"cannot replace {original!r}: sessions keep connecting to it "
+                f"({redact_text(str(last)).strip()})",
+                hint="nothing was replaced; stop the applications using it (step 4 of the restore "
+                "procedure in docs/backups.md) and run the restore again")
     drop_database(url, old)

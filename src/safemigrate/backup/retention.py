@@ -7,18 +7,49 @@ pinned backups are always kept and never count; the newest verified backup is al
 an unverified backup newer than the newest verified one is kept (it may be waiting for its
 verification), and older unverified ones are removed. With no verified backup at all,
 nothing is removed.
+
+``within`` is restic's ``--keep-within``: every backup created within that duration of the
+newest backup is kept (default one day, so the day's manual pre-migration backup survives the
+nightly prune; 0 turns it off). A backup whose files were found damaged by prune's own re-check
+(``damaged``) is not verified any more: it is kept for inspection, never counted.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import UsageError
 
-__all__ = ["Candidate", "Decision", "Policy", "RetentionPlan", "plan", "resolve_timezone"]
+__all__ = ["Candidate", "Decision", "Policy", "RetentionPlan", "format_duration", "parse_duration", "plan",
+           "resolve_timezone"]
+
+_DURATION_PART = re.compile(r"(\d+)([wdh])")
+_UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1)}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``0``, ``1d``, ``36h``, ``1w2d``, ``1d12h`` (restic's ``--keep-within`` style; no years or months)."""
+    value = text.strip().lower()
+    if value == "0":
+        return timedelta(0)
+    if not value or _DURATION_PART.sub("", value):
+        raise UsageError(f"--keep-within {text!r} is not a duration",
+                         hint="write it as a number with a unit: 1d, 36h, 2w, 1d12h (0 turns it off)")
+    total = timedelta(0)
+    for number, unit in _DURATION_PART.findall(value):
+        total += int(number) * _UNITS[unit]
+    return total
+
+
+def format_duration(span: timedelta) -> str:
+    hours = int(span.total_seconds() // 3600)
+    days, hours = divmod(hours, 24)
+    text = (f"{days}d" if days else "") + (f"{hours}h" if hours else "")
+    return text or "0"
 
 
 @dataclass(frozen=True)
@@ -27,14 +58,19 @@ class Policy:
     weekly: int = 4
     monthly: int = 12
     timezone: str = "UTC"
+    within: timedelta = timedelta(days=1)
 
     def __post_init__(self) -> None:
         for name in ("daily", "weekly", "monthly"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--keep-{name} must be 0 or more", hint=f"for example --keep-{name} 7")
+        if self.within < timedelta(0):
+            raise UsageError("--keep-within must be 0 or more", hint="for example --keep-within 1d")
 
     def describe(self) -> str:
-        return f"{self.daily} daily, {self.weekly} weekly, {self.monthly} monthly ({self.timezone})"
+        within = (f", everything within {format_duration(self.within)} of the newest backup"
+                  if self.within else "")
+        return f"{self.daily} daily, {self.weekly} weekly, {self.monthly} monthly ({self.timezone}){within}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +79,7 @@ class Candidate:
     created: datetime  # timezone-aware
     verified: bool
     pinned: bool = False
+    damaged: bool = False  # its files no longer match the manifest (found by prune's re-check)
 
 
 @dataclass(frozen=True)
@@ -97,6 +134,14 @@ def plan(candidates: Sequence[Candidate], policy: Policy) -> RetentionPlan:
     for c in ordered:
         if c.pinned:
             reasons[c.id].append("pinned")
+        if c.damaged:
+            reasons[c.id].append("damaged: its files do not match the manifest (checked now); not counted, "
+                                 "kept for inspection")
+    if ordered and policy.within:
+        newest_any = max(c.created for c in ordered)
+        for c in ordered:
+            if c.created > newest_any - policy.within:
+                reasons[c.id].append(f"within {format_duration(policy.within)} of the newest backup")
     if not verified:
         for c in ordered:
             if not c.pinned:

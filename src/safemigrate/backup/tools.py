@@ -25,6 +25,7 @@ __all__ = [
     "PG_BIN_DIR_ENV",
     "BackupToolError",
     "Tool",
+    "child_env",
     "conninfo_string",
     "embedded_pg_bin_dir",
     "find_mysql_client",
@@ -36,6 +37,7 @@ __all__ = [
     "pg_dump_supports",
     "pg_passfile",
     "private_dir",
+    "sweep_stale_private",
     "tool_version",
 ]
 
@@ -60,6 +62,23 @@ class Tool:
         return {"name": self.name, "path": self.path, "version": self.version}
 
 
+# Never handed to a child: the password reaches the tools only through our private passfile.
+_SECRET_ENV = ("DATABASE_URL", "PGPASSWORD", "MYSQL_PWD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a dump/restore tool: ours without any variable that may hold a secret.
+
+    ``DATABASE_URL``, ``PGPASSWORD``, ``MYSQL_PWD``, AWS secrets and every ``SAFEMIGRATE_*``
+    variable are removed (a child's environment is readable in /proc/PID/environ by the same
+    user, and tools print it in debug output); ``extra`` (PGPASSFILE) is added.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if k not in _SECRET_ENV and not k.startswith("SAFEMIGRATE_")}
+    env.update(extra or {})
+    return env
+
+
 _VERSION_RE = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 
 
@@ -80,7 +99,7 @@ def parse_version(text: str) -> tuple[str, int]:
 def tool_version(path: str, name: str) -> Tool:
     try:
         proc = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=child_env())
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BackupToolError(f"cannot run {path} --version: {exc}",
                               hint=f"check that {path} is an executable {name}") from None
@@ -203,7 +222,7 @@ def pg_dump_supports(tool: Tool, method: str) -> bool:
                 [tool.path, "--format=custom", f"--compress={method}:1", "--file=" + os.devnull,
                  f"--dbname=host={missing} dbname=probe connect_timeout=1"],
                 capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PGPASSFILE": os.devnull},
+                env=child_env({"PGPASSFILE": os.devnull}),
             )
         except (OSError, subprocess.TimeoutExpired):
             _SUPPORT_CACHE[key] = False
@@ -248,6 +267,23 @@ def sweep_stale(base: str) -> None:
             continue
 
 
+def _secret_base() -> str | None:
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        return "/dev/shm"
+    return None
+
+
+def sweep_stale_private() -> None:
+    """Remove the private folders (passfiles above all) of our processes that were killed.
+
+    Cheap (one directory listing each): every backup command calls it first, whether or not
+    it will itself need a passfile, so a password never outlives a SIGKILL for long.
+    """
+    for base in {_secret_base() or tempfile.gettempdir(), tempfile.gettempdir(),
+                 os.environ.get("SAFEMIGRATE_WORK_DIR") or tempfile.gettempdir()}:
+        sweep_stale(base)
+
+
 @contextlib.contextmanager
 def private_dir(prefix: str = "safemigrate-", parent: str | None = None, *,
                 secret: bool = False) -> Iterator[Path]:
@@ -259,8 +295,8 @@ def private_dir(prefix: str = "safemigrate-", parent: str | None = None, *,
     (SIGKILL leaves them) are removed by the next run.
     """
     base = parent or os.environ.get("SAFEMIGRATE_WORK_DIR") or None
-    if secret and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
-        base = "/dev/shm"
+    if secret and _secret_base() is not None:
+        base = _secret_base()
     if base:
         Path(base).mkdir(parents=True, exist_ok=True)
     sweep_stale(base or tempfile.gettempdir())
@@ -286,9 +322,10 @@ def _pgpass_escape(value: str) -> str:
 def pg_passfile(params: Mapping[str, str]) -> Iterator[dict[str, str]]:
     """Environment additions for a libpq child: PGPASSFILE naming a private file with the password.
 
-    With no password in ``params`` nothing is added (libpq then uses ~/.pgpass or $PGPASSWORD as usual).
+    With no password in ``params``, $PGPASSWORD (which the child does not inherit) goes into the
+    passfile; with neither, nothing is added (libpq then reads ~/.pgpass as usual).
     """
-    password = params.get("password")
+    password = params.get("password") or os.environ.get("PGPASSWORD")
     if not password:
         yield {}
         return
@@ -300,7 +337,11 @@ def pg_passfile(params: Mapping[str, str]) -> Iterator[dict[str, str]]:
 
 @contextlib.contextmanager
 def mysql_defaults_file(password: str | None) -> Iterator[list[str]]:
-    """``--defaults-extra-file=...`` (first argument) naming a private file with the password."""
+    """``--defaults-extra-file=...`` (first argument) naming a private file with the password.
+
+    With no password, $MYSQL_PWD (which the child does not inherit) goes into the file.
+    """
+    password = password or os.environ.get("MYSQL_PWD")
     if not password:
         yield []
         return

@@ -65,6 +65,9 @@ def verify_backup(storage: Storage, backup_id: str, *, database_url: str | Datab
     Raises :class:`VerificationFailedError` when the backup is damaged or does not restore
     to what the manifest says; other errors (no server, no tool) leave the manifest alone.
     """
+    from .tools import sweep_stale_private
+
+    sweep_stale_private()
     manifest = storage.read_manifest(backup_id)
     options = options or RestoreOptions()
     options.single_transaction = True
@@ -111,11 +114,13 @@ def verify_backup(storage: Storage, backup_id: str, *, database_url: str | Datab
         keep_full = manifest.verified and quick and verification.ok
         if not keep_full:  # a passing quick check does not erase an earlier full verification
             manifest.verification = verification
-            try:
-                storage.update_manifest(manifest)
-            except SafemigrateError:
-                if verification.ok:
-                    raise
+        if verification.ok:  # every file was hashed on the way
+            manifest.files_checked_at = started_at
+        try:
+            storage.update_manifest(manifest)
+        except SafemigrateError:
+            if verification.ok:
+                raise
     if problems:
         raise VerificationFailedError(
             f"backup {backup_id} failed verification ({mode}): {'; '.join(problems)}",

@@ -35,10 +35,53 @@ def storage_options(func: F) -> F:
     return func
 
 
-def _storage(location: str | None, s3_endpoint_url: str | None, work_dir: str | None) -> Any:
+def database_name_option(func: F) -> F:
+    return click.option(
+        "--database-name", "database_name", metavar="NAME", default=None,
+        help="The database whose backups 'latest' (and list, prune) means. Default: the one the "
+        "database URL names; needed when the storage holds several and no URL is given.")(func)
+
+
+def _register_storage_secrets(settings: Settings, *locations: str | None) -> None:
+    """Storage credentials are masked in every output line, like the database password."""
+    import os
+    from urllib.parse import unquote, urlsplit
+
+    from ..backup.storage import S3_ENDPOINT_ENV, STORAGE_ENV
+
+    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        if os.environ.get(name):
+            settings.output.secrets.add(os.environ[name])
+    for text in (*locations, os.environ.get(S3_ENDPOINT_ENV), os.environ.get(STORAGE_ENV),
+                 settings.database_url()):
+        if not text or "://" not in text:
+            continue
+        try:
+            password = urlsplit(text).password
+        except ValueError:
+            password = None
+        if password:
+            settings.output.secrets.update({password, unquote(password)})
+
+
+def _storage(location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
+             settings: Settings | None = None) -> Any:
     from ..backup import open_storage
 
+    if settings is not None:
+        _register_storage_secrets(settings, location, s3_endpoint_url)
     return open_storage(location, s3_endpoint_url=s3_endpoint_url, work_dir=work_dir)
+
+
+def _selector(settings: Settings, database_name: str | None) -> Any:
+    """The database 'latest' means: --database-name, else the URL's database, else None."""
+    from ..backup.catalog import selector_for
+    from ..urls import parse_database_url
+
+    if database_name:
+        return selector_for(None, database_name)
+    raw = settings.database_url()
+    return selector_for(parse_database_url(raw)) if raw else None
 
 
 def _size(n: float) -> str:
@@ -109,19 +152,19 @@ def _describe(m: Any) -> str:
             f"{len(m.row_counts)} table(s), {m.verification_state}" + (", pinned" if m.pinned else ""))
 
 
-def _resolve_id(storage: Any, backup_id: str) -> str:
-    if backup_id != "latest":
-        return backup_id
-    backups = storage.backups()
-    if not backups:
-        raise UsageError(f"no backups in {storage.location}",
-                         hint="take one with safemigrate backup create")
-    return str(backups[-1].id)
+def _resolve_id(storage: Any, backup_id: str, selector: Any) -> str:
+    from ..backup.catalog import resolve_backup_id
+
+    return resolve_backup_id(storage, backup_id, selector)
 
 
 @click.group("backup")
 def backup() -> None:
     """Backups that are proven restorable: create, list, show, verify, restore, prune, pin."""
+    from ..backup.tools import sweep_stale_private
+
+    # Cheap, and done by every backup command: a passfile left by a killed run never lingers.
+    sweep_stale_private()
 
 
 @backup.command("create")
@@ -155,7 +198,7 @@ def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
 
     settings = settings_of(ctx)
     url = parse_database_url(settings.database_url())
-    storage = _storage(location, s3_endpoint_url, work_dir)
+    storage = _storage(location, s3_endpoint_url, work_dir, settings)
     if jobs > 1 and dump_format != "directory":
         raise UsageError("--jobs needs --format directory", hint="add --format directory")
     options = CreateOptions(format=dump_format, jobs=jobs, compression=compression,  # type: ignore[arg-type]
@@ -203,27 +246,53 @@ create_cmd.params.append(click.Option(
 @backup.command("list")
 @global_options
 @storage_options
+@database_name_option
+@click.option("--all", "all_databases", is_flag=True, default=False,
+              help="Every database's backups, whatever the database URL names.")
+@click.option("--check", is_flag=True, default=False,
+              help="Re-hash every listed backup's files now (a damaged one is marked failed).")
 @click.pass_context
 def list_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None,
-             work_dir: str | None) -> None:
-    """List complete backups, oldest first, with their verification state."""
+             work_dir: str | None, database_name: str | None, all_databases: bool, check: bool) -> None:
+    """List complete backups, oldest first, with their verification state and when their files
+    were last checked (of the database the URL names; --all for every one)."""
     from ..backup import list_backups
+    from ..backup.catalog import check_files
 
     settings = settings_of(ctx)
-    storage = _storage(location, s3_endpoint_url, work_dir)
+    storage = _storage(location, s3_endpoint_url, work_dir, settings)
     listing = list_backups(storage)
-    rows = [m.summary() for m in listing.backups]
+    selector = None if all_databases else _selector(settings, database_name)
+    backups = [m for m in listing.backups if selector is None or selector.matches(m)]
+    damaged: dict[str, str] = {}
+    checked_now: set[str] = set()
+    if check:
+        with _interruptible("the check"):
+            for m in backups:
+                problem = check_files(storage, m)
+                checked_now.add(m.id)
+                if problem is not None:
+                    damaged[m.id] = problem
+    rows = [{**m.summary(), "files_checked": _checked_text(m, m.id in checked_now)} for m in backups]
 
     def text() -> str:
         if not rows:
-            return f"no backups in {storage.location}"
-        header = f"{'ID':<44} {'CREATED (UTC)':<20} {'VERSION':>8} {'SIZE':>10} {'STATE':<13} PINNED"
+            which = f" of database {selector.name}" if selector is not None else ""
+            return f"no backups{which} in {storage.location}"
+        header = (f"{'ID':<44} {'CREATED (UTC)':<20} {'DATABASE':<16} {'VERSION':>8} {'SIZE':>10} "
+                  f"{'STATE':<50} {'PINNED':<6} LABEL")
         lines = [header]
         for r in rows:
             version = "-" if r["schema_version"] is None else str(r["schema_version"]) + (
                 "*" if r["dirty"] else "")
-            lines.append(f"{r['id']:<44} {r['created_at'][:19].replace('T', ' '):<20} {version:>8} "
-                         f"{_size(r['size']):>10} {r['verification']:<13} {'yes' if r['pinned'] else ''}")
+            # e.g. "verified 2026-11-30, files checked now" / "verified 2026-11-30, not re-checked"
+            state = r["verification"] + (f" {r['verified_at'][:10]}" if r["verified_at"] else "")
+            if r["verified_at"] or r["files_checked"] != "not re-checked":
+                state += ", " + r["files_checked"]
+            database = str(r["database"]).rsplit("/", 1)[-1]
+            lines.append(f"{r['id']:<44} {r['created_at'][:19].replace('T', ' '):<20} {database:<16} "
+                         f"{version:>8} {_size(r['size']):>10} {state:<50} "
+                         f"{'yes' if r['pinned'] else '':<6} {r['label'] or ''}".rstrip())
         return "\n".join(lines)
 
     for name in listing.incomplete:
@@ -231,25 +300,43 @@ def list_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | No
                              "an interrupted backup leaves this, delete it by hand once no backup is running")
     for name, why in listing.broken.items():
         settings.output.warn(f"{name}: unreadable manifest: {why}")
-    settings.output.result({"ok": True, "storage": storage.location, "backups": rows,
-                            "incomplete": listing.incomplete, "unreadable": listing.broken}, text)
+    for backup_id, why in damaged.items():
+        settings.output.warn(f"{backup_id} is damaged, now marked failed: {why}")
+    settings.output.result({"ok": not damaged, "storage": storage.location, "backups": rows,
+                            **({"damaged": damaged} if check else {}), "incomplete": listing.incomplete,
+                            "unreadable": listing.broken}, text)
+    if damaged:
+        ctx.exit(1)
+
+
+def _checked_text(m: Any, now: bool) -> str:
+    """When the backup's files were last re-hashed: "files checked now" / "... <date>" / "not re-checked"."""
+    if m.verification is not None and not m.verification.ok and m.verification.mode == "checksums":
+        return "files damaged " + ("now" if now else m.verification.at[:10])
+    if now:
+        return "files checked now"
+    at = m.files_checked_at
+    if not at or (m.verification is not None and at == m.verification.at):
+        return "not re-checked"
+    return f"files checked {at[:16].replace('T', ' ')}"
 
 
 @backup.command("show")
 @global_options
 @storage_options
+@database_name_option
 @click.argument("backup_id", metavar="ID")
 @click.pass_context
 def show_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
-             backup_id: str) -> None:
+             database_name: str | None, backup_id: str) -> None:
     """Show a backup's manifest (ID or 'latest')."""
     import json
 
     from ..backup import show_backup
 
     settings = settings_of(ctx)
-    storage = _storage(location, s3_endpoint_url, work_dir)
-    manifest = show_backup(storage, _resolve_id(storage, backup_id))
+    storage = _storage(location, s3_endpoint_url, work_dir, settings)
+    manifest = show_backup(storage, _resolve_id(storage, backup_id, _selector(settings, database_name)))
     settings.output.result({"ok": True, "storage": storage.location, "backup": manifest.to_dict()},
                            lambda: _describe(manifest) + "\n" + json.dumps(manifest.to_dict(), indent=2))
 
@@ -257,6 +344,7 @@ def show_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | No
 @backup.command("verify")
 @global_options
 @storage_options
+@database_name_option
 @click.argument("backup_id", metavar="ID")
 @click.option("--quick", is_flag=True, default=False,
               help="Checksums and every data block read, without a server (no restore).")
@@ -265,14 +353,15 @@ def show_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | No
               help="Restore without owners and privileges (verifying on a server that lacks the roles).")
 @click.pass_context
 def verify_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
-               backup_id: str, quick: bool, pg_bin_dir: str | None, no_owner: bool) -> None:
+               database_name: str | None, backup_id: str, quick: bool, pg_bin_dir: str | None,
+               no_owner: bool) -> None:
     """Prove backup ID (or 'latest') restorable: restore it into a scratch database and compare."""
     from ..backup import RestoreOptions, verify_backup
 
     settings = settings_of(ctx)
-    storage = _storage(location, s3_endpoint_url, work_dir)
+    storage = _storage(location, s3_endpoint_url, work_dir, settings)
     with _interruptible("the verification"):
-        result = verify_backup(storage, _resolve_id(storage, backup_id),
+        result = verify_backup(storage, _resolve_id(storage, backup_id, _selector(settings, database_name)),
                                database_url=settings.database_url(), quick=quick,
                                options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner,
                                                       work_dir=work_dir),
@@ -285,6 +374,7 @@ def verify_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
 @backup.command("restore")
 @global_options
 @storage_options
+@database_name_option
 @click.argument("backup_id", metavar="ID")
 @click.option("--target", metavar="NAME|PATH", default=None,
               help="New database (or SQLite file) to restore into. Default: <database>_restored_<time>.")
@@ -295,17 +385,19 @@ def verify_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
               help="Parallel pg_restore jobs (not in one transaction).")
 @click.option("--no-owner", is_flag=True, default=False, help="Do not restore owners and privileges.")
 @click.option("--pg-bin-dir", metavar="DIR", default=None, help="Folder holding pg_restore.")
+@click.option("--from-database", "from_database", metavar="NAME", default=None,
+              help="With --replace: allow a backup taken from database NAME (not the one replaced).")
 @click.pass_context
 def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
-                backup_id: str, target: str | None, replace: bool, yes: bool, jobs: int, no_owner: bool,
-                pg_bin_dir: str | None) -> None:
+                database_name: str | None, backup_id: str, target: str | None, replace: bool, yes: bool,
+                jobs: int, no_owner: bool, pg_bin_dir: str | None, from_database: str | None) -> None:
     """Restore backup ID (or 'latest') into a new database, or with --replace over the original."""
     from ..backup import RestoreOptions, restore_backup
     from ..urls import parse_database_url
 
     settings = settings_of(ctx)
-    storage = _storage(location, s3_endpoint_url, work_dir)
-    backup_id = _resolve_id(storage, backup_id)
+    storage = _storage(location, s3_endpoint_url, work_dir, settings)
+    backup_id = _resolve_id(storage, backup_id, _selector(settings, database_name))
     raw_url = settings.database_url()
     url = parse_database_url(raw_url) if raw_url else None
     confirmed = yes
@@ -325,7 +417,8 @@ def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str |
     with _interruptible("the restore"):
         result = restore_backup(storage, backup_id, url, target=target, replace=replace,
                                 confirmed=confirmed, options=options, progress=_Progress(settings),
-                                info=settings.output.progress)
+                                info=settings.output.progress, warn=settings.output.warn,
+                                from_database=from_database)
     text = (f"backup {result.backup_id} restored into {result.target_url} in {result.duration_s:.1f}s"
             + (f"; the previous state is backup {result.pre_restore_backup}" if result.pre_restore_backup
                else "") + "\n" + "\n".join(result.checks))
@@ -338,6 +431,9 @@ def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str |
 @click.option("--keep-daily", type=click.IntRange(min=0), default=7, show_default=True)
 @click.option("--keep-weekly", type=click.IntRange(min=0), default=4, show_default=True)
 @click.option("--keep-monthly", type=click.IntRange(min=0), default=12, show_default=True)
+@click.option("--keep-within", "keep_within", metavar="DURATION", default="1d", show_default=True,
+              help="Keep every backup created within DURATION of the newest one (restic's --keep-within: "
+              "1d, 36h, 2w; 0 turns it off).")
 @click.option("--timezone", "timezone", default="UTC", show_default=True,
               help="Time zone of the days, ISO weeks and months.")
 @click.option("--dry-run", is_flag=True, default=False, help="Print the plan; delete nothing.")
@@ -345,15 +441,23 @@ def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str |
               help="Only the backups of this database (needed when the storage holds several).")
 @click.pass_context
 def prune_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
-              keep_daily: int, keep_weekly: int, keep_monthly: int, timezone: str, dry_run: bool,
-              database_name: str | None) -> None:
-    """Delete backups the calendar policy does not need (restic semantics; verified backups only)."""
+              keep_daily: int, keep_weekly: int, keep_monthly: int, keep_within: str, timezone: str,
+              dry_run: bool, database_name: str | None) -> None:
+    """Delete backups the calendar policy does not need (restic semantics; verified backups only).
+
+    Before deleting, the files of every verified backup kept in their place are re-hashed."""
     from ..backup import Policy, prune
+    from ..backup.retention import parse_duration
 
     settings = settings_of(ctx)
-    storage = _storage(location, s3_endpoint_url, work_dir)
-    policy = Policy(daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly, timezone=timezone)
-    result = prune(storage, policy, dry_run=dry_run, database=database_name)
+    storage = _storage(location, s3_endpoint_url, work_dir, settings)
+    policy = Policy(daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly, timezone=timezone,
+                    within=parse_duration(keep_within))
+    with _interruptible("the prune"):
+        result = prune(storage, policy, dry_run=dry_run, selector=_selector(settings, database_name))
+    for backup_id, why in result.damaged.items():
+        settings.output.warn(f"{backup_id} is damaged (its files no longer match its manifest), now marked "
+                             f"failed and no longer counted as verified: {why}")
 
     def text() -> str:
         lines = [f"policy: {policy.describe()}" + (" (dry run: nothing deleted)" if dry_run else "")]
@@ -362,9 +466,16 @@ def prune_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | N
             lines.append(f"{verb} {d.candidate.id}  {', '.join(d.reasons)}")
         if not result.plan.decisions:
             lines.append(f"no backups in {storage.location}")
+        if result.checked:
+            lines.append(f"files of {len(result.checked)} kept backup(s) re-hashed before deleting: "
+                         + (f"{len(result.damaged)} damaged" if result.damaged else "all match"))
         return "\n".join(lines)
 
-    settings.output.result({"ok": True, "storage": storage.location, **result.to_dict()}, text)
+    # A damaged backup is a failure cron must report (non-zero exit), even though prune went on
+    # safely without it.
+    settings.output.result({"ok": not result.damaged, "storage": storage.location, **result.to_dict()}, text)
+    if result.damaged:
+        ctx.exit(1)
 
 
 def _pin(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
@@ -372,8 +483,8 @@ def _pin(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, 
     from ..backup import pin_backup
 
     settings = settings_of(ctx)
-    storage = _storage(location, s3_endpoint_url, work_dir)
-    manifest = pin_backup(storage, _resolve_id(storage, backup_id), pinned=not unpin)
+    storage = _storage(location, s3_endpoint_url, work_dir, settings)
+    manifest = pin_backup(storage, _resolve_id(storage, backup_id, _selector(settings, None)), pinned=not unpin)
     settings.output.result({"ok": True, "backup_id": manifest.id, "pinned": manifest.pinned},
                            f"backup {manifest.id} {'pinned' if manifest.pinned else 'unpinned'}")
 
