@@ -80,10 +80,67 @@ def _collect(source: SourceText, raw_statements: Any, char_base: int, char_end: 
         transactional, control = transaction_properties(kind, node)
         line, column = source.position(start)
         end_line, _ = source.position(max(start, end - 1))
-        out.append(Stmt(index=len(out), start=start, end=end, line=line, column=column,
-                        end_line=end_line, kind=kind, text=chunk, node=node,
-                        transactional=transactional, transaction_control=control,
-                        byte_base=byte_base))
+        stmt = Stmt(index=len(out), start=start, end=end, line=line, column=column,
+                    end_line=end_line, kind=kind, text=chunk, node=node,
+                    transactional=transactional, transaction_control=control,
+                    byte_base=byte_base)
+        if kind == "AlterTableStmt" and len(node.get("cmds") or ()) > 1:
+            _locate_alter_cmds(source, stmt)
+        out.append(stmt)
+
+
+# Scanner tokens that open and close a nesting level; a comma inside one does not separate commands.
+_OPENERS = {"ASCII_40", "ASCII_91"}  # ( [
+_CLOSERS = {"ASCII_41", "ASCII_93"}  # ) ]
+
+
+def _locate_alter_cmds(source: SourceText, stmt: Stmt) -> None:
+    """Give each AlterTableCmd of a multi-command ALTER TABLE the ``location`` libpg_query omits.
+
+    Findings about one sub-command (a DROP COLUMN among several) then point at it rather
+    than at the statement's first line. The commands are the statement's pieces between
+    its top-level commas after the table name; when the count does not match the tree's
+    (which would be a misreading), no location is set and findings stay at the statement.
+    """
+    parser = _parser()
+    try:
+        tokens = parser.scan(stmt.text)
+    except parser.ParseError:
+        return
+    relation = stmt.node.get("relation") or {}
+    rel_at = relation.get("location", -1)
+    rel_char = source.char_of_byte(stmt.byte_base + rel_at) - stmt.start if rel_at >= 0 else -1
+    starts: list[int] = []
+    depth = 0
+    expect_name = True  # the table's name (schema-qualified or not) comes before the first command
+    after_dot = False
+    for token in tokens:
+        name = token.name
+        if name in ("SQL_COMMENT", "C_COMMENT") or token.start < rel_char:
+            continue
+        if expect_name:
+            if name == "ASCII_46":  # the dot of schema.table
+                after_dot = True
+            elif token.start == rel_char or after_dot:
+                after_dot = False
+            else:
+                expect_name = False
+                starts.append(token.start)
+            continue
+        if name in _OPENERS:
+            depth += 1
+        elif name in _CLOSERS:
+            depth -= 1
+        elif name == "ASCII_44" and depth == 0:
+            starts.append(-1)  # the next token starts a command
+        elif starts and starts[-1] == -1:
+            starts[-1] = token.start
+    cmds = [c.get("AlterTableCmd") for c in stmt.node.get("cmds") or ()]
+    if len(starts) != len(cmds) or -1 in starts:
+        return
+    for cmd, start in zip(cmds, starts, strict=True):
+        if isinstance(cmd, dict):
+            cmd["location"] = source.byte_of_char(stmt.start + start) - stmt.byte_base
 
 
 def _pieces(text: str) -> list[tuple[int, int]]:

@@ -45,25 +45,38 @@ def duplicate_column_assignment(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
             yield Hit(f"column {name} is assigned more than once", ctx.char_offset(stmt, target))
 
 
-# The parser already truncates names to 63 bytes, so long ones are found in the statement's text.
-_STRING = re.compile(r"'(?:[^']|'')*'")
-# 64 bytes take at least 16 characters (4 bytes each at most); the byte length is checked after.
-_LONG_NAME = re.compile(r'"((?:[^"]|""){16,})"|\b([^\W\d][\w$]{15,})')
-
-
+# The parser truncates names to 63 bytes, so the tree cannot tell a long name from a 63-byte one:
+# long names are read from PostgreSQL's own scanner, whose identifier tokens are exactly the
+# names of the parse tree (never a word in a comment, a string or a function body).
+# 64 bytes take at least 16 characters (4 bytes each at most): a cheap test before scanning.
 _ANY_LONG_ASCII = re.compile(r'[\w$]{64}|"[^"]{64}')
 _ANY_LONG = re.compile(r'[\w$]{16}|"[^"]{16}')
 
 
-def _long_names(text: str) -> Iterator[tuple[str, int]]:
+def _identifier(token_text: str) -> str:
+    """The name an identifier token stands for: quotes removed, or folded to lower case."""
+    if token_text.startswith('"'):
+        return token_text[1:-1].replace('""', '"')
+    return token_text.lower()
+
+
+def _long_names(text: str) -> Iterator[tuple[str, int, int]]:
+    """(name, character offset, length in the text) of every identifier over 63 bytes."""
     if not (_ANY_LONG_ASCII if text.isascii() else _ANY_LONG).search(text):
         return  # the common case: nothing long enough anywhere in the statement
-    # Blank out string literals (keeping offsets) so long words inside them are not names.
-    blanked = _STRING.sub(lambda m: " " * len(m.group()), text)
-    for match in _LONG_NAME.finditer(blanked):
-        name = match.group(1) or match.group(2)
+    from pglast import parser
+
+    try:
+        tokens = parser.scan(text)
+    except parser.ParseError:
+        return
+    for token in tokens:
+        if token.name != "IDENT":
+            continue
+        raw = text[token.start : token.end + 1]
+        name = _identifier(raw)
         if len(name.encode("utf-8")) > _MAX_IDENTIFIER_BYTES:
-            yield name, match.start()
+            yield name, token.start, len(raw)
 
 
 @rule(
@@ -86,15 +99,15 @@ CREATE INDEX idx_orders_customer_created ON orders (customer_id, created_at);
         "CREATE INDEX idx_orders_by_customer_identifier_and_creation_timestamp_for_reports_v2 "
         "ON orders (customer_id, created_at);",
         "CREATE INDEX idx_orders_customer_created ON orders (customer_id, created_at);")],
-    nodes=("CreateStmt", "IndexStmt", "AlterTableStmt", "RenameStmt", "ViewStmt", "CreateSeqStmt",
-           "CreateSchemaStmt"),
     squawk=("identifier-too-long",),
 )
 def identifier_too_long(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    # Every statement: any name (table, column, index, constraint, trigger, sequence, policy,
+    # function, ...) is truncated the same way.
     seen: set[str] = set()
-    for name, offset in _long_names(stmt.text):
+    for name, offset, length in _long_names(stmt.text):
         if name in seen:
             continue
         seen.add(name)
         yield Hit(f"{name[:24]}... is {len(name.encode('utf-8'))} bytes; PostgreSQL truncates it "
-                  f"to 63 without an error", stmt.start + offset, len(name))
+                  f"to 63 without an error", stmt.start + offset, length)

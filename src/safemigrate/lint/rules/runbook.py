@@ -98,8 +98,22 @@ def _text_unguarded(stmt: Stmt) -> str | None:
     return f"{words[0]} {what} without {'IF NOT EXISTS' if words[0] == 'CREATE' else 'IF EXISTS'}"
 
 
-def _changes(ctx: FileContext) -> int:
-    return sum(1 for s in ctx.statements if s.facts.category in ("ddl", "dml"))
+def _left_applied_by_a_later_failure(stmt: Stmt, ctx: FileContext) -> bool:
+    """Whether a later statement can fail after ``stmt`` has committed, leaving it applied.
+
+    Inside the file's own BEGIN ... COMMIT a statement commits with the block, so
+    only statements after that COMMIT count; a block that never commits, or rolls
+    back, leaves nothing. MySQL commits around every DDL statement, block or not.
+    """
+    statements = ctx.statements
+    committed_at = stmt.index
+    if ctx.tx_open and not (ctx.dialect == "mysql" and stmt.facts.category == "ddl"):
+        end = next((s for s in statements[stmt.index + 1:] if s.facts.tx in ("commit", "rollback")), None)
+        if end is None or end.facts.tx == "rollback":
+            return False
+        committed_at = end.index
+    return any(s.facts.category in ("ddl", "dml") or not s.transactional
+               for s in statements[committed_at + 1:])
 
 
 @rule(
@@ -147,7 +161,10 @@ def not_idempotent(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     what = _pg_unguarded(stmt) if ctx.dialect == "postgres" else _text_unguarded(stmt)
     if what is None:
         return
+    # A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind, so even its own
+    # failure makes a re-run stop here; any other statement is at risk only when it can be
+    # left applied by a later failure (a failing statement is rolled back: a retry starts clean).
     concurrent = stmt.kind == "IndexStmt" and stmt.node.get("concurrent")
-    if _changes(ctx) < 2 and not concurrent:
-        return  # a lone statement that fails is rolled back: a retry starts clean
+    if not concurrent and not _left_applied_by_a_later_failure(stmt, ctx):
+        return
     yield Hit(f"{what}: this file is not atomic, so re-running it after a failure stops here")

@@ -140,7 +140,9 @@ timestamp drops the time zone: 10:00+02 and 10:00-06 are stored as the same
 value though they are eight hours apart, and the meaning of every stored
 value depends on the TimeZone setting of whoever wrote it. Converting later
 means ALTER COLUMN TYPE, a table rewrite under an ACCESS EXCLUSIVE lock.
-timestamptz stores an absolute instant in the same 8 bytes.
+timestamptz stores an absolute instant in the same 8 bytes. A time column
+(a time of day) is not reported: the PostgreSQL documentation advises against
+timetz, and a time of day has no instant to keep.
 """,
     alternative="""
 Use timestamptz (timestamp with time zone); it takes the same 8 bytes.
@@ -155,11 +157,12 @@ ALTER TABLE users ADD COLUMN last_seen timestamptz DEFAULT now();
     squawk=("prefer-timestamp-tz",),
 )
 def prefer_timestamptz(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    # Only timestamp: a time of day is deliberately zone-free, and the PostgreSQL documentation
+    # discourages timetz ("of questionable usefulness"), so time columns are left alone.
     for _table, coldef, _new in column_defs(stmt):
         type_node = coldef.get("typeName") or {}
-        if type_name(type_node) in ("timestamp", "time"):
-            kind = type_name(type_node)
-            yield Hit(f"{coldef.get('colname', '')} is {kind} without time zone; use {kind}tz",
+        if type_name(type_node) == "timestamp":
+            yield Hit(f"{coldef.get('colname', '')} is timestamp without time zone; use timestamptz",
                       ctx.char_offset(stmt, type_node))
 
 
