@@ -1,0 +1,236 @@
+"""Compare our linter with squawk, finding by finding, on folders of real migrations (issue 9).
+
+Runs ``safemigrate lint --format json`` and squawk (``--reporter json``) on the
+same ``.sql`` files of each folder given, maps squawk's rules to ours (the
+``squawk=`` names of our rules, the table in docs/lint.md), and matches
+findings per file: a squawk finding is *agreed* when one of our findings of a
+mapped rule lies in the same statement (or on the same line); the rest are
+*squawk-only* (a miss of ours, or a false alarm of squawk's: review them) and
+our unmatched findings of mapped rules are *ours-only*. Rules with no squawk
+counterpart are counted apart.
+
+Nothing is downloaded when it runs: point it at folders you extracted (see
+tests/lint/corpora.md for the repositories, commits and paths used). squawk
+comes from npm, into the git-ignored bench/.work:
+
+    npm install --prefix bench/.work squawk-cli
+    .venv/bin/python bench/lint_corpus.py /work/corpora/ente /work/corpora/harbor /work/corpora/flipt \\
+        [--list squawk-only|ours-only|agreed|all] [--rule RULE] [--json]
+
+Only PostgreSQL folders make sense (squawk reads PostgreSQL only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "bench" / ".work"
+SAFEMIGRATE = REPO / ".venv" / "bin" / "safemigrate"
+
+
+@dataclass(frozen=True)
+class Found:
+    path: str
+    rule: str
+    line: int
+    first: int  # first and last line of the statement that holds it
+    last: int
+    message: str
+
+    def show(self) -> str:
+        return f"{self.path}:{self.line}: {self.rule}: {self.message[:110]}"
+
+
+@dataclass
+class Comparison:
+    agreed: list[tuple[Found, Found]] = field(default_factory=list)  # (squawk's, ours)
+    squawk_only: list[Found] = field(default_factory=list)
+    ours_only: list[Found] = field(default_factory=list)
+    ours_unmapped: list[Found] = field(default_factory=list)  # rules squawk has no counterpart for
+    squawk_unmapped: list[Found] = field(default_factory=list)
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)  # files squawk reads and we do not (names)
+
+
+def squawk_binary() -> Path:
+    found = sorted((WORK / "node_modules" / "@squawk-cli").glob("*/bin/squawk"))
+    if not found:
+        raise SystemExit("squawk is not installed: npm install --prefix bench/.work squawk-cli")
+    return found[0]
+
+
+def rule_mapping() -> dict[str, set[str]]:
+    """squawk rule -> our rules that cover it (from each rule's ``squawk=`` names)."""
+    sys.path.insert(0, str(REPO / "src"))
+    from safemigrate.lint import all_rules
+
+    mapping: dict[str, set[str]] = defaultdict(set)
+    for rule_id, rule in all_rules().items():
+        for name in rule.squawk:
+            mapping[name].add(rule_id)
+    return mapping
+
+
+def run_ours(folder: Path) -> list[Found]:
+    proc = subprocess.run([str(SAFEMIGRATE), "lint", "--format", "json", str(folder)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"safemigrate lint {folder} exited {proc.returncode}: {proc.stderr[-400:]}")
+    out: list[Found] = []
+    for item in json.loads(proc.stdout)["findings"]:
+        first = item.get("statement_line") or item["line"]
+        last = first + (item.get("statement") or "").count("\n")
+        out.append(Found(str(Path(item["path"]).resolve()), item["rule_id"], item["line"], first,
+                         max(last, item["line"]), item["message"]))
+    return out
+
+
+def run_squawk(files: list[Path]) -> list[Found]:
+    if not files:
+        return []
+    proc = subprocess.run([str(squawk_binary()), "--reporter", "json", *map(str, files)],
+                          capture_output=True, text=True, check=False)
+    data: list[dict[str, Any]] = json.loads(proc.stdout or "[]")
+    # squawk's JSON counts lines from 0.
+    return [Found(str(Path(item["file"]).resolve()), item["rule_name"], item["line"] + 1, item["line"] + 1,
+                  (item.get("line_end") or item["line"]) + 1, item["message"]) for item in data]
+
+
+# squawk reports some constructs under a second rule that ours reports under one: a UNIQUE or
+# PRIMARY KEY added to a table is also "constraint-missing-not-valid" to squawk (it cannot be
+# NOT VALID; ours says to build the index first).
+_ALSO = {"constraint-missing-not-valid": {"add-unique-without-index", "add-primary-key-without-index"}}
+
+
+def compare(ours: list[Found], theirs: list[Found], mapping: dict[str, set[str]]) -> Comparison:
+    """Match each squawk finding to one of ours of a mapped rule in the same statement.
+
+    One finding of ours can answer one finding of each squawk rule (squawk may report one
+    construct under two rules); syntax errors match by file, as the tools recover differently.
+    """
+    result = Comparison()
+    mapped_ours = {r for rules in mapping.values() for r in rules}
+    pool: dict[str, list[Found]] = defaultdict(list)
+    for found in ours:
+        if found.rule in mapped_ours:
+            pool[found.path].append(found)
+        else:
+            result.ours_unmapped.append(found)
+    used: set[tuple[int, str]] = set()
+    matched: set[int] = set()
+    for found in sorted(theirs, key=lambda f: (f.path, f.line)):
+        targets = mapping.get(found.rule)
+        if not targets:
+            result.squawk_unmapped.append(found)
+            continue
+        targets = targets | _ALSO.get(found.rule, set())
+
+        def fits(o: Found, squawk: Found = found, wanted: set[str] = targets) -> bool:
+            if (id(o), squawk.rule) in used or o.rule not in wanted:
+                return False
+            if squawk.rule == "syntax-error":
+                return True
+            return o.first <= squawk.line <= o.last or o.line == squawk.line
+
+        match = next((o for o in pool[found.path] if fits(o)), None)
+        if match is None:
+            result.squawk_only.append(found)
+        else:
+            used.add((id(match), found.rule))
+            matched.add(id(match))
+            result.agreed.append((found, match))
+    result.ours_only = [o for group in pool.values() for o in group if id(o) not in matched]
+    return result
+
+
+def compare_folders(folders: list[Path]) -> Comparison:
+    mapping = rule_mapping()
+    total = Comparison()
+    for folder in folders:
+        files = sorted(p.resolve() for p in folder.glob("*.sql"))
+        ours = run_ours(folder)
+        part = compare(ours, run_squawk(files), mapping)
+        total.files += len(files)
+        total.agreed += part.agreed
+        total.squawk_only += part.squawk_only
+        total.ours_only += part.ours_only
+        total.ours_unmapped += part.ours_unmapped
+        total.squawk_unmapped += part.squawk_unmapped
+        total.skipped += [str(f) for f in files if not _is_migration(f)]
+    return total
+
+
+def _is_migration(path: Path) -> bool:
+    """golang-migrate's file names: VERSION_title.up.sql / .down.sql."""
+    return re.fullmatch(r"\d+_.*\.(up|down)\.sql", path.name) is not None
+
+
+def summary(result: Comparison) -> str:
+    agreed, theirs, ours = len(result.agreed), len(result.squawk_only), len(result.ours_only)
+    recall = agreed / (agreed + theirs) if agreed + theirs else 1.0
+    lines = [f"{result.files} files; findings of rules both tools have:",
+             f"  agreed       {agreed}",
+             f"  squawk-only  {theirs}",
+             f"  ours-only    {ours}",
+             f"  recall vs squawk (agreed / all squawk's): {recall:.1%}",
+             f"  squawk findings of rules we have no counterpart for: {len(result.squawk_unmapped)}",
+             f"  our findings of rules squawk does not have: {len(result.ours_unmapped)}",
+             "", "per squawk rule (agreed / squawk-only):"]
+    by_rule: dict[str, Counter[str]] = defaultdict(Counter)
+    for found, _ in result.agreed:
+        by_rule[found.rule]["agreed"] += 1
+    for found in result.squawk_only:
+        by_rule[found.rule]["squawk-only"] += 1
+    for rule, counts in sorted(by_rule.items()):
+        lines.append(f"  {rule:45} {counts['agreed']:5} / {counts['squawk-only']}")
+    lines.append("")
+    lines.append("ours-only per rule:")
+    for rule, n in Counter(f.rule for f in result.ours_only).most_common():
+        lines.append(f"  {rule:45} {n:5}")
+    if result.skipped:
+        lines.append(f"\n{len(result.skipped)} .sql files are not golang-migrate migration names (we skip them)")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--list", choices=["squawk-only", "ours-only", "agreed", "all"])
+    parser.add_argument("--rule", help="only list findings of this rule (squawk's or ours)")
+    parser.add_argument("--json", action="store_true", help="print the counts as JSON")
+    args = parser.parse_args()
+    for folder in args.folders:
+        if not folder.is_dir():
+            raise SystemExit(f"{folder} is not a folder")
+    result = compare_folders(args.folders)
+    if args.json:
+        print(json.dumps({"files": result.files, "agreed": len(result.agreed),
+                          "squawk_only": len(result.squawk_only), "ours_only": len(result.ours_only)}))
+    else:
+        print(summary(result))
+    wanted = args.list
+    def keep(found: Found) -> bool:
+        return args.rule is None or found.rule == args.rule
+    if wanted in ("squawk-only", "all"):
+        print("\nsquawk-only:")
+        print("\n".join(f"  {f.show()}" for f in result.squawk_only if keep(f)))
+    if wanted in ("ours-only", "all"):
+        print("\nours-only:")
+        print("\n".join(f"  {f.show()}" for f in result.ours_only if keep(f)))
+    if wanted in ("agreed", "all"):
+        print("\nagreed:")
+        print("\n".join(f"  {s.show()}  <->  {o.rule}" for s, o in result.agreed if keep(s) or keep(o)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
