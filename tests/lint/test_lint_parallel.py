@@ -56,3 +56,15 @@ def test_a_failing_child_has_its_share_linted_again(monkeypatch: pytest.MonkeyPa
     files = [SourceFile(f"m/{n}_x.up.sql", "DROP TABLE t;", n, "up") for n in range(6)]
     findings = lint_sources(files, Linter("postgres"), None, jobs=2)
     assert [f.path for f in findings if f.rule_id == "drop-table"] == [f.path for f in files]
+
+
+def test_worker_pool_starts_on_a_busy_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A load average far above the CPU count (other work running) used to mean one process.
+    from safemigrate.lint import engine
+
+    monkeypatch.setattr(engine.os, "getloadavg", lambda: (40.0, 40.0, 40.0), raising=False)
+    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    assert engine._workers(1000, None) == 2
+    assert engine._workers(150, None) == 1  # too few files to pay for a fork
+    assert engine._workers(1000, 1) == 1  # --jobs decides

@@ -163,3 +163,13 @@ def test_sub_command_positions_skip_commas_inside_parentheses_and_comments() -> 
     places = sorted((f.rule_id, f.line, f.column) for f in report.findings
                     if f.rule_id in ("drop-column", "drop-not-null"))
     assert places == [("drop-column", 2, 38), ("drop-not-null", 2, 5)]
+
+
+def test_identifier_too_long_reports_names_of_views_and_renames() -> None:
+    name = "v" * 70
+    report = lint(f"""
+        CREATE VIEW {name} AS SELECT 1;
+        ALTER TABLE users RENAME COLUMN a TO {name};
+        CREATE FOREIGN TABLE {name}_f (id int) SERVER remote;
+        """)
+    assert lines_of(report, "identifier-too-long") == [1, 2, 3]

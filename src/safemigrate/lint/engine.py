@@ -329,14 +329,19 @@ def _lint_serial(files: Sequence[SourceFile], linter: Linter,
 _PARALLEL_THRESHOLD = 200
 
 
-def _idle_cpus() -> int:
-    """CPUs not already busy (by the 1-minute load average): a busy CPU makes a fork a loss."""
-    cpus = os.cpu_count() or 1
+def _usable_cpus() -> int:
+    """CPUs this process may run on, busy or not.
+
+    An earlier version counted only idle CPUs (by the load average), so on a busy
+    machine it linted in one process. But the scheduler shares a busy CPU among
+    runnable processes, not among programs: a second worker gets a second share, as
+    squawk's threads do, so it pays off as long as each worker has enough files to
+    outweigh its fork (about a millisecond).
+    """
     try:
-        load = os.getloadavg()[0]
+        return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        return cpus
-    return max(1, round(cpus - load))
+        return os.cpu_count() or 1
 
 
 def _workers(count: int, jobs: int | None) -> int:
@@ -345,7 +350,7 @@ def _workers(count: int, jobs: int | None) -> int:
     elif count < _PARALLEL_THRESHOLD:
         wanted = 1
     else:
-        wanted = min(_idle_cpus(), max(1, count // (_PARALLEL_THRESHOLD // 2)))
+        wanted = min(_usable_cpus(), max(1, count // (_PARALLEL_THRESHOLD // 2)))
     return max(1, wanted) if hasattr(os, "fork") else 1
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import bisect
 import re
 from functools import cached_property
+from itertools import accumulate
 
 __all__ = ["SourceText"]
 
-_NEWLINE = re.compile("\n")
 _WORD = re.compile(r'"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[\w$]+', re.UNICODE)
 _NOISE = re.compile(r"(?:\s+|--[^\n]*|#[^\n]*|/\*.*?\*/)*", re.DOTALL)
 _PG_NOISE = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
@@ -25,7 +25,8 @@ class SourceText:
 
     @cached_property
     def _line_starts(self) -> list[int]:
-        return [0, *(m.end() for m in _NEWLINE.finditer(self.text))]
+        # Summing the lengths of str.split's pieces is several times faster than a regex scan.
+        return [0, *accumulate(len(line) + 1 for line in self.text.split("\n")[:-1])]
 
     @cached_property
     def _encoded(self) -> bytes:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 from ..context import FileContext, Hit, Stmt
 from ..model import Severity
-from ..pgnodes import unwrap
+from ..pgnodes import alter_cmds, column_constraints, qualified_tail, unwrap
+from ..pgparse import pg_parser
 from ..registry import Example, rule
 
 _MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1
@@ -45,12 +46,63 @@ def duplicate_column_assignment(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
             yield Hit(f"column {name} is assigned more than once", ctx.char_offset(stmt, target))
 
 
-# The parser truncates names to 63 bytes, so the tree cannot tell a long name from a 63-byte one:
-# long names are read from PostgreSQL's own scanner, whose identifier tokens are exactly the
-# names of the parse tree (never a word in a comment, a string or a function body).
-# 64 bytes take at least 16 characters (4 bytes each at most): a cheap test before scanning.
-_ANY_LONG_ASCII = re.compile(r'[\w$]{64}|"[^"]{64}')
-_ANY_LONG = re.compile(r'[\w$]{16}|"[^"]{16}')
+# The parser truncates every name to 63 bytes (at a character boundary, so 60 to 63 bytes
+# remain). The names a statement defines are read from its parse tree; only when one of them
+# is that long can it have been cut, and then PostgreSQL's own scanner gives its full text
+# (never a word in a comment, a string or a function body).
+_CUT_AT_LEAST = _MAX_IDENTIFIER_BYTES - 3
+
+
+def _tree_names(kind: str, node: dict[str, Any]) -> Iterator[str]:
+    """The names of the objects a statement creates or renames, as the parser kept them."""
+    for key in _NAME_FIELDS.get(kind, ()):
+        value = node.get(key)
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            inner = value.get("rel") or value.get("relation") or value  # IntoClause, CreateStmt
+            yield inner.get("relname", "") if isinstance(inner, dict) else ""
+        elif isinstance(value, list):
+            yield qualified_tail(value)
+    elements: list[Any] = list(node.get("tableElts") or node.get("coldeflist") or ())
+    for cmd in alter_cmds(node) if kind == "AlterTableStmt" else ():
+        elements.append(cmd.get("def"))
+    for element in elements:
+        part, fields = unwrap(element)
+        if part == "ColumnDef":
+            yield fields.get("colname", "")
+            yield from (c.get("conname", "") for c in column_constraints(fields))
+        elif part == "Constraint":
+            yield fields.get("conname", "")
+
+
+# Where each statement keeps the name it defines (strings, RangeVars or qualified-name lists).
+_NAME_FIELDS: dict[str, tuple[str, ...]] = {
+    "CreateStmt": ("relation",),
+    "CreateForeignTableStmt": ("base",),
+    "IndexStmt": ("idxname",),
+    "RenameStmt": ("newname",),
+    "ViewStmt": ("view",),
+    "CreateTableAsStmt": ("into",),
+    "CreateSeqStmt": ("sequence",),
+    "CreateSchemaStmt": ("schemaname",),
+    "CreateTrigStmt": ("trigname",),
+    "CreateEventTrigStmt": ("trigname",),
+    "CreatePolicyStmt": ("policy_name",),
+    "CreateFunctionStmt": ("funcname",),
+    "CreateEnumStmt": ("typeName",),
+    "CompositeTypeStmt": ("typevar",),
+    "CreateDomainStmt": ("domainname",),
+    "DefineStmt": ("defnames",),
+    "RuleStmt": ("rulename",),
+    "CreateStatsStmt": ("defnames",),
+    "CreateExtensionStmt": ("extname",),
+    "CreatePublicationStmt": ("pubname",),
+    "CreateSubscriptionStmt": ("subname",),
+    "CreateRoleStmt": ("role",),
+    "CreateConversionStmt": ("conversion_name",),
+    "AlterTableStmt": (),
+}
 
 
 def _identifier(token_text: str) -> str:
@@ -62,10 +114,7 @@ def _identifier(token_text: str) -> str:
 
 def _long_names(text: str) -> Iterator[tuple[str, int, int]]:
     """(name, character offset, length in the text) of every identifier over 63 bytes."""
-    if not (_ANY_LONG_ASCII if text.isascii() else _ANY_LONG).search(text):
-        return  # the common case: nothing long enough anywhere in the statement
-    from pglast import parser
-
+    parser = pg_parser()
     try:
         tokens = parser.scan(text)
     except parser.ParseError:
@@ -99,11 +148,13 @@ CREATE INDEX idx_orders_customer_created ON orders (customer_id, created_at);
         "CREATE INDEX idx_orders_by_customer_identifier_and_creation_timestamp_for_reports_v2 "
         "ON orders (customer_id, created_at);",
         "CREATE INDEX idx_orders_customer_created ON orders (customer_id, created_at);")],
+    nodes=tuple(_NAME_FIELDS),
     squawk=("identifier-too-long",),
 )
 def identifier_too_long(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
-    # Every statement: any name (table, column, index, constraint, trigger, sequence, policy,
-    # function, ...) is truncated the same way.
+    if not any(len(n) >= _CUT_AT_LEAST // 4 and len(n.encode("utf-8")) >= _CUT_AT_LEAST
+               for n in _tree_names(stmt.kind, stmt.node)):
+        return  # the common case: no name in the tree is long enough to have been cut
     seen: set[str] = set()
     for name, offset, length in _long_names(stmt.text):
         if name in seen:

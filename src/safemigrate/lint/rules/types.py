@@ -54,11 +54,13 @@ CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload
     squawk=("prefer-bigint-over-int", "prefer-bigint-over-smallint"),
 )
 def prefer_bigint_key(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
-    table_pk = _table_primary_key_columns(stmt)
+    table_pk: set[str] | None = None  # read only when a small integer column turns up
     for _table, coldef, _new in column_defs(stmt):
         tname = type_name(coldef.get("typeName"))
         if tname not in _SMALL_INT and tname not in _SMALL_SERIAL:
             continue
+        if table_pk is None:
+            table_pk = _table_primary_key_columns(stmt)
         kinds = {c.get("contype") for c in column_constraints(coldef)}
         column = coldef.get("colname", "")
         is_key = (tname in _SMALL_SERIAL or column in table_pk
@@ -190,9 +192,11 @@ CREATE TABLE countries (code text PRIMARY KEY CHECK (length(code) = 2));
 def ban_char(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for _table, coldef, _new in column_defs(stmt):
         type_node = coldef.get("typeName") or {}
+        if type_name(type_node) != "bpchar":
+            continue
         parts = [unwrap(n)[1].get("sval", "") for n in type_node.get("names") or ()]
         # char(n) parses to pg_catalog.bpchar; a bare "bpchar" or the internal "char" type is deliberate.
-        if parts[:1] == ["pg_catalog"] and type_name(type_node) == "bpchar":
+        if parts[:1] == ["pg_catalog"]:
             yield Hit(f"{coldef.get('colname', '')} is char(n), which pads with spaces; use text",
                       ctx.char_offset(stmt, type_node))
 
