@@ -68,3 +68,22 @@ def test_worker_pool_starts_on_a_busy_machine(monkeypatch: pytest.MonkeyPatch) -
     assert engine._workers(1000, None) == 2
     assert engine._workers(150, None) == 1  # too few files to pay for a fork
     assert engine._workers(1000, 1) == 1  # --jobs decides
+
+
+def test_linting_loads_only_pglasts_parser_and_pglast_still_works_afterwards() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from safemigrate.lint import lint_text\n"
+        "assert lint_text('CREATE INDEX i ON t (a);').rule_ids()\n"
+        "import types\n"
+        "# LazyLoader's stand-in turns into a plain module once it has run\n"
+        "assert type(sys.modules['pglast.enums']) is not types.ModuleType, 'pglast.enums ran'\n"
+        "import pglast\n"
+        "assert type(pglast.parse_sql('SELECT 1')[0].stmt).__name__ == 'SelectStmt'\n"
+        "assert pglast.enums.SortByDir.SORTBY_ASC.name == 'SORTBY_ASC'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

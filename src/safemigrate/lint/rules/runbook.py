@@ -127,8 +127,12 @@ no-transaction marker; and in MySQL every DDL statement commits), a failure
 part way leaves the statements before it applied. After fixing the cause,
 the usual recovery (force the previous version, run up again) re-runs them,
 and a CREATE without IF NOT EXISTS or a DROP without IF EXISTS then fails.
-The runbook: "make migrations idempotent when possible". Files our runner
-runs in one transaction are atomic and are not reported.
+The runbook: "make migrations idempotent when possible". What is judged is
+what a re-run after a failure at each later statement meets: files our runner
+runs in one transaction are atomic and are not reported, nor is a statement
+that no later failure can leave applied (inside the file's own BEGIN ... COMMIT
+with nothing after the COMMIT, or the file's last change: a failing statement
+is rolled back). In MySQL each DDL statement commits on its own, block or not.
 """,
     alternative="""
 Guard the statement. For CREATE INDEX CONCURRENTLY, note that a failed build

@@ -26,7 +26,11 @@ failure leaves nothing half-done. A statement that PostgreSQL (or SQLite)
 refuses inside a transaction, such as CREATE INDEX CONCURRENTLY, VACUUM or
 PRAGMA foreign_keys, forces the runner to run the file statement by
 statement instead: if a later statement fails, the earlier ones stay
-applied and the database is left dirty, to be repaired by hand.
+applied and the database is left dirty, to be repaired by hand. A file whose
+other statements are all safe to run twice (SET, ALTER TYPE ... ADD VALUE IF
+NOT EXISTS, DROP INDEX CONCURRENTLY IF EXISTS, CREATE ... IF NOT EXISTS,
+CREATE OR REPLACE) is not reported: running it again after a failure finishes
+the job.
 """,
     alternative="""
 Move the statement into a migration of its own, or, as the runbook's example
