@@ -109,13 +109,21 @@ def run_squawk(files: list[Path]) -> list[Found]:
 # PRIMARY KEY added to a table is also "constraint-missing-not-valid" to squawk (it cannot be
 # NOT VALID; ours says to build the index first).
 _ALSO = {"constraint-missing-not-valid": {"add-unique-without-index", "add-primary-key-without-index"}}
+# squawk rules about one column: matched line by line, never just by statement (a CREATE TABLE
+# has many columns, and squawk's finding on one must not be taken for ours on another).
+_COLUMN_RULES = {"prefer-bigint-over-int", "prefer-bigint-over-smallint", "prefer-text-field",
+                 "prefer-timestamp-tz", "ban-char-field", "prefer-identity", "adding-required-field",
+                 "adding-field-with-default", "adding-serial-primary-key-field", "identifier-too-long"}
+# Rules both tools report once per file, each at the statement it judges first: matched by file.
+_PER_FILE = {"syntax-error", "require-lock-timeout", "require-statement-timeout", "require-timeout-settings"}
 
 
 def compare(ours: list[Found], theirs: list[Found], mapping: dict[str, set[str]]) -> Comparison:
     """Match each squawk finding to one of ours of a mapped rule in the same statement.
 
     One finding of ours can answer one finding of each squawk rule (squawk may report one
-    construct under two rules); syntax errors match by file, as the tools recover differently.
+    construct under two rules); syntax errors and the once-per-file timeout rules match by
+    file, as the tools pick different statements for them.
     """
     result = Comparison()
     mapped_ours = {r for rules in mapping.values() for r in rules}
@@ -134,14 +142,17 @@ def compare(ours: list[Found], theirs: list[Found], mapping: dict[str, set[str]]
             continue
         targets = targets | _ALSO.get(found.rule, set())
 
-        def fits(o: Found, squawk: Found = found, wanted: set[str] = targets) -> bool:
+        def fits(o: Found, exact: bool, squawk: Found = found, wanted: set[str] = targets) -> bool:
             if (id(o), squawk.rule) in used or o.rule not in wanted:
                 return False
-            if squawk.rule == "syntax-error":
+            if squawk.rule in _PER_FILE or o.line == squawk.line:
                 return True
-            return o.first <= squawk.line <= o.last or o.line == squawk.line
+            # Otherwise the same statement (the tools point at different words of it).
+            return not exact and o.first <= squawk.line <= o.last and squawk.rule not in _COLUMN_RULES
 
-        match = next((o for o in pool[found.path] if fits(o)), None)
+        candidates = pool[found.path]
+        match = next((o for o in candidates if fits(o, True)), None) or next(
+            (o for o in candidates if fits(o, False)), None)
         if match is None:
             result.squawk_only.append(found)
         else:
