@@ -21,7 +21,6 @@ from ..sql.script import NO_TRANSACTION_MARKER, has_no_transaction_marker
 from .config import LintConfig
 from .context import FileContext, Hit, ObjectSet, Partner, Stmt
 from .model import Finding, Location
-from .pgnodes import pg_facts
 from .pgparse import parse_postgres
 from .registry import Rule, all_rules
 from .source import SourceText
@@ -125,10 +124,8 @@ class Linter:
     def _split(self, source: SourceText) -> tuple[list[Stmt], list[tuple[str, int]], bool, str | None]:
         marker = has_no_transaction_marker(source.text)
         if self.dialect == "postgres":
-            parsed = parse_postgres(source)
+            parsed = parse_postgres(source)  # with each statement's facts
             statements = parsed.statements
-            for stmt in statements:
-                stmt.facts = pg_facts(stmt.kind, stmt.node)
             problems = [(p.message, p.offset) for p in parsed.problems]
         else:
             statements, problems = self._split_text(source)

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..sql.postgres import transaction_properties
 from .context import Stmt
+from .pgnodes import pg_facts
 from .source import SourceText
 
 __all__ = ["ParsedFile", "SyntaxProblem", "parse_postgres"]
@@ -140,7 +141,7 @@ def _collect(source: SourceText, raw_statements: Any, char_base: int, char_end: 
         stmt = Stmt(index=len(out), start=start, end=end, line=line, column=column,
                     end_line=end_line, kind=kind, text=chunk, node=node,
                     transactional=transactional, transaction_control=control,
-                    byte_base=byte_base)
+                    byte_base=byte_base, facts=pg_facts(kind, node))
         if kind == "AlterTableStmt" and len(node.get("cmds") or ()) > 1:
             _locate_alter_cmds(source, stmt)
         out.append(stmt)
