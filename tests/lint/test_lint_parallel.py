@@ -87,3 +87,20 @@ def test_linting_loads_only_pglasts_parser_and_pglast_still_works_afterwards() -
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_chunks_balance_by_size_as_well_as_by_count() -> None:
+    big = SourceFile("m/1_big.up.sql", "SELECT 1;\n" * 5000, 1, "up")  # 50 KB: about 50 small files
+    small = [SourceFile(f"m/{n}_s.up.sql", "SELECT 1;", n, "up") for n in range(2, 62)]
+    parts = _chunks([big, *small], 2)
+    with_big = next(p for p in parts if big in p)
+    other = next(p for p in parts if big not in p)
+    assert len(with_big) < len(other) / 2
+
+
+def test_a_few_large_files_are_enough_work_for_a_second_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safemigrate.lint import engine
+
+    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    files = [SourceFile(f"m/{n}_x.up.sql", "SELECT 1;\n" * 3000, n, "up") for n in range(1, 11)]
+    assert engine._workers(engine._work(files), None) == 2  # 10 files of 30 KB each

@@ -52,7 +52,7 @@ def _color(settings: Settings) -> bool:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Lint config file (default: nearest .safemigrate.toml or pyproject.toml).")
 @click.option("--jobs", "jobs", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Processes to lint with (default: one per CPU, for 200 files or more).")
+              help="Processes to lint with (default: one per CPU, for about 200 files of SQL or more).")
 @global_options
 @click.pass_context
 def lint(ctx: click.Context, paths: tuple[str, ...], lint_format: str | None, fail_on: str | None,

@@ -90,7 +90,8 @@ A folder is read like golang-migrate reads it (its `VERSION_name.up.sql` and
 `.down.sql` files, not sub-folders); files given by name are linted whatever
 their name, and a migration file's other half is read from its folder for the
 down-file rules. `--jobs N` sets how many processes lint (default: one per CPU,
-busy or not, once there are 200 files or more; one per 100 files below that many CPUs).
+busy or not, once there are about 200 files' worth of SQL, counting each file once
+and once more per KB; one process per 100 of those below that many CPUs).
 
 * **Exit status**: 1 when a finding is at least `--fail-on` severe (default
   `error`), 0 otherwise, 2 for usage errors (a missing path, a bad option or config).
