@@ -212,12 +212,101 @@ def summary(result: Comparison) -> str:
     return "\n".join(lines)
 
 
+# -- why squawk reports what we do not ----------------------------------------------------
+
+_DELIBERATE = "deliberate"
+_MISSED = "missed"
+
+
+def classify(result: Comparison) -> list[tuple[str, str, Found]]:
+    """(deliberate|missed, cause, finding) for each squawk-only finding.
+
+    A first sort for the reviewer, by the same causes docs/lint.md lists: files our runner
+    makes atomic, down files undoing their up file, non-key integers, tables the file itself
+    creates (new and empty) against tables of CREATE TABLE IF NOT EXISTS (which may hold
+    data), columns the file added to an old table, and statements locking other objects.
+    """
+    sys.path.insert(0, str(REPO / "src"))
+    from safemigrate.lint.engine import Linter, SourceFile
+
+    linter = Linter("postgres")
+    contexts: dict[str, Any] = {}
+    out: list[tuple[str, str, Found]] = []
+    for found in result.squawk_only:
+        if found.path not in contexts:
+            text = Path(found.path).read_text("utf-8")
+            contexts[found.path] = (linter.analyze(SourceFile(found.path, text)).ctx, text)
+        ctx, text = contexts[found.path]
+        stmt = next((s for s in ctx.statements if s.line <= found.line <= s.end_line), None)
+        out.append((*_cause(found, ctx, stmt, text), found))
+    return out
+
+
+def _cause(found: Found, ctx: Any, stmt: Any, text: str) -> tuple[str, str]:
+    rule = found.rule
+    down = found.path.endswith(".down.sql")
+    if rule == "prefer-robust-stmts":
+        if ctx.wrapped:
+            return _DELIBERATE, "prefer-robust-stmts in a file our runner runs in one transaction"
+        if stmt is not None and stmt.kind == "AlterTableStmt":
+            return _DELIBERATE, "prefer-robust-stmts on an ALTER TABLE that succeeds when run again"
+        return _MISSED, "prefer-robust-stmts in a file that is not atomic"
+    if rule.startswith("prefer-bigint"):
+        return _DELIBERATE, "prefer-bigint on a column that is not a key"
+    if down and rule in ("ban-drop-table", "ban-drop-column", "ban-drop-not-null", "renaming-column",
+                         "renaming-table"):
+        return _DELIBERATE, "a down file undoing what its up file created"
+    if rule == "syntax-error":
+        return _DELIBERATE, "a second syntax error in one statement"
+    if stmt is None:
+        return _MISSED, f"{rule}: no statement of ours at that line"
+    table = _table_of(stmt)
+    if table and re.search(rf"(?is)create\s+table\s+if\s+not\s+exists\s+(?:\w+\.)?\"?{re.escape(table)}\b", text):
+        return _MISSED, f"{rule} on a table of CREATE TABLE IF NOT EXISTS (issue 9 item 2)"
+    if table and re.search(rf"(?is)create\s+table\s+(?:\w+\.)?\"?{re.escape(table)}\b", text):
+        return _DELIBERATE, f"{rule} on a table the file creates"
+    if rule in ("adding-not-nullable-field", "changing-column-type", "adding-foreign-key-constraint",
+                "constraint-missing-not-valid") and re.search(r"(?i)add\s+column", text):
+        return _MISSED, f"{rule} on a column the file added to an old table (issue 9 item 3)"
+    if rule in ("require-lock-timeout", "require-statement-timeout", "require-timeout-settings"):
+        return _MISSED, f"{rule} on {stmt.kind} (issue 9 item 4: locks other than tables)"
+    if rule == "identifier-too-long" and stmt.kind == "DropStmt":
+        return _DELIBERATE, "identifier-too-long on a DROP (reported where the name is defined)"
+    if rule == "renaming-column" and stmt.kind == "RenameStmt":
+        return _DELIBERATE, "renaming a column the file added"
+    return _MISSED, f"{rule} on {stmt.kind}"
+
+
+def _table_of(stmt: Any) -> str:
+    node = stmt.node
+    relation = node.get("relation") or {}
+    return str(relation.get("relname", "")).lower() if isinstance(relation, dict) else ""
+
+
+def causes(result: Comparison) -> str:
+    sorted_out = classify(result)
+    counts = Counter((kind, cause) for kind, cause, _ in sorted_out)
+    agreed = len(result.agreed)
+    missed = sum(n for (kind, _), n in counts.items() if kind == _MISSED)
+    deliberate = sum(n for (kind, _), n in counts.items() if kind == _DELIBERATE)
+    lines = ["", "squawk-only by cause (a first sort: review the lists):",
+             f"  deliberate or squawk's false alarm: {deliberate}",
+             f"  real, missed by us: {missed}",
+             f"  recall against squawk's real findings: {agreed / (agreed + missed):.1%}"
+             if agreed + missed else "  recall: no findings"]
+    for (kind, cause), n in sorted(counts.items(), key=lambda item: (item[0][0], -item[1])):
+        lines.append(f"  {kind:10} {n:5}  {cause}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--list", choices=["squawk-only", "ours-only", "agreed", "all"])
     parser.add_argument("--rule", help="only list findings of this rule (squawk's or ours)")
     parser.add_argument("--json", action="store_true", help="print the counts as JSON")
+    parser.add_argument("--causes", action="store_true",
+                        help="sort the squawk-only findings by cause (deliberate or missed)")
     args = parser.parse_args()
     for folder in args.folders:
         if not folder.is_dir():
@@ -228,6 +317,8 @@ def main() -> int:
                           "squawk_only": len(result.squawk_only), "ours_only": len(result.ours_only)}))
     else:
         print(summary(result))
+    if args.causes:
+        print(causes(result))
     wanted = args.list
     def keep(found: Found) -> bool:
         return args.rule is None or found.rule == args.rule
