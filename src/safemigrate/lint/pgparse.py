@@ -15,6 +15,7 @@ runner agree on which files run in one transaction.
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,7 @@ def _collect(source: SourceText, raw_statements: Any, char_base: int, char_end: 
              out: list[Stmt]) -> None:
     """Turn libpg_query's statements (byte offsets relative to ``char_base``) into :class:`Stmt`."""
     byte_base = source.byte_of_char(char_base)
+    starts = source.line_starts  # positions looked up here directly: this loop runs per statement
     for raw in raw_statements:
         start_byte = byte_base + (raw.get("stmt_location") or 0)
         length = raw.get("stmt_len") or 0
@@ -136,8 +138,9 @@ def _collect(source: SourceText, raw_statements: Any, char_base: int, char_end: 
         end = start + len(chunk)
         ((kind, node),) = raw["stmt"].items()
         transactional, control = transaction_properties(kind, node)
-        line, column = source.position(start)
-        end_line, _ = source.position(max(start, end - 1))
+        line = bisect_right(starts, start)
+        column = start - starts[line - 1] + 1
+        end_line = bisect_right(starts, end - 1) if end > start else line
         stmt = Stmt(index=len(out), start=start, end=end, line=line, column=column,
                     end_line=end_line, kind=kind, text=chunk, node=node,
                     transactional=transactional, transaction_control=control,
