@@ -173,3 +173,14 @@ def test_identifier_too_long_reports_names_of_views_and_renames() -> None:
         CREATE FOREIGN TABLE {name}_f (id int) SERVER remote;
         """)
     assert lines_of(report, "identifier-too-long") == [1, 2, 3]
+
+
+def test_sub_command_positions_in_a_file_with_non_ascii_text_and_a_broken_statement() -> None:
+    report = lint("""
+        -- supprime les colonnes « héritées »
+        SELEC 1;
+        ALTER TABLE "société" DROP COLUMN "née", DROP COLUMN âge;
+        """)
+    places = sorted((f.line, f.column) for f in report.findings if f.rule_id == "drop-column")
+    assert places == [(3, 23), (3, 42)]
+    assert lines_of(report, "syntax-error") == [2]
