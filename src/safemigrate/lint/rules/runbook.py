@@ -105,15 +105,43 @@ def _left_applied_by_a_later_failure(stmt: Stmt, ctx: FileContext) -> bool:
     only statements after that COMMIT count; a block that never commits, or rolls
     back, leaves nothing. MySQL commits around every DDL statement, block or not.
     """
-    statements = ctx.statements
+    block_end, change_after = _file_outline(ctx)
     committed_at = stmt.index
     if ctx.tx_open and not (ctx.dialect == "mysql" and stmt.facts.category == "ddl"):
-        end = next((s for s in statements[stmt.index + 1:] if s.facts.tx in ("commit", "rollback")), None)
-        if end is None or end.facts.tx == "rollback":
+        end = block_end[stmt.index]
+        if end < 0 or ctx.statements[end].facts.tx == "rollback":
             return False
-        committed_at = end.index
-    return any(s.facts.category in ("ddl", "dml") or not s.transactional
-               for s in statements[committed_at + 1:])
+        committed_at = end
+    return change_after[committed_at]
+
+
+def _file_outline(ctx: FileContext) -> tuple[list[int], list[bool]]:
+    """For each statement: the index of the next COMMIT or ROLLBACK (-1: none), and whether
+    a change (DDL, DML, or a statement that runs outside a transaction) follows it.
+
+    Computed once per file (kept on its first statement), so a long file is read in one pass
+    rather than once per statement.
+    """
+    statements = ctx.statements
+    cached: tuple[list[int], list[bool]] | None = statements[0].cache.get("outline") if statements else None
+    if cached is not None:
+        return cached
+    count = len(statements)
+    block_end = [-1] * count
+    change_after = [False] * count
+    next_end, later = -1, False
+    for i in range(count - 1, -1, -1):
+        block_end[i] = next_end
+        change_after[i] = later
+        current = statements[i]
+        if current.facts.tx in ("commit", "rollback"):
+            next_end = i
+        if current.facts.category in ("ddl", "dml") or not current.transactional:
+            later = True
+    outline = (block_end, change_after)
+    if statements:
+        statements[0].cache["outline"] = outline
+    return outline
 
 
 @rule(
