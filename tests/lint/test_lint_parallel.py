@@ -57,3 +57,51 @@ def test_a_failing_child_has_its_share_linted_again(monkeypatch: pytest.MonkeyPa
     files = [SourceFile(f"m/{n}_x.up.sql", "DROP TABLE t;", n, "up") for n in range(6)]
     findings = lint_sources(files, Linter("postgres"), None, jobs=2)
     assert [f.path for f in findings if f.rule_id == "drop-table"] == [f.path for f in files]
+
+
+def test_worker_pool_starts_on_a_busy_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A load average far above the CPU count (other work running) used to mean one process.
+    from safemigrate.lint import engine
+
+    monkeypatch.setattr(engine.os, "getloadavg", lambda: (40.0, 40.0, 40.0), raising=False)
+    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    assert engine._workers(1000, None) == 2
+    assert engine._workers(150, None) == 1  # too few files to pay for a fork
+    assert engine._workers(1000, 1) == 1  # --jobs decides
+
+
+def test_linting_loads_only_pglasts_parser_and_pglast_still_works_afterwards() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from safemigrate.lint import lint_text\n"
+        "assert lint_text('CREATE INDEX i ON t (a);').rule_ids()\n"
+        "import types\n"
+        "# LazyLoader's stand-in turns into a plain module once it has run\n"
+        "assert type(sys.modules['pglast.enums']) is not types.ModuleType, 'pglast.enums ran'\n"
+        "import pglast\n"
+        "assert type(pglast.parse_sql('SELECT 1')[0].stmt).__name__ == 'SelectStmt'\n"
+        "assert pglast.enums.SortByDir.SORTBY_ASC.name == 'SORTBY_ASC'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_chunks_balance_by_size_as_well_as_by_count() -> None:
+    big = SourceFile("m/1_big.up.sql", "SELECT 1;\n" * 5000, 1, "up")  # 50 KB: about 50 small files
+    small = [SourceFile(f"m/{n}_s.up.sql", "SELECT 1;", n, "up") for n in range(2, 62)]
+    parts = _chunks([big, *small], 2)
+    with_big = next(p for p in parts if big in p)
+    other = next(p for p in parts if big not in p)
+    assert len(with_big) < len(other) / 2
+
+
+def test_a_few_large_files_are_enough_work_for_a_second_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safemigrate.lint import engine
+
+    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    files = [SourceFile(f"m/{n}_x.up.sql", "SELECT 1;\n" * 3000, n, "up") for n in range(1, 11)]
+    assert engine._workers(engine._work(files), None) == 2  # 10 files of 30 KB each

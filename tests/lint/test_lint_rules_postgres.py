@@ -19,7 +19,7 @@ FLAGGED: list[tuple[str, str, str, list[int], dict[str, Any]]] = [
         ALTER TABLE users
             ADD COLUMN note text,
             DROP COLUMN legacy;
-        """, [1], {}),
+        """, [3], {}),  # at its own sub-command
     ("drop-schema-cascade", "drop-schema", "SELECT 1;\nDROP SCHEMA reporting CASCADE;", [2], {}),
     ("drop-database", "drop-database", "DROP DATABASE old;", [1], {}),
     ("drop-type", "drop-type", "SELECT 1;\n\nDROP TYPE order_status;", [3], {}),
@@ -201,7 +201,7 @@ FLAGGED: list[tuple[str, str, str, list[int], dict[str, Any]]] = [
         -- safemigrate:no-transaction
         DROP TABLE a;
         DROP TABLE b;
-        """, [2, 3], {}),
+        """, [2], {}),  # line 3 is last: no later failure can leave it applied
     # correctness
     ("duplicate-assignment", "duplicate-column-assignment",
      "UPDATE u SET a = 1,\n  a = 2 WHERE id = 1;", [1], {}),

@@ -49,7 +49,7 @@ def _color(settings: Settings) -> bool:
 @click.option("--dialect", type=click.Choice(["postgres", "sqlite", "mysql"]), default=None,
               help="SQL dialect (default: from the -database URL scheme, else postgres).")
 @click.option("--jobs", "jobs", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Processes to lint with (default: idle CPUs, for 200 files or more).")
+              help="Processes to lint with (default: one per CPU, for about 200 files of SQL or more).")
 @global_options
 @click.pass_context
 def lint(ctx: click.Context, paths: tuple[str, ...], lint_format: str | None, fail_on: str | None,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import signal
-import threading
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager

@@ -37,7 +37,20 @@ def display_path(path: Path | str, cwd: str | None = None) -> str:
 
 
 def _source_file(mf: MigrationFile, cwd: str | None = None) -> SourceFile:
-    return SourceFile(display_path(mf.path, cwd), mf.text, mf.version, mf.direction)
+    return SourceFile(display_path(mf.path, cwd), _text_of(mf), mf.version, mf.direction)
+
+
+def _text_of(mf: MigrationFile) -> str:
+    """The file's text, read directly (a lint reads thousands of files, each once).
+
+    Anything unusual (an unreadable file, bytes that are not UTF-8) is left to
+    ``MigrationFile.text``, which says what is wrong and where.
+    """
+    try:
+        with open(mf.path, "rb") as handle:
+            return handle.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return mf.text
 
 
 @cache

@@ -82,6 +82,27 @@ def config_from_mapping(data: Mapping[str, Any], where: str = "lint config") -> 
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file; the last one is kept, as finding a config reads it and loading reads it again."""
+    global _LAST_READ
+    key = (str(path), _mtime(path))
+    if _LAST_READ is not None and _LAST_READ[0] == key:
+        return _LAST_READ[1]
+    data = _parse_toml(path)
+    _LAST_READ = (key, data)
+    return data
+
+
+_LAST_READ: tuple[tuple[str, int], dict[str, Any]] | None = None
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _parse_toml(path: Path) -> dict[str, Any]:
     import tomllib  # only when there is a config file to read
 
     try:

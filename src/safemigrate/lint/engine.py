@@ -22,7 +22,6 @@ from .config import LintConfig
 from .context import FileContext, Hit, NotNullChecks, ObjectSet, Partner, Stmt
 from .history import EarlierLookup, not_null_histories
 from .model import Finding, Location
-from .pgnodes import pg_facts
 from .pgparse import parse_postgres
 from .registry import Rule, all_rules
 from .source import SourceText
@@ -125,12 +124,11 @@ class Linter:
         return analysis
 
     def _split(self, source: SourceText) -> tuple[list[Stmt], list[tuple[str, int]], bool, str | None]:
-        marker = has_no_transaction_marker(source.text)
+        # A substring test first: the marker's regex costs more than the parse of a small file.
+        marker = NO_TRANSACTION_MARKER in source.text and has_no_transaction_marker(source.text)
         if self.dialect == "postgres":
-            parsed = parse_postgres(source)
+            parsed = parse_postgres(source)  # with each statement's facts
             statements = parsed.statements
-            for stmt in statements:
-                stmt.facts = pg_facts(stmt.kind, stmt.node)
             problems = [(p.message, p.offset) for p in parsed.problems]
         else:
             statements, problems = self._split_text(source)
@@ -304,7 +302,7 @@ def lint_sources(files: Sequence[SourceFile], linter: Linter,
     what they left behind (see :mod:`.history`).
     """
     histories = not_null_histories(files, find_earlier) if linter.dialect == "postgres" else {}
-    workers = _workers(len(files), jobs)
+    workers = _workers(_work(files), jobs)
     if workers > 1:
         return _lint_forked(files, linter, find_partner, workers, histories)
     return _lint_serial(files, linter, find_partner, histories)
@@ -332,38 +330,57 @@ def _lint_serial(files: Sequence[SourceFile], linter: Linter,
     return findings
 
 
-# Below this many files, starting a second process costs more than it saves.
+# Below this much work (in files of about 1 KB: see _work), a second process costs more than it
+# saves; each worker gets at least half of it.
 _PARALLEL_THRESHOLD = 200
+_BYTES_PER_FILE = 1000
 
 
-def _idle_cpus() -> int:
-    """CPUs not already busy (by the 1-minute load average): a busy CPU makes a fork a loss."""
-    cpus = os.cpu_count() or 1
+def _work(files: Sequence[SourceFile]) -> int:
+    """How much linting ``files`` is, counted in average files: one per file, one more per KB.
+
+    A file costs its parse and its rules whatever its size, and then about in proportion
+    to its text (Harbor's 39 files hold as much SQL as 100 small ones).
+    """
+    return len(files) + sum(len(f.text) for f in files) // _BYTES_PER_FILE
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on, busy or not.
+
+    An earlier version counted only idle CPUs (by the load average), so on a busy
+    machine it linted in one process. But the scheduler shares a busy CPU among
+    runnable processes, not among programs: a second worker gets a second share, as
+    squawk's threads do, so it pays off as long as each worker has enough files to
+    outweigh its fork (about a millisecond).
+    """
     try:
-        load = os.getloadavg()[0]
+        return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        return cpus
-    return max(1, round(cpus - load))
+        return os.cpu_count() or 1
 
 
-def _workers(count: int, jobs: int | None) -> int:
+def _workers(work: int, jobs: int | None) -> int:
     if jobs is not None:
         wanted = jobs
-    elif count < _PARALLEL_THRESHOLD:
+    elif work < _PARALLEL_THRESHOLD:
         wanted = 1
     else:
-        wanted = min(_idle_cpus(), max(1, count // (_PARALLEL_THRESHOLD // 2)))
+        wanted = min(_usable_cpus(), max(1, work // (_PARALLEL_THRESHOLD // 2)))
     return max(1, wanted) if hasattr(os, "fork") else 1
 
 
 def _chunks(files: Sequence[SourceFile], workers: int) -> list[list[SourceFile]]:
-    """Split ``files`` into ``workers`` parts of similar size, keeping each version's files together."""
+    """Split ``files`` into ``workers`` parts of similar work, keeping each version's files together."""
     groups: dict[object, list[SourceFile]] = {}
     for index, file in enumerate(files):
         groups.setdefault(file.pair_key or index, []).append(file)
     parts: list[list[SourceFile]] = [[] for _ in range(workers)]
-    for group in sorted(groups.values(), key=len, reverse=True):
-        min(parts, key=len).extend(group)
+    loads = [0] * workers
+    for group in sorted(groups.values(), key=_work, reverse=True):
+        lightest = loads.index(min(loads))
+        parts[lightest].extend(group)
+        loads[lightest] += _work(group)
     return [p for p in parts if p]
 
 

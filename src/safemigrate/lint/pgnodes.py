@@ -253,11 +253,13 @@ def _create_table(node: Node, facts: Facts) -> None:
 
 
 def _references(fields: Node) -> str:
+    """The table a foreign key (a table constraint, or one of a column's) references."""
     if fields.get("contype") == "CONSTR_FOREIGN":
         return relname(fields.get("pktable"))
-    for constraint in column_constraints(fields):
-        if constraint.get("contype") == "CONSTR_FOREIGN":
-            return relname(constraint.get("pktable"))
+    for constraint in fields.get("constraints") or ():  # a plain loop: this runs for every column
+        inner = constraint.get("Constraint") if isinstance(constraint, dict) else None
+        if inner is not None and inner.get("contype") == "CONSTR_FOREIGN":
+            return relname(inner.get("pktable"))
     return ""
 
 

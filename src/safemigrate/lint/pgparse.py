@@ -15,11 +15,13 @@ runner agree on which files run in one transaction.
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
 from ..sql.postgres import transaction_properties
 from .context import Stmt
+from .pgnodes import pg_facts
 from .source import SourceText
 
 __all__ = ["ParsedFile", "SyntaxProblem", "parse_postgres"]
@@ -41,13 +43,70 @@ def _parser() -> Any:
     """pglast's parser module, imported on first use (SQLite and MySQL runs never load it)."""
     global _PARSER
     if _PARSER is None:
-        from pglast import parser
-
-        _PARSER = parser
+        _PARSER = _load_parser()
     return _PARSER
 
 
 _PARSER: Any = None
+
+pg_parser = _parser  # for the rule modules that read PostgreSQL's scanner tokens
+
+
+def _load_parser() -> Any:
+    """Import ``pglast.parser`` without paying for the rest of pglast until someone uses it.
+
+    ``import pglast`` builds hundreds of Enum classes and the AST module (about 25 ms,
+    a tenth of linting 1,000 files), none of which the JSON parse tree needs. The package
+    and those two modules are registered lazily instead (importlib's LazyLoader): they are
+    executed, whole and unchanged, the first time anything touches them, so other code
+    that imports pglast later gets the real package. Any surprise falls back to a plain import.
+    """
+    import sys
+
+    if "pglast" in sys.modules:
+        from pglast import parser
+
+        return parser
+    try:
+        return _load_parser_lazily(sys.modules)
+    except Exception:  # a pglast release laid out differently: the ordinary, slower import
+        for name in ("pglast.parser", "pglast.ast", "pglast.enums", "pglast.error", "pglast"):
+            sys.modules.pop(name, None)
+        from pglast import parser
+
+        return parser
+
+
+def _load_parser_lazily(modules: dict[str, Any]) -> Any:
+    import importlib
+    import importlib.util
+
+    spec = importlib.util.find_spec("pglast")
+    if spec is None or spec.loader is None:
+        raise ImportError("pglast")
+    package = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+
+    def complete(name: str) -> Any:
+        # The first attribute the stand-in lacks: run the real pglast/__init__.py in it.
+        del package.__dict__["__getattr__"]
+        loader.exec_module(package)
+        return getattr(package, name)
+
+    package.__dict__["__getattr__"] = complete
+    modules["pglast"] = package
+    for name in ("pglast.ast", "pglast.enums"):  # the parser module imports both at load time
+        sub = importlib.util.find_spec(name)
+        if sub is None or sub.loader is None:
+            raise ImportError(name)
+        lazy = importlib.util.LazyLoader(sub.loader)
+        sub.loader = lazy
+        module = importlib.util.module_from_spec(sub)
+        modules[name] = module
+        lazy.exec_module(module)
+        setattr(package, name.rpartition(".")[2], module)
+    package.__dict__["Error"] = importlib.import_module("pglast.error").Error  # parser: from . import Error
+    return importlib.import_module("pglast.parser")
 
 
 def parse_postgres(source: SourceText) -> ParsedFile:
@@ -66,6 +125,7 @@ def _collect(source: SourceText, raw_statements: Any, char_base: int, char_end: 
              out: list[Stmt]) -> None:
     """Turn libpg_query's statements (byte offsets relative to ``char_base``) into :class:`Stmt`."""
     byte_base = source.byte_of_char(char_base)
+    starts = source.line_starts  # positions looked up here directly: this loop runs per statement
     for raw in raw_statements:
         start_byte = byte_base + (raw.get("stmt_location") or 0)
         length = raw.get("stmt_len") or 0
@@ -78,17 +138,75 @@ def _collect(source: SourceText, raw_statements: Any, char_base: int, char_end: 
         end = start + len(chunk)
         ((kind, node),) = raw["stmt"].items()
         transactional, control = transaction_properties(kind, node)
-        line, column = source.position(start)
-        end_line, _ = source.position(max(start, end - 1))
-        out.append(Stmt(index=len(out), start=start, end=end, line=line, column=column,
-                        end_line=end_line, kind=kind, text=chunk, node=node,
-                        transactional=transactional, transaction_control=control,
-                        byte_base=byte_base))
+        line = bisect_right(starts, start)
+        column = start - starts[line - 1] + 1
+        end_line = bisect_right(starts, end - 1) if end > start else line
+        stmt = Stmt(index=len(out), start=start, end=end, line=line, column=column,
+                    end_line=end_line, kind=kind, text=chunk, node=node,
+                    transactional=transactional, transaction_control=control,
+                    byte_base=byte_base, facts=pg_facts(kind, node))
+        if kind == "AlterTableStmt" and len(node.get("cmds") or ()) > 1:
+            _locate_alter_cmds(source, stmt)
+        out.append(stmt)
+
+
+# Scanner tokens that open and close a nesting level; a comma inside one does not separate commands.
+_OPENERS = {"ASCII_40", "ASCII_91"}  # ( [
+_CLOSERS = {"ASCII_41", "ASCII_93"}  # ) ]
+
+
+def _locate_alter_cmds(source: SourceText, stmt: Stmt) -> None:
+    """Give each AlterTableCmd of a multi-command ALTER TABLE the ``location`` libpg_query omits.
+
+    Findings about one sub-command (a DROP COLUMN among several) then point at it rather
+    than at the statement's first line. The commands are the statement's pieces between
+    its top-level commas after the table name; when the count does not match the tree's
+    (which would be a misreading), no location is set and findings stay at the statement.
+    """
+    parser = _parser()
+    try:
+        tokens = parser.scan(stmt.text)
+    except parser.ParseError:
+        return
+    relation = stmt.node.get("relation") or {}
+    rel_at = relation.get("location", -1)
+    rel_char = source.char_of_byte(stmt.byte_base + rel_at) - stmt.start if rel_at >= 0 else -1
+    starts: list[int] = []
+    depth = 0
+    expect_name = True  # the table's name (schema-qualified or not) comes before the first command
+    after_dot = False
+    for token in tokens:
+        name = token.name
+        if name in ("SQL_COMMENT", "C_COMMENT") or token.start < rel_char:
+            continue
+        if expect_name:
+            if name == "ASCII_46":  # the dot of schema.table
+                after_dot = True
+            elif token.start == rel_char or after_dot:
+                after_dot = False
+            else:
+                expect_name = False
+                starts.append(token.start)
+            continue
+        if name in _OPENERS:
+            depth += 1
+        elif name in _CLOSERS:
+            depth -= 1
+        elif name == "ASCII_44" and depth == 0:
+            starts.append(-1)  # the next token starts a command
+        elif starts and starts[-1] == -1:
+            starts[-1] = token.start
+    cmds = [c.get("AlterTableCmd") for c in stmt.node.get("cmds") or ()]
+    if len(starts) != len(cmds) or -1 in starts:
+        return
+    for cmd, start in zip(cmds, starts, strict=True):
+        if isinstance(cmd, dict):
+            cmd["location"] = source.byte_of_char(stmt.start + start) - stmt.byte_base
 
 
 def _pieces(text: str) -> list[tuple[int, int]]:
     """Character ranges of the file split at top-level semicolons, found by PostgreSQL's scanner."""
-    from pglast import parser
+    parser = _parser()
 
     limit = len(text)
     try:
@@ -151,7 +269,7 @@ def _without_psql(text: str) -> list[tuple[int, int]]:
 
 
 def _recover(source: SourceText) -> ParsedFile:
-    from pglast import parser
+    parser = _parser()
 
     statements: list[Stmt] = []
     problems: list[SyntaxProblem] = []

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 from ..context import FileContext, Hit, Stmt
 from ..model import Severity
-from ..pgnodes import unwrap
+from ..pgnodes import alter_cmds, qualified_tail, unwrap
+from ..pgparse import pg_parser
 from ..registry import Example, rule
 
 _MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1
@@ -45,25 +46,102 @@ def duplicate_column_assignment(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
             yield Hit(f"column {name} is assigned more than once", ctx.char_offset(stmt, target))
 
 
-# The parser already truncates names to 63 bytes, so long ones are found in the statement's text.
-_STRING = re.compile(r"'(?:[^']|'')*'")
-# 64 bytes take at least 16 characters (4 bytes each at most); the byte length is checked after.
-_LONG_NAME = re.compile(r'"((?:[^"]|""){16,})"|\b([^\W\d][\w$]{15,})')
+# The parser truncates every name to 63 bytes (at a character boundary, so 60 to 63 bytes
+# remain). The names a statement defines are read from its parse tree; only when one of them
+# is that long can it have been cut, and then PostgreSQL's own scanner gives its full text
+# (never a word in a comment, a string or a function body).
+_CUT_AT_LEAST = _MAX_IDENTIFIER_BYTES - 3
 
 
-_ANY_LONG_ASCII = re.compile(r'[\w$]{64}|"[^"]{64}')
-_ANY_LONG = re.compile(r'[\w$]{16}|"[^"]{16}')
+def _may_be_cut(name: Any) -> bool:
+    # At least 60 bytes: 15 characters or more (4 bytes each at most), then the exact count.
+    return isinstance(name, str) and len(name) >= _CUT_AT_LEAST // 4 and len(
+        name.encode("utf-8")) >= _CUT_AT_LEAST
 
 
-def _long_names(text: str) -> Iterator[tuple[str, int]]:
-    if not (_ANY_LONG_ASCII if text.isascii() else _ANY_LONG).search(text):
-        return  # the common case: nothing long enough anywhere in the statement
-    # Blank out string literals (keeping offsets) so long words inside them are not names.
-    blanked = _STRING.sub(lambda m: " " * len(m.group()), text)
-    for match in _LONG_NAME.finditer(blanked):
-        name = match.group(1) or match.group(2)
+def _holds_cut_name(kind: str, node: dict[str, Any]) -> bool:
+    """Whether a name the statement creates or renames is long enough to have been cut.
+
+    Written as plain loops: it runs on most statements of every file, and almost always
+    finds nothing.
+    """
+    for key in _NAME_FIELDS.get(kind, ()):
+        value = node.get(key)
+        if isinstance(value, dict):  # a RangeVar, an IntoClause, a CreateStmt
+            value = (value.get("rel") or value.get("relation") or value).get("relname")
+        elif isinstance(value, list):
+            value = qualified_tail(value)
+        if _may_be_cut(value):
+            return True
+    elements: list[Any] = list(node.get("tableElts") or node.get("coldeflist") or ())
+    if kind == "AlterTableStmt":
+        elements += [cmd.get("def") for cmd in alter_cmds(node)]
+    for element in elements:
+        if not isinstance(element, dict):
+            continue
+        column = element.get("ColumnDef")
+        if column is None:
+            if _may_be_cut((element.get("Constraint") or {}).get("conname")):
+                return True
+            continue
+        if _may_be_cut(column.get("colname")):
+            return True
+        for constraint in column.get("constraints") or ():
+            if _may_be_cut((constraint.get("Constraint") or {}).get("conname")):
+                return True
+    return False
+
+
+# Where each statement keeps the name it defines (strings, RangeVars or qualified-name lists).
+_NAME_FIELDS: dict[str, tuple[str, ...]] = {
+    "CreateStmt": ("relation",),
+    "CreateForeignTableStmt": ("base",),
+    "IndexStmt": ("idxname",),
+    "RenameStmt": ("newname",),
+    "ViewStmt": ("view",),
+    "CreateTableAsStmt": ("into",),
+    "CreateSeqStmt": ("sequence",),
+    "CreateSchemaStmt": ("schemaname",),
+    "CreateTrigStmt": ("trigname",),
+    "CreateEventTrigStmt": ("trigname",),
+    "CreatePolicyStmt": ("policy_name",),
+    "CreateFunctionStmt": ("funcname",),
+    "CreateEnumStmt": ("typeName",),
+    "CompositeTypeStmt": ("typevar",),
+    "CreateDomainStmt": ("domainname",),
+    "DefineStmt": ("defnames",),
+    "RuleStmt": ("rulename",),
+    "CreateStatsStmt": ("defnames",),
+    "CreateExtensionStmt": ("extname",),
+    "CreatePublicationStmt": ("pubname",),
+    "CreateSubscriptionStmt": ("subname",),
+    "CreateRoleStmt": ("role",),
+    "CreateConversionStmt": ("conversion_name",),
+    "AlterTableStmt": (),
+}
+
+
+def _identifier(token_text: str) -> str:
+    """The name an identifier token stands for: quotes removed, or folded to lower case."""
+    if token_text.startswith('"'):
+        return token_text[1:-1].replace('""', '"')
+    return token_text.lower()
+
+
+def _long_names(text: str) -> Iterator[tuple[str, int, int]]:
+    """(name, character offset, length in the text) of every identifier over 63 bytes."""
+    parser = pg_parser()
+    try:
+        tokens = parser.scan(text)
+    except parser.ParseError:
+        return
+    for token in tokens:
+        if token.name != "IDENT":
+            continue
+        raw = text[token.start : token.end + 1]
+        name = _identifier(raw)
         if len(name.encode("utf-8")) > _MAX_IDENTIFIER_BYTES:
-            yield name, match.start()
+            yield name, token.start, len(raw)
 
 
 @rule(
@@ -86,15 +164,16 @@ CREATE INDEX idx_orders_customer_created ON orders (customer_id, created_at);
         "CREATE INDEX idx_orders_by_customer_identifier_and_creation_timestamp_for_reports_v2 "
         "ON orders (customer_id, created_at);",
         "CREATE INDEX idx_orders_customer_created ON orders (customer_id, created_at);")],
-    nodes=("CreateStmt", "IndexStmt", "AlterTableStmt", "RenameStmt", "ViewStmt", "CreateSeqStmt",
-           "CreateSchemaStmt"),
+    nodes=tuple(_NAME_FIELDS),
     squawk=("identifier-too-long",),
 )
 def identifier_too_long(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    if not _holds_cut_name(stmt.kind, stmt.node):
+        return  # the common case: no name in the tree is long enough to have been cut
     seen: set[str] = set()
-    for name, offset in _long_names(stmt.text):
+    for name, offset, length in _long_names(stmt.text):
         if name in seen:
             continue
         seen.add(name)
         yield Hit(f"{name[:24]}... is {len(name.encode('utf-8'))} bytes; PostgreSQL truncates it "
-                  f"to 63 without an error", stmt.start + offset, len(name))
+                  f"to 63 without an error", stmt.start + offset, length)

@@ -109,7 +109,8 @@ def drop_column(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
         if cmd.get("subtype") == "AT_DropColumn":
             column = cmd.get("name", "")
             if not is_new_or_undone(ctx, Obj("column", column, table)):
-                yield Hit(f"DROP COLUMN {table}.{column} deletes its data and breaks code that still uses it")
+                yield Hit(f"DROP COLUMN {table}.{column} deletes its data and breaks code that still uses it",
+                          ctx.char_offset(stmt, cmd))
 
 
 @drop_column.also("sqlite", "mysql")
@@ -288,7 +289,8 @@ def drop_not_null(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
         if cmd.get("subtype") == "AT_DropNotNull":
             column = cmd.get("name", "")
             if not is_new_or_undone(ctx, Obj("column", column, table)):
-                yield Hit(f"DROP NOT NULL on {table}.{column} lets NULLs in where running code does not expect them")
+                yield Hit(f"DROP NOT NULL on {table}.{column} lets NULLs in where running code does not expect them",
+                          ctx.char_offset(stmt, cmd))
 
 
 # -- TRUNCATE, DELETE/UPDATE without WHERE ---------------------------------------

@@ -100,8 +100,50 @@ def _text_unguarded(stmt: Stmt) -> str | None:
     return f"{words[0]} {what} without {'IF NOT EXISTS' if words[0] == 'CREATE' else 'IF EXISTS'}"
 
 
-def _changes(ctx: FileContext) -> int:
-    return sum(1 for s in ctx.statements if s.facts.category in ("ddl", "dml"))
+def _left_applied_by_a_later_failure(stmt: Stmt, ctx: FileContext) -> bool:
+    """Whether a later statement can fail after ``stmt`` has committed, leaving it applied.
+
+    Inside the file's own BEGIN ... COMMIT a statement commits with the block, so
+    only statements after that COMMIT count; a block that never commits, or rolls
+    back, leaves nothing. MySQL commits around every DDL statement, block or not.
+    """
+    block_end, change_after = _file_outline(ctx)
+    committed_at = stmt.index
+    if ctx.tx_open and not (ctx.dialect == "mysql" and stmt.facts.category == "ddl"):
+        end = block_end[stmt.index]
+        if end < 0 or ctx.statements[end].facts.tx == "rollback":
+            return False
+        committed_at = end
+    return change_after[committed_at]
+
+
+def _file_outline(ctx: FileContext) -> tuple[list[int], list[bool]]:
+    """For each statement: the index of the next COMMIT or ROLLBACK (-1: none), and whether
+    a change (DDL, DML, or a statement that runs outside a transaction) follows it.
+
+    Computed once per file (kept on its first statement), so a long file is read in one pass
+    rather than once per statement.
+    """
+    statements = ctx.statements
+    cached: tuple[list[int], list[bool]] | None = statements[0].cache.get("outline") if statements else None
+    if cached is not None:
+        return cached
+    count = len(statements)
+    block_end = [-1] * count
+    change_after = [False] * count
+    next_end, later = -1, False
+    for i in range(count - 1, -1, -1):
+        block_end[i] = next_end
+        change_after[i] = later
+        current = statements[i]
+        if current.facts.tx in ("commit", "rollback"):
+            next_end = i
+        if current.facts.category in ("ddl", "dml") or not current.transactional:
+            later = True
+    outline = (block_end, change_after)
+    if statements:
+        statements[0].cache["outline"] = outline
+    return outline
 
 
 @rule(
@@ -115,8 +157,12 @@ no-transaction marker; and in MySQL every DDL statement commits), a failure
 part way leaves the statements before it applied. After fixing the cause,
 the usual recovery (force the previous version, run up again) re-runs them,
 and a CREATE without IF NOT EXISTS or a DROP without IF EXISTS then fails.
-The runbook: "make migrations idempotent when possible". Files our runner
-runs in one transaction are atomic and are not reported.
+The runbook: "make migrations idempotent when possible". What is judged is
+what a re-run after a failure at each later statement meets: files our runner
+runs in one transaction are atomic and are not reported, nor is a statement
+that no later failure can leave applied (inside the file's own BEGIN ... COMMIT
+with nothing after the COMMIT, or the file's last change: a failing statement
+is rolled back). In MySQL each DDL statement commits on its own, block or not.
 """,
     alternative="""
 Guard the statement. For CREATE INDEX CONCURRENTLY, note that a failed build
@@ -149,7 +195,10 @@ def not_idempotent(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     what = _pg_unguarded(stmt) if ctx.dialect == "postgres" else _text_unguarded(stmt)
     if what is None:
         return
+    # A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind, so even its own
+    # failure makes a re-run stop here; any other statement is at risk only when it can be
+    # left applied by a later failure (a failing statement is rolled back: a retry starts clean).
     concurrent = stmt.kind == "IndexStmt" and stmt.node.get("concurrent")
-    if _changes(ctx) < 2 and not concurrent:
-        return  # a lone statement that fails is rolled back: a retry starts clean
+    if not concurrent and not _left_applied_by_a_later_failure(stmt, ctx):
+        return
     yield Hit(f"{what}: this file is not atomic, so re-running it after a failure stops here")

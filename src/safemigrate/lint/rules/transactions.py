@@ -26,7 +26,11 @@ failure leaves nothing half-done. A statement that PostgreSQL (or SQLite)
 refuses inside a transaction, such as CREATE INDEX CONCURRENTLY, VACUUM or
 PRAGMA foreign_keys, forces the runner to run the file statement by
 statement instead: if a later statement fails, the earlier ones stay
-applied and the database is left dirty, to be repaired by hand.
+applied and the database is left dirty, to be repaired by hand. A file whose
+other statements are all safe to run twice (SET, ALTER TYPE ... ADD VALUE IF
+NOT EXISTS, DROP INDEX CONCURRENTLY IF EXISTS, CREATE ... IF NOT EXISTS,
+CREATE OR REPLACE) is not reported: running it again after a failure finishes
+the job.
 """,
     alternative="""
 Move the statement into a migration of its own, or, as the runbook's example
@@ -44,8 +48,10 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_orders_status ON orders (status);
         Example("ALTER TABLE orders ADD COLUMN status text;\n"
                 "CREATE INDEX CONCURRENTLY idx_orders_status ON orders (status);",
                 "CREATE INDEX CONCURRENTLY idx_orders_status ON orders (status);"),
-        Example("PRAGMA foreign_keys = OFF;\nALTER TABLE orders ADD COLUMN status text;",
-                "BEGIN;\nALTER TABLE orders ADD COLUMN status text;\nCOMMIT;", dialect="sqlite"),
+        Example("PRAGMA foreign_keys = OFF;\nALTER TABLE orders ADD COLUMN status text;\n"
+                "CREATE INDEX idx_orders_status ON orders (status);",
+                "BEGIN;\nALTER TABLE orders ADD COLUMN status text;\n"
+                "CREATE INDEX idx_orders_status ON orders (status);\nCOMMIT;", dialect="sqlite"),
     ],
     dialects=("postgres", "sqlite"),
     scope="file",
@@ -60,11 +66,79 @@ def non_transactional_mixed(ctx: FileContext) -> Iterator[Hit]:
     outside = [s for s in ctx.statements if not s.transactional]
     changes = [s for s in ctx.statements
                if s.transactional and s.facts.category in ("ddl", "dml")]
-    if outside and changes:
-        first = outside[0]
-        yield Hit(f"line {first.line} ({_first_line(first)}) cannot run in a transaction, so this "
-                  f"file runs statement by statement: if a statement fails, line {changes[0].line} "
-                  "and the others before it stay applied", first.start)
+    if not (outside and changes):
+        return
+    # Judge by what a re-run does after a failure at each statement: a failure leaves the
+    # statements before it applied, and the fix is to run the file again. That is harmless when
+    # every statement that can be left behind (all but the last) is safe to run twice.
+    left_behind = [s for s in ctx.statements[:-1] if not rerun_safe(s, ctx.dialect)]
+    if not left_behind:
+        return
+    first = outside[0]
+    yield Hit(f"line {first.line} ({_first_line(first)}) cannot run in a transaction, so this "
+              f"file runs statement by statement: if a statement after line {left_behind[0].line} "
+              f"fails, line {left_behind[0].line} stays applied and fails or acts twice when the "
+              "file is run again", first.start)
+
+
+# ALTER TABLE actions that leave the table the same when run a second time.
+_IDEMPOTENT_ALTERS = {"AT_SetNotNull", "AT_DropNotNull", "AT_ColumnDefault", "AT_ValidateConstraint",
+                      "AT_SetStatistics", "AT_SetOptions", "AT_ResetOptions", "AT_SetStorage",
+                      "AT_AlterColumnType", "AT_SetRelOptions", "AT_ResetRelOptions", "AT_ClusterOn",
+                      "AT_DropCluster", "AT_SetLogged", "AT_SetUnLogged", "AT_ChangeOwner",
+                      "AT_EnableTrig", "AT_DisableTrig", "AT_EnableRowSecurity", "AT_DisableRowSecurity",
+                      "AT_ForceRowSecurity", "AT_NoForceRowSecurity", "AT_ReplicaIdentity"}
+# Statements that succeed again, with the same result, when run a second time.
+_RERUNNABLE_KINDS = {"VariableSetStmt", "SelectStmt", "CommentStmt", "GrantStmt", "GrantRoleStmt",
+                     "VacuumStmt", "ReindexStmt", "ClusterStmt", "NotifyStmt",
+                     "AlterOwnerStmt", "AlterDefaultPrivilegesStmt", "SecLabelStmt", "LockStmt",
+                     "TransactionStmt", "CheckPointStmt", "VariableShowStmt", "ExplainStmt"}
+
+
+def rerun_safe(stmt: Stmt, dialect: str) -> bool:
+    """Whether running ``stmt`` a second time succeeds and changes nothing more.
+
+    Guarded forms (IF [NOT] EXISTS, OR REPLACE, ADD VALUE IF NOT EXISTS,
+    ON CONFLICT DO NOTHING), settings and idempotent ALTER TABLE actions are;
+    anything else (a plain CREATE, an ADD CONSTRAINT, an UPDATE) is taken not to be.
+    """
+    if dialect != "postgres":
+        return _text_rerun_safe(stmt)
+    kind, node = stmt.kind, stmt.node
+    if kind in _RERUNNABLE_KINDS:
+        return stmt.facts.category != "ddl"  # SELECT ... INTO creates a table
+    if kind in ("CreateStmt", "IndexStmt", "CreateSeqStmt", "CreateSchemaStmt", "CreateExtensionStmt",
+                "CreateTableAsStmt", "CreateForeignTableStmt"):
+        return bool(node.get("if_not_exists") or (node.get("into") or {}).get("if_not_exists"))
+    if kind in ("DropStmt", "DropRoleStmt", "DropdbStmt", "DropTableSpaceStmt"):
+        return bool(node.get("missing_ok"))
+    if kind == "AlterEnumStmt":
+        return bool(node.get("skipIfNewValExists"))
+    if kind in ("CreateFunctionStmt", "ViewStmt", "CreateTrigStmt", "RuleStmt"):
+        return bool(node.get("replace"))
+    if kind == "InsertStmt":
+        conflict = node.get("onConflictClause") or {}
+        return conflict.get("action") == "ONCONFLICT_NOTHING"
+    if kind == "AlterTableStmt":
+        from ..pgnodes import alter_cmds
+
+        return all(_alter_cmd_rerun_safe(cmd) for cmd in alter_cmds(node))
+    return False
+
+
+def _alter_cmd_rerun_safe(cmd: dict[str, object]) -> bool:
+    subtype = cmd.get("subtype", "AT_AddColumn")
+    if subtype in ("AT_AddColumn", "AT_DropColumn", "AT_DropConstraint"):
+        return bool(cmd.get("missing_ok"))
+    return subtype in _IDEMPOTENT_ALTERS
+
+
+def _text_rerun_safe(stmt: Stmt) -> bool:
+    """SQLite/MySQL: settings, queries, and CREATE/DROP guarded by IF [NOT] EXISTS."""
+    if stmt.facts.category not in ("ddl", "dml"):
+        return True
+    words = [t.value for t in stmt.tokens[:8] if t.kind == "word"]
+    return bool(words) and words[0] in ("CREATE", "DROP") and "EXISTS" in words
 
 
 @rule(

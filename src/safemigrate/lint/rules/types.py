@@ -16,6 +16,14 @@ _SMALL_SERIAL = {"serial", "serial4", "smallserial", "serial2"}
 _SERIAL = {*_SMALL_SERIAL, "bigserial", "serial8"}
 
 
+def _type_of(coldef: dict[str, Any]) -> str:
+    """The column's type name, read once for the five rules that ask (kept on the node)."""
+    cached: str | None = coldef.get("_type")
+    if cached is None:
+        cached = coldef["_type"] = type_name(coldef.get("typeName"))
+    return cached
+
+
 def _table_primary_key_columns(stmt: Stmt) -> set[str]:
     """Columns named in a table-level PRIMARY KEY (...) of CREATE TABLE or ALTER TABLE ADD."""
     found: set[str] = set()
@@ -54,11 +62,13 @@ CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload
     squawk=("prefer-bigint-over-int", "prefer-bigint-over-smallint"),
 )
 def prefer_bigint_key(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
-    table_pk = _table_primary_key_columns(stmt)
+    table_pk: set[str] | None = None  # read only when a small integer column turns up
     for _table, coldef, _new in column_defs(stmt):
-        tname = type_name(coldef.get("typeName"))
+        tname = _type_of(coldef)
         if tname not in _SMALL_INT and tname not in _SMALL_SERIAL:
             continue
+        if table_pk is None:
+            table_pk = _table_primary_key_columns(stmt)
         kinds = {c.get("contype") for c in column_constraints(coldef)}
         column = coldef.get("colname", "")
         is_key = (tname in _SMALL_SERIAL or column in table_pk
@@ -95,7 +105,7 @@ def prefer_identity(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     if not ctx.pg_at_least(10):
         return
     for _table, coldef, _new in column_defs(stmt):
-        tname = type_name(coldef.get("typeName"))
+        tname = _type_of(coldef)
         if tname in _SERIAL:
             yield Hit(f"{coldef.get('colname', '')} is {tname}; use bigint GENERATED ... AS IDENTITY",
                       ctx.char_offset(stmt, coldef.get("typeName")))
@@ -125,8 +135,10 @@ CREATE TABLE users (id bigint PRIMARY KEY, email text CHECK (length(email) <= 32
 )
 def prefer_text(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for _table, coldef, _new in column_defs(stmt):
+        if _type_of(coldef) != "varchar":
+            continue
         type_node = coldef.get("typeName") or {}
-        if type_name(type_node) == "varchar" and type_node.get("typmods"):
+        if type_node.get("typmods"):
             yield Hit(f"{coldef.get('colname', '')} is varchar(n); use text (with a CHECK if the limit matters)",
                       ctx.char_offset(stmt, type_node))
 
@@ -140,7 +152,9 @@ timestamp drops the time zone: 10:00+02 and 10:00-06 are stored as the same
 value though they are eight hours apart, and the meaning of every stored
 value depends on the TimeZone setting of whoever wrote it. Converting later
 means ALTER COLUMN TYPE, a table rewrite under an ACCESS EXCLUSIVE lock.
-timestamptz stores an absolute instant in the same 8 bytes.
+timestamptz stores an absolute instant in the same 8 bytes. A time column
+(a time of day) is not reported: the PostgreSQL documentation advises against
+timetz, and a time of day has no instant to keep.
 """,
     alternative="""
 Use timestamptz (timestamp with time zone); it takes the same 8 bytes.
@@ -155,11 +169,12 @@ ALTER TABLE users ADD COLUMN last_seen timestamptz DEFAULT now();
     squawk=("prefer-timestamp-tz",),
 )
 def prefer_timestamptz(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
+    # Only timestamp: a time of day is deliberately zone-free, and the PostgreSQL documentation
+    # discourages timetz ("of questionable usefulness"), so time columns are left alone.
     for _table, coldef, _new in column_defs(stmt):
-        type_node = coldef.get("typeName") or {}
-        if type_name(type_node) in ("timestamp", "time"):
-            kind = type_name(type_node)
-            yield Hit(f"{coldef.get('colname', '')} is {kind} without time zone; use {kind}tz",
+        if _type_of(coldef) == "timestamp":
+            type_node = coldef.get("typeName")
+            yield Hit(f"{coldef.get('colname', '')} is timestamp without time zone; use timestamptz",
                       ctx.char_offset(stmt, type_node))
 
 
@@ -186,10 +201,12 @@ CREATE TABLE countries (code text PRIMARY KEY CHECK (length(code) = 2));
 )
 def ban_char(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for _table, coldef, _new in column_defs(stmt):
+        if _type_of(coldef) != "bpchar":
+            continue
         type_node = coldef.get("typeName") or {}
         parts = [unwrap(n)[1].get("sval", "") for n in type_node.get("names") or ()]
         # char(n) parses to pg_catalog.bpchar; a bare "bpchar" or the internal "char" type is deliberate.
-        if parts[:1] == ["pg_catalog"] and type_name(type_node) == "bpchar":
+        if parts[:1] == ["pg_catalog"]:
             yield Hit(f"{coldef.get('colname', '')} is char(n), which pads with spaces; use text",
                       ctx.char_offset(stmt, type_node))
 
