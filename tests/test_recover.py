@@ -302,3 +302,14 @@ def test_a_failed_down_is_dirty_at_the_lower_version_and_can_be_finished(db: Tes
     assert (data["direction"], data["version"], data["history_used"]) == ("down", 1, True)
     assert [s["verdict"] for s in data["statements"]] == ["took effect", "did not run", "did not run"]
     assert json.dumps(data).count("no_such_table") >= 1
+
+
+def test_the_dirty_database_error_and_status_point_at_recover(db: TestDatabase, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", CHAT)
+    dirty_after(db, folder, 2)
+    up = run_cli("-path", str(folder), "-database", db.url, "up")
+    assert up.exit_code == 1
+    assert "Dirty database version 2. Fix and force version." in up.stderr
+    assert "safemigrate recover" in up.stderr
+    status = run_cli("-path", str(folder), "-database", db.url, "status")
+    assert "safemigrate recover diagnoses version 2 (dirty)" in " ".join(status.output.split())

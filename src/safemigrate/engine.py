@@ -1406,11 +1406,13 @@ class Migrator:
             unsettled = self._unsettled_statement(last)
             if unsettled:
                 what += f"; {unsettled}"
-            return (f"{what}: undo its committed statements by hand and run: safemigrate force {before}; "
-                    f"or complete it by hand and run: safemigrate force {dirty}")
+            return (f"{what}: run safemigrate recover to see what it left, statement by statement, and "
+                    f"finish or undo it; or undo its committed statements by hand and run: safemigrate force "
+                    f"{before}; or complete it by hand and run: safemigrate force {dirty}")
         previous = self.source.prev(dirty) if dirty != NIL else None
         fallback = NIL if previous is None else previous
-        return (f"inspect the database and repair what the failed migration {dirty} did, then run: "
+        return (f"run safemigrate recover to see what the failed migration {dirty} left and finish or undo "
+                f"it; or inspect the database, repair it by hand, then run: "
                 f"safemigrate force {fallback} (to retry it) or safemigrate force {dirty} "
                 "(if it is complete)")
 
