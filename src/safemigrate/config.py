@@ -404,6 +404,8 @@ def load_config(
                                               f"{env_where} [backup]", ())))
     for key in _BACKUP_KEYS:
         values[f"backup.{key.name}"] = _resolve_key(key, backup_layers, environ, flags, prefix="backup.")
+    if not str(values["backup.location"].value).startswith("s3://"):
+        values["backup.location"] = _relative_path(values["backup.location"], base_dir)
 
     release_layers = _Layers()
     release_layers.layers.append((f"{where} [release]", _checked(

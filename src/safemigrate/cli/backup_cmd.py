@@ -69,6 +69,11 @@ def _storage(location: str | None, s3_endpoint_url: str | None, work_dir: str | 
     from ..backup import open_storage
 
     if settings is not None:
+        # Flags first, then the one configuration ([backup] of safemigrate.toml, its [env.NAME], $SAFEMIGRATE_*).
+        config = settings.config()
+        location = location or config.backup("location")
+        s3_endpoint_url = s3_endpoint_url or config.backup("s3_endpoint_url")
+        work_dir = work_dir or config.backup("work_dir")
         _register_storage_secrets(settings, location, s3_endpoint_url)
     return open_storage(location, s3_endpoint_url=s3_endpoint_url, work_dir=work_dir)
 

@@ -22,6 +22,7 @@ after a person repaired it by hand).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -50,6 +51,7 @@ class StatementVerdict:
     verdict: Verdict
     effects: list[Effect] | None
     notes: list[str] = field(default_factory=list)
+    control: bool = False  # BEGIN / COMMIT of the file's own transaction block
 
     @property
     def summary(self) -> str:
@@ -142,7 +144,14 @@ def _recorded(record: HistoryRecord | None, number: int) -> Recorded:
 
 # -- one statement ----------------------------------------------------------------------------
 
+_CONTROL = re.compile(r"^\s*(BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK)\b", re.IGNORECASE)
+
+
 def _judge(driver: Driver, number: int, line: int, text: str, recorded: Recorded) -> StatementVerdict:
+    if _CONTROL.match(text) and not re.match(r"^\s*BEGIN\s+ATOMIC", text, re.IGNORECASE):
+        # Judged with the block it opens or closes (see _judge_blocks).
+        return StatementVerdict(number, line, text, recorded, "n/a", "unknown", None,
+                                ["the file's own transaction control: judged with its block"], control=True)
     effects = effects_of(text, driver.dialect)
     if effects is None:
         verdict: Verdict = {"committed": "took effect", "not run": "did not run",  # type: ignore[assignment]
@@ -180,6 +189,7 @@ def _infer_from_order(statements: list[StatementVerdict]) -> None:
     """A file runs in order and stops at its first failure: a statement with no witness of its own
     took effect when a later one did, and did not run when an earlier one did not."""
     witnessed = [s for s in statements if s.effects is not None and s.verdict in ("took effect", "did not run")]
+    statements = [s for s in statements if not s.control]
     last_done = max((s.number for s in witnessed if s.verdict == "took effect"), default=0)
     first_not = min((s.number for s in witnessed if s.verdict == "did not run"), default=len(statements) + 1)
     for s in statements:
@@ -191,6 +201,21 @@ def _infer_from_order(statements: list[StatementVerdict]) -> None:
         elif s.number > first_not:
             s.verdict = "did not run"
             s.notes = [f"inferred: statement {first_not} before it did not run"]
+
+
+def _judge_blocks(statements: list[StatementVerdict]) -> None:
+    """BEGIN takes the verdict of the statement after it, COMMIT of the one before: a block commits whole."""
+    for index, s in enumerate(statements):
+        if not s.control:
+            continue
+        opening = s.text.strip().upper().startswith(("BEGIN", "START"))
+        neighbours = statements[index + 1:] if opening else reversed(statements[:index])
+        for other in neighbours:
+            if not other.control:
+                s.verdict = other.verdict
+                break
+        else:
+            s.verdict = "did not run" if s.recorded == "not run" else "took effect"
 
 
 def _conclusion(statements: list[StatementVerdict], history_used: bool) -> str:
@@ -301,6 +326,7 @@ def diagnose(driver: Driver, source: MigrationSource, history: list[HistoryRecor
         diagnosis.statements.append(_judge(driver, number, statement.line, statement.text,
                                            _recorded(record, number)))
     _infer_from_order(diagnosis.statements)
+    _judge_blocks(diagnosis.statements)
     diagnosis.conclusion = _conclusion(diagnosis.statements, diagnosis.history_used)
     down = source.down_file(version) if direction == "up" and version is not None else None
     diagnosis.options = [
