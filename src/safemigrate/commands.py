@@ -1,4 +1,4 @@
-"""The public API: one function per command, ``(config, ...) -> result``.
+"""The public API: one function per command, ``(config, ..., events=, cancel=) -> result``.
 
 The CLI parses its arguments into a :class:`~safemigrate.config.Config`, calls
 one of these and renders the result (``to_dict()`` for ``--format json``). A
@@ -6,23 +6,174 @@ script, a CI job or the release procedure calls the very same functions::
 
     from safemigrate import commands
     config = commands.load_config(env="staging")
-    result = commands.check(config, expect=4)
-    print(result.ok, result.version)
+    result = commands.up(config)
+    print(result.end.describe(), [r.version for r in commands.history(config).records])
+
+``events`` is a sink (or a list of sinks) of :mod:`safemigrate.events`; ``cancel`` a
+:class:`~safemigrate.events.CancelToken` that a signal handler or another thread sets to
+stop the run at its next safe point (the running migration rolled back, the lock released).
+Every function raises a :class:`~safemigrate.errors.SafemigrateError` subclass on failure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .errors import CheckFailedError, DatabaseError, UsageError
+from .events import (
+    CancelToken,
+    EventSink,
+    RunFinished,
+    RunStarted,
+    StatementStarted,
+    StepFinished,
+    StepStarted,
+    WarningEvent,
+    fan_out,
+)
 
 if TYPE_CHECKING:
-    from .drivers.base import Driver
+    from .drivers.base import Driver, VersionState
+    from .engine import Migrator, RunResult, StepResult
     from .history import HistoryRecord
+    from .planner import Step
+    from .sql.script import Statement
+    from .status import StatusReport
 
-__all__ = ["CheckResult", "HistoryResult", "check", "history", "load_config"]
+__all__ = [
+    "CheckResult",
+    "HistoryResult",
+    "check",
+    "down",
+    "force",
+    "goto",
+    "history",
+    "load_config",
+    "migrator",
+    "plan",
+    "status",
+    "up",
+    "version",
+]
+
+Events = EventSink | Sequence[EventSink] | None
+
+
+class _EventReporter:
+    """The engine's reporter interface, turned into typed events for the sinks."""
+
+    def __init__(self, sink: EventSink, database: str) -> None:
+        self.sink = sink
+        self.database = database
+
+    def warning(self, message: str) -> None:
+        self.sink(WarningEvent(self.database, message=message))
+
+    def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
+        self.sink(StepStarted(self.database, version=step.version, name=step.name, direction=step.direction,
+                              index=index, total=total, mode=mode))
+
+    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
+        self.sink(StatementStarted(self.database, version=step.version, index=index, total=total,
+                                   line=statement.line))
+
+    def step_finished(self, result: StepResult) -> None:
+        self.sink(StepFinished(self.database, version=result.step.version, name=result.step.name,
+                               direction=result.step.direction, duration_ms=round(result.duration * 1000, 3),
+                               statements=result.statements, no_down_file=result.no_down_file))
+
+
+@contextmanager
+def migrator(config: Config, *, events: Events = None, cancel: CancelToken | None = None,
+             pre_apply_check: Any = None) -> Iterator[Migrator]:
+    """An open :class:`~safemigrate.engine.Migrator` for ``config``: the folder, the database, the lock timeout.
+
+    ``cancel`` stops its run at the next safe point; ``events`` receive its steps.
+    """
+    from .drivers import open_driver
+    from .engine import Migrator
+    from .source import load_source
+    from .urls import parse_database_url
+
+    if not config.database_url:
+        raise UsageError("no database URL: pass -database URL, set $DATABASE_URL, or choose an environment",
+                         hint="for example: safemigrate -database postgres://user@host/db?sslmode=disable version")
+    driver = open_driver(parse_database_url(config.database_url))
+    source = load_source(config.migrations_path, no_follow=config.no_follow)
+    reporter = _EventReporter(fan_out(events), driver.url.redacted())
+    opened = Migrator(source, driver, lock_timeout=config.lock_timeout, reporter=reporter,
+                      pre_apply_check=pre_apply_check)
+    if cancel is not None:
+        cancel.on_cancel(opened.interrupt)
+    with opened:
+        yield opened
+
+
+def _run(config: Config, command: str, events: Events, cancel: CancelToken | None,
+         move: Any) -> RunResult:
+    sink = fan_out(events)
+    with migrator(config, events=events, cancel=cancel) as opened:
+        database = opened.driver.url.redacted()
+        sink(RunStarted(database, command=command))
+        ok = False
+        try:
+            result: RunResult = move(opened)
+            ok = True
+            return result
+        finally:
+            try:
+                state = opened.driver.read_version()
+                sink(RunFinished(database, command=command, ok=ok, version=state.version, dirty=state.dirty))
+            except Exception:  # the connection may be gone with the failure; the error says what happened
+                sink(RunFinished(database, command=command, ok=ok, version=None))
+
+
+def up(config: Config, limit: int | None = None, *, dry_run: bool = False, atomic: bool = False,
+       events: Events = None, cancel: CancelToken | None = None) -> RunResult:
+    """Apply all (or ``limit``) pending migrations; ``dry_run`` plans only."""
+    return _run(config, "up", events, cancel, lambda m: m.up(limit, dry_run=dry_run, atomic=atomic))
+
+
+def down(config: Config, limit: int | None = None, *, dry_run: bool = False,
+         events: Events = None, cancel: CancelToken | None = None) -> RunResult:
+    """Apply ``limit`` down migrations (all of them when None: a library call never asks)."""
+    return _run(config, "down", events, cancel, lambda m: m.down(limit, dry_run=dry_run))
+
+
+def goto(config: Config, target: int, *, dry_run: bool = False,
+         events: Events = None, cancel: CancelToken | None = None) -> RunResult:
+    """Move up or down to version ``target``."""
+    return _run(config, "goto", events, cancel, lambda m: m.goto(target, dry_run=dry_run))
+
+
+def plan(config: Config, command: str = "up", argument: int | None = None, *,
+         events: Events = None) -> RunResult:
+    """What ``up [N]``, ``down [N]`` or ``goto V`` would run, SQL included; changes nothing."""
+    with migrator(config, events=events) as opened:
+        return opened.plan(command, argument)
+
+
+def force(config: Config, target: int, *, events: Events = None,
+          cancel: CancelToken | None = None) -> VersionState:
+    """golang-migrate's force: set version ``target`` (-1: none), clean, running nothing."""
+    with migrator(config, events=events, cancel=cancel) as opened:
+        return opened.force(target)
+
+
+def version(config: Config) -> VersionState:
+    """The version table's state (read-only)."""
+    with migrator(config) as opened:
+        return opened.version()
+
+
+def status(config: Config) -> StatusReport:
+    """Every file against the version table and the history (read-only)."""
+    with migrator(config) as opened:
+        return opened.status()
 
 
 def _open(config: Config) -> Driver:

@@ -82,6 +82,8 @@ _KEYS: tuple[_Key, ...] = (
          help="the migrations folder, relative to the configuration file"),
     _Key("lock_timeout", int, env="SAFEMIGRATE_LOCK_TIMEOUT", default=DEFAULT_LOCK_TIMEOUT, maximum=86_400,
          help="seconds to wait for the migration lock and for locks on the version tables"),
+    _Key("no_follow", bool, default=False,
+         help="refuse symbolic links that leave the migrations folder (safer for untrusted branches)"),
 )
 
 # [backup] keys: the storage location and the retention policy.
@@ -176,6 +178,10 @@ class Config:
     @property
     def lock_timeout(self) -> int:
         return int(self.values["lock_timeout"].value)
+
+    @property
+    def no_follow(self) -> bool:
+        return bool(self.values["no_follow"].value)
 
     def backup(self, name: str) -> Any:
         return self.values[f"backup.{name}"].value

@@ -88,15 +88,15 @@ def _lint_options(func: F) -> F:
 
 
 def _move(settings: Settings, move: Callable[[Migrator], RunResult], *, dry_run: bool,
-          gate: LintGate | None = None) -> None:
+          gate: LintGate | None = None, command: str = "up") -> None:
     """Open the migrator, run one move with progress and signal handling, render its result."""
     from .render import render_plan, render_run
-    from .runtime import CliReporter, handle_signals, open_migrator
+    from .runtime import CliReporter, event_log, handle_signals, open_migrator
 
     reporter = CliReporter(settings.output)
     migrator = open_migrator(settings, reporter=reporter, lint=gate)
     # Signals are handled from before connecting: one during the connect is honoured after it.
-    with handle_signals(migrator, settings.output), migrator:
+    with handle_signals(migrator, settings.output), migrator, event_log(settings, command, migrator):
         result = move(migrator)
     reporter.close()
     (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}) if gate else {})
@@ -140,7 +140,7 @@ def down(ctx: click.Context, words: tuple[str, ...], apply_all: bool, yes: bool,
         confirm("Are you sure you want to apply all down migrations?", yes=yes,
                 refusal="down with no N applies ALL down migrations, and there is no terminal to confirm",
                 hint="pass -all (or --yes) to apply them all, or down N to apply N of them")
-    _move(settings, lambda m: m.down(limit, dry_run=dry_run), dry_run=dry_run)
+    _move(settings, lambda m: m.down(limit, dry_run=dry_run), dry_run=dry_run, command="down")
 
 
 @click.command(name="goto", context_settings=_NO_PARSE)
@@ -157,7 +157,7 @@ def goto(ctx: click.Context, words: tuple[str, ...], dry_run: bool, strict: bool
     if v is None:
         raise UsageError("please specify version argument V", hint="safemigrate goto V")
     version_number = _uint(v, "version argument V", ctx)
-    _move(settings, lambda m: m.goto(version_number, dry_run=dry_run), dry_run=dry_run,
+    _move(settings, lambda m: m.goto(version_number, dry_run=dry_run), dry_run=dry_run, command="goto",
           gate=_lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details))
 
 

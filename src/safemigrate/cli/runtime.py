@@ -78,6 +78,55 @@ class CliReporter:
         self._stop_status()
 
 
+class TeeReporter:
+    """Hands each engine report to several reporters (the terminal, the --events file)."""
+
+    def __init__(self, *reporters: Any) -> None:
+        self.reporters = reporters
+
+    def warning(self, message: str) -> None:
+        for reporter in self.reporters:
+            reporter.warning(message)
+
+    def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
+        for reporter in self.reporters:
+            reporter.step_started(step, index, total, mode)
+
+    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
+        for reporter in self.reporters:
+            reporter.statement_started(step, statement, index, total)
+
+    def step_finished(self, result: StepResult) -> None:
+        for reporter in self.reporters:
+            reporter.step_finished(result)
+
+
+@contextmanager
+def event_log(settings: Settings, command: str, migrator: Migrator) -> Iterator[None]:
+    """With --events FILE: the run's events, one JSON object per line, around the command."""
+    if not settings.events:
+        yield
+        return
+    from ..commands import _EventReporter
+    from ..events import JsonLinesSink, RunFinished, RunStarted
+
+    sink = JsonLinesSink(settings.events, secrets=settings.output.secrets)
+    database = migrator.driver.url.redacted()
+    migrator.reporter = TeeReporter(migrator.reporter, _EventReporter(sink, database))
+    sink(RunStarted(database, command=command))
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        try:
+            state = migrator.driver.read_version()
+            sink(RunFinished(database, command=command, ok=ok, version=state.version, dirty=state.dirty))
+        except Exception:
+            sink(RunFinished(database, command=command, ok=ok, version=None))
+        sink.close()
+
+
 class LintGate:
     """Lints the files a command is about to run, before it runs any of them.
 

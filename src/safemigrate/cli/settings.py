@@ -51,6 +51,8 @@ GLOBAL_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("json", ("--json",), "Same as --format json.", takes_value=False, kind="flag"),
     OptionSpec("debug", ("--debug",), "Show a traceback for internal errors.", takes_value=False,
                kind="flag"),
+    OptionSpec("events", ("--events",), "Also write every event (step started, finished, ...) to FILE, "
+               "one JSON object per line, passwords masked.", metavar="FILE"),
     OptionSpec("env", ("--env",), "The [env.NAME] section of safemigrate.toml to use. "
                "Default: $SAFEMIGRATE_ENV.", metavar="NAME"),
     OptionSpec("config_file", ("--config",), "The configuration file. Default: $SAFEMIGRATE_CONFIG, "
@@ -72,6 +74,7 @@ class Settings:
     debug: bool = False
     env: str | None = None
     config_file: str | None = None
+    events: str | None = None
     output: Output = field(default_factory=Output)
     _config: Config | None = field(default=None, repr=False)
 
@@ -82,7 +85,8 @@ class Settings:
 
             folder = parse_source_url(self.source, self.path, default="") if (self.source or self.path) else None
             self._config = load_config(env=self.env, config_file=self.config_file, flags={
-                "database_url": self.database, "path": folder or None, "lock_timeout": self.lock_timeout})
+                "database_url": self.database, "path": folder or None, "lock_timeout": self.lock_timeout,
+                "no_follow": self.no_follow or None})
             if self._config.database_url and self._config.database_url != self.database:
                 _remember_password(self, self._config.database_url)
         return self._config

@@ -1,0 +1,212 @@
+"""One event stream: typed events delivered to sinks, and the cancel token commands poll.
+
+Every command of :mod:`safemigrate.commands` takes ``events=`` (a sink, or a list of them)
+and ``cancel=`` (a :class:`CancelToken`). The CLI's progress and text output is one sink;
+:class:`JsonLinesSink` (``--events FILE``) writes one JSON object per line for CI logs and
+the release report; a test or a script can collect events with :class:`ListSink`.
+
+Each event names the database it concerns (redacted) and carries a UTC timestamp.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from .redact import redact_text
+
+__all__ = [
+    "BytesProgress",
+    "CancelToken",
+    "CheckResult",
+    "Event",
+    "EventSink",
+    "JsonLinesSink",
+    "ListSink",
+    "RunFinished",
+    "RunStarted",
+    "StatementStarted",
+    "StepFinished",
+    "StepStarted",
+    "WarningEvent",
+    "fan_out",
+]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Event:
+    """The base of every event: what happened, to which database, when."""
+
+    database: str
+    at: str = field(default_factory=_now, kw_only=True)
+
+    @property
+    def kind(self) -> str:
+        name = type(self).__name__
+        return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    command: str
+    migrations: int = 0
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    version: int
+    name: str
+    direction: str
+    index: int  # 0-based, of ``total``
+    total: int
+    mode: str  # transaction | statements | atomic
+
+
+@dataclass(frozen=True)
+class StatementStarted(Event):
+    version: int
+    index: int  # 0-based, of ``total``
+    total: int
+    line: int
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    version: int
+    name: str
+    direction: str
+    duration_ms: float
+    statements: int
+    no_down_file: bool = False  # a down step over a version with no down file: nothing was undone
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    command: str
+    ok: bool
+    version: int | None
+    dirty: bool = False
+
+
+@dataclass(frozen=True)
+class BytesProgress(Event):
+    phase: str  # dump | upload | download | restore
+    done: int
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult(Event):
+    name: str
+    status: str  # passed | failed | warned | skipped
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class WarningEvent(Event):
+    """Something the user should know that does not stop the run (kind ``warning``)."""
+
+    message: str
+
+    @property
+    def kind(self) -> str:
+        return "warning"
+
+
+class EventSink(Protocol):
+    def __call__(self, event: Event) -> None: ...
+
+
+class ListSink:
+    """Keeps every event (tests, scripts)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def kinds(self) -> list[str]:
+        return [event.kind for event in self.events]
+
+
+class JsonLinesSink:
+    """One JSON object per line, flushed per event, with every password masked."""
+
+    def __init__(self, target: str | Path | IO[str], secrets: Iterable[str] = ()) -> None:
+        self._own = isinstance(target, str | Path)
+        if isinstance(target, str | Path):
+            self._file: IO[str] = open(target, "a", encoding="utf-8")  # noqa: SIM115 -- closed by close()
+        else:
+            self._file = target
+        self._secrets = tuple(secrets)
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        line = redact_text(json.dumps(event.to_dict(), default=str), self._secrets)
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._own:
+            self._file.close()
+
+
+def fan_out(sinks: EventSink | Sequence[EventSink] | None) -> EventSink:
+    """One sink that delivers to all of ``sinks`` (None: to none)."""
+    if sinks is None:
+        return lambda event: None
+    if callable(sinks):
+        return sinks
+    chosen = tuple(sinks)
+
+    def deliver(event: Event) -> None:
+        for sink in chosen:
+            sink(event)
+
+    return deliver
+
+
+class CancelToken:
+    """Set by a signal handler (or any thread); polled by the engine, backups and the health gate.
+
+    ``on_cancel`` callbacks run once, in the thread that cancels: the engine registers one that
+    cancels the running statement. Nothing here raises: whoever polls decides where to stop.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._callbacks: list[Callable[[int], None]] = []
+        self.signal_number: int | None = None
+
+    def cancel(self, signal_number: int = 2) -> None:
+        first = not self._event.is_set()
+        self.signal_number = self.signal_number or signal_number
+        self._event.set()
+        if first:
+            for callback in list(self._callbacks):
+                callback(signal_number)
+
+    def on_cancel(self, callback: Callable[[int], None]) -> None:
+        self._callbacks.append(callback)
+        if self._event.is_set():
+            callback(self.signal_number or 2)
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)

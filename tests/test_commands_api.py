@@ -1,0 +1,142 @@
+"""The command functions are the API: a script migrates, reads the history and follows events, no CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import safemigrate.commands as c
+from safemigrate.errors import RunInterruptedError, UsageError
+from safemigrate.events import CancelToken, JsonLinesSink, ListSink
+from support import CANARY_PASSWORD, REPO, write_migrations
+
+FILES = {
+    "1_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
+    "1_users.down.sql": "DROP TABLE users;\n",
+    "2_rooms.up.sql": "CREATE TABLE rooms (id INTEGER PRIMARY KEY);\n",
+    "2_rooms.down.sql": "DROP TABLE rooms;\n",
+}
+
+
+def project(tmp_path: Path, url: str) -> Path:
+    write_migrations(tmp_path / "db" / "migrations", FILES)
+    (tmp_path / "safemigrate.toml").write_text(
+        'path = "db/migrations"\n\n[env.staging]\ndatabase_url_env = "STAGING_URL"\n', encoding="utf-8")
+    return tmp_path
+
+
+def test_a_script_applies_then_reads_the_history_through_the_api(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = project(tmp_path, "")
+    monkeypatch.setenv("STAGING_URL", f"sqlite3://{tmp_path / 'staging.db'}")
+    config = c.load_config(env="staging", start=folder)
+    sink = ListSink()
+    result = c.up(config, events=sink)
+    assert result.end.version == 2 and not result.end.dirty
+    assert [r.version for r in c.history(config).records] == [1, 2]
+    step = ["step_started", "statement_started", "step_finished"]
+    assert sink.kinds() == ["run_started", *step, *step, "run_finished"]
+    finished = sink.events[-1]
+    assert finished.to_dict()["version"] == 2 and finished.to_dict()["ok"] is True
+    assert c.version(config).version == 2 and c.status(config).pending == []
+    assert c.check(config, expect=2).ok
+    assert c.plan(config, "down", 1).planned[0].step.version == 2
+    assert c.down(config, 1).end.version == 1
+    assert c.force(config, 2).version == 2
+
+
+def test_json_lines_events_have_one_event_per_line_and_no_password(tmp_path: Path, pg_url: str) -> None:
+    folder = project(tmp_path, pg_url)
+    config = c.load_config(flags={"database_url": pg_url}, start=folder, environ={})
+    path = tmp_path / "events.jsonl"
+    sink = JsonLinesSink(path, secrets=[CANARY_PASSWORD])
+    try:
+        c.up(config, events=sink)
+    finally:
+        sink.close()
+    lines = path.read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["event"] for e in events][0] == "run_started" and events[-1]["event"] == "run_finished"
+    assert all("database" in e and "at" in e for e in events)
+    assert CANARY_PASSWORD not in path.read_text()
+
+
+def test_a_cancel_token_stops_a_running_migration_and_rolls_it_back(tmp_path: Path, pg_url: str,
+                                                                    pg_plain_url: str) -> None:
+    import psycopg
+
+    write_migrations(tmp_path / "m", {"1_slow.up.sql": "CREATE TABLE t (id int);\nSELECT pg_sleep(30);\n"})
+    config = c.load_config(flags={"database_url": pg_url, "path": str(tmp_path / "m")}, environ={},
+                           start=tmp_path)
+    cancel = CancelToken()
+
+    def cancel_when_sleeping() -> None:
+        with psycopg.connect(pg_plain_url, autocommit=True) as conn:
+            for _ in range(400):
+                if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' "
+                                "AND pid <> pg_backend_pid()").fetchone()[0]:
+                    cancel.cancel(15)
+                    return
+                time.sleep(0.05)
+
+    watcher = threading.Thread(target=cancel_when_sleeping)
+    watcher.start()
+    try:
+        with pytest.raises(RunInterruptedError) as caught:
+            c.up(config, cancel=cancel)
+    finally:
+        watcher.join()
+    assert caught.value.exit_code == 128 + 15
+    with psycopg.connect(pg_plain_url) as conn:
+        assert conn.execute("SELECT to_regclass('t')").fetchone() == (None,)
+
+
+def test_a_command_without_a_database_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no database URL"):
+        c.up(c.load_config(environ={}, start=tmp_path))
+
+
+def test_the_public_commands_are_pinned() -> None:
+    assert set(c.__all__) == {"CheckResult", "HistoryResult", "check", "down", "force", "goto", "history",
+                              "load_config", "migrator", "plan", "status", "up", "version"}
+
+
+def test_no_core_package_imports_the_cli() -> None:
+    offenders = []
+    for path in (REPO / "src" / "safemigrate").rglob("*.py"):
+        if "cli" in path.relative_to(REPO / "src" / "safemigrate").parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "safemigrate.cli" in text or "from .cli" in text or "from ..cli" in text:
+            offenders.append(str(path.relative_to(REPO)))
+    assert offenders == [] or offenders == ["src/safemigrate/__main__.py"], offenders
+
+
+def test_the_api_is_usable_in_a_fresh_interpreter_without_the_cli(tmp_path: Path) -> None:
+    folder = project(tmp_path, "")
+    code = ("import sys, safemigrate.commands as c; "
+            "r = c.up(c.load_config(env='staging')); "
+            "print(r.end.version, 'safemigrate.cli' in sys.modules, 'click' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=folder, check=True,
+                         env={"STAGING_URL": f"sqlite3://{tmp_path / 's.db'}", "PATH": "/usr/bin:/bin"})
+    assert out.stdout.split() == ["2", "False", "False"]
+
+
+def test_events_option_writes_the_cli_runs_events_as_json_lines(tmp_path: Path, pg_url: str) -> None:
+    from support import run_cli
+
+    folder = write_migrations(tmp_path / "m", FILES)
+    events = tmp_path / "events.jsonl"
+    result = run_cli("-path", str(folder), "-database", pg_url, "--events", str(events), "up")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith("1/u users (")  # the terminal output is unchanged
+    kinds = [json.loads(line)["event"] for line in events.read_text().splitlines()]
+    assert kinds == ["run_started", "step_started", "statement_started", "step_finished", "step_started",
+                     "statement_started", "step_finished", "run_finished"]
+    assert CANARY_PASSWORD not in events.read_text()
