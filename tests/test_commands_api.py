@@ -62,7 +62,7 @@ def test_json_lines_events_have_one_event_per_line_and_no_password(tmp_path: Pat
         sink.close()
     lines = path.read_text().splitlines()
     events = [json.loads(line) for line in lines]
-    assert [e["event"] for e in events][0] == "run_started" and events[-1]["event"] == "run_finished"
+    assert events[0]["event"] == "run_started" and events[-1]["event"] == "run_finished"
     assert all("database" in e and "at" in e for e in events)
     assert CANARY_PASSWORD not in path.read_text()
 

@@ -208,6 +208,7 @@ class RunResult:
     no_change: bool = False
     dry_run: bool = False
     pending_error: SafemigrateError | None = None
+    setup_sql: list[str] = field(default_factory=list)  # dry run: our tables' DDL, sent before the steps
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -219,6 +220,7 @@ class RunResult:
             "to": {"version": self.end.version, "dirty": self.end.dirty},
         }
         if self.dry_run:
+            data["setup_sql"] = self.setup_sql
             data["steps"] = [p.to_dict() for p in self.planned]
             if self.pending_error is not None:
                 data["would_fail"] = self.pending_error.to_dict()
@@ -581,6 +583,11 @@ class Migrator:
         result = RunResult(command, start, end, no_change=plan.no_change, dry_run=True,
                            pending_error=plan.error)
         runner = SqlRunner(self.driver, dry_run=True)
+        if not plan.no_change:
+            # The first statements up would send here: our own tables, created or upgraded.
+            setup = SqlRunner(self.driver, dry_run=True)
+            setup.run_all(self._setup_sql())
+            result.setup_sql = setup.recorded
         if atomic:
             marks: list[int] = []
             self._run_atomic(plan, scripts, runner, on_step=lambda: marks.append(len(runner.recorded)))
@@ -776,11 +783,26 @@ class Migrator:
                 self.driver.unlock()
             raise interrupted()
 
+    def _history_setup_sql(self) -> list[Query]:
+        """What makes the history table ready: CREATE when missing, ALTER for columns it lacks."""
+        if not self.driver.table_exists(self.driver.history_table):
+            return self.history.create_sql()
+        return self.history.upgrade_sql()
+
+    def _setup_sql(self) -> list[Query]:
+        """The DDL a run sends first on this database to make our tables ready (read-only to compute)."""
+        queries: list[Query] = []
+        if not self.driver.version_table_exists():
+            queries.extend(self.driver.create_version_table_sql())
+        if self.history_enabled:
+            queries.extend(self._history_setup_sql())
+        return queries
+
     def _ensure_tables(self) -> None:
+        runner = SqlRunner(self.driver)  # our tables' DDL goes through the one executor too
         try:
             if not self.driver.version_table_exists():
-                for sql, params in self.driver.create_version_table_sql():
-                    self.driver.execute(sql, params)
+                runner.run_all(self.driver.create_version_table_sql())
             else:
                 problem = self.driver.version_table_problem()
                 if problem is not None:
@@ -803,12 +825,7 @@ class Migrator:
         if not self.history_enabled:
             return
         try:
-            if not self.driver.table_exists(self.driver.history_table):
-                for sql, params in self.history.create_sql():
-                    self.driver.execute(sql, params)
-            else:
-                for sql, params in self.history.upgrade_sql():
-                    self.driver.execute(sql, params)
+            runner.run_all(self._history_setup_sql())
             missing = self.driver.missing_privileges(self.driver.history_table, ("SELECT", "INSERT", "UPDATE"))
         except BaseException as exc:
             error = self.driver.bookkeeping_error(exc)
@@ -1339,12 +1356,12 @@ class Migrator:
         return committed, target, hint
 
     def _enter(self, runner: SqlRunner) -> list[Query]:
-        """Before the migration's SQL: its own lock-wait settings (a dry run leaves them out)."""
-        return [] if runner.dry_run else self.driver.enter_migration_sql()
+        """Before the migration's SQL: its own lock-wait settings (a plan shows them too: it is what runs)."""
+        return self.driver.enter_migration_sql()
 
     def _leave(self, runner: SqlRunner) -> list[Query]:
         """After the migration's SQL: our bookkeeping's waits bounded by the lock timeout again."""
-        return [] if runner.dry_run else self.driver.leave_migration_sql()
+        return self.driver.leave_migration_sql()
 
     def _raise_database_error(self, exc: BaseException, action: str) -> None:
         error = self.driver.bookkeeping_error(exc)

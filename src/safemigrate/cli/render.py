@@ -36,6 +36,14 @@ def render_plan(out: Output, result: RunResult, extra: dict[str, Any] | None = N
             f"plan: {result.command} from version {result.start.describe()} to "
             f"{result.end.describe()}, {len(result.planned)} migration(s); dry run, nothing was changed",
         ]
+        if result.setup_sql:
+            lines.append("")
+            if out.verbose:
+                lines.append("-- first, safemigrate's own tables:")
+                lines.extend(result.setup_sql)
+            else:
+                lines.append(f"-- first, {len(result.setup_sql)} statement(s) creating or upgrading the version "
+                             "and history tables (--verbose shows them)")
         for planned in result.planned:
             step = planned.step
             how = {"transaction": "one transaction with its version update",
