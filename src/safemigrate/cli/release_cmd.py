@@ -193,17 +193,10 @@ def _cancel_on_signals(cancel: threading.Event, migrator: Any, settings: Setting
         cancel.set()
         migrator.interrupt(signum)
 
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach only the main thread
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, on_signal)
-    try:
+    from .runtime import signal_handler
+
+    with signal_handler(on_signal):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _run(ctx: click.Context, params: dict[str, Any]) -> None:

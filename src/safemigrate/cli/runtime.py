@@ -6,7 +6,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -250,8 +250,19 @@ def handle_signals(migrator: Migrator, output: Output) -> Iterator[None]:
                     "running migration, releasing the lock); send it again to abort at once")
         migrator.interrupt(signum)
 
+    with signal_handler(on_signal):
+        yield
+
+
+@contextmanager
+def signal_handler(on_signal: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """``on_signal`` for SIGINT and SIGTERM while the block runs; the previous handlers after it.
+
+    Only the main thread receives signals: elsewhere (a caller running the CLI in a thread)
+    nothing is installed and that caller handles them itself.
+    """
     if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach only the main thread: a caller in another thread handles them itself
+        yield
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
