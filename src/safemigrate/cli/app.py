@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "release": "safemigrate.cli.release_cmd:release",
     "preflight": "safemigrate.cli.release_cmd:preflight",
     "history": "safemigrate.cli.inspect_cmds:history",
+    "demo": "safemigrate.cli.demo_cmd:demo",
 }
 
 
