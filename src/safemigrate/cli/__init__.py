@@ -25,6 +25,8 @@ def _early_settings(argv: Sequence[str]) -> tuple[bool, bool]:
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` and return the exit status (never raises SystemExit)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        args = ["--help"]  # `safemigrate` alone: the commands, grouped by task, not a usage error
     as_json, debug = _early_settings(args)
     settings = Settings()
     settings.output = Output(format="json" if as_json else "text")
