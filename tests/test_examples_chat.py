@@ -16,8 +16,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from cli_commands import check_command
 
+from cli_commands import check_command
 from support import REPO, assert_no_secret, run_cli
 
 CHAT = REPO / "examples" / "chat"

@@ -9,6 +9,7 @@ interface is down (``unshare -n``); then ``python -m safemigrate.demo.probe SOCK
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -112,10 +113,8 @@ class ChatApp:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             return 500, {"status": "error", "error": first}
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 driver.close()
-            except Exception:
-                pass
 
 
 def get_ready(url: str, timeout: float = 3.0) -> tuple[int, str]:

@@ -107,7 +107,7 @@ class Walkthrough:
         self.n.command(shlex.join(["safemigrate", *args]))
         out, err = _Tee(sys.stdout), _Tee(sys.stderr)
         saved = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+        sys.stdout, sys.stderr = out, err
         try:
             code = run(list(args))
         finally:
