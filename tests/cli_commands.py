@@ -13,6 +13,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
+
 from support import run_cli
 
 __all__ = ["Shown", "check_command", "commands_in_markdown", "split_shell"]
@@ -40,19 +42,19 @@ def split_shell(line: str) -> list[list[str]]:
         return []
     found: list[list[str]] = []
     current: list[str] | None = None
-    prefix = True
+    at_start = True  # the next word (after VAR=value assignments) is a command's name
     for token in tokens:
         if token in _SEPARATORS:
             if current is not None:
                 found.append(current)
-            current, prefix = None, True
+            current, at_start = None, True
             continue
         if current is None:
-            if prefix and _ENV_ASSIGNMENT.match(token):
+            if at_start and _ENV_ASSIGNMENT.match(token):
                 continue
-            prefix = False
-            if token == "safemigrate" or token.endswith("/safemigrate"):
+            if at_start and (token == "safemigrate" or token.endswith("/safemigrate")):
                 current = []
+            at_start = False
             continue
         if _REDIRECT.match(token):
             found.append(current)
@@ -94,8 +96,48 @@ def commands_in_markdown(path: Path) -> list[Shown]:
     return shown
 
 
+def _is_number(token: str) -> bool:
+    return bool(re.fullmatch(r"-?\d+", token))
+
+
+def _find_option(command: click.Command, ctx: click.Context, spelling: str) -> click.Parameter | None:
+    for param in command.get_params(ctx):
+        if isinstance(param, click.Option) and spelling in (*param.opts, *param.secondary_opts):
+            return param
+    return None
+
+
+def unknown_option(argv: list[str]) -> str | None:
+    """The first flag no command on the path declares (some commands accept unknown options as
+    golang-migrate's arguments, such as ``force -1``, so ``--help`` alone would not catch it)."""
+    from safemigrate.cli.app import cli
+
+    ctx = click.Context(cli)
+    command: click.Command = cli
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token.startswith("-") and token != "-" and not _is_number(token):
+            spelling, has_value, _ = token.partition("=")
+            option = _find_option(command, ctx, spelling) or _find_option(cli, ctx, spelling)
+            if option is None:
+                return token
+            if not option.is_flag and not option.count and not has_value:
+                i += 1  # its value
+        elif isinstance(command, click.Group):
+            sub = command.get_command(ctx, token)
+            if sub is None:
+                return None  # click reports the unknown command itself
+            command = sub
+        i += 1
+    return None
+
+
 def check_command(argv: list[str]) -> str | None:
-    """None when the command line resolves; else click's complaint."""
+    """None when the command line resolves; else what is wrong with it."""
+    flag = unknown_option(argv)
+    if flag is not None:
+        return f"no such option: {flag}"
     if "--help" in argv or "-h" in argv or not argv:
         args = list(argv) or ["--help"]
     else:
