@@ -8,8 +8,8 @@ import sys
 
 import click
 import pytest
-from cli_commands import check_command
 
+from cli_commands import check_command
 from support import run_cli
 
 TASKS = ["Get started:", "Migrate:", "Inspect:", "Review:", "Back up:", "Release:", "Recover:"]

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_commands import Shown, check_command, commands_in_markdown, split_shell
 
+from cli_commands import Shown, check_command, commands_in_markdown, split_shell
 from support import REPO
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "examples" / "chat" / "README.md"]
