@@ -179,3 +179,37 @@ def test_the_run_demo_script_is_what_the_readme_names() -> None:
     assert commands == ["./run-demo", "./run-tests"]
     ci = (REPO / ".ci" / "run").read_text()
     assert ci.strip().splitlines()[-1] == "./run-tests"
+
+
+def test_the_demo_app_and_its_probe_work_over_a_unix_socket(tmp_path: Path) -> None:
+    """Where 127.0.0.1 is unreachable (unshare -n) the gate probes the app over a Unix socket."""
+    from safemigrate.demo.app import ChatApp
+    from safemigrate.demo.files import chat_files, write_files
+    from safemigrate.demo.probe import main as probe
+
+    write_files(tmp_path / "m", chat_files("sqlite"))
+    url = f"sqlite3://{tmp_path / 'app.db'}"
+    app = ChatApp(url, range(4, 5), tmp_path / "app.sock").start()
+    try:
+        assert probe([app.url]) == 1  # no schema yet: 503
+        assert run_cli("-path", str(tmp_path / "m"), "-database", url, "up").exit_code == 0
+        assert probe([app.url]) == 0
+    finally:
+        app.stop()
+    assert not (tmp_path / "app.sock").exists()
+    assert probe([app.url]) == 1  # gone: no answer
+    assert probe([]) == 2
+
+
+def test_demo_without_a_network_uses_the_unix_socket_probe(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"]).returncode != 0:
+        pytest.skip("unshare -n is not available here (needs root or user namespaces)")
+    proc = subprocess.run(["unshare", "-n", sys.executable, "-m", "safemigrate", "demo", "--sqlite",
+                           "--dir", str(tmp_path / "walk")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "--health-cmd" in proc.stdout and "curl -s --unix-socket" in proc.stdout
+    assert "rolled_back: the health gate failed" in proc.stdout + proc.stderr

@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -307,6 +308,24 @@ def _inside(folder: Path) -> Iterator[None]:
             os.environ["DATABASE_URL"] = old_url
 
 
+@contextmanager
+def _app_socket(folder: Path) -> Iterator[Path | None]:
+    """None: the app listens on 127.0.0.1. Where the loopback interface is down (``unshare -n``)
+    it listens on a Unix socket instead: in the folder, or a short temporary one if the folder's
+    path is too long for a socket's (107 bytes)."""
+    if loopback_works():
+        yield None
+        return
+    if len(str(folder / "app.sock")) < 100:
+        yield folder / "app.sock"
+        return
+    short = Path(tempfile.mkdtemp(prefix="smdemo-app-"))
+    try:
+        yield short / "app.sock"
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+
+
 def prepare_folder(folder: Path) -> Path:
     """A fresh demo folder: an earlier demo's is replaced; anything else is never touched."""
     folder = folder.expanduser().resolve()
@@ -332,13 +351,13 @@ def run_demo(folder: Path, *, sqlite: bool = False, server_url: str | None = Non
     folder = prepare_folder(folder)
     with _inside(folder), open_database(folder, sqlite=sqlite, server_url=server_url) as database:
         walk = Walkthrough(folder, database, narrator)
-        socket_path = None if loopback_works() else folder / "app.sock"
-        app = ChatApp(database.url, range(4, 7), socket_path)
-        walk.app = app
-        app.start()
-        try:
-            walk.run()
-        finally:
-            app.stop()
+        with _app_socket(folder) as socket_path:
+            app = ChatApp(database.url, range(4, 7), socket_path)
+            walk.app = app
+            app.start()
+            try:
+                walk.run()
+            finally:
+                app.stop()
     narrator.say("", f"Demo finished in {time.monotonic() - started:.0f} s. Everything it made is in "
                  f"{folder}; its database server is stopped.")
