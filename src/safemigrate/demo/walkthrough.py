@@ -15,6 +15,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ __all__ = ["DemoFailed", "run_demo"]
 
 MARKER = ".safemigrate-demo"
 STEPS = 5
+WIDTH = 88
 
 
 class DemoFailed(SafemigrateError):
@@ -74,11 +76,14 @@ class Narrator:
         return f"\033[{code}m{text}\033[0m" if self.color else text
 
     def step(self, number: int, title: str) -> None:
-        rule = "─" * 72
+        rule = "─" * WIDTH
         self.out.write(f"\n{self._style(rule, '2')}\n{self._style(f'Step {number} of {STEPS}: {title}', '1')}\n")
 
     def say(self, *lines: str) -> None:
+        """Narration, wrapped for a terminal; indented lines are shown as they are (commands)."""
         for line in lines:
+            if line and not line.startswith(" "):
+                line = textwrap.fill(line, width=WIDTH, break_on_hyphens=False, break_long_words=False)
             self.out.write(f"{line}\n" if line else "\n")
         self.out.flush()
 
@@ -203,7 +208,7 @@ class Walkthrough:
 
     def step_lint(self) -> None:
         n = self.n
-        n.step(1, "review: lint stops an unsafe migration before it reaches production")
+        n.step(1, "Review: lint stops an unsafe migration before it reaches production")
         n.say("Production runs the chat app at schema version 4. Bring the demo database there:")
         self.safemigrate("up")
         self.seed()
@@ -225,7 +230,7 @@ class Walkthrough:
 
     def step_release(self) -> None:
         n = self.n
-        n.step(2, "release: plan, a backup proven by a restore, apply, health gate")
+        n.step(2, "Release: plan, a backup proven by a restore, apply, health gate")
         n.say("The app is running (the demo serves it itself). Its readiness endpoint checks the schema "
               "version it runs on and runs the app's own query:")
         self.curl()
@@ -242,7 +247,7 @@ class Walkthrough:
 
     def step_broken_release(self) -> None:
         n = self.n
-        n.step(3, "a broken release, rolled back automatically")
+        n.step(3, "A broken release, rolled back automatically")
         n.say("Migration 6 renames messages.body to messages.content. Lint flags every rename; the "
               "author acknowledged it with an ignore comment, saying the app was updated. It was not.")
         write_files(self.migrations, BROKEN)
@@ -265,7 +270,7 @@ class Walkthrough:
         # PLACEHOLDER(recover): the lead wires `safemigrate recover` in here once it lands: write a
         # statement-mode migration, kill `safemigrate up` halfway, then run `safemigrate recover`.
         n = self.n
-        n.step(4, "a migration killed halfway, then `safemigrate recover` (coming soon)")
+        n.step(4, "A migration killed halfway, then `safemigrate recover` (coming soon)")
         n.say("[placeholder] This step will kill a statement-mode migration (CREATE INDEX CONCURRENTLY) "
               "halfway, leaving the database dirty, and then run `safemigrate recover` to diagnose "
               "and finish it. `recover` is being built right now; until it lands, a dirty database "
@@ -273,7 +278,7 @@ class Walkthrough:
 
     def step_history_and_next(self) -> None:
         n = self.n
-        n.step(5, "history, check, and what to try on your own project")
+        n.step(5, "History, check, and what to try on your own project")
         n.say("Every step safemigrate ran, with who, when, how long and the outcome:")
         self.safemigrate("history", "--limit", "10")
         n.say("", "What a deploy runs before starting the app (a Kubernetes init container in "
