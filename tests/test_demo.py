@@ -219,3 +219,18 @@ def test_demo_without_a_network_uses_the_unix_socket_probe(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "--health-cmd" in proc.stdout and "curl -s --unix-socket" in proc.stdout
     assert "rolled_back: the health gate failed" in proc.stdout + proc.stderr
+
+
+def test_demo_on_a_server_that_refuses_says_so_and_does_not_fall_back(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run_cli("demo", "--dir", str(tmp_path / "walk"), "--database",
+                     f"postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable&connect_timeout=2")
+    assert result.exit_code == 1
+    assert "the demo cannot use the server of --database" in result.stderr
+    assert "Database: SQLite" not in result.stdout
+    result = run_cli("demo", "--dir", str(tmp_path / "walk"), "--database", "sqlite3://x.db")
+    assert result.exit_code == 2 and "--database must be a PostgreSQL URL" in result.stderr

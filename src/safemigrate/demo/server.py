@@ -148,7 +148,11 @@ def on_server(admin_url: str) -> DemoDatabase:
 
     url = parse_database_url(admin_url)
     if url.dialect != "postgres":
-        raise ServerUnavailable("--database must be a PostgreSQL URL (postgres://...)")
+        from ..errors import UsageError
+
+        raise UsageError(f"--database must be a PostgreSQL URL, not {url.redacted()}",
+                         hint="for example: safemigrate demo --database postgres://postgres@localhost:5432/postgres, "
+                         "or safemigrate demo --sqlite")
     name = f"safemigrate_demo_{secrets.token_hex(4)}"
     version = _create_database(admin_url, name)
     demo_url = url.split._replace(path="/" + name).geturl()
@@ -176,7 +180,14 @@ def open_database(folder: Path, *, sqlite: bool, server_url: str | None) -> Iter
     if sqlite:
         database = on_sqlite(folder, None)
     elif server_url:
-        database = on_server(server_url)
+        try:
+            database = on_server(server_url)
+        except ServerUnavailable as exc:  # a server the user named: say so, never fall back silently
+            from ..errors import DatabaseError
+
+            raise DatabaseError(f"the demo cannot use the server of --database: {exc}",
+                                hint="check the URL (a user that may create databases), or run "
+                                "safemigrate demo without --database") from None
     else:
         try:
             database = start_embedded(folder)
