@@ -25,8 +25,6 @@ def _early_settings(argv: Sequence[str]) -> tuple[bool, bool]:
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` and return the exit status (never raises SystemExit)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args:
-        args = ["--help"]  # `safemigrate` alone: the commands, grouped by task, not a usage error
     as_json, debug = _early_settings(args)
     settings = Settings()
     settings.output = Output(format="json" if as_json else "text")
@@ -47,6 +45,12 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     from .app import cli
 
+    if not args:
+        # `safemigrate` alone: the full help (the commands grouped by task), on stderr with exit 2,
+        # as golang-migrate answers a missing command.
+        with click.Context(cli, info_name="safemigrate", obj=settings, **cli.context_settings) as help_ctx:
+            sys.stderr.write(cli.get_help(help_ctx) + "\n")
+        return 2
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=args, prog_name="safemigrate", standalone_mode=False, obj=settings)
