@@ -50,8 +50,12 @@ def make_env(**extra: str) -> dict[str, str]:
 # -- the Makefile ------------------------------------------------------------------------------
 @pytest.mark.postgres
 def test_make_migrate_up_and_version_against_postgres(project: Path, pg_url: str) -> None:
+    # The acceptance command as written: make -C examples/chat migrate-up migrate-version
+    # (these two targets write nothing into the folder; the others run on a copy).
     env = make_env(DATABASE_URL=pg_url)
-    proc = make(project, "migrate-up", "migrate-version", env=env)
+    before = sorted(p.relative_to(CHAT) for p in CHAT.rglob("*"))
+    proc = make(CHAT, "migrate-up", "migrate-version", env=env)
+    assert sorted(p.relative_to(CHAT) for p in CHAT.rglob("*")) == before
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == str(NEWEST)
     assert "4/u add_last_seen" in proc.stdout  # the runbook's own file, its index built concurrently
