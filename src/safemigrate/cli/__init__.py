@@ -45,6 +45,12 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     from .app import cli
 
+    if not args:
+        # `safemigrate` alone: the full help (the commands grouped by task), on stderr with exit 2,
+        # as golang-migrate answers a missing command.
+        with click.Context(cli, info_name="safemigrate", obj=settings, **cli.context_settings) as help_ctx:
+            sys.stderr.write(cli.get_help(help_ctx) + "\n")
+        return 2
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=args, prog_name="safemigrate", standalone_mode=False, obj=settings)

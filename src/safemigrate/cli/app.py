@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "recover": "safemigrate.cli.recover_cmd:recover",
     "preflight": "safemigrate.cli.release_cmd:preflight",
     "history": "safemigrate.cli.inspect_cmds:history",
+    "demo": "safemigrate.cli.demo_cmd:demo",
 }
 
 
@@ -47,8 +48,33 @@ class LazyGroup(click.Group):
         if cmd_name in COMMANDS:
             module_name, attr = COMMANDS[cmd_name].split(":")
             command: Any = getattr(importlib.import_module(module_name), attr)
+            from .help import add_examples
+
+            add_examples(cmd_name, command)
             return command  # type: ignore[no-any-return]
         return super().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The commands first: they are what a newcomer looks for; the shared options follow.
+        self.format_usage(ctx, formatter)
+        self.format_help_text(ctx, formatter)
+        self.format_commands(ctx, formatter)
+        click.Command.format_options(self, ctx, formatter)
+        self.format_epilog(ctx, formatter)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands grouped by task (migrate, inspect, review, back up, release, recover)."""
+        from .help import SUMMARIES, grouped_rows
+
+        names = self.list_commands(ctx)
+        summary_of: dict[str, str] = {}
+        for name in names:
+            if name not in SUMMARIES:
+                command = self.get_command(ctx, name)
+                summary_of[name] = command.get_short_help_str(80) if command is not None else ""
+        for title, rows in grouped_rows(names, summary_of):
+            with formatter.section(title):
+                formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         _check_leading_options(self, ctx, args)
@@ -100,6 +126,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 @click.group(
     cls=LazyGroup,
+    epilog="Run safemigrate COMMAND --help for its options and examples. New here? safemigrate demo",
     context_settings={"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100},
 )
 @click.option("-version", "--version", is_flag=True, expose_value=False, is_eager=True,

@@ -165,7 +165,7 @@ def _resolve_id(storage: Any, backup_id: str, selector: Any) -> str:
 
 @click.group("backup")
 def backup() -> None:
-    """Backups that are proven restorable: create, list, show, verify, restore, prune, pin."""
+    """Backups that are proven restorable: create, list, show, verify, restore, prune, pin, import."""
     from ..backup.tools import sweep_stale_private
 
     # Cheap, and done by every backup command: a passfile left by a killed run never lingers.
@@ -505,3 +505,53 @@ for _name in ("pin", "keep"):
                 backup_id: str, unpin: bool) -> None:
         """Pin backup ID: prune never deletes it (--unpin to undo)."""
         _pin(ctx, location, s3_endpoint_url, work_dir, backup_id, unpin)
+
+
+@backup.command("import")
+@global_options
+@storage_options
+@click.argument("file", metavar="FILE.dump|FILE.sql[.gz]", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--no-owner", is_flag=True, default=False,
+              help="Restore without owners and privileges (a server that lacks the dump's roles).")
+@click.option("--pg-bin-dir", metavar="DIR", default=None, help="Folder holding pg_restore, psql, pg_dump.")
+@click.option("--label", metavar="TEXT", default=None, help="A note stored in the manifest.")
+@click.option("--pin", is_flag=True, default=False, help="Keep this backup whatever the retention policy.")
+@click.option("--verify", is_flag=True, default=False,
+              help="Verify the stored backup right after (a real restore into a scratch database).")
+@click.pass_context
+def import_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
+               file: str, no_owner: bool, pg_bin_dir: str | None, label: str | None, pin: bool,
+               verify: bool) -> None:
+    """Import an existing pg_dump file (custom format or plain SQL, gzip included) as a backup.
+
+    It is restored into a scratch database on the --database server first (proof it restores;
+    the version and row counts come from there), then stored: list, verify and restore take it.
+    """
+    from ..backup.importer import ImportOptions, import_dump
+    from ..urls import parse_database_url
+
+    settings = settings_of(ctx)
+    url = parse_database_url(settings.database_url())
+    storage = _storage(location, s3_endpoint_url, work_dir)
+    settings.output.progress(f"importing {file}: restoring it into a scratch database on {url.redacted()}")
+    with _interruptible("the import"):
+        manifest = import_dump(file, storage, url, ImportOptions(label=label, pin=pin, no_owner=no_owner,
+                                                                 pg_bin_dir=pg_bin_dir, work_dir=work_dir))
+    imported = manifest.extra["imported"]
+    data: dict[str, Any] = {"ok": True, "storage": storage.location, "backup": manifest.to_dict()}
+    text = (f"imported {file} as backup {_describe(manifest)} in {storage.location}\n"
+            f"dated {manifest.created_at} (from the {imported['created_from']}); the retention policy "
+            "counts it from that date (--pin keeps it whatever the policy)")
+    if verify:
+        from ..backup import RestoreOptions, verify_backup
+
+        with _interruptible("the verification"):
+            result = verify_backup(storage, manifest.id, database_url=url,
+                                   options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner,
+                                                          work_dir=work_dir), progress=_Progress(settings))
+        data["verification"] = result.to_dict()
+        data["backup"] = storage.read_manifest(manifest.id).to_dict()
+        text += f"\nverified ({result.mode}): " + "; ".join(result.verification.checks)
+    else:
+        text += f"\nnext: safemigrate backup verify {manifest.id}"
+    settings.output.result(data, text)
