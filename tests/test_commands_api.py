@@ -110,7 +110,8 @@ def test_the_public_commands_are_pinned() -> None:
 def test_no_core_package_imports_the_cli() -> None:
     offenders = []
     for path in (REPO / "src" / "safemigrate").rglob("*.py"):
-        if "cli" in path.relative_to(REPO / "src" / "safemigrate").parts:
+        # cli/ is the CLI; demo/ narrates CLI commands and runs them to show their real output.
+        if {"cli", "demo"} & set(path.relative_to(REPO / "src" / "safemigrate").parts):
             continue
         text = path.read_text(encoding="utf-8")
         if "safemigrate.cli" in text or "from .cli" in text or "from ..cli" in text:

@@ -153,3 +153,11 @@ def test_options_after_the_name_are_refused_not_ignored(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     extra = run_cli("create", "-ext", "sql", "-dir", str(tmp_path), "add", "users")
     assert extra.exit_code == 2 and "add_users" in extra.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_help_after_the_name_shows_the_help(tmp_path: Path) -> None:
+    from support import run_cli
+
+    result = run_cli("create", "-dir", str(tmp_path / "m"), "add_last_seen", "--help")
+    assert result.exit_code == 0 and "Options go before NAME" in result.stdout
+    assert not (tmp_path / "m").exists()

@@ -20,9 +20,11 @@ STEP_COMMANDS = [
     "$ safemigrate plan",
     "$ safemigrate release --health-url http://127.0.0.1:",
     "$ safemigrate backup list --to backups",
+    "$ safemigrate recover",
+    "$ safemigrate recover --apply --choose finish",
     "$ safemigrate history --limit 10",
-    "$ safemigrate check --expect 5",
     "$ safemigrate check --expect 6",
+    "$ safemigrate check --expect 7",
 ]
 
 
@@ -52,8 +54,10 @@ def _check_walkthrough(out: str) -> None:
     assert "backup verified by a restore" in out
     assert "rolled_back: the health gate failed" in out
     assert "rolled back to version 5 and healthy" in out
-    # Step 4 is a marked placeholder until recover lands.
-    assert "[placeholder]" in out and "safemigrate recover" in out
+    # Step 4: a dirty database diagnosed statement by statement, finished, clean at 6.
+    assert "error: Dirty database version 6. Fix and force version." in out
+    assert "statement 1 of 3 took effect; statements 2-3 of 3 did not run" in out
+    assert "the database is clean at version 6" in out
     # Step 5: what to try next, with the database and the folder named.
     assert "export DATABASE_URL='postgres://USER@HOST:5432/DB?sslmode=disable'" in out
     assert "safemigrate -path db/migrations lint" in out
@@ -67,7 +71,8 @@ def test_demo_on_sqlite_runs_every_step_and_checks_each_outcome(tmp_path: Path) 
     assert "Database: SQLite" in flat(result.stdout)
     # Nothing outside the folder it names; the migration it reverted is gone, the rest stays.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk"]
-    assert sorted(p.name for p in (folder / "migrations").glob("*.up.sql"))[-1] == "000005_add_room_topic.up.sql"
+    assert sorted(p.name for p in (folder / "migrations").glob("*.up.sql"))[-1] == \
+        "000006_add_message_edited_at.up.sql"
     assert len(list((folder / "releases").glob("*.json"))) == 2
 
 

@@ -241,6 +241,9 @@ def create(ctx: click.Context, name: str | None, after_name: tuple[str, ...], ex
     from ..create import create_migration
 
     settings = settings_of(ctx)
+    if any(word in ("-h", "-help", "--help") for word in after_name):
+        click.echo(ctx.get_help())
+        ctx.exit(0)
     if after_name:
         # golang-migrate would silently ignore them (e.g. -seq: a timestamp instead of a number).
         words = " ".join(after_name)

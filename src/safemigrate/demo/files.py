@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["BROKEN", "FIXED", "UNSAFE", "chat_files", "write_files"]
+__all__ = ["BROKEN", "FIXED", "HALFWAY", "UNSAFE", "chat_files", "write_files"]
 
 
 def chat_files(dialect: str) -> dict[str, str]:
@@ -71,4 +71,30 @@ BROKEN = {
         "-- safemigrate:ignore rename-column -- undoes the rename\n"
         "ALTER TABLE messages RENAME COLUMN content TO body;\n"
     ),
+}
+
+
+# Step 4: a migration that cannot run in one transaction on PostgreSQL (CONCURRENTLY), killed halfway.
+HALFWAY = {
+    "postgres": {
+        "000006_add_message_edited_at.up.sql": (
+            "-- safemigrate:no-transaction\n"
+            "ALTER TABLE messages ADD COLUMN edited_at TIMESTAMP;\n"
+            "CREATE INDEX CONCURRENTLY idx_messages_edited_at ON messages (edited_at);\n"
+            "ALTER TABLE messages ADD COLUMN edit_count INTEGER NOT NULL DEFAULT 0;\n"),
+        "000006_add_message_edited_at.down.sql": (
+            "DROP INDEX CONCURRENTLY IF EXISTS idx_messages_edited_at;\n"
+            "ALTER TABLE messages DROP COLUMN IF EXISTS edit_count;\n"
+            "ALTER TABLE messages DROP COLUMN IF EXISTS edited_at;\n"),
+    },
+    "sqlite": {
+        "000006_add_message_edited_at.up.sql": (
+            "ALTER TABLE messages ADD COLUMN edited_at TIMESTAMP;\n"
+            "CREATE INDEX idx_messages_edited_at ON messages (edited_at);\n"
+            "ALTER TABLE messages ADD COLUMN edit_count INTEGER NOT NULL DEFAULT 0;\n"),
+        "000006_add_message_edited_at.down.sql": (
+            "DROP INDEX IF EXISTS idx_messages_edited_at;\n"
+            "ALTER TABLE messages DROP COLUMN edit_count;\n"
+            "ALTER TABLE messages DROP COLUMN edited_at;\n"),
+    },
 }

@@ -25,7 +25,7 @@ from typing import TextIO
 
 from ..errors import SafemigrateError, UsageError
 from .app import ChatApp, get_ready, loopback_works
-from .files import BROKEN, FIXED, UNSAFE, chat_files, write_files
+from .files import BROKEN, FIXED, HALFWAY, UNSAFE, chat_files, write_files
 from .server import DemoDatabase, open_database, stop_leftover
 
 __all__ = ["DemoFailed", "run_demo"]
@@ -267,14 +267,37 @@ class Walkthrough:
         n.say("", "The team reverts the commit (rm migrations/000006_*) and fixes the app first.")
 
     def step_recover(self) -> None:
-        # PLACEHOLDER(recover): the lead wires `safemigrate recover` in here once it lands: write a
-        # statement-mode migration, kill `safemigrate up` halfway, then run `safemigrate recover`.
         n = self.n
-        n.step(4, "A migration killed halfway, then `safemigrate recover` (coming soon)")
-        n.say("[placeholder] This step will kill a statement-mode migration (CREATE INDEX CONCURRENTLY) "
-              "halfway, leaving the database dirty, and then run `safemigrate recover` to diagnose "
-              "and finish it. `recover` is being built right now; until it lands, a dirty database "
-              "is cleared by hand as the runbook says: check what ran, then `safemigrate force V`.")
+        n.step(4, "A migration killed halfway, then `safemigrate recover`")
+        write_files(self.migrations, HALFWAY[self.db.dialect])
+        path = self.migrations / "000006_add_message_edited_at.up.sql"
+        n.show_file(path)
+        n.say("", "Its process is killed (a node drained, an OOM kill) after the first statement. The demo "
+              "leaves exactly that state by hand, so it is the same every time: the column is there, the "
+              "index is not, and the version table says 6, dirty, as golang-migrate itself would leave it:")
+        self.kill_halfway()
+        self.safemigrate("up", expect=1, why="the database is dirty")
+        n.say("", "golang-migrate's advice is \"Fix and force version\", by hand, guessing. Instead, "
+              "recover reads every statement of the file against the catalog (and against the history "
+              "when safemigrate ran it) and shows each repair as the SQL it would run:")
+        self.safemigrate("recover")
+        n.say("", "Finish it: run what did not take effect, then mark version 6 clean (under the lock, "
+              "recorded in the history):")
+        self.safemigrate("recover", "--apply", "--choose", "finish")
+        self.expect_version(6)
+        self.safemigrate("status")
+
+    def kill_halfway(self) -> None:
+        from ..drivers import open_driver
+
+        driver = open_driver(self.db.url)
+        driver.connect()
+        try:
+            driver.execute("ALTER TABLE messages ADD COLUMN edited_at TIMESTAMP")
+            driver.execute("UPDATE schema_migrations SET version = 6, dirty = "
+                           + ("true" if self.db.dialect == "postgres" else "1"))
+        finally:
+            driver.close()
 
     def step_history_and_next(self) -> None:
         n = self.n
@@ -283,8 +306,8 @@ class Walkthrough:
         self.safemigrate("history", "--limit", "10")
         n.say("", "What a deploy runs before starting the app (a Kubernetes init container in "
               "examples/chat): exit 0 when the schema is exactly the version the app expects.")
-        self.safemigrate("check", "--expect", "5")
-        self.safemigrate("check", "--expect", "6", expect=1, why="the app expects a newer schema")
+        self.safemigrate("check", "--expect", "6")
+        self.safemigrate("check", "--expect", "7", expect=1, why="the app expects a newer schema")
         n.say("", self._bold("Try it on your own project") + " (a copy to start from: examples/chat in "
               "the repository):", "",
               "  export DATABASE_URL='postgres://USER@HOST:5432/DB?sslmode=disable'",
