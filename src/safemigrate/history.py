@@ -128,11 +128,12 @@ class HistoryTable:
         return [self._record(row) for row in rows]
 
     def _record(self, row: Sequence[Any]) -> HistoryRecord:
-        data = dict(zip(["id", *HISTORY_COLUMNS], row, strict=True))
+        # Positional: the columns are read in HistoryRecord's field order, id (its last field) first.
+        record = HistoryRecord(*row[1:], row[0])
         for key in ("started_at", "finished_at"):
-            value = data[key]
+            value = getattr(record, key)
             if isinstance(value, str):
-                data[key] = datetime.fromisoformat(value)
+                setattr(record, key, datetime.fromisoformat(value))
             elif isinstance(value, datetime) and value.tzinfo is None:
-                data[key] = value.replace(tzinfo=UTC)
-        return HistoryRecord(**data)
+                setattr(record, key, value.replace(tzinfo=UTC))
+        return record
