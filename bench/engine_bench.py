@@ -311,7 +311,7 @@ def report(reads: dict[str, list[Run]], applies: dict[int, dict[str, list[Run]]]
         "`up --no-lint` is the like-for-like engine row. The databases with 1,000 and 10,000 applied",
         "migrations (`bench_applied_*`) are kept between runs; the others are dropped. The bench compiles",
         "safemigrate's bytecode first, as pip does on install (a source tree run with",
-        "PYTHONDONTWRITEBYTECODE=1 compiles every module on every start, which costs about 25 ms more).",
+        "PYTHONDONTWRITEBYTECODE=1 would compile every safemigrate module on every start).",
         END,
     ]
     return "\n".join(lines)
