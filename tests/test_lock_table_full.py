@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from support import run_cli, write_migrations
+from support import run_cli, run_cli_process, write_migrations
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -79,6 +79,9 @@ def test_atomic_run_that_fills_the_lock_table_says_so_and_how_to_batch_it(
     batch = int(hint.split("safemigrate up ", 1)[1].split()[0])
     assert 1 <= batch < TABLES
     assert run_cli(*args, "version").stderr.startswith("error: no migration")
+    # As a process (where Python prints library warnings): the report, and no psycopg noise above it.
+    again = run_cli_process(*args, "up", "--atomic", "--no-lint")
+    assert again.exit_code == 1 and again.stderr.startswith("error: migration ")
     # The advice works: batches of that size apply everything.
     done = 0
     while done < TABLES:
