@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ._version import __version__
 from .drivers.base import DbErrorInfo, Driver, Query, StatementFailed, VersionState, local_identity
@@ -40,9 +40,7 @@ from .history import HistoryRecord, HistoryTable, new_run_id
 from .planner import NIL, Plan, Step, optional_version, plan_down, plan_goto, plan_up
 from .source import MigrationSource
 from .sql.script import LineIndex, Script, Statement
-
-if TYPE_CHECKING:
-    from .status import StatusReport  # imported by status() only: `up` and `version` never need it
+from .status import StatusReport, build_status
 
 __all__ = [
     "Migrator",
@@ -378,8 +376,6 @@ class Migrator:
         state = self.driver.read_version()
         available = self.driver.table_exists(self.driver.history_table)
         history = self.history.read() if available else []
-        from .status import build_status
-
         return build_status(self.source, state, history, database=self.driver.url.redacted(),
                             history_available=available)
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..engine import RunResult
+from ..status import StatusReport
 from .output import Output
-
-if TYPE_CHECKING:  # types only: `up` renders a RunResult without loading the status module
-    from ..engine import RunResult
-    from ..status import StatusReport
 
 __all__ = ["render_plan", "render_run", "render_status"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import zlib
@@ -102,20 +101,6 @@ def _text_literal(value: str) -> str:
     if "'" in value or "\\" in value or "\x00" in value:
         value = value.replace("\x00", "").replace("\\", "\\\\").replace("'", "''")
     return f"E'{value}'"
-
-
-class _PipelineExitNoise(logging.Filter):
-    """Drops psycopg's "error ignored terminating <psycopg.Pipeline ...>: pipeline aborted" warning.
-
-    When a pipelined statement fails badly enough (the server's lock table full, for one), closing
-    the pipeline fails too and psycopg logs that second error, which Python prints on stderr above
-    our report of the first one; the report already says everything, so the line is only noise."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("error ignored terminating")
-
-
-logging.getLogger("psycopg").addFilter(_PipelineExitNoise())
 
 
 class PostgresDriver(Driver):
