@@ -16,6 +16,7 @@ run swaps in a recording runner and runs the very same code.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import re
@@ -361,6 +362,30 @@ class _Failure:
     settled: int = 0  # statements whose effects are final (statement mode)
     block_start: int | None = None  # first statement of the file's own open transaction
     atomic_steps: int = 0
+
+
+def _lock_table_full(error: DbErrorInfo | None) -> bool:
+    """PostgreSQL's "out of shared memory" that means its lock table is full (SQLSTATE 53200, with
+    max_locks_per_transaction in the hint): one transaction holds a lock on every table it creates
+    or changes until it ends, and the server has room for max_locks_per_transaction x
+    (max_connections + max_prepared_transactions) of them."""
+    return error is not None and error.code == "53200" and "max_locks_per_transaction" in (error.hint or "")
+
+
+def _lock_table_full_hint(failure: _Failure, migrations_run: int) -> str:
+    """What to do when the lock table filled up: smaller transactions, or a bigger lock table."""
+    raise_it = ("or raise max_locks_per_transaction on the server (ALTER SYSTEM SET "
+                "max_locks_per_transaction = ...; it takes effect after a restart)")
+    if failure.mode == "atomic":
+        batch = max(1, migrations_run // 2)
+        return (f"the server's lock table is full: --atomic holds a lock on every table of all "
+                f"{failure.atomic_steps} migrations until it commits, and it filled up at migration "
+                f"{migrations_run}. Nothing was applied. Apply them in batches: safemigrate up {batch} "
+                f"--atomic (repeat until up to date), or run without --atomic (one transaction per "
+                f"migration: safemigrate up), {raise_it}")
+    name = failure.step.file.path.name if failure.step.file else failure.step.name
+    return (f"the server's lock table is full: {name} touches more tables in one transaction than "
+            f"the server can lock at once. Split it into several migrations, {raise_it}")
 
 
 def _caret_lines(text: str, line: int, column: int) -> list[str]:
@@ -1300,6 +1325,11 @@ class Migrator:
         if stopped:
             hint = ("run the same command again to continue" if after == prev_state
                     else hint)
+        elif _lock_table_full(failure.error):
+            message += " (the server's lock table is full: max_locks_per_transaction)"
+            versions = self.source.versions  # the failing step is the n-th after ``current``
+            reached = bisect.bisect_right(versions, step.version) - bisect.bisect_right(versions, current)
+            hint = _lock_table_full_hint(failure, reached)
         lines.append(f"  committed: {committed}")
         lines.append(f"  version:   {after.describe()}")
         details: dict[str, Any] = {

@@ -8,6 +8,7 @@ imports psycopg, and no command pays for rich, pglast or boto3 unless it uses th
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 import click
@@ -38,6 +39,20 @@ COMMANDS: dict[str, str] = {
     "history": "safemigrate.cli.inspect_cmds:history",
     "demo": "safemigrate.cli.demo_cmd:demo",
 }
+
+
+class _PipelineExitNoise(logging.Filter):
+    """Drops psycopg's "error ignored terminating <psycopg.Pipeline ...>: pipeline aborted" warning.
+
+    When a pipelined statement fails badly enough (the server's lock table full, for one), closing
+    the pipeline fails too and psycopg logs that second error, which Python prints on stderr above
+    the command's own report of the first one: the report says everything, the line is only noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+logging.getLogger("psycopg").addFilter(_PipelineExitNoise())
 
 
 class LazyGroup(click.Group):

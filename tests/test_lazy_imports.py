@@ -1,0 +1,75 @@
+"""Commands import only what they need: most deploys run `up` with nothing pending, and health
+checks run `version`, so their start-up is what people wait for. The SQL parser (pglast), rich and
+the linter load only once a pending file needs them; `version` does not even load click."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import assert_no_secret, run_cli, write_migrations
+
+pytestmark = pytest.mark.postgres
+
+HEAVY = ("pglast", "rich", "safemigrate.lint", "boto3", "zstandard")
+
+
+def imported_modules(*args: str) -> tuple[set[str], str]:
+    """The modules a ``safemigrate`` process imports (from -X importtime) and its stdout."""
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    proc = subprocess.run([sys.executable, "-m", "safemigrate", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert_no_secret(proc.stdout, proc.stderr)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+               if line.startswith("import time:") and "|" in line}
+    return modules, proc.stdout
+
+
+def heavy(modules: set[str]) -> set[str]:
+    return {m for m in modules if m.split(".")[0] in HEAVY or m.startswith(HEAVY)}
+
+
+@pytest.fixture
+def up_to_date(pg_url: str, tmp_path: Path) -> tuple[str, ...]:
+    folder = write_migrations(tmp_path / "m", {
+        "1_users.up.sql": "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+        "1_users.down.sql": "DROP TABLE users;\n",
+        "2_email.up.sql": "ALTER TABLE users ADD COLUMN email text;\n",
+    })
+    args = ("-path", str(folder), "-database", pg_url)
+    assert run_cli(*args, "up").exit_code == 0
+    return args
+
+
+def test_up_with_nothing_pending_loads_no_parser_linter_or_rich(up_to_date: tuple[str, ...]) -> None:
+    modules, stdout = imported_modules(*up_to_date, "up")
+    assert "no change" in stdout
+    assert "psycopg" in modules  # the measurement sees real imports
+    assert heavy(modules) == set()
+
+
+@pytest.mark.parametrize("command", [["plan"], ["status"], ["status", "--exit-code"]])
+def test_read_only_commands_on_an_up_to_date_database_load_no_parser_linter_or_rich(
+        up_to_date: tuple[str, ...], command: list[str]) -> None:
+    modules, _ = imported_modules(*up_to_date, *command)
+    assert heavy(modules) == set()
+
+
+def test_version_loads_neither_click_nor_the_engine(up_to_date: tuple[str, ...]) -> None:
+    modules, stdout = imported_modules(*up_to_date, "version")
+    assert stdout.strip() == "2"
+    assert heavy(modules) == set()
+    assert {"click", "safemigrate.engine", "safemigrate.source"} & modules == set()
+
+
+def test_up_with_a_pending_file_does_load_the_linter(up_to_date: tuple[str, ...], tmp_path: Path) -> None:
+    """The other side of the lazy imports: they are skipped, not lost."""
+    folder = Path(up_to_date[1])
+    (folder / "3_name.up.sql").write_text("ALTER TABLE users ADD COLUMN name text;\n")
+    modules, _ = imported_modules(*up_to_date, "up")
+    assert "safemigrate.lint" in modules and "pglast" in modules
