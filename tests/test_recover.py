@@ -313,3 +313,27 @@ def test_the_dirty_database_error_and_status_point_at_recover(db: TestDatabase, 
     assert "safemigrate recover" in up.stderr
     status = run_cli("-path", str(folder), "-database", db.url, "status")
     assert "safemigrate recover diagnoses version 2 (dirty)" in " ".join(status.output.split())
+
+
+@pytest.mark.parametrize("db", ["mysql"], indirect=True)
+def test_a_mariadb_file_that_failed_at_statement_3_of_5_is_diagnosed_and_finished(
+        db: TestDatabase, tmp_path: Path, admin_urls: tuple[str, str | None]) -> None:
+    files = {**CHAT, "000002_last_seen.up.sql": CHAT["000002_last_seen.up.sql"].replace(
+        "CREATE INDEX idx_users_last_seen ON users (last_seen);", "CREATE INDEX idx_users_last_seen ON users (no_such);")}
+    folder = write_migrations(tmp_path / "m", files)
+    assert run_cli("-path", str(folder), "-database", db.url, "up", "1").exit_code == 0
+    db.execute("INSERT INTO users (id, email) VALUES (1, 'a@example.com')")
+    failed = run_cli("-path", str(folder), "-database", db.url, "up")
+    assert failed.exit_code == 1 and db.version_row() == [(2, True)]
+    data = recover(db, folder, "--json").json()
+    assert data["history_used"] is True
+    assert [s["verdict"] for s in data["statements"]] == ["took effect", "took effect", "did not run",
+                                                          "did not run", "did not run"]
+    assert [s["recorded"] for s in data["statements"]][:3] == ["committed", "committed", "failed"]
+    # The file is fixed, then finished from where it stopped.
+    write_migrations(folder, CHAT)
+    result = recover(db, folder, "--apply", "--choose", "finish")
+    assert result.exit_code == 0, result.output
+    assert db.version_row() == [(2, False)]
+    assert schema(db) == from_scratch(db, folder, 2, tmp_path, *admin_urls)
+    assert db.query("SELECT id, email FROM users") == [(1, "a@example.com")]
