@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from ..errors import SafemigrateError
+from ..errors import BackupFailedError, ChecksumError, RestoreFailedError, SafemigrateError
 from .compress import CHUNK, HashingReader, decompressing_reader
 from .manifest import BackupFile, Compression, Manifest
 from .progress import Meter
@@ -34,24 +34,6 @@ __all__ = [
 ]
 
 CompressionChoice = Literal["auto", "zstd", "gzip", "none"]
-
-
-class ChecksumError(SafemigrateError):
-    """A stored file does not match the SHA-256 its manifest recorded: the backup is damaged."""
-
-    code = "checksum"
-
-
-class RestoreFailedError(BackupToolError):
-    """The restore tool could not restore the backup."""
-
-    code = "restore_failed"
-
-
-class BackupFailedError(SafemigrateError):
-    """Taking the backup failed; nothing was listed."""
-
-    code = "backup_failed"
 
 
 @dataclass

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..errors import SafemigrateError, UsageError
+from ..errors import SafemigrateError, UsageError, VerificationFailedError
 from ..urls import DatabaseURL, parse_database_url
 from .engine import ChecksumError, RestoreFailedError, RestoreOptions, compare
 from .manifest import Manifest, Verification, format_time, utc_now
@@ -21,12 +21,6 @@ from .progress import ProgressCallback
 from .storage import Storage, StorageError
 
 __all__ = ["VerificationFailedError", "VerifyResult", "verify_backup"]
-
-
-class VerificationFailedError(SafemigrateError):
-    """The backup could not be proven restorable."""
-
-    code = "verify_failed"
 
 
 @dataclass
