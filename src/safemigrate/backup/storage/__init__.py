@@ -28,7 +28,7 @@ from typing import IO
 from ...errors import BackupNotFoundError, StorageError, UsageError
 from ...redact import redact_text
 from ..manifest import Manifest, valid_backup_id
-from ..progress import ProgressCallback
+from ..progress import Cancel, ProgressCallback
 
 __all__ = [
     "DEFAULT_LOCATION",
@@ -149,7 +149,9 @@ class Storage(ABC):
     def begin(self, backup_id: str) -> Staging: ...
 
     @abstractmethod
-    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None) -> None: ...
+    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None,
+               cancel: Cancel | None = None) -> None:
+        """Store the staged files, then the manifest (last: only then does the backup exist)."""
 
     @abstractmethod
     def abort(self, staging: Staging) -> None: ...

@@ -11,7 +11,7 @@ from typing import IO
 
 from ...errors import SafemigrateError, StorageError
 from ..manifest import MANIFEST_NAME, Manifest, ManifestError, valid_backup_id
-from ..progress import ProgressCallback
+from ..progress import Cancel, ProgressCallback
 from . import (
     PARTIAL_SUFFIX,
     Listing,
@@ -131,7 +131,8 @@ class LocalStorage(Storage):
             raise os_error_message(exc, f"creating {partial}") from None
         return Staging(backup_id, partial, cleanup=False)
 
-    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None) -> None:
+    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None,
+               cancel: Cancel | None = None) -> None:
         final = self._dir(staging.backup_id)
         try:
             for name in walk_files(staging.dir):

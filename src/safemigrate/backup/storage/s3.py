@@ -15,7 +15,7 @@ from typing import IO, Any
 from ...errors import BackupNotFoundError, SafemigrateError, StorageError, UsageError
 from ...redact import redact_text
 from ..manifest import MANIFEST_NAME, Manifest, ManifestError, valid_backup_id
-from ..progress import Meter, ProgressCallback
+from ..progress import Cancel, Meter, ProgressCallback
 from . import (
     S3_ENDPOINT_ENV,
     Listing,
@@ -218,10 +218,11 @@ class S3Storage(Storage):
             raise os_error_message(exc, f"creating a staging folder in {self.work_dir}") from None
         return Staging(backup_id, folder, cleanup=True)
 
-    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None) -> None:
+    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None,
+               cancel: Cancel | None = None) -> None:
         names = walk_files(staging.dir)
         total = sum((staging.dir / n).stat().st_size for n in names)
-        meter = Meter("upload", progress, total)
+        meter = Meter("upload", progress, total, cancel=cancel)
         uploaded: list[str] = []
         digests = {f.name: f.sha256 for f in manifest.files}
         try:
