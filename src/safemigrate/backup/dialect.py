@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import SafemigrateError, UsageError
@@ -65,6 +65,7 @@ class Leftover:
         return {"name": self.name, "command": self.command}
 
 
+@runtime_checkable
 class BackupDialect(Protocol):
     """One database kind's backups. ``target``/``original`` are database names (SQLite: file paths)."""
 

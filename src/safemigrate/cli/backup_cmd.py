@@ -191,6 +191,8 @@ def backup() -> None:
               show_default=True,
               help="auto: pg_dump's own zstd if it has it, else an uncompressed dump streamed through "
               "multi-threaded zstd; gzip: pg_dump's default (slow).")
+@click.option("--dump-format", "dump_format", type=click.Choice(["custom", "directory"]), default=None,
+              help="PostgreSQL dump format: custom (default, one file) or directory (allows --jobs).")
 @click.option("--level", type=click.IntRange(min=0, max=22), default=None, help="Compression level.")
 @click.option("--pg-bin-dir", metavar="DIR", default=None,
               help="Folder holding pg_dump/pg_restore. Default: $SAFEMIGRATE_PG_BIN_DIR, else PATH, "
@@ -204,18 +206,27 @@ def backup() -> None:
 @click.option("--verify-quick", "verify_mode", flag_value="quick", help="Quick-verify right after.")
 @click.pass_context
 def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
-               jobs: int, compression: str, level: int | None, pg_bin_dir: str | None,
+               jobs: int, compression: str, dump_format: str | None, level: int | None, pg_bin_dir: str | None,
                no_check: bool, label: str | None, pin: bool, verify_mode: str | None) -> None:
     """Back up the database of --database (or $DATABASE_URL)."""
-    dump_format = ctx.meta.get("safemigrate.dump_format", "custom")
     from ..backup import CreateOptions, RestoreOptions, create_backup, verify_backup
     from ..urls import parse_database_url
 
     settings = settings_of(ctx)
+    legacy = ctx.meta.get("safemigrate.dump_format")
+    if legacy is not None:
+        if dump_format is not None and dump_format != legacy:
+            raise UsageError(f"--dump-format {dump_format} and --format {legacy} disagree",
+                             hint="drop --format (deprecated for the dump format) and keep --dump-format")
+        settings.output.warn(f"--format {legacy} is deprecated for the dump format: use --dump-format "
+                             f"{legacy} (--format is the output format, text|json)")
+    dump_format = dump_format or legacy or "custom"
     url = parse_database_url(settings.database_url())
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
     if jobs > 1 and dump_format != "directory":
-        raise UsageError("--jobs needs --format directory", hint="add --format directory")
+        # The old spelling stays in the message: scripts and tests grep for "--format directory".
+        raise UsageError("--jobs needs --dump-format directory (formerly --format directory)",
+                         hint="add --dump-format directory")
     options = CreateOptions(format=dump_format, jobs=jobs, compression=compression,  # type: ignore[arg-type]
                             level=level, pg_bin_dir=pg_bin_dir, check_stream=not no_check, label=label,
                             pin=pin)
@@ -239,7 +250,8 @@ def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
 
 
 def _format_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    """--format custom|directory is the dump format; --format text|json the output format."""
+    """--format text|json is the output format; --format custom|directory the deprecated spelling of
+    --dump-format (create_cmd warns about it)."""
     if value is None:
         return
     if value in ("text", "json"):
@@ -250,12 +262,13 @@ def _format_option(ctx: click.Context, _param: click.Parameter, value: str | Non
         ctx.meta["safemigrate.dump_format"] = value
 
 
-# create's --format names the dump format (custom|directory) and still accepts text|json.
+# create's --format is the global output format (text|json) and still accepts the dump formats
+# (custom|directory), its meaning before --dump-format: deprecated, with a warning.
 create_cmd.params = [p for p in create_cmd.params if p.name != "format"]
 create_cmd.params.append(click.Option(
-    ["--format", "dump_format_option"], type=click.Choice(["custom", "directory", "text", "json"]),
+    ["--format", "dump_format_option"], type=click.Choice(["text", "json", "custom", "directory"]),
     default=None, expose_value=False, callback=_format_option,
-    help="Dump format: custom (default) or directory (allows --jobs); text|json: output format."))
+    help="Output format: text or json. (custom|directory: deprecated spelling of --dump-format.)"))
 
 
 @backup.command("list")
