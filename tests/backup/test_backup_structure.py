@@ -24,8 +24,9 @@ from support import run_cli
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "safemigrate"
 
-# Files outside the backup package that still raise the root class; none is the backup helper's to
-# change (the engine's "create" verb and the CLI's runtime keep golang-migrate's error texts).
+# Files outside the backup package that still raise the root class (the `create` verb's errors, the
+# lint gate's --strict refusal). They are outside this change's files, and giving them a class of
+# their own changes their JSON `type` ("error"): left to their owners, listed here until then.
 KNOWN_BARE_RAISES = {"create.py", "cli/runtime.py"}
 
 
@@ -220,3 +221,17 @@ def test_dump_format_is_its_own_option_and_format_custom_is_a_deprecated_alias(p
     text = run_cli("backup", "create", "--database", pg_db, "--to", store, "--format", "json")
     assert text.exit_code == 0 and text.json()["backup"]["format"] == "custom"  # --format json: output
     assert "--dump-format" in run_cli("backup", "create", "--help").stdout
+
+
+def test_a_failed_backup_of_the_current_state_has_its_own_error_type(sqlite_db: str, tmp_path: Path) -> None:
+    store = str(tmp_path / "b")
+    backup_id = run_cli("backup", "create", "--database", sqlite_db, "--to", store, "--json").json()["backup"]["id"]
+    path = Path(sqlite_db.removeprefix("sqlite3://"))
+    path.write_bytes(b"not a database" * 100)  # the current state cannot be backed up
+    result = run_cli("backup", "restore", backup_id, "--replace", "--yes", "--database", sqlite_db, "--to", store,
+                     "--json")
+    assert result.exit_code == 1, result.output
+    error = result.json()["error"]
+    assert error["type"] == "pre_restore_backup_failed"  # was the root class's bare "error"
+    assert error["message"].startswith("nothing was restored: the backup of the current state failed first")
+    assert path.read_bytes() == b"not a database" * 100

@@ -28,6 +28,7 @@ from .storage import Storage
 __all__ = [
     "BackupDialect",
     "DatabaseIdentity",
+    "DialectEvents",
     "Leftover",
     "ServerDialect",
     "Verified",
@@ -130,7 +131,7 @@ class BackupDialect(Protocol):
         ...
 
 
-class _Events:
+class DialectEvents:
     """The part of a dialect that reports: info and warning events on the run's one callback."""
 
     progress: ProgressCallback | None
@@ -151,9 +152,10 @@ def leftover_note(names: list[str], where: str, commands: list[str]) -> str:
             "'before restoring …'). When no restore is running, remove them with: " + " ".join(commands))
 
 
-class ServerDialect(_Events, ABC):
+class ServerDialect(DialectEvents, ABC):
     """What PostgreSQL and MySQL/MariaDB share: databases on a server, created, dropped, renamed."""
 
+    dialect: str
     needs_server = True
     max_name: int  # the server's longest database name
     client: str  # the command-line client that runs the statements we print
@@ -169,8 +171,6 @@ class ServerDialect(_Events, ABC):
         if self._url is None:  # the callers check first; a bug otherwise
             raise UsageError(f"a {self.dialect} server URL is needed", hint="pass --database URL")
         return self._url
-
-    dialect: str
 
     # -- what each server does --------------------------------------------------------------
     @abstractmethod

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import DatabaseError, SafemigrateError, UsageError
 from ..urls import DatabaseURL
 from .compress import CHUNK, DEFAULT_ZSTD_LEVEL, HashingWriter, zstd_compressor, zstd_threads
-from .dialect import DatabaseIdentity, Leftover, Verified, leftover_note
+from .dialect import DatabaseIdentity, DialectEvents, Leftover, Verified, leftover_note
 from .engine import (
     ChecksumError,
     CreateOptions,
@@ -30,7 +30,7 @@ from .engine import (
     checked_stream,
 )
 from .manifest import BackupFile, Compression, Manifest
-from .progress import Cancel, InfoEvent, Meter, ProgressCallback, WarningEvent
+from .progress import Cancel, Meter, ProgressCallback
 from .storage import Storage, os_error_message
 
 __all__ = ["SqliteDialect", "database_path", "dump", "inspect_file", "quick_check", "restore_to_file"]
@@ -251,7 +251,7 @@ def _keep_mode_and_owner(original: Path, replacement: Path) -> None:
                 hint="run the restore as that user (or as root)") from None
 
 
-class SqliteDialect:
+class SqliteDialect(DialectEvents):
     """SQLite behind the :class:`~safemigrate.backup.dialect.BackupDialect` interface: targets are files."""
 
     dialect = "sqlite"
@@ -265,14 +265,9 @@ class SqliteDialect:
 
     @property
     def url(self) -> DatabaseURL:
-        if self._url is None:
-            raise UsageError("--replace needs the SQLite database to replace",
-                             hint="pass --database sqlite3://path/to/app.db")
+        if self._url is None:  # the callers check first; a bug otherwise
+            raise UsageError("a SQLite database URL is needed", hint="pass --database sqlite3://path/to/app.db")
         return self._url
-
-    def _info(self, message: str) -> None:
-        if self.progress is not None:
-            self.progress(InfoEvent(message))
 
     def identity(self) -> DatabaseIdentity:
         return DatabaseIdentity(self.dialect, str(Path(database_path(self.url)).resolve()),
@@ -297,8 +292,10 @@ class SqliteDialect:
         return database_path(self.url)
 
     def check_replaceable(self, original: str) -> bool:
-        self.url  # noqa: B018 - raises the usage error without a URL
-        return Path(original).exists()
+        if self._url is None:
+            raise UsageError("--replace needs the SQLite database to replace",
+                             hint="pass --database sqlite3://path/to/app.db")
+        return Path(original).exists()  # a missing file is created: there is no state to back up
 
     def new_target(self, manifest: Manifest, target: str | None) -> str:
         if target:
@@ -313,7 +310,7 @@ class SqliteDialect:
 
     def restore(self, storage: Storage, manifest: Manifest, target: str,
                 options: RestoreOptions) -> Inspection:
-        self._info(f"restoring backup {manifest.id} into {target}")
+        self.info(f"restoring backup {manifest.id} into {target}")
         return restore_to_file(storage, manifest, Path(target), self.progress, self.cancel)
 
     def discard(self, target: str) -> None:
@@ -345,7 +342,6 @@ class SqliteDialect:
             return []
         found = [Leftover(str(p), f"rm -- {shlex.quote(str(p))}")
                  for p in sorted(path.parent.glob(f".{glob.escape(path.name)}.safemigrate-incoming-*"))]
-        if found and self.progress is not None:
-            self.progress(WarningEvent(leftover_note([f.name for f in found], f"beside {path}",
-                                                     [f.command for f in found])))
+        if found:
+            self.warn(leftover_note([f.name for f in found], f"beside {path}", [f.command for f in found]))
         return found
