@@ -298,7 +298,8 @@ def _run_dump(url: DatabaseURL, tool: Tool, checker: Tool | None, compression: C
         name = "database.dump" if options.format == "custom" else "database.dir"
         target = staging / name
         argv = _pg_dump_argv(tool, url, snapshot, compression, options, target)
-        meter = Meter("dump", progress, cancel=cancel)
+        # Counted from the watcher thread below, so no cancel here: run_tool polls it and kills pg_dump.
+        meter = Meter("dump", progress)
         stop = threading.Event()
 
         def watch() -> None:
