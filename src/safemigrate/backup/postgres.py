@@ -186,9 +186,9 @@ def _choose_compression(tool: Tool, options: CreateOptions) -> Compression:
     if options.format == "directory":
         if choice == "zstd" and not pg_dump_supports(tool, "zstd"):
             raise UsageError(
-                f"--compression zstd with --format directory needs a pg_dump built with zstd "
+                f"--compression zstd with --dump-format directory needs a pg_dump built with zstd "
                 f"({tool.path} {tool.version} is not)",
-                hint="use --compression auto (pg_dump's gzip) or --format custom")
+                hint="use --compression auto (pg_dump's gzip) or --dump-format custom")
         if choice in ("auto", "zstd") and pg_dump_supports(tool, "zstd"):
             return Compression("pg_dump:zstd", options.level or DEFAULT_ZSTD_LEVEL)
         if choice == "none":
@@ -294,7 +294,7 @@ def _run_dump(url: DatabaseURL, tool: Tool, checker: Tool | None, compression: C
             entry = _stream_dump(url, tool, checker, compression, snapshot, staging / name, options,
                                  env, private, progress, cancel)
             return [entry], name
-        # pg_dump writes (and compresses) itself: a file, or a folder for --format directory.
+        # pg_dump writes (and compresses) itself: a file, or a folder for --dump-format directory.
         name = "database.dump" if options.format == "custom" else "database.dir"
         target = staging / name
         argv = _pg_dump_argv(tool, url, snapshot, compression, options, target)

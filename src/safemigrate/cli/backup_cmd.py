@@ -225,7 +225,7 @@ def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
     if jobs > 1 and dump_format != "directory":
         # The old spelling stays in the message: scripts and tests grep for "--format directory".
-        raise UsageError("--jobs needs --dump-format directory (formerly --format directory)",
+        raise UsageError("--jobs needs --dump-format directory (or the deprecated --format directory)",
                          hint="add --dump-format directory")
     options = CreateOptions(format=dump_format, jobs=jobs, compression=compression,  # type: ignore[arg-type]
                             level=level, pg_bin_dir=pg_bin_dir, check_stream=not no_check, label=label,
