@@ -1,9 +1,36 @@
-"""Every expected failure derives from :class:`SafemigrateError`.
+"""Every expected failure derives from :class:`SafemigrateError`; this module holds the whole tree.
 
 The CLI catches this one class in one place and renders it: a message that says
 what happened, a hint that names the next command to run, and an exit status.
 Anything else that escapes is a bug and is shown as an internal error (with a
-traceback only under ``--debug``).
+traceback only under ``--debug``). Each class has a stable ``code``: the ``type`` of
+its JSON error document (``--format json``). The root class itself is never raised.
+
+::
+
+    SafemigrateError                      error (never raised bare)
+    ├── UsageError                        usage               exit 2
+    ├── SourceError                       source
+    ├── DatabaseError                     database
+    ├── LockTimeoutError                  lock_timeout
+    ├── DirtyDatabaseError                dirty
+    ├── NotExistError                     not_exist
+    ├── NoMigrationError                  no_migration
+    ├── ShortLimitError                   short_limit
+    ├── MigrationFailedError              migration_failed
+    ├── RunInterruptedError               interrupted         exit 128 + signal
+    ├── CheckFailedError                  check_failed
+    ├── PlanChangedError                  plan_changed
+    │   backups (re-exported by the safemigrate.backup modules that raise them):
+    ├── BackupFailedError                 backup_failed
+    │   └── PreRestoreBackupError         pre_restore_backup_failed
+    ├── BackupToolError                   backup_tool
+    │   └── RestoreFailedError            restore_failed
+    ├── ChecksumError                     checksum
+    ├── ManifestError                     manifest
+    ├── StorageError                      storage
+    ├── BackupNotFoundError               not_found
+    └── VerificationFailedError           verify_failed
 """
 
 from __future__ import annotations
@@ -12,19 +39,28 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "BackupFailedError",
+    "BackupNotFoundError",
+    "BackupToolError",
     "CheckFailedError",
+    "ChecksumError",
     "DatabaseError",
     "DirtyDatabaseError",
-        "LockTimeoutError",
+    "LockTimeoutError",
+    "ManifestError",
     "MigrationFailedError",
     "NoMigrationError",
     "NotExistError",
     "PlanChangedError",
+    "PreRestoreBackupError",
+    "RestoreFailedError",
     "RunInterruptedError",
     "SafemigrateError",
     "ShortLimitError",
     "SourceError",
+    "StorageError",
     "UsageError",
+    "VerificationFailedError",
 ]
 
 
@@ -149,3 +185,58 @@ class PlanChangedError(SafemigrateError):
     """``apply(plan)``: the database's version is no longer the one the plan started from."""
 
     code = "plan_changed"
+
+
+# -- backups ---------------------------------------------------------------------------------
+class BackupFailedError(SafemigrateError):
+    """Taking the backup failed; nothing was listed."""
+
+    code = "backup_failed"
+
+
+class PreRestoreBackupError(BackupFailedError):
+    """``restore --replace``: the backup of the current state, taken first, failed; nothing was restored."""
+
+    code = "pre_restore_backup_failed"
+
+
+class BackupToolError(SafemigrateError):
+    """A dump or restore tool is missing, too old, or failed."""
+
+    code = "backup_tool"
+
+
+class RestoreFailedError(BackupToolError):
+    """The restore tool could not restore the backup."""
+
+    code = "restore_failed"
+
+
+class ChecksumError(SafemigrateError):
+    """A stored file does not match the SHA-256 its manifest recorded: the backup is damaged."""
+
+    code = "checksum"
+
+
+class ManifestError(SafemigrateError):
+    """A manifest is missing, unreadable, or does not describe the files beside it."""
+
+    code = "manifest"
+
+
+class StorageError(SafemigrateError):
+    """The backup storage could not be read or written."""
+
+    code = "storage"
+
+
+class BackupNotFoundError(SafemigrateError):
+    """No complete backup has the id asked for in the storage."""
+
+    code = "not_found"
+
+
+class VerificationFailedError(SafemigrateError):
+    """The backup could not be proven restorable."""
+
+    code = "verify_failed"

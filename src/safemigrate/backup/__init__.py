@@ -7,12 +7,19 @@ The release procedure and the ``safemigrate backup`` commands use only what is e
     verify_backup(storage, manifest.id, database_url=database_url)   # a real restore, recorded
     restore_backup(storage, manifest.id, database_url)    # into a new database
     prune(storage, Policy(daily=7, weekly=4, monthly=12), dry_run=True)
+
+Every run takes ``progress=`` (one callback for every event: :class:`ProgressEvent`,
+:class:`InfoEvent`, :class:`WarningEvent`) and ``cancel=`` (a :class:`CancelToken` or any
+``threading.Event``: once set, the run stops, cleans up and raises RunInterruptedError).
+What differs between PostgreSQL, MySQL/MariaDB and SQLite is behind :class:`BackupDialect`
+(:func:`dialect_for` picks it); the error classes live in :mod:`safemigrate.errors`.
 """
 
 from __future__ import annotations
 
 from .catalog import PruneResult, list_backups, pin_backup, prune, show_backup
 from .create import create_backup
+from .dialect import BackupDialect, DatabaseIdentity, dialect_for
 from .engine import (
     BackupFailedError,
     ChecksumError,
@@ -21,7 +28,15 @@ from .engine import (
     RestoreOptions,
 )
 from .manifest import BackupFile, Compression, Manifest, ManifestError, Verification
-from .progress import ProgressCallback, ProgressEvent
+from .progress import (
+    BackupEvent,
+    Cancel,
+    CancelToken,
+    InfoEvent,
+    ProgressCallback,
+    ProgressEvent,
+    WarningEvent,
+)
 from .restore import RestoreResult, restore_backup
 from .retention import Candidate, Policy, RetentionPlan
 from .storage import (
@@ -37,14 +52,20 @@ from .tools import BackupToolError
 from .verify import VerificationFailedError, VerifyResult, verify_backup
 
 __all__ = [
+    "BackupDialect",
+    "BackupEvent",
     "BackupFailedError",
     "BackupFile",
     "BackupNotFoundError",
     "BackupToolError",
+    "Cancel",
+    "CancelToken",
     "Candidate",
     "ChecksumError",
     "Compression",
     "CreateOptions",
+    "DatabaseIdentity",
+    "InfoEvent",
     "Listing",
     "LocalStorage",
     "Manifest",
@@ -63,7 +84,9 @@ __all__ = [
     "Verification",
     "VerificationFailedError",
     "VerifyResult",
+    "WarningEvent",
     "create_backup",
+    "dialect_for",
     "list_backups",
     "open_storage",
     "pin_backup",

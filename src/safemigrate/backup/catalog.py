@@ -12,6 +12,7 @@ from ..errors import SafemigrateError, UsageError
 from ..urls import DatabaseURL
 from .engine import ChecksumError, checked_stream
 from .manifest import Manifest, Verification, format_time, utc_now
+from .progress import Cancel, Meter, check_cancel
 from .retention import Candidate, Policy, RetentionPlan, format_duration, plan
 from .storage import Listing, Storage, StorageError
 
@@ -110,19 +111,20 @@ def pin_backup(storage: Storage, backup_id: str, pinned: bool = True) -> Manifes
 
 
 # -- re-checking the files --------------------------------------------------------------------
-def check_files(storage: Storage, manifest: Manifest, *, record: bool = True) -> str | None:
+def check_files(storage: Storage, manifest: Manifest, *, record: bool = True,
+                cancel: Cancel | None = None) -> str | None:
     """Re-hash every file of ``manifest``; None when all match, else what is wrong.
 
     The result is recorded (``record``): a match sets ``files_checked_at``; a mismatch marks
     the backup's verification failed, so it leaves the verified set and ``restore`` refuses it.
-    An unreachable storage raises (it says nothing about the backup).
+    An unreachable storage raises (it says nothing about the backup); so does a set ``cancel``.
     """
     started = time.monotonic()
     at = format_time(utc_now())
     problem: str | None = None
     try:
         for entry in manifest.files:
-            with checked_stream(storage, manifest, entry.name) as reader:
+            with checked_stream(storage, manifest, entry.name, Meter("verify", None, cancel=cancel)) as reader:
                 reader.drain()
     except ChecksumError as exc:
         problem = exc.message
@@ -176,13 +178,14 @@ class PruneResult:
 
 def prune(storage: Storage, policy: Policy | None = None, *, dry_run: bool = False,
           dialect: str | None = None, database: str | None = None,
-          selector: DatabaseSelector | None = None) -> PruneResult:
+          selector: DatabaseSelector | None = None, cancel: Cancel | None = None) -> PruneResult:
     """Apply ``policy`` to the backups of one database in ``storage``.
 
     Before anything is deleted, every verified backup the plan keeps in place of those it
     deletes has its files re-hashed: one that no longer matches leaves the verified set (it is
     marked failed and reported) and the plan is made again, until everything kept passes.
     Unreadable manifests and incomplete leftovers are reported, never deleted automatically.
+    A set ``cancel`` stops it between two backups (RunInterruptedError).
     """
     policy = policy or Policy()
     if selector is None and database is not None:
@@ -200,12 +203,13 @@ def prune(storage: Storage, policy: Policy | None = None, *, dry_run: bool = Fal
             break
         for c in unchecked:
             result.checked.append(c.id)
-            problem = check_files(storage, by_id[c.id])
+            problem = check_files(storage, by_id[c.id], cancel=cancel)
             if problem is not None:
                 result.damaged[c.id] = problem
         result.plan = plan(_candidates(manifests, result.damaged), policy)
     if not dry_run:
         for c in result.plan.removed:
+            check_cancel(cancel, "the prune")
             storage.delete(c.id)
             result.deleted.append(c.id)
     return result

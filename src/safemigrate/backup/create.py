@@ -4,59 +4,43 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
-from types import ModuleType
 
 from ..urls import DatabaseURL, parse_database_url
+from .dialect import dialect_for
 from .engine import CreateOptions, DumpOutcome
 from .manifest import Manifest, format_time, new_backup_id, utc_now
-from .progress import ProgressCallback
+from .progress import Cancel, ProgressCallback, stopped_as
 from .storage import Storage
 
-__all__ = ["create_backup", "dialect_module"]
-
-
-def dialect_module(url: DatabaseURL) -> ModuleType:
-    if url.dialect == "postgres":
-        from . import postgres
-
-        return postgres
-    if url.dialect == "sqlite":
-        from . import sqlite
-
-        return sqlite
-    from . import mysql
-
-    return mysql
-
-
-def database_label(url: DatabaseURL) -> str:
-    if url.dialect == "sqlite":
-        from .sqlite import database_path
-
-        return Path(database_path(url)).stem
-    return url.path.lstrip("/") or "db"
+__all__ = ["create_backup"]
 
 
 def create_backup(database_url: str | DatabaseURL, storage: Storage, options: CreateOptions | None = None,
-                  progress: ProgressCallback | None = None) -> Manifest:
+                  progress: ProgressCallback | None = None, *, cancel: Cancel | None = None) -> Manifest:
     """Take a backup of ``database_url`` into ``storage`` and return its manifest.
 
-    The backup is listed only once complete; on any failure (or interruption) what was
-    written is removed, and an interrupted process leaves only a ``.partial`` folder.
+    The backup is listed only once complete; on any failure, or once ``cancel`` is set
+    (:class:`~safemigrate.errors.RunInterruptedError`), what was written is removed, and a
+    killed process leaves only a ``.partial`` folder.
     """
+    with stopped_as(cancel, "the backup"):
+        return _create(database_url, storage, options, progress, cancel)
+
+
+def _create(database_url: str | DatabaseURL, storage: Storage, options: CreateOptions | None,
+            progress: ProgressCallback | None, cancel: Cancel | None) -> Manifest:
     from .tools import sweep_stale_private
 
     sweep_stale_private()
     url = database_url if isinstance(database_url, DatabaseURL) else parse_database_url(database_url)
     options = options or CreateOptions()
-    module = dialect_module(url)
+    dialect = dialect_for(url, progress=progress, cancel=cancel)
     created = utc_now()
-    backup_id = new_backup_id(database_label(url), created)
+    backup_id = new_backup_id(dialect.label(), created)
     staging = storage.begin(backup_id)
     start = time.monotonic()
     try:
-        outcome: DumpOutcome = module.dump(url, staging.dir, options, progress)
+        outcome: DumpOutcome = dialect.create(staging.dir, options)
         manifest = Manifest(
             id=backup_id,
             created_at=format_time(created),
@@ -77,7 +61,7 @@ def create_backup(database_url: str | DatabaseURL, storage: Storage, options: Cr
             extra={"data": outcome.data, **outcome.extra,
                    **({"warnings": outcome.warnings} if outcome.warnings else {})},
         )
-        storage.commit(staging, manifest, progress)
+        storage.commit(staging, manifest, progress, cancel=cancel)
     except BaseException:
         storage.abort(staging)
         raise

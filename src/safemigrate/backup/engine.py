@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from ..errors import SafemigrateError
+from ..errors import BackupFailedError, ChecksumError, RestoreFailedError, SafemigrateError
 from .compress import CHUNK, HashingReader, decompressing_reader
 from .manifest import BackupFile, Compression, Manifest
-from .progress import Meter
+from .progress import Cancel, Meter, check_cancel, interrupted
 from .storage import Storage
 from .tools import BackupToolError, child_env, clean_stderr
 
@@ -34,24 +34,6 @@ __all__ = [
 ]
 
 CompressionChoice = Literal["auto", "zstd", "gzip", "none"]
-
-
-class ChecksumError(SafemigrateError):
-    """A stored file does not match the SHA-256 its manifest recorded: the backup is damaged."""
-
-    code = "checksum"
-
-
-class RestoreFailedError(BackupToolError):
-    """The restore tool could not restore the backup."""
-
-    code = "restore_failed"
-
-
-class BackupFailedError(SafemigrateError):
-    """Taking the backup failed; nothing was listed."""
-
-    code = "backup_failed"
 
 
 @dataclass
@@ -253,21 +235,38 @@ class TeeQueue:
 def run_tool(argv: Sequence[str], *, env: Mapping[str, str] | None = None, what: str,
              secrets: Sequence[str | None] = (), hint: str, cwd: str | None = None,
              stdin: int | IO[bytes] | None = subprocess.DEVNULL,
-             error: type[BackupToolError] = BackupToolError) -> str:
+             error: type[BackupToolError] = BackupToolError, cancel: Cancel | None = None) -> str:
     """Run a tool to completion; raise BackupToolError with its (redacted) stderr if it fails.
 
     ``env`` holds additions (PGPASSFILE) to :func:`child_env`, never the whole environment.
+    A set ``cancel`` kills the tool and raises the interrupted error.
     """
     try:
-        proc = subprocess.run(list(argv), env=child_env(env), cwd=cwd,
-                              stdin=stdin, capture_output=True, umask=0o077)
+        proc = subprocess.Popen(list(argv), env=child_env(env), cwd=cwd, stdin=stdin,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, umask=0o077)
     except OSError as exc:
         raise BackupToolError(f"{what}: cannot run {argv[0]}: {exc.strerror}", hint=hint) from None
+    with proc:
+        while True:
+            try:
+                # Polled, so that a cancel token set by a signal handler stops the tool.
+                out, err_bytes = proc.communicate(timeout=0.2 if cancel is not None else None)
+                break
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    proc.kill()
+                    proc.communicate()
+                    raise interrupted(cancel) from None
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+    check_cancel(cancel)
     if proc.returncode != 0:
-        err = clean_stderr(proc.stderr.decode("utf-8", "replace"), secrets)
+        err = clean_stderr(err_bytes.decode("utf-8", "replace"), secrets)
         raise error(f"{what} failed (exit status {proc.returncode}): {err}", hint=hint,
-                              details={"exit_status": proc.returncode})
-    return proc.stdout.decode("utf-8", "replace")
+                    details={"exit_status": proc.returncode})
+    return out.decode("utf-8", "replace")
 
 
 def compare(manifest: Manifest, got: Inspection) -> tuple[list[str], dict[str, Any]]:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import SafemigrateError
+from ..errors import ManifestError
 
 __all__ = [
     "MANIFEST_NAME",
@@ -31,12 +31,6 @@ __all__ = [
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 _ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[A-Za-z0-9_.-]{1,80}$")
-
-
-class ManifestError(SafemigrateError):
-    """A manifest is missing, unreadable, or does not describe the files beside it."""
-
-    code = "manifest"
 
 
 def utc_now() -> datetime:

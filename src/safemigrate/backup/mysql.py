@@ -33,6 +33,7 @@ from .compress import (
     zstd_compressor,
     zstd_threads,
 )
+from .dialect import DatabaseIdentity, ServerDialect, Verified
 from .engine import (
     BackupFailedError,
     ChecksumError,
@@ -44,7 +45,7 @@ from .engine import (
     checked_stream,
 )
 from .manifest import BackupFile, Compression, Manifest
-from .progress import Meter, ProgressCallback
+from .progress import Cancel, Meter, ProgressCallback, check_cancel, end_children_on_cancel
 from .storage import Storage, os_error_message
 from .tools import (
     BackupToolError,
@@ -56,7 +57,7 @@ from .tools import (
     private_dir,
 )
 
-__all__ = ["SCRATCH_PREFIX", "MysqlParams", "dump", "mysql_params", "verify_full"]
+__all__ = ["SCRATCH_PREFIX", "MysqlDialect", "MysqlParams", "dump", "mysql_params", "verify_full"]
 
 SCRATCH_PREFIX = "safemigrate_verify_"
 DATA_NAME = "database.sql.zst"
@@ -173,14 +174,14 @@ def _is_ddl_race(exc: SafemigrateError) -> bool:
 
 
 def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
-         progress: ProgressCallback | None = None) -> DumpOutcome:
+         progress: ProgressCallback | None = None, cancel: Cancel | None = None) -> DumpOutcome:
     """Dump, retrying (with growing pauses) when a concurrent DDL statement breaks the snapshot."""
     params = mysql_params(url)
     tool = find_mysql_dump()
     retried: list[str] = []
     for delay in (*RETRY_DELAYS, None):
         try:
-            outcome = _dump_once(url, params, tool, staging, options, progress)
+            outcome = _dump_once(url, params, tool, staging, options, progress, cancel)
         except (BackupToolError, DatabaseError) as exc:
             if not _is_ddl_race(exc):
                 raise
@@ -195,7 +196,11 @@ def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
                     "starting it", details={"attempts": len(retried) + 1}) from None
             retried.append(f"attempt {len(retried) + 1} hit error 1412 (a table changed during the dump); "
                            f"retried after {delay:.0f}s")
-            time.sleep(delay)
+            if cancel is not None:
+                cancel.wait(delay)
+                check_cancel(cancel)
+            else:
+                time.sleep(delay)
             continue
         outcome.warnings.extend(retried)
         return outcome
@@ -203,7 +208,7 @@ def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
 
 
 def _dump_once(url: DatabaseURL, params: MysqlParams, tool: Any, staging: Path, options: CreateOptions,
-               progress: ProgressCallback | None) -> DumpOutcome:
+               progress: ProgressCallback | None, cancel: Cancel | None = None) -> DumpOutcome:
     import pymysql
 
     table = url.custom.get("x-migrations-table") or "schema_migrations"
@@ -229,7 +234,7 @@ def _dump_once(url: DatabaseURL, params: MysqlParams, tool: Any, staging: Path, 
                        else Compression("zstd", options.level or DEFAULT_ZSTD_LEVEL, zstd_threads()))
         try:
             entry = _run_dump(tool.path, params, staging / DATA_NAME, compression, progress,
-                              conn if locked else None)
+                              conn if locked else None, cancel)
         finally:
             if locked:
                 with contextlib.suppress(pymysql.Error):
@@ -254,10 +259,10 @@ def _dump_once(url: DatabaseURL, params: MysqlParams, tool: Any, staging: Path, 
 
 
 def _run_dump(dump_path: str, params: MysqlParams, target: Path, compression: Compression,
-              progress: ProgressCallback | None, lock_conn: Any) -> BackupFile:
+              progress: ProgressCallback | None, lock_conn: Any, cancel: Cancel | None = None) -> BackupFile:
     import pymysql
 
-    meter = Meter("dump", progress)
+    meter = Meter("dump", progress, cancel=cancel)
     with mysql_defaults_file(params.password) as defaults, private_dir("safemigrate-dump-") as private:
         argv = [dump_path, *defaults, *params.tool_args(), "--single-transaction", "--routines",
                 "--triggers", "--events", "--hex-blob", "--default-character-set=utf8mb4",
@@ -265,9 +270,9 @@ def _run_dump(dump_path: str, params: MysqlParams, target: Path, compression: Co
         err_path = private / "dump.err"
         tail = b""
         started = lock_conn is None
-        with open(err_path, "w+b") as err:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                                    umask=0o077, env=child_env())
+        with open(err_path, "w+b") as err, end_children_on_cancel(cancel) as children:
+            proc = children.add(subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                                 stderr=err, umask=0o077, env=child_env()))
             try:
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 assert proc.stdout is not None
@@ -306,7 +311,7 @@ def _run_dump(dump_path: str, params: MysqlParams, target: Path, compression: Co
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-            meter.finish()
+            meter.finish()  # raises first if the run was cancelled (the tool was killed)
             if rc != 0:
                 err.seek(0)
                 text = clean_stderr(err.read().decode("utf-8", "replace"), [params.password])
@@ -365,15 +370,16 @@ def _client(params: MysqlParams, database: str) -> Iterator[list[str]]:
 
 
 def _feed(storage: Storage, manifest: Manifest, argv: list[str] | None, meter: Meter,
-          secrets_: list[str | None]) -> None:
+          secrets_: list[str | None], cancel: Cancel | None = None) -> None:
     """Stream the stored SQL (checked, decompressed) into ``argv`` (None: just read it all)."""
     tail = b""
     with private_dir("safemigrate-restore-") as private, open(private / "err", "w+b") as err, \
-            checked_stream(storage, manifest, manifest.data_name, meter) as reader:
+            checked_stream(storage, manifest, manifest.data_name, meter) as reader, \
+            end_children_on_cancel(cancel) as children:
         proc = None
         if argv is not None:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                    stderr=err, umask=0o077, env=child_env())
+            proc = children.add(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                                 stderr=err, umask=0o077, env=child_env()))
         try:
             data = decompressing_reader(reader, manifest.compression.method)
             while True:
@@ -398,6 +404,7 @@ def _feed(storage: Storage, manifest: Manifest, argv: list[str] | None, meter: M
                 with contextlib.suppress(BrokenPipeError):
                     proc.stdin.close()
                 rc = proc.wait()
+                check_cancel(cancel)  # a cancelled restore's client was killed: not its failure
                 if rc != 0:
                     err.seek(0)
                     text = clean_stderr(err.read().decode("utf-8", "replace"), secrets_)
@@ -415,11 +422,12 @@ def _feed(storage: Storage, manifest: Manifest, argv: list[str] | None, meter: M
 
 
 def restore_into(storage: Storage, manifest: Manifest, url: DatabaseURL, dbname: str,
-                 options: RestoreOptions, progress: ProgressCallback | None = None) -> None:
+                 options: RestoreOptions, progress: ProgressCallback | None = None,
+                 cancel: Cancel | None = None) -> None:
     params = mysql_params(url)
-    meter = Meter("restore", progress, sum(f.size for f in manifest.files))
+    meter = Meter("restore", progress, sum(f.size for f in manifest.files), cancel=cancel)
     with _client(params, dbname) as argv:
-        _feed(storage, manifest, argv, meter, [params.password])
+        _feed(storage, manifest, argv, meter, [params.password], cancel)
     meter.finish()
 
 
@@ -437,12 +445,12 @@ def scratch_name() -> str:
 
 
 def verify_full(storage: Storage, manifest: Manifest, url: DatabaseURL | None, options: RestoreOptions,
-                progress: ProgressCallback | None = None) -> Inspection:
+                progress: ProgressCallback | None = None, cancel: Cancel | None = None) -> Inspection:
     assert url is not None
     name = scratch_name()
     create_database(url, name, manifest)
     try:
-        restore_into(storage, manifest, url, name, options, progress)
+        restore_into(storage, manifest, url, name, options, progress, cancel)
         inspection = inspect_database(url, name, manifest)
         inspection.checks.append(f"restored into scratch database {name}, then dropped")
         return inspection
@@ -451,9 +459,9 @@ def verify_full(storage: Storage, manifest: Manifest, url: DatabaseURL | None, o
 
 
 def quick_check(storage: Storage, manifest: Manifest, options: RestoreOptions,
-                progress: ProgressCallback | None = None) -> list[str]:
-    meter = Meter("verify", progress, sum(f.size for f in manifest.files))
-    _feed(storage, manifest, None, meter, [])
+                progress: ProgressCallback | None = None, cancel: Cancel | None = None) -> list[str]:
+    meter = Meter("verify", progress, sum(f.size for f in manifest.files), cancel=cancel)
+    _feed(storage, manifest, None, meter, [], cancel)
     meter.finish()
     return [f"sha256 of {len(manifest.files)} file(s)", "decompressed completely; the dump's end marker found"]
 
@@ -545,8 +553,7 @@ def _create_views(conn: Any, views: list[tuple[str, str]], source: str, target: 
         pending = failed
 
 
-def swap_databases(url: DatabaseURL, original: str, incoming: str, storage: Storage, manifest: Manifest,
-                   options: RestoreOptions, progress: ProgressCallback | None) -> None:
+def swap_databases(url: DatabaseURL, original: str, incoming: str) -> None:
     """Move the restored, checked tables of ``incoming`` into ``original`` in one RENAME TABLE.
 
     RENAME TABLE of many tables is atomic (and crash-safe on MariaDB 10.6+): the live database
@@ -614,3 +621,60 @@ def swap_databases(url: DatabaseURL, original: str, incoming: str, storage: Stor
     finally:
         conn.close()
     drop_database(url, incoming)
+
+
+
+class MysqlDialect(ServerDialect):
+    """MySQL/MariaDB behind the :class:`~safemigrate.backup.dialect.BackupDialect` interface."""
+
+    dialect = "mysql"
+    max_name = 64
+    client = "mariadb"
+
+    def identity(self) -> DatabaseIdentity:
+        params = mysql_params(self.url)
+        conn = _connect(params, params.database)
+        try:
+            version = str(_rows(conn, "SELECT VERSION()")[0][0])
+        finally:
+            conn.close()
+        server = params.socket or f"{params.host}:{params.port}"
+        return DatabaseIdentity(self.dialect, params.database, server, version)
+
+    def label(self) -> str:
+        return self.url.path.lstrip("/") or "db"
+
+    def create(self, staging: Path, options: CreateOptions) -> DumpOutcome:
+        return dump(self.url, staging, options, self.progress, self.cancel)
+
+    def verify(self, storage: Storage, manifest: Manifest, options: RestoreOptions, *,
+               quick: bool) -> Verified:
+        if quick:
+            return Verified(quick_check(storage, manifest, options, self.progress, self.cancel))
+        inspection = verify_full(storage, manifest, self.url, options, self.progress, self.cancel)
+        return Verified(inspection.checks, inspection)
+
+    def create_database(self, name: str, manifest: Manifest | None) -> None:
+        create_database(self.url, name, manifest)
+
+    def drop_database(self, name: str) -> None:
+        drop_database(self.url, name)
+
+    def restore_into(self, storage: Storage, manifest: Manifest, name: str, options: RestoreOptions) -> None:
+        restore_into(storage, manifest, self.url, name, options, self.progress, self.cancel)
+
+    def inspect(self, name: str, manifest: Manifest) -> Inspection:
+        return inspect_database(self.url, name, manifest)
+
+    def swap_databases(self, original: str, incoming: str, storage: Storage, manifest: Manifest,
+                       options: RestoreOptions) -> None:
+        swap_databases(self.url, original, incoming)
+
+    def exists(self, name: str) -> bool:
+        return database_exists(self.url, name)
+
+    def leftover_names(self, original: str) -> list[str]:
+        return leftovers(self.url, original)
+
+    def drop_command(self, name: str) -> str:
+        return drop_command(name)

@@ -30,6 +30,7 @@ from .compress import (
     zstd_compressor,
     zstd_threads,
 )
+from .dialect import DatabaseIdentity, ServerDialect, Verified
 from .engine import (
     BackupFailedError,
     CreateOptions,
@@ -45,7 +46,7 @@ from .engine import (
     verify_local_files,
 )
 from .manifest import BackupFile, Compression, Manifest
-from .progress import Meter, ProgressCallback
+from .progress import Cancel, Meter, ProgressCallback, check_cancel, end_children_on_cancel
 from .storage import Storage, os_error_message
 from .tools import (
     BackupToolError,
@@ -61,6 +62,7 @@ from .tools import (
 
 __all__ = [
     "SCRATCH_PREFIX",
+    "PostgresDialect",
     "create_database",
     "drop_database",
     "dump",
@@ -184,9 +186,9 @@ def _choose_compression(tool: Tool, options: CreateOptions) -> Compression:
     if options.format == "directory":
         if choice == "zstd" and not pg_dump_supports(tool, "zstd"):
             raise UsageError(
-                f"--compression zstd with --format directory needs a pg_dump built with zstd "
+                f"--compression zstd with --dump-format directory needs a pg_dump built with zstd "
                 f"({tool.path} {tool.version} is not)",
-                hint="use --compression auto (pg_dump's gzip) or --format custom")
+                hint="use --compression auto (pg_dump's gzip) or --dump-format custom")
         if choice in ("auto", "zstd") and pg_dump_supports(tool, "zstd"):
             return Compression("pg_dump:zstd", options.level or DEFAULT_ZSTD_LEVEL)
         if choice == "none":
@@ -210,7 +212,7 @@ def _compress_arg(compression: Compression) -> str:
 
 
 def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
-         progress: ProgressCallback | None = None) -> DumpOutcome:
+         progress: ProgressCallback | None = None, cancel: Cancel | None = None) -> DumpOutcome:
     conn = _connect(url)
     try:
         major, server_version = server_major(conn)
@@ -246,7 +248,8 @@ def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
         counter = threading.Thread(target=count, daemon=True)
         counter.start()
         try:
-            files, data = _run_dump(url, tool, checker, compression, snapshot, staging, options, progress)
+            files, data = _run_dump(url, tool, checker, compression, snapshot, staging, options, progress,
+                                    cancel)
         finally:
             counter.join()
         if count_error:
@@ -281,20 +284,21 @@ def _pg_dump_argv(tool: Tool, url: DatabaseURL, snapshot: str, compression: Comp
 
 
 def _run_dump(url: DatabaseURL, tool: Tool, checker: Tool | None, compression: Compression, snapshot: str,
-              staging: Path, options: CreateOptions,
-              progress: ProgressCallback | None) -> tuple[list[BackupFile], str]:
+              staging: Path, options: CreateOptions, progress: ProgressCallback | None,
+              cancel: Cancel | None = None) -> tuple[list[BackupFile], str]:
     params = _params(url)
     with pg_passfile(params) as pass_env, private_dir("safemigrate-dump-") as private:
         env = child_env(pass_env)
         if compression.method == "zstd":
             name = "database.dump.zst"
             entry = _stream_dump(url, tool, checker, compression, snapshot, staging / name, options,
-                                 env, private, progress)
+                                 env, private, progress, cancel)
             return [entry], name
-        # pg_dump writes (and compresses) itself: a file, or a folder for --format directory.
+        # pg_dump writes (and compresses) itself: a file, or a folder for --dump-format directory.
         name = "database.dump" if options.format == "custom" else "database.dir"
         target = staging / name
         argv = _pg_dump_argv(tool, url, snapshot, compression, options, target)
+        # Counted from the watcher thread below, so no cancel here: run_tool polls it and kills pg_dump.
         meter = Meter("dump", progress)
         stop = threading.Event()
 
@@ -307,7 +311,7 @@ def _run_dump(url: DatabaseURL, tool: Tool, checker: Tool | None, compression: C
         watcher.start()
         try:
             run_tool(argv, env=env, what=f"pg_dump of {url.redacted()}", secrets=_secrets(url),
-                     hint="fix the cause above and run safemigrate backup create again")
+                     hint="fix the cause above and run safemigrate backup create again", cancel=cancel)
         finally:
             stop.set()
             watcher.join()
@@ -317,7 +321,8 @@ def _run_dump(url: DatabaseURL, tool: Tool, checker: Tool | None, compression: C
         if checker is not None:
             run_tool([checker.path, "--file=" + os.devnull, str(target)], env=env,
                      what=f"reading back the dump {name} with pg_restore",
-                     hint="the dump is incomplete or damaged; run safemigrate backup create again")
+                     hint="the dump is incomplete or damaged; run safemigrate backup create again",
+                     cancel=cancel)
         files = []
         paths = [target] if target.is_file() else sorted(p for p in target.rglob("*") if p.is_file())
         for path in paths:
@@ -340,21 +345,23 @@ def _size_of(path: Path) -> int:
 
 def _stream_dump(url: DatabaseURL, tool: Tool, checker: Tool | None, compression: Compression, snapshot: str,
                  target: Path, options: CreateOptions, env: dict[str, str], private: Path,
-                 progress: ProgressCallback | None) -> BackupFile:
+                 progress: ProgressCallback | None, cancel: Cancel | None = None) -> BackupFile:
     argv = _pg_dump_argv(tool, url, snapshot, compression, options, None)
     dump_err = open(private / "pg_dump.err", "w+b")  # noqa: SIM115 - closed below
     check_err = open(private / "pg_restore.err", "w+b")  # noqa: SIM115
-    meter = Meter("dump", progress)
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=dump_err, umask=0o077)
+    meter = Meter("dump", progress, cancel=cancel)
+    stack = contextlib.ExitStack()  # the cancel watcher: ended first in the finally below
+    children = stack.enter_context(end_children_on_cancel(cancel))
+    proc = children.add(subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=dump_err, umask=0o077))
     check: subprocess.Popen[bytes] | None = None
     tee: TeeQueue | None = None
     raw_size = 0
     try:
         if checker is not None:
-            check = subprocess.Popen([checker.path, "--file=" + os.devnull], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=check_err,
-                                     umask=0o077)
+            check = children.add(subprocess.Popen([checker.path, "--file=" + os.devnull], env=env,
+                                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                                  stderr=check_err, umask=0o077))
             assert check.stdin is not None
             tee = TeeQueue(check.stdin)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -401,6 +408,7 @@ def _stream_dump(url: DatabaseURL, tool: Tool, checker: Tool | None, compression
     except OSError as exc:
         raise os_error_message(exc, f"writing {target.name}") from None
     finally:
+        stack.close()
         for child in (proc, check):
             if child is not None and child.poll() is None:
                 child.kill()
@@ -470,7 +478,8 @@ def restore_tool(url: DatabaseURL, manifest: Manifest, bin_dir: str | None) -> T
 
 
 def restore_into(storage: Storage, manifest: Manifest, url: DatabaseURL, dbname: str,
-                 options: RestoreOptions, progress: ProgressCallback | None = None) -> Tool:
+                 options: RestoreOptions, progress: ProgressCallback | None = None,
+                 cancel: Cancel | None = None) -> Tool:
     """Restore ``manifest`` into the existing, empty database ``dbname`` on ``url``'s server."""
     tool = restore_tool(url, manifest, options.pg_bin_dir)
     params = _params(url, dbname)
@@ -482,13 +491,13 @@ def restore_into(storage: Storage, manifest: Manifest, url: DatabaseURL, dbname:
         argv.append("--single-transaction")
     hint = ("the backup could not be restored; see the error above, then run safemigrate backup "
             "verify on an older backup (safemigrate backup list)")
-    meter = Meter("restore", progress, sum(f.size for f in manifest.files))
+    meter = Meter("restore", progress, sum(f.size for f in manifest.files), cancel=cancel)
     with pg_passfile(params) as pass_env:
         env = child_env(pass_env)
         local = storage.local_dir(manifest.id)
         stream = manifest.compression.method == "zstd"
         if stream and not use_jobs:
-            _restore_stream(storage, manifest, argv, env, _secrets(url), meter)
+            _restore_stream(storage, manifest, argv, env, _secrets(url), meter, cancel)
         else:
             with private_dir("safemigrate-restore-", options.work_dir) as work:
                 if local is not None and not stream:
@@ -505,7 +514,7 @@ def restore_into(storage: Storage, manifest: Manifest, url: DatabaseURL, dbname:
                 if use_jobs:
                     argv.append(f"--jobs={options.jobs}")
                 run_tool([*argv, str(source)], env=env, what=f"pg_restore into {dbname}",
-                         secrets=_secrets(url), hint=hint, error=RestoreFailedError)
+                         secrets=_secrets(url), hint=hint, error=RestoreFailedError, cancel=cancel)
     meter.finish()
     return tool
 
@@ -519,13 +528,14 @@ def _decompress_file(source: Path, target: Path) -> None:
 
 
 def _restore_stream(storage: Storage, manifest: Manifest, argv: list[str], env: dict[str, str],
-                    secrets_: list[str | None], meter: Meter) -> None:
+                    secrets_: list[str | None], meter: Meter, cancel: Cancel | None = None) -> None:
     with private_dir("safemigrate-restore-") as private:
         err_path = private / "pg_restore.err"
         with open(err_path, "w+b") as err, checked_stream(storage, manifest, manifest.data_name,
-                                                          meter) as reader:
-            proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                    stderr=err, umask=0o077)
+                                                          meter) as reader, \
+                end_children_on_cancel(cancel) as children:
+            proc = children.add(subprocess.Popen(argv, env=env, stdin=subprocess.PIPE,
+                                                 stdout=subprocess.DEVNULL, stderr=err, umask=0o077))
             assert proc.stdin is not None
             feeder = StreamFeeder(reader, manifest.compression.method, proc.stdin).start()
             try:
@@ -535,6 +545,7 @@ def _restore_stream(storage: Storage, manifest: Manifest, argv: list[str], env: 
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
+            check_cancel(cancel)  # a cancelled restore's tool was killed: not its failure
             if rc != 0:
                 err.seek(0)
                 text = clean_stderr(err.read().decode("utf-8", "replace"), secrets_)
@@ -556,15 +567,15 @@ def inspect_database(url: DatabaseURL, dbname: str, manifest: Manifest) -> Inspe
 
 
 def quick_check(storage: Storage, manifest: Manifest, options: RestoreOptions,
-                progress: ProgressCallback | None = None) -> list[str]:
+                progress: ProgressCallback | None = None, cancel: Cancel | None = None) -> list[str]:
     """Checksums of every file, and every data block read by ``pg_restore -f /dev/null``; no server."""
     dumped_with = int(str(manifest.tool.get("version", "0")).split(".")[0] or 0)
     tool = find_pg_tool("pg_restore", dumped_with, bin_dir=options.pg_bin_dir,
                         why=f"this backup (made by pg_dump {manifest.tool.get('version')})")
     argv = [tool.path, "--file=" + os.devnull]
-    meter = Meter("verify", progress, sum(f.size for f in manifest.files))
+    meter = Meter("verify", progress, sum(f.size for f in manifest.files), cancel=cancel)
     if manifest.compression.method == "zstd":
-        _restore_stream(storage, manifest, argv, child_env(), [], meter)
+        _restore_stream(storage, manifest, argv, child_env(), [], meter, cancel)
     else:
         with private_dir("safemigrate-verify-", options.work_dir) as work:
             local = storage.local_dir(manifest.id)
@@ -575,21 +586,20 @@ def quick_check(storage: Storage, manifest: Manifest, options: RestoreOptions,
                 fetch_checked(storage, manifest, work, meter)
                 source = work / manifest.data_name
             run_tool([*argv, str(source)], what=f"reading every block of backup {manifest.id}",
-                     error=RestoreFailedError,
+                     error=RestoreFailedError, cancel=cancel,
                      hint="the backup is damaged; restore an older verified backup (safemigrate backup list)")
     meter.finish()
     return [f"sha256 of {len(manifest.files)} file(s)", f"every data block read by {tool.name} {tool.version}"]
 
 
-
 def verify_full(storage: Storage, manifest: Manifest, url: DatabaseURL | None, options: RestoreOptions,
-                progress: ProgressCallback | None = None) -> Inspection:
+                progress: ProgressCallback | None = None, cancel: Cancel | None = None) -> Inspection:
     """Restore into a scratch database (created here, always dropped) and inspect it."""
     assert url is not None
     name = scratch_name()
     create_database(url, name, manifest)
     try:
-        tool = restore_into(storage, manifest, url, name, options, progress)
+        tool = restore_into(storage, manifest, url, name, options, progress, cancel)
         inspection = inspect_database(url, name, manifest)
         inspection.checks.append(f"restored by {tool.name} {tool.version} into scratch database {name} "
                                  "(--single-transaction), then dropped")
@@ -624,7 +634,7 @@ def refusing_connections(url: DatabaseURL, name: str) -> str | None:
     return f"ALTER DATABASE {_quote(name)} ALLOW_CONNECTIONS true;"
 
 
-def swap_databases(url: DatabaseURL, original: str, incoming: str, *_unused: Any) -> None:
+def swap_databases(url: DatabaseURL, original: str, incoming: str) -> None:
     """Put ``incoming`` in place of ``original`` (two renames in one transaction), then drop the old one.
 
     Sessions connected to the original are ended (the restore replaces what they see).
@@ -668,3 +678,67 @@ def swap_databases(url: DatabaseURL, original: str, incoming: str, *_unused: Any
                 hint="nothing was replaced; stop the applications using it (step 4 of the restore "
                 "procedure in docs/backups.md) and run the restore again")
     drop_database(url, old)
+
+
+
+class PostgresDialect(ServerDialect):
+    """PostgreSQL behind the :class:`~safemigrate.backup.dialect.BackupDialect` interface."""
+
+    dialect = "postgres"
+    max_name = 63
+    client = "psql"
+
+    def identity(self) -> DatabaseIdentity:
+        conn = _connect(self.url)
+        try:
+            _major, version = server_major(conn)
+            name = str(conn.execute("SELECT current_database()").fetchone()[0])
+        finally:
+            conn.close()
+        params = _params(self.url)
+        return DatabaseIdentity(self.dialect, name,
+                                f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}", version)
+
+    def label(self) -> str:
+        return self.url.path.lstrip("/") or "db"
+
+    def create(self, staging: Path, options: CreateOptions) -> DumpOutcome:
+        return dump(self.url, staging, options, self.progress, self.cancel)
+
+    def verify(self, storage: Storage, manifest: Manifest, options: RestoreOptions, *,
+               quick: bool) -> Verified:
+        if quick:
+            return Verified(quick_check(storage, manifest, options, self.progress, self.cancel))
+        inspection = verify_full(storage, manifest, self.url, options, self.progress, self.cancel)
+        return Verified(inspection.checks, inspection)
+
+    def create_database(self, name: str, manifest: Manifest | None) -> None:
+        create_database(self.url, name, manifest)
+
+    def drop_database(self, name: str) -> None:
+        drop_database(self.url, name)
+
+    def restore_into(self, storage: Storage, manifest: Manifest, name: str, options: RestoreOptions) -> None:
+        restore_into(storage, manifest, self.url, name, options, self.progress, self.cancel)
+
+    def inspect(self, name: str, manifest: Manifest) -> Inspection:
+        return inspect_database(self.url, name, manifest)
+
+    def swap_databases(self, original: str, incoming: str, storage: Storage, manifest: Manifest,
+                       options: RestoreOptions) -> None:
+        swap_databases(self.url, original, incoming)
+
+    def exists(self, name: str) -> bool:
+        return database_exists(self.url, name)
+
+    def leftover_names(self, original: str) -> list[str]:
+        return leftovers(self.url, original)
+
+    def drop_command(self, name: str) -> str:
+        return drop_command(name)
+
+    def reopen_command(self, name: str) -> str | None:
+        return refusing_connections(self.url, name)
+
+    def rename_back_command(self, old: str, original: str) -> str | None:
+        return f"ALTER DATABASE {_quote(old)} RENAME TO {_quote(original)};"

@@ -7,14 +7,20 @@ always describe exactly what was stored.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import secrets
+import shlex
 import socket
 import sqlite3
+import stat
+import time
 from pathlib import Path
 
-from ..errors import DatabaseError, UsageError
+from ..errors import DatabaseError, SafemigrateError, UsageError
 from ..urls import DatabaseURL
 from .compress import CHUNK, DEFAULT_ZSTD_LEVEL, HashingWriter, zstd_compressor, zstd_threads
+from .dialect import DatabaseIdentity, DialectEvents, Leftover, Verified, leftover_note
 from .engine import (
     ChecksumError,
     CreateOptions,
@@ -24,10 +30,10 @@ from .engine import (
     checked_stream,
 )
 from .manifest import BackupFile, Compression, Manifest
-from .progress import Meter, ProgressCallback
+from .progress import Cancel, Meter, ProgressCallback
 from .storage import Storage, os_error_message
 
-__all__ = ["database_path", "dump", "inspect_file", "quick_check", "restore_to_file"]
+__all__ = ["SqliteDialect", "database_path", "dump", "inspect_file", "quick_check", "restore_to_file"]
 
 DATA_NAME = "database.sqlite.zst"
 
@@ -68,7 +74,7 @@ def _inspect(conn: sqlite3.Connection, table: str) -> Inspection:
 
 
 def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
-         progress: ProgressCallback | None = None) -> DumpOutcome:
+         progress: ProgressCallback | None = None, cancel: Cancel | None = None) -> DumpOutcome:
     path = database_path(url)
     if not Path(path).is_file():
         raise DatabaseError(f"SQLite database {path!r} does not exist",
@@ -76,7 +82,7 @@ def dump(url: DatabaseURL, staging: Path, options: CreateOptions,
     table = url.custom.get("x-migrations-table") or "schema_migrations"
     copy = staging / ".snapshot.sqlite"
     target = staging / DATA_NAME
-    meter = Meter("dump", progress, Path(path).stat().st_size)
+    meter = Meter("dump", progress, Path(path).stat().st_size, cancel=cancel)
     try:
         try:
             src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
@@ -142,9 +148,9 @@ def _store(copy: Path, target: Path, compression: Compression) -> BackupFile:
 
 
 def restore_to_file(storage: Storage, manifest: Manifest, target: Path,
-                    progress: ProgressCallback | None = None) -> Inspection:
+                    progress: ProgressCallback | None = None, cancel: Cancel | None = None) -> Inspection:
     """Write the backup's database to ``target`` (which must not exist), checked and inspected."""
-    meter = Meter("restore", progress, sum(f.size for f in manifest.files))
+    meter = Meter("restore", progress, sum(f.size for f in manifest.files), cancel=cancel)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -201,8 +207,8 @@ def inspect_file(path: Path, manifest: Manifest) -> Inspection:
 
 
 def quick_check(storage: Storage, manifest: Manifest, options: RestoreOptions,
-                progress: ProgressCallback | None = None) -> list[str]:
-    meter = Meter("verify", progress, sum(f.size for f in manifest.files))
+                progress: ProgressCallback | None = None, cancel: Cancel | None = None) -> list[str]:
+    meter = Meter("verify", progress, sum(f.size for f in manifest.files), cancel=cancel)
 
     class _Null:
         size = 0
@@ -219,9 +225,123 @@ def quick_check(storage: Storage, manifest: Manifest, options: RestoreOptions,
 
 
 def verify_full(storage: Storage, manifest: Manifest, url: DatabaseURL | None, options: RestoreOptions,
-                progress: ProgressCallback | None = None) -> Inspection:
+                progress: ProgressCallback | None = None, cancel: Cancel | None = None) -> Inspection:
     """Restore into a private scratch file, check its integrity, inspect it, delete it."""
     from .tools import private_dir
 
     with private_dir("safemigrate-verify-", options.work_dir) as work:
-        return restore_to_file(storage, manifest, work / "scratch.sqlite", progress)
+        return restore_to_file(storage, manifest, work / "scratch.sqlite", progress, cancel)
+
+
+
+def _keep_mode_and_owner(original: Path, replacement: Path) -> None:
+    """The replaced file keeps the original's permission bits and owner (the application's user)."""
+    try:
+        st = original.stat()
+    except FileNotFoundError:
+        return
+    os.chmod(replacement, stat.S_IMODE(st.st_mode))
+    if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+        try:
+            os.chown(replacement, st.st_uid, st.st_gid)
+        except PermissionError:
+            raise DatabaseError(
+                f"the restored copy cannot be given {original}'s owner (uid {st.st_uid}, gid {st.st_gid}); "
+                "the original was not changed",
+                hint="run the restore as that user (or as root)") from None
+
+
+class SqliteDialect(DialectEvents):
+    """SQLite behind the :class:`~safemigrate.backup.dialect.BackupDialect` interface: targets are files."""
+
+    dialect = "sqlite"
+    needs_server = False
+
+    def __init__(self, url: DatabaseURL | None, *, progress: ProgressCallback | None = None,
+                 cancel: Cancel | None = None) -> None:
+        self._url = url
+        self.progress = progress
+        self.cancel = cancel
+
+    @property
+    def url(self) -> DatabaseURL:
+        if self._url is None:  # the callers check first; a bug otherwise
+            raise UsageError("a SQLite database URL is needed", hint="pass --database sqlite3://path/to/app.db")
+        return self._url
+
+    def identity(self) -> DatabaseIdentity:
+        return DatabaseIdentity(self.dialect, str(Path(database_path(self.url)).resolve()),
+                                socket.gethostname(), sqlite3.sqlite_version)
+
+    def label(self) -> str:
+        return Path(database_path(self.url)).stem
+
+    def create(self, staging: Path, options: CreateOptions) -> DumpOutcome:
+        return dump(self.url, staging, options, self.progress, self.cancel)
+
+    def verify(self, storage: Storage, manifest: Manifest, options: RestoreOptions, *,
+               quick: bool) -> Verified:
+        if quick:
+            return Verified(quick_check(storage, manifest, options, self.progress, self.cancel))
+        inspection = verify_full(storage, manifest, self._url, options, self.progress, self.cancel)
+        return Verified(inspection.checks, inspection)
+
+    def original(self, manifest: Manifest) -> str:
+        if self._url is None:  # a restore to a path needs no URL: "beside the original" is the manifest's
+            return str(manifest.database["database"])
+        return database_path(self.url)
+
+    def check_replaceable(self, original: str) -> bool:
+        if self._url is None:
+            raise UsageError("--replace needs the SQLite database to replace",
+                             hint="pass --database sqlite3://path/to/app.db")
+        return Path(original).exists()  # a missing file is created: there is no state to back up
+
+    def new_target(self, manifest: Manifest, target: str | None) -> str:
+        if target:
+            return target
+        original = Path(self.original(manifest))
+        return str(original.with_name(
+            f"{original.stem}.restored-{time.strftime('%Y%m%d%H%M%S')}{original.suffix or '.db'}"))
+
+    def incoming(self, original: str) -> str:
+        path = Path(original)
+        return str(path.with_name(f".{path.name}.safemigrate-incoming-{secrets.token_hex(3)}"))
+
+    def restore(self, storage: Storage, manifest: Manifest, target: str,
+                options: RestoreOptions) -> Inspection:
+        self.info(f"restoring backup {manifest.id} into {target}")
+        return restore_to_file(storage, manifest, Path(target), self.progress, self.cancel)
+
+    def discard(self, target: str) -> None:
+        Path(target).unlink(missing_ok=True)
+
+    def swap(self, original: str, incoming: str, storage: Storage, manifest: Manifest,
+             options: RestoreOptions) -> None:
+        """An atomic rename over the original, which keeps its mode and owner."""
+        dest, path = Path(incoming), Path(original)
+        try:
+            _keep_mode_and_owner(path, dest)
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            os.replace(dest, path)
+        except OSError as exc:
+            dest.unlink(missing_ok=True)
+            raise DatabaseError(f"replacing {path} failed: {exc.strerror}",
+                                hint="check the folder's permissions; the original was not changed") from None
+
+    def target_url(self, target: str, *, replaced: bool) -> str:
+        return f"sqlite3://{target}"
+
+    def leftovers(self, original: str) -> list[Leftover]:
+        if self._url is None:
+            return []
+        try:
+            path = Path(database_path(self._url))
+        except SafemigrateError:
+            return []
+        found = [Leftover(str(p), f"rm -- {shlex.quote(str(p))}")
+                 for p in sorted(path.parent.glob(f".{glob.escape(path.name)}.safemigrate-incoming-*"))]
+        if found:
+            self.warn(leftover_note([f.name for f in found], f"beside {path}", [f.command for f in found]))
+        return found

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SafemigrateError
+from ..errors import BackupToolError
 from ..redact import redact_text
 
 __all__ = [
@@ -42,12 +42,6 @@ __all__ = [
 ]
 
 PG_BIN_DIR_ENV = "SAFEMIGRATE_PG_BIN_DIR"
-
-
-class BackupToolError(SafemigrateError):
-    """A dump or restore tool is missing, too old, or failed."""
-
-    code = "backup_tool"
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,15 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..errors import SafemigrateError, UsageError
+from ..errors import SafemigrateError, UsageError, VerificationFailedError
 from ..urls import DatabaseURL, parse_database_url
+from .dialect import dialect_named
 from .engine import ChecksumError, RestoreFailedError, RestoreOptions, compare
 from .manifest import Manifest, Verification, format_time, utc_now
-from .progress import ProgressCallback
+from .progress import Cancel, ProgressCallback, stopped_as
 from .storage import Storage, StorageError
 
 __all__ = ["VerificationFailedError", "VerifyResult", "verify_backup"]
-
-
-class VerificationFailedError(SafemigrateError):
-    """The backup could not be proven restorable."""
-
-    code = "verify_failed"
 
 
 @dataclass
@@ -59,12 +54,21 @@ def _server_url(manifest: Manifest, database_url: str | DatabaseURL | None) -> D
 
 def verify_backup(storage: Storage, backup_id: str, *, database_url: str | DatabaseURL | None = None,
                   quick: bool = False, options: RestoreOptions | None = None,
-                  progress: ProgressCallback | None = None, record: bool = True) -> VerifyResult:
+                  progress: ProgressCallback | None = None, record: bool = True,
+                  cancel: Cancel | None = None) -> VerifyResult:
     """Verify one backup; write the result into its manifest (``record``).
 
     Raises :class:`VerificationFailedError` when the backup is damaged or does not restore
-    to what the manifest says; other errors (no server, no tool) leave the manifest alone.
+    to what the manifest says; other errors (no server, no tool, ``cancel`` set) leave the
+    manifest alone.
     """
+    with stopped_as(cancel, "the verification"):
+        return _verify(storage, backup_id, database_url, quick, options, progress, record, cancel)
+
+
+def _verify(storage: Storage, backup_id: str, database_url: str | DatabaseURL | None, quick: bool,
+            options: RestoreOptions | None, progress: ProgressCallback | None, record: bool,
+            cancel: Cancel | None) -> VerifyResult:
     from .tools import sweep_stale_private
 
     sweep_stale_private()
@@ -73,7 +77,7 @@ def verify_backup(storage: Storage, backup_id: str, *, database_url: str | Datab
     options.single_transaction = True
     mode = "quick" if quick else "full"
     url = None if quick else _server_url(manifest, database_url)
-    module = _module_for(manifest.dialect)
+    dialect = dialect_named(manifest.dialect, url, progress=progress, cancel=cancel)
     started_at = format_time(utc_now())
     start = time.monotonic()
     checks: list[str] = []
@@ -83,10 +87,11 @@ def verify_backup(storage: Storage, backup_id: str, *, database_url: str | Datab
     restored_dirty: bool | None = None
     failed_file: str | None = None
     try:
-        if quick:
-            checks = module.quick_check(storage, manifest, options, progress)
+        verified = dialect.verify(storage, manifest, options, quick=quick)
+        if verified.inspection is None:
+            checks = verified.checks
         else:
-            inspection = module.verify_full(storage, manifest, url, options, progress)
+            inspection = verified.inspection
             checks = [f"sha256 of {len(manifest.files)} file(s)", *inspection.checks]
             restored_version, restored_dirty = inspection.version, inspection.dirty
             problems, mismatches = compare(manifest, inspection)
@@ -130,18 +135,4 @@ def verify_backup(storage: Storage, backup_id: str, *, database_url: str | Datab
                      **({"file": failed_file} if failed_file else {})},
         )
     return VerifyResult(backup_id, True, mode, verification)
-
-
-def _module_for(dialect: str) -> Any:
-    if dialect == "postgres":
-        from . import postgres
-
-        return postgres
-    if dialect == "sqlite":
-        from . import sqlite
-
-        return sqlite
-    from . import mysql
-
-    return mysql
 

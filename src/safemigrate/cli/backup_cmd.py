@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import RunInterruptedError, UsageError
+from ..backup.progress import BackupEvent, CancelToken, InfoEvent, WarningEvent, stopped_as
+from ..errors import UsageError
 from .options import Settings, global_options, settings_of
 
 __all__ = ["backup"]
@@ -96,7 +97,8 @@ def _size(n: float) -> str:
 
 
 class _Progress:
-    """Bytes and rate on stderr: one updating line on a terminal, a line every few seconds otherwise."""
+    """The renderer of a backup run's events on stderr: steps and warnings as lines; bytes and rate
+    as one updating line on a terminal, a line every few seconds otherwise."""
 
     def __init__(self, settings: Settings) -> None:
         self.out = settings.output
@@ -104,7 +106,16 @@ class _Progress:
         self.last_line = 0.0
         self.width = 0
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: BackupEvent) -> None:
+        if isinstance(event, InfoEvent | WarningEvent):
+            if self.tty and self.width:  # end the updating progress line first
+                self.out.stderr.write("\n")
+                self.width = 0
+            if isinstance(event, InfoEvent):
+                self.out.progress(event.message)
+            else:
+                self.out.warn(event.message)
+            return
         if self.out.json:
             return
         total = f" of {_size(event.total)}" if event.total else ""
@@ -122,27 +133,26 @@ class _Progress:
 
 
 @contextlib.contextmanager
-def _interruptible(what: str) -> Iterator[None]:
-    """SIGINT/SIGTERM stop the command cleanly: children are killed, partial files and scratch
-    databases removed, and nothing incomplete is listed."""
+def _interruptible(what: str) -> Iterator[CancelToken]:
+    """SIGINT/SIGTERM stop the command cleanly: the handler only sets the cancel token handed to
+    the library, which kills its children, removes partial files and scratch databases, lists
+    nothing incomplete and raises RunInterruptedError (exit status 128 + the signal's number)."""
+    cancel = CancelToken()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):  # let the clean-up finish
-            signal.signal(sig, signal.SIG_IGN)
-        name = signal.Signals(signum).name
-        raise RunInterruptedError(f"{name} received: {what} stopped; nothing incomplete was kept",
-                                  signal_number=signum, hint="run the command again when ready")
+        cancel.cancel(signum)  # a second signal changes nothing: the clean-up is under way
 
     if sys.platform == "win32":  # pragma: no cover
-        yield
+        yield cancel
         return
     try:
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals alone
-        yield
+        yield cancel
         return
     try:
-        yield
+        with stopped_as(cancel, what):
+            yield cancel
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -181,6 +191,8 @@ def backup() -> None:
               show_default=True,
               help="auto: pg_dump's own zstd if it has it, else an uncompressed dump streamed through "
               "multi-threaded zstd; gzip: pg_dump's default (slow).")
+@click.option("--dump-format", "dump_format", type=click.Choice(["custom", "directory"]), default=None,
+              help="PostgreSQL dump format: custom (default, one file) or directory (allows --jobs).")
 @click.option("--level", type=click.IntRange(min=0, max=22), default=None, help="Compression level.")
 @click.option("--pg-bin-dir", metavar="DIR", default=None,
               help="Folder holding pg_dump/pg_restore. Default: $SAFEMIGRATE_PG_BIN_DIR, else PATH, "
@@ -194,34 +206,43 @@ def backup() -> None:
 @click.option("--verify-quick", "verify_mode", flag_value="quick", help="Quick-verify right after.")
 @click.pass_context
 def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
-               jobs: int, compression: str, level: int | None, pg_bin_dir: str | None,
+               jobs: int, compression: str, dump_format: str | None, level: int | None, pg_bin_dir: str | None,
                no_check: bool, label: str | None, pin: bool, verify_mode: str | None) -> None:
     """Back up the database of --database (or $DATABASE_URL)."""
-    dump_format = ctx.meta.get("safemigrate.dump_format", "custom")
     from ..backup import CreateOptions, RestoreOptions, create_backup, verify_backup
     from ..urls import parse_database_url
 
     settings = settings_of(ctx)
+    legacy = ctx.meta.get("safemigrate.dump_format")
+    if legacy is not None:
+        if dump_format is not None and dump_format != legacy:
+            raise UsageError(f"--dump-format {dump_format} and --format {legacy} disagree",
+                             hint="drop --format (deprecated for the dump format) and keep --dump-format")
+        settings.output.warn(f"--format {legacy} is deprecated for the dump format: use --dump-format "
+                             f"{legacy} (--format is the output format, text|json)")
+    dump_format = dump_format or legacy or "custom"
     url = parse_database_url(settings.database_url())
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
     if jobs > 1 and dump_format != "directory":
-        raise UsageError("--jobs needs --format directory", hint="add --format directory")
+        # The old spelling stays in the message: scripts and tests grep for "--format directory".
+        raise UsageError("--jobs needs --dump-format directory (or the deprecated --format directory)",
+                         hint="add --dump-format directory")
     options = CreateOptions(format=dump_format, jobs=jobs, compression=compression,  # type: ignore[arg-type]
                             level=level, pg_bin_dir=pg_bin_dir, check_stream=not no_check, label=label,
                             pin=pin)
     progress = _Progress(settings)
     settings.output.progress(f"backing up {url.redacted()} to {storage.location}")
-    with _interruptible("the backup"):
-        manifest = create_backup(url, storage, options, progress)
+    with _interruptible("the backup") as cancel:
+        manifest = create_backup(url, storage, options, progress, cancel=cancel)
     for warning in manifest.extra.get("warnings", []):
         settings.output.warn(str(warning))
     data: dict[str, Any] = {"ok": True, "storage": storage.location, "backup": manifest.to_dict()}
     text = f"created backup {_describe(manifest)} in {storage.location}"
     if verify_mode:
-        with _interruptible("the verification"):
+        with _interruptible("the verification") as cancel:
             result = verify_backup(storage, manifest.id, database_url=url, quick=verify_mode == "quick",
                                    options=RestoreOptions(pg_bin_dir=pg_bin_dir, work_dir=work_dir),
-                                   progress=progress)
+                                   progress=progress, cancel=cancel)
         data["verification"] = result.to_dict()
         data["backup"] = storage.read_manifest(manifest.id).to_dict()
         text += f"\nverified ({result.mode}): " + "; ".join(result.verification.checks)
@@ -229,7 +250,8 @@ def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
 
 
 def _format_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    """--format custom|directory is the dump format; --format text|json the output format."""
+    """--format text|json is the output format; --format custom|directory the deprecated spelling of
+    --dump-format (create_cmd warns about it)."""
     if value is None:
         return
     if value in ("text", "json"):
@@ -240,12 +262,13 @@ def _format_option(ctx: click.Context, _param: click.Parameter, value: str | Non
         ctx.meta["safemigrate.dump_format"] = value
 
 
-# create's --format names the dump format (custom|directory) and still accepts text|json.
+# create's --format is the global output format (text|json) and still accepts the dump formats
+# (custom|directory), its meaning before --dump-format: deprecated, with a warning.
 create_cmd.params = [p for p in create_cmd.params if p.name != "format"]
 create_cmd.params.append(click.Option(
-    ["--format", "dump_format_option"], type=click.Choice(["custom", "directory", "text", "json"]),
+    ["--format", "dump_format_option"], type=click.Choice(["text", "json", "custom", "directory"]),
     default=None, expose_value=False, callback=_format_option,
-    help="Dump format: custom (default) or directory (allows --jobs); text|json: output format."))
+    help="Output format: text or json. (custom|directory: deprecated spelling of --dump-format.)"))
 
 
 @backup.command("list")
@@ -272,9 +295,9 @@ def list_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | No
     damaged: dict[str, str] = {}
     checked_now: set[str] = set()
     if check:
-        with _interruptible("the check"):
+        with _interruptible("the check") as cancel:
             for m in backups:
-                problem = check_files(storage, m)
+                problem = check_files(storage, m, cancel=cancel)
                 checked_now.add(m.id)
                 if problem is not None:
                     damaged[m.id] = problem
@@ -365,12 +388,12 @@ def verify_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
 
     settings = settings_of(ctx)
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
-    with _interruptible("the verification"):
+    with _interruptible("the verification") as cancel:
         result = verify_backup(storage, _resolve_id(storage, backup_id, _selector(settings, database_name)),
                                database_url=settings.database_url(), quick=quick,
                                options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner,
                                                       work_dir=work_dir),
-                               progress=_Progress(settings))
+                               progress=_Progress(settings), cancel=cancel)
     settings.output.result({"ok": True, **result.to_dict()},
                            f"backup {result.backup_id} verified ({result.mode}) in "
                            f"{result.verification.duration_s:.1f}s: " + "; ".join(result.verification.checks))
@@ -419,11 +442,10 @@ def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str |
         if not confirmed:
             raise UsageError("not confirmed: nothing was restored")
     options = RestoreOptions(pg_bin_dir=pg_bin_dir, jobs=jobs, no_owner=no_owner, work_dir=work_dir)
-    with _interruptible("the restore"):
+    with _interruptible("the restore") as cancel:
         result = restore_backup(storage, backup_id, url, target=target, replace=replace,
                                 confirmed=confirmed, options=options, progress=_Progress(settings),
-                                info=settings.output.progress, warn=settings.output.warn,
-                                from_database=from_database)
+                                from_database=from_database, cancel=cancel)
     text = (f"backup {result.backup_id} restored into {result.target_url} in {result.duration_s:.1f}s"
             + (f"; the previous state is backup {result.pre_restore_backup}" if result.pre_restore_backup
                else "") + "\n" + "\n".join(result.checks))
@@ -458,8 +480,9 @@ def prune_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | N
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
     policy = Policy(daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly, timezone=timezone,
                     within=parse_duration(keep_within))
-    with _interruptible("the prune"):
-        result = prune(storage, policy, dry_run=dry_run, selector=_selector(settings, database_name))
+    with _interruptible("the prune") as cancel:
+        result = prune(storage, policy, dry_run=dry_run, selector=_selector(settings, database_name),
+                       cancel=cancel)
     for backup_id, why in result.damaged.items():
         settings.output.warn(f"{backup_id} is damaged (its files no longer match its manifest), now marked "
                              f"failed and no longer counted as verified: {why}")

@@ -1,314 +1,32 @@
-"""Where backups live: a local folder (default ``./backups``) or S3 / any S3-compatible store.
-
-Layout, the same in both: ``<root>/<backup id>/<data files>`` and ``<root>/<backup id>/manifest.json``.
-A backup is listed only when its manifest exists, and the manifest is written last.
-
-Local: data is written into ``<root>/<id>.partial/``; the manifest is written into it
-atomically (temporary file, fsync, rename), then the folder is renamed to ``<root>/<id>``.
-S3: the dump is staged in a private local folder, each file is uploaded (multipart from the
-file, a few parts in memory at a time, the upload aborted on any failure), then the manifest;
-a failed upload deletes what it had written. Nothing is ever overwritten but the manifest of
-a backup whose data is already complete (to record verification and pinning).
-"""
+"""``s3://bucket/prefix`` on AWS S3 or any S3-compatible store: staged locally, uploaded, manifest last."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import tempfile
 import threading
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import SafemigrateError, UsageError
-from ..redact import redact_text
-from .manifest import MANIFEST_NAME, Manifest, ManifestError, valid_backup_id
-from .progress import Meter, ProgressCallback
+from ...errors import BackupNotFoundError, SafemigrateError, StorageError, UsageError
+from ...redact import redact_text
+from ..manifest import MANIFEST_NAME, Manifest, ManifestError, valid_backup_id
+from ..progress import Cancel, Meter, ProgressCallback
+from . import (
+    S3_ENDPOINT_ENV,
+    Listing,
+    Staging,
+    Storage,
+    os_error_message,
+    walk_files,
+    work_root,
+)
 
-__all__ = [
-    "DEFAULT_LOCATION",
-    "S3_ENDPOINT_ENV",
-    "STORAGE_ENV",
-    "BackupNotFoundError",
-    "Listing",
-    "LocalStorage",
-    "S3Storage",
-    "Staging",
-    "Storage",
-    "StorageError",
-    "open_storage",
-]
-
-DEFAULT_LOCATION = "./backups"
-STORAGE_ENV = "SAFEMIGRATE_BACKUP_STORAGE"
-S3_ENDPOINT_ENV = "SAFEMIGRATE_S3_ENDPOINT_URL"
-WORK_DIR_ENV = "SAFEMIGRATE_WORK_DIR"
-PARTIAL_SUFFIX = ".partial"
-
-
-class StorageError(SafemigrateError):
-    """The backup storage could not be read or written."""
-
-    code = "storage"
-
-
-class BackupNotFoundError(SafemigrateError):
-    code = "not_found"
-
-
-@dataclass
-class Staging:
-    """Where a new backup's files are written before they are committed."""
-
-    backup_id: str
-    dir: Path
-    cleanup: bool  # remove ``dir`` when done (S3 staging); local staging is renamed instead
-
-
-@dataclass
-class Listing:
-    backups: list[Manifest] = field(default_factory=list)
-    incomplete: list[str] = field(default_factory=list)  # data without a manifest: never restorable
-    broken: dict[str, str] = field(default_factory=dict)  # id -> why its manifest can't be read
-
-
-def fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_file_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (mode 0600) through a temporary file, fsync and rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_dir(path.parent)
-
-
-def os_error_message(exc: OSError, what: str) -> StorageError:
-    if exc.errno == errno.ENOSPC:
-        return StorageError(f"no space left on the device while {what}",
-                            hint="free space or choose another place with --to DIR|s3://bucket/prefix "
-                            "(or --work-dir DIR for the S3 staging folder), then run the command again")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return StorageError(f"permission denied while {what}: {exc.strerror}",
-                            hint="check the folder's owner and permissions, or choose another with --to")
-    if exc.errno == errno.EFBIG:
-        return StorageError(f"file too large while {what} (the file size limit was reached)",
-                            hint="raise the file size limit (ulimit -f) or choose another place with --to")
-    return StorageError(f"{what} failed: {exc.strerror or exc}",
-                        hint="check the storage location and run the command again")
-
-
-class Storage(ABC):
-    """A place that holds backups."""
-
-    location: str
-
-    def __str__(self) -> str:
-        return self.location
-
-    @abstractmethod
-    def listing(self) -> Listing: ...
-
-    @abstractmethod
-    def read_manifest(self, backup_id: str) -> Manifest: ...
-
-    @abstractmethod
-    def update_manifest(self, manifest: Manifest) -> None:
-        """Rewrite the manifest of a complete backup (verification results, pinning)."""
-
-    @abstractmethod
-    def delete(self, backup_id: str) -> None:
-        """Delete a backup: its manifest first, so a half-deleted backup is never listed."""
-
-    @abstractmethod
-    def open_file(self, backup_id: str, name: str) -> contextlib.AbstractContextManager[IO[bytes]]:
-        """Stream one stored file."""
-
-    @abstractmethod
-    def local_dir(self, backup_id: str) -> Path | None:
-        """The backup's folder on this machine, if the storage is local."""
-
-    @abstractmethod
-    def begin(self, backup_id: str) -> Staging: ...
-
-    @abstractmethod
-    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None) -> None: ...
-
-    @abstractmethod
-    def abort(self, staging: Staging) -> None: ...
-
-    def backups(self) -> list[Manifest]:
-        return self.listing().backups
-
-    def check_id(self, backup_id: str) -> None:
-        if not valid_backup_id(backup_id):
-            raise UsageError(
-                f"{backup_id!r} is not a backup id",
-                hint=f"run safemigrate backup list --to {self.location} to see the ids",
-            )
-
-    def not_found(self, backup_id: str) -> BackupNotFoundError:
-        return BackupNotFoundError(
-            f"no complete backup {backup_id!r} in {self.location}",
-            hint=f"run safemigrate backup list --to {self.location} to see the backups there",
-        )
-
-
-def _work_root(work_dir: str | None) -> str:
-    return work_dir or os.environ.get(WORK_DIR_ENV) or tempfile.gettempdir()
-
-
-class LocalStorage(Storage):
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
-        self.location = str(root)
-
-    def _dir(self, backup_id: str) -> Path:
-        self.check_id(backup_id)
-        return self.root / backup_id
-
-    def listing(self) -> Listing:
-        result = Listing()
-        if not self.root.exists():
-            return result
-        if not self.root.is_dir():
-            raise StorageError(f"backup location {self.location} is not a folder",
-                               hint="pass --to DIR naming a folder, or s3://bucket/prefix")
-        try:
-            entries = sorted(self.root.iterdir())
-        except OSError as exc:
-            raise os_error_message(exc, f"listing {self.location}") from None
-        for entry in entries:
-            if not entry.is_dir() or entry.name.startswith("."):
-                continue
-            if entry.name.endswith(PARTIAL_SUFFIX):
-                result.incomplete.append(entry.name)
-                continue
-            if not valid_backup_id(entry.name):
-                continue
-            manifest_path = entry / MANIFEST_NAME
-            if not manifest_path.exists():
-                result.incomplete.append(entry.name)
-                continue
-            try:
-                result.backups.append(self._load(entry.name))
-            except SafemigrateError as exc:
-                result.broken[entry.name] = exc.message
-        result.backups.sort(key=lambda m: (m.created_at, m.id))
-        return result
-
-    def _load(self, backup_id: str) -> Manifest:
-        path = self._dir(backup_id) / MANIFEST_NAME
-        try:
-            text = path.read_bytes()
-        except FileNotFoundError:
-            raise self.not_found(backup_id) from None
-        except OSError as exc:
-            raise os_error_message(exc, f"reading {path}") from None
-        manifest = Manifest.from_json(text, str(path))
-        if manifest.id != backup_id:
-            raise ManifestError(f"{path} describes backup {manifest.id!r}, not {backup_id!r}",
-                                hint="the folder was renamed or copied by hand; do not trust it")
-        return manifest
-
-    def read_manifest(self, backup_id: str) -> Manifest:
-        return self._load(backup_id)
-
-    def update_manifest(self, manifest: Manifest) -> None:
-        folder = self._dir(manifest.id)
-        if not (folder / MANIFEST_NAME).exists():
-            raise self.not_found(manifest.id)
-        try:
-            write_file_atomic(folder / MANIFEST_NAME, manifest.to_json().encode())
-        except OSError as exc:
-            raise os_error_message(exc, f"writing the manifest of {manifest.id}") from None
-
-    def delete(self, backup_id: str) -> None:
-        folder = self._dir(backup_id)
-        try:
-            (folder / MANIFEST_NAME).unlink(missing_ok=True)
-            fsync_dir(folder)
-            shutil.rmtree(folder)
-        except OSError as exc:
-            raise os_error_message(exc, f"deleting backup {backup_id}") from None
-
-    @contextlib.contextmanager
-    def open_file(self, backup_id: str, name: str) -> Iterator[IO[bytes]]:
-        path = self._dir(backup_id) / name
-        try:
-            handle = open(path, "rb")  # noqa: SIM115 - yielded
-        except FileNotFoundError:
-            raise StorageError(f"file {name} of backup {backup_id} is missing from {self.location}",
-                               hint="the backup is damaged; use another one (safemigrate backup list)",
-                               details={"file": name}) from None
-        except OSError as exc:
-            raise os_error_message(exc, f"opening {path}") from None
-        with handle:
-            yield handle
-
-    def local_dir(self, backup_id: str) -> Path | None:
-        return self._dir(backup_id)
-
-    def begin(self, backup_id: str) -> Staging:
-        final = self._dir(backup_id)
-        partial = self.root / (backup_id + PARTIAL_SUFFIX)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if final.exists():
-                raise StorageError(f"backup {backup_id} already exists in {self.location}; "
-                                   "backups are never overwritten",
-                                   hint="run the command again (a new id is chosen)")
-            partial.mkdir(mode=0o700)
-        except OSError as exc:
-            raise os_error_message(exc, f"creating {partial}") from None
-        return Staging(backup_id, partial, cleanup=False)
-
-    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None) -> None:
-        final = self._dir(staging.backup_id)
-        try:
-            for name in _walk_files(staging.dir):
-                with open(staging.dir / name, "rb") as handle:
-                    os.fsync(handle.fileno())
-            write_file_atomic(staging.dir / MANIFEST_NAME, manifest.to_json().encode())
-            if final.exists():
-                raise StorageError(f"backup {staging.backup_id} appeared in {self.location} meanwhile; "
-                                   "backups are never overwritten")
-            os.rename(staging.dir, final)
-            fsync_dir(self.root)
-        except OSError as exc:
-            raise os_error_message(exc, f"writing backup {staging.backup_id} to {self.location}") from None
-
-    def abort(self, staging: Staging) -> None:
-        shutil.rmtree(staging.dir, ignore_errors=True)
-
-
-def _walk_files(folder: Path) -> list[str]:
-    names: list[str] = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            names.append(path.relative_to(folder).as_posix())
-    return names
+__all__ = ["S3Storage"]
 
 
 class S3Storage(Storage):
@@ -328,7 +46,7 @@ class S3Storage(Storage):
         self.prefix = prefix.strip("/")
         self.location = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         self.endpoint_url = endpoint_url or os.environ.get(S3_ENDPOINT_ENV) or None
-        self.work_dir = _work_root(work_dir)
+        self.work_dir = work_root(work_dir)
         self._client = client
 
     # -- boto3 ---------------------------------------------------------------------
@@ -500,10 +218,11 @@ class S3Storage(Storage):
             raise os_error_message(exc, f"creating a staging folder in {self.work_dir}") from None
         return Staging(backup_id, folder, cleanup=True)
 
-    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None) -> None:
-        names = _walk_files(staging.dir)
+    def commit(self, staging: Staging, manifest: Manifest, progress: ProgressCallback | None,
+               cancel: Cancel | None = None) -> None:
+        names = walk_files(staging.dir)
         total = sum((staging.dir / n).stat().st_size for n in names)
-        meter = Meter("upload", progress, total)
+        meter = Meter("upload", progress, total, cancel=cancel)
         uploaded: list[str] = []
         digests = {f.name: f.sha256 for f in manifest.files}
         try:
@@ -665,14 +384,3 @@ class _S3Reader:
         self.body.close()
 
 
-def open_storage(location: str | None = None, *, s3_endpoint_url: str | None = None,
-                 work_dir: str | None = None) -> Storage:
-    """``DIR`` or ``s3://bucket/prefix``; default $SAFEMIGRATE_BACKUP_STORAGE, else ./backups."""
-    where = location or os.environ.get(STORAGE_ENV) or DEFAULT_LOCATION
-    if where.startswith("s3://"):
-        return S3Storage(where, endpoint_url=s3_endpoint_url, work_dir=work_dir)
-    if "://" in where:
-        scheme = where.split("://", 1)[0]
-        raise UsageError(f"unsupported backup location {redact_text(where)!r} ({scheme}://)",
-                         hint="use a local folder (--to ./backups) or S3 (--to s3://bucket/prefix)")
-    return LocalStorage(where)
