@@ -63,7 +63,11 @@ class Settings:
     output: Output = field(default_factory=Output)
 
     def database_url(self) -> str | None:
-        return self.database or os.environ.get("DATABASE_URL") or None
+        """-database, else $DATABASE_URL; its password is registered for masking before anyone parses it."""
+        url = self.database or os.environ.get("DATABASE_URL") or None
+        if url:
+            _remember_password(self, url)
+        return url
 
     def migrations_dir(self) -> str:
         return parse_source_url(self.source, self.path, default="migrations")
@@ -87,11 +91,6 @@ def store_option(settings: Settings, name: str, value: Any) -> None:
 
 
 def _remember_password(settings: Settings, url: str) -> None:
-    from urllib.parse import unquote, urlsplit
+    from ..redact import url_secrets
 
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if password:
-        settings.output.secrets.update({password, unquote(password)})
+    settings.output.secrets.update(url_secrets(url))
