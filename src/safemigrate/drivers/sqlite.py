@@ -181,12 +181,19 @@ class SqliteDriver(Driver):
         if not isinstance(exc, sqlite3.Error):
             return None
         code = getattr(exc, "sqlite_errorname", None)
-        hint = None
+        message = str(exc)
         if code is not None and code.startswith("SQLITE_READONLY"):
-            hint = ("the database was opened read-only (mode=ro or immutable=1 in the file: URI, or "
-                    "the file or its folder is not writable): remove that from the URL, or fix the "
-                    "permissions, to let migrations write")
-        return DbErrorInfo(message=str(exc), code=code, hint=hint)
+            # Said in the message itself: every report that shows the error shows why.
+            message += f" ({self._read_only_reason()})"
+        return DbErrorInfo(message=message, code=code)
+
+    def _read_only_reason(self) -> str:
+        query = self.path.partition("?")[2]
+        given = [part for part in query.split("&") if part in ("mode=ro", "immutable=1")]
+        if given:
+            return (f"the URL opens it read-only with {' and '.join(given)}: remove that from the "
+                    "file: URI to let migrations write")
+        return "the file or its folder is not writable by this user: fix the permissions"
 
     # -- locking ---------------------------------------------------------------
     def lock_path(self) -> Path | None:
