@@ -9,10 +9,16 @@ carry small timeouts so each test ends in a few seconds.
 
 from __future__ import annotations
 
+import re
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+if TYPE_CHECKING:
+    from safemigrate.drivers.mysql import MysqlDriver
 
 from support import CANARY_PASSWORD, run_cli, run_cli_process, write_migrations
 from tcp_peers import FrozenProxy, SilentServer
@@ -164,3 +170,51 @@ def test_mariadb_connecting_is_bounded_by_default_and_keeps_long_statements(mysq
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
     finally:
         driver.close()
+
+
+def _mysql_driver_via_proxy(mysql_url: str, proxy: FrozenProxy, patience: float) -> MysqlDriver:
+    from safemigrate.drivers.mysql import MysqlDriver
+    from safemigrate.urls import parse_database_url
+
+    driver = MysqlDriver(parse_database_url(_mysql_via(mysql_url, proxy.port, "timeout=2s")))
+    driver.dead_peer_seconds = patience  # the default is 25 s; the mechanism is the same
+    return driver
+
+
+def test_mariadb_frozen_connection_without_readtimeout_is_cut_by_the_watchdog(mysql_url: str) -> None:
+    from safemigrate.errors import DatabaseError
+
+    with FrozenProxy(_mysql_port(mysql_url), freeze_on=b"schema_migrations") as proxy:
+        driver = _mysql_driver_via_proxy(mysql_url, proxy, 1.0)
+        driver.connect()
+        outcome: list[BaseException | None] = []
+
+        def read() -> None:
+            try:
+                driver.read_version()
+                outcome.append(None)
+            except BaseException as exc:  # handed to the test thread
+                outcome.append(exc)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(HANG_GUARD)
+        try:
+            assert outcome, "read_version() still hangs on the frozen connection"
+            error = outcome[0]
+            assert isinstance(error, DatabaseError) and re.search(r"read timeout: .* frozen", str(error))
+        finally:
+            if not outcome:
+                proxy.close()  # ends the hung read, so that closing the driver cannot block too
+                reader.join(HANG_GUARD)
+            driver.close()
+
+
+def test_mariadb_long_statement_outlives_the_watchdog(mysql_url: str) -> None:
+    with FrozenProxy(_mysql_port(mysql_url), freeze_on=b"\x00never\x00") as proxy:
+        driver = _mysql_driver_via_proxy(mysql_url, proxy, 1.0)
+        driver.connect()
+        try:
+            assert driver.query("SELECT SLEEP(3)") == [(0,)]
+        finally:
+            driver.close()

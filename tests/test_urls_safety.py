@@ -54,7 +54,9 @@ def test_url_that_names_no_server_is_refused_before_connecting(folder: Path, url
 
 def test_url_with_a_host_parameter_names_its_server(pg_url: str, folder: Path) -> None:
     parts = urlsplit(pg_url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 5432
+    if not parts.hostname:
+        pytest.skip("the PostgreSQL server under test listens on a socket (its URL has host= already)")
+    host, port = parts.hostname, parts.port or 5432
     url = urlunsplit(parts._replace(netloc=f"{parts.username}@", query=f"host={host}&port={port}&sslmode=disable"))
     assert run_cli("-path", str(folder), "-database", url, "up").exit_code == 0
 

@@ -322,6 +322,7 @@ class MysqlDriver(Driver):
         self._read_timeout: float | None = self._kwargs.pop("read_timeout", None)
         self._write_timeout: float | None = self._kwargs.pop("write_timeout", None)
         self._watchdog: Watchdog | None = None
+        self.dead_peer_seconds = DEAD_PEER_SECONDS
         self._server_address = ""
         self._server_name = ""
         self._current_database = ""
@@ -572,7 +573,7 @@ class MysqlDriver(Driver):
             timer.start()
         watchdog = self._watchdog
         try:
-            with watchdog.watch(DEAD_PEER_SECONDS, self._server_still_working) if watchdog \
+            with watchdog.watch(self.dead_peer_seconds, self._server_still_working) if watchdog \
                     else contextlib.nullcontext(), self.conn.cursor() as cursor:
                 cursor.execute(sql, tuple(params) if params is not None else None)
                 return [tuple(row) for row in cursor.fetchall()] if fetch else []
