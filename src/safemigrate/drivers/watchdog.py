@@ -26,6 +26,7 @@ from contextlib import contextmanager
 __all__ = ["Watchdog", "shutdown_socket"]
 
 Probe = Callable[[], bool]
+_ANSWER_IN_FLIGHT = 1.0  # seconds an answer the server already sent may take to arrive
 
 
 def shutdown_socket(fd: int) -> None:
@@ -114,6 +115,10 @@ class Watchdog:
                 time.sleep(min(max(patience, 0.2) / 4, 1.0))
                 continue
             alive = probe is not None and _bounded(probe, self._probe_budget)
+            if not alive and probe is not None:
+                # The server may have just finished and its answer be on the way: give it a
+                # moment to arrive before calling the connection frozen.
+                time.sleep(_ANSWER_IN_FLIGHT)
             with self._lock:
                 if self._armed_at is None or self._round != round_:
                     continue  # the answer came while we were asking
