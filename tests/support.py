@@ -19,6 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 CANARY_PASSWORD = "Canary-Pa55w0rd-7f3a"
+# The canary and the pieces of it a URL parser could cut out and quote: none may be printed.
+CANARY_PIECES = (CANARY_PASSWORD, "Pa55w0rd")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -51,6 +53,22 @@ def with_password(url: str, password: str = CANARY_PASSWORD) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:{password}@{hostport}"))
 
 
+# URLs no parser reads as meant, each with the canary where a password goes: every error
+# about them must be clear and must not show the canary (or a piece of it).
+MALFORMED_URLS: tuple[str, ...] = (
+    f"postgres:{CANARY_PASSWORD}@127.0.0.1/db",  # no scheme separator
+    f"postgres://u:{CANARY_PASSWORD}/x@127.0.0.1/db",  # raw / in the password
+    f"postgres://u:{CANARY_PASSWORD}@x@127.0.0.1:notaport/db",  # raw @ in the password, bad port
+    f"postgres://u:{CANARY_PASSWORD}#x@127.0.0.1/db",  # raw # in the password
+    f"postgres://u:{CANARY_PASSWORD}%zz@127.0.0.1/db",  # bad percent-encoding
+    f"postgres://u:{CANARY_PASSWORD}@[::1/db",  # unclosed IPv6 bracket
+    f"postgres://u:{CANARY_PASSWORD}@/db",  # user info, empty host
+    f"mysql://u:{CANARY_PASSWORD}@tcp(127.0.0.1:x)/db",  # bad port, DSN form
+    f"mysql://u:{CANARY_PASSWORD}@/db",  # user info, no address
+    f"mysql://u:{CANARY_PASSWORD}/x@127.0.0.1/db",  # raw / in the password, URL form
+)
+
+
 def unique_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
@@ -72,8 +90,10 @@ class CliResult:
 
 
 def assert_no_secret(*texts: str) -> None:
+    """No canary, and no recognisable piece of it (a parser may cut a password at / @ # :)."""
     for text in texts:
-        assert CANARY_PASSWORD not in text, f"password leaked into output:\n{text}"
+        for piece in CANARY_PIECES:
+            assert piece not in text, f"password leaked into output:\n{text}"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None,
@@ -104,6 +124,13 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = N
     result = CliResult(code, out.getvalue(), err.getvalue())
     assert_no_secret(result.stdout, result.stderr)
     return result
+
+
+def run_cli_with_env_url(url: str, *args: str, cwd: Path | None = None) -> CliResult:
+    """Run the CLI with the database URL only in $DATABASE_URL (never on the command line)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["DATABASE_URL"] = url
+    return run_cli(*args, env=env, cwd=cwd)
 
 
 def run_cli_process(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,

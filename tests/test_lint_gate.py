@@ -118,4 +118,5 @@ def test_no_lint_skips_the_check_and_refuses_to_be_combined_with_strict(sqlite_u
     both = run_cli("-path", str(folder), "-database", sqlite_url, "up", "--strict", "--no-lint")
     assert both.exit_code == 2 and "contradict" in both.stderr
     result = run_cli("-path", str(folder), "-database", sqlite_url, "up", "--no-lint")
-    assert result.exit_code == 0 and "lint" not in result.stderr
+    # (the "connected to" line names the database file, whose folder is named after this test)
+    assert result.exit_code == 0 and "lint:" not in result.stderr and "drop-column" not in result.stderr

@@ -10,23 +10,31 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["MASK", "redact_text", "redact_url"]
+__all__ = ["MASK", "redact_text", "redact_url", "url_secrets"]
 
 MASK = "xxxxx"
 
 # A URL-like token: scheme "://" then everything up to whitespace or a quote.
 _URL_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
-# key=value secrets in DSNs, query strings and environment dumps.
+# key=value secrets in DSNs, query strings and environment dumps. MariaDB's own words
+# "(using password: YES)" / "(using password: NO)" are not a secret and stay readable.
 _KEY_VALUE_SECRET = re.compile(
     r"(?i)\b(password|passwd|pwd|pgpassword|mysql_pwd|secret_access_key|aws_secret_access_key)"
-    r"(\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s&;,'\"]+)"
+    r"(\s*[=:]\s*)(?!(?:YES|NO)\))('[^']*'|\"[^\"]*\"|[^\s&;,'\"]+)"
 )
+# Characters that end a URL part: a password holding one is read in pieces by URL parsers,
+# and a piece may then appear in their error messages.
+_URL_DELIMITERS = re.compile(r"[/#?@\[\]]")
 
 
 def redact_url(url: str) -> str:
     """Return ``url`` with any password replaced by ``xxxxx``; never raises."""
     scheme_end = url.find("://")
     if scheme_end < 0:
+        at = url.rfind("@")
+        if at >= 0 and not any(ch.isspace() for ch in url):
+            # No scheme (postgres:pass@host/db): everything before the last @ may be the password.
+            return MASK + url[at:]
         return _KEY_VALUE_SECRET.sub(lambda m: m.group(1) + m.group(2) + MASK, url)
     head, rest = url[: scheme_end + 3], url[scheme_end + 3 :]
     at = rest.rfind("@")
@@ -36,6 +44,30 @@ def redact_url(url: str) -> str:
         if colon >= 0:
             rest = userinfo[: colon + 1] + MASK + rest[at:]
     return head + _KEY_VALUE_SECRET.sub(lambda m: m.group(1) + m.group(2) + MASK, rest)
+
+
+def url_secrets(url: str) -> set[str]:
+    """Every text of ``url`` that may be its password, for verbatim masking; never raises.
+
+    Read without a URL parser, so that a URL no parser accepts (no scheme, a raw ``/``,
+    ``@`` or ``#`` in the password, bad percent-encoding) still gives its password:
+    the user-info runs up to the *last* ``@`` and the password from its first ``:``.
+    The decoded forms and the pieces a parser would cut the password into are included.
+    """
+    from urllib.parse import unquote, unquote_plus
+
+    rest = url.split("://", 1)[1] if "://" in url else url
+    at = rest.rfind("@")
+    if at < 0:
+        return set()
+    _user, colon, password = rest[:at].partition(":")
+    if not colon or not password:
+        return set()
+    found = {password, unquote(password), unquote_plus(password)}
+    for text in list(found):
+        found.update(_URL_DELIMITERS.split(text))
+        found.update(text.split(":"))
+    return {text for text in found if text}
 
 
 _SECRET_HINTS = ("://", "pass", "pwd", "secret")

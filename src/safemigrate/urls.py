@@ -7,13 +7,14 @@ the migration tool itself and are removed before connecting (golang-migrate's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .errors import UsageError
-from .redact import redact_url
+from .redact import redact_url, url_secrets
 
 __all__ = ["SCHEMES", "DatabaseURL", "Dialect", "parse_database_url", "parse_source_url"]
 
@@ -54,6 +55,11 @@ class DatabaseURL:
 
     def redacted(self) -> str:
         return redact_url(self.raw)
+
+    @property
+    def secrets(self) -> set[str]:
+        """Every text of the URL that may be its password (for verbatim masking)."""
+        return url_secrets(self.raw)
 
     @property
     def password(self) -> str | None:
@@ -98,39 +104,86 @@ class DatabaseURL:
             ) from None
 
 
+_PERCENT_HINT = "percent-encode special characters in the user name and password (@ is %40, / is %2F, : is %3A, # is %23, % is %25)"
+_SCHEME_TEXT = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]{0,30}$")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _malformed(why: str, hint: str = _PERCENT_HINT) -> UsageError:
+    # Never the URL's text: a password with a raw "/", "@" or "#" is cut into pieces that
+    # would show up in any quotation of the URL or of a parser's message.
+    return UsageError(f"malformed database URL: {why}", hint=hint)
+
+
+def _split(url: str, dialect: Dialect) -> SplitResult:
+    try:
+        split = urlsplit(url)
+        if dialect == "postgres":
+            _ = split.port  # validates the port
+    except ValueError as exc:
+        text = str(exc)
+        if "Port out of range" in text:
+            raise _malformed("the port is out of range (1-65535)") from None
+        if "Port" in text or "port" in text:
+            raise _malformed("the port is not a number") from None
+        if "IPv6" in text or "]" in text or "[" in text:
+            raise _malformed("an unclosed [ in the host") from None
+        raise _malformed("it cannot be read as a URL") from None
+    return split
+
+
+def _check_names_a_server(split: SplitResult, dialect: Dialect, query: Sequence[tuple[str, str]]) -> None:
+    """A URL that names no server would connect wherever libpq's defaults point: refuse it."""
+    if dialect != "postgres" or split.hostname:
+        return
+    if any(key in ("host", "hostaddr") and value for key, value in query):
+        return
+    what = "the user name is followed by an empty host" if "@" in split.netloc else "it names no host"
+    raise UsageError(
+        f"malformed database URL: {what}, so libpq would connect to its default server and "
+        "database (a local socket, the database named like the OS user) instead of the one you mean",
+        hint="name the server: postgres://user:password@HOST:5432/DBNAME, or for a socket "
+        "postgres://user@/DBNAME?host=/var/run/postgresql",
+    )
+
+
 def parse_database_url(url: str | None) -> DatabaseURL:
-    """Parse and validate a database URL; raise :class:`UsageError` with a next step if it is wrong."""
+    """Parse and validate a database URL; raise :class:`UsageError` with a next step if it is wrong.
+
+    No error quotes the URL: it may hold the password in pieces no redactor can find.
+    """
     if url is None or not url.strip():
         raise UsageError(
             "no database URL given",
             hint="pass -database URL (for example -database sqlite3://app.db) or set DATABASE_URL",
         )
     url = url.strip()
-    shown = redact_url(url)
     if "://" not in url:
         raise UsageError(
-            f"database URL {shown!r} has no scheme",
+            "the database URL has no scheme (driver://)",
             hint="write it as driver://..., for example postgres://user@host:5432/db or sqlite3://app.db",
         )
     scheme = url.split("://", 1)[0].lower()
     dialect = SCHEMES.get(scheme)
     if dialect is None:
+        shown = f" {scheme!r}" if _SCHEME_TEXT.match(scheme) else ""
         raise UsageError(
-            f"unsupported database URL scheme {scheme!r} in {shown!r}",
+            f"unsupported database URL scheme{shown}",
             hint="supported schemes: " + ", ".join(f"{s}://" for s in SCHEMES),
         )
-    try:
-        split = urlsplit(url)
-        if dialect == "postgres":
-            _ = split.port  # validates the port
-    except ValueError as exc:
-        raise UsageError(
-            f"malformed database URL {shown!r}: {redact_url(str(exc))}",
-            hint="percent-encode special characters in the user name and password (@ is %40, / is %2F, : is %3A)",
-        ) from None
+    if dialect != "sqlite" and "#" in url:
+        raise _malformed(
+            "it contains an unencoded '#', which ends a URL: the host and database after it "
+            "would be ignored and another database used",
+            hint="percent-encode # as %23 (in a password too)",
+        )
+    if dialect != "sqlite" and _BAD_PERCENT.search(url.split("?", 1)[0]):
+        raise _malformed("a '%' is not followed by two hexadecimal digits (bad percent-encoding)")
+    split = _split(url, dialect)
     pairs = parse_qsl(split.query, keep_blank_values=True)
     custom = {k: v for k, v in pairs if k.startswith("x-")}
     query = tuple((k, v) for k, v in pairs if not k.startswith("x-"))
+    _check_names_a_server(split, dialect, query)
     return DatabaseURL(raw=url, scheme=scheme, dialect=dialect, custom=custom, query=query, split=split)
 
 

@@ -30,6 +30,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     settings.output = Output(format="json" if as_json else "text")
     settings.format = settings.output.format
     out = settings.output
+    # Registered before any parsing, so no error (a malformed URL included) can show it.
+    settings.database_url()
     try:
         from .fast import parse_version_command, show_version
 

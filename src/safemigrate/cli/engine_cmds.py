@@ -91,15 +91,16 @@ def _move(settings: Settings, move: Callable[[Migrator], RunResult], *, dry_run:
           gate: LintGate | None = None, command: str = "up") -> None:
     """Open the migrator, run one move with progress and signal handling, render its result."""
     from .render import render_plan, render_run
-    from .runtime import CliReporter, event_log, handle_signals, open_migrator
+    from .runtime import CliReporter, announce_connection, event_log, handle_signals, open_migrator
 
     reporter = CliReporter(settings.output)
     migrator = open_migrator(settings, reporter=reporter, lint=gate)
     # Signals are handled from before connecting: one during the connect is honoured after it.
     with handle_signals(migrator, settings.output), migrator, event_log(settings, command, migrator):
+        extra = {} if dry_run else announce_connection(migrator, settings.output)
         result = move(migrator)
     reporter.close()
-    (render_plan if dry_run else render_run)(settings.output, result, gate.attach({}) if gate else {})
+    (render_plan if dry_run else render_run)(settings.output, result, gate.attach(extra) if gate else extra)
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -167,7 +168,7 @@ def goto(ctx: click.Context, words: tuple[str, ...], dry_run: bool, strict: bool
 @click.pass_context
 def force(ctx: click.Context, v: str | None) -> None:
     """Set version V without running a migration (clears the dirty flag; V may be -1)."""
-    from .runtime import open_migrator
+    from .runtime import announce_connection, open_migrator
 
     settings = settings_of(ctx)
     if v is None:
@@ -184,9 +185,10 @@ def force(ctx: click.Context, v: str | None) -> None:
 
     migrator = open_migrator(settings)
     with handle_signals(migrator, settings.output), migrator:
+        connected = announce_connection(migrator, settings.output)
         state = migrator.force(number)
     settings.output.result(
-        {"ok": True, "command": "force", "version": state.version, "dirty": state.dirty},
+        {"ok": True, "command": "force", "version": state.version, "dirty": state.dirty, **connected},
         f"forced version {state.describe()}" if state.version is not None else "forced version -1 (no version)",
     )
 
@@ -207,15 +209,16 @@ def version(ctx: click.Context) -> None:
 @click.pass_context
 def drop(ctx: click.Context, force_drop: bool) -> None:
     """Drop every table in the database's migration schema (asks first)."""
-    from .runtime import confirm, open_migrator
+    from .runtime import announce_connection, confirm, open_migrator
 
     settings = settings_of(ctx)
     confirm("Are you sure you want to drop the entire database schema?", yes=force_drop,
             refusal="drop deletes every table, and there is no terminal to confirm",
             hint="pass -f to drop without asking (take a backup first: safemigrate backup create)")
     with open_migrator(settings) as migrator:
+        connected = announce_connection(migrator, settings.output)
         dropped = migrator.drop()
-    settings.output.result({"ok": True, "command": "drop", "dropped_tables": dropped},
+    settings.output.result({"ok": True, "command": "drop", "dropped_tables": dropped, **connected},
                            f"dropped {len(dropped)} table(s)" + (": " + ", ".join(dropped) if dropped else ""))
 
 

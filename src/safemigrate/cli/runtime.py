@@ -21,7 +21,7 @@ from ..urls import parse_database_url
 from .output import Output
 from .settings import Settings
 
-__all__ = ["CliReporter", "LintGate", "confirm", "handle_signals", "open_migrator"]
+__all__ = ["CliReporter", "LintGate", "announce_connection", "confirm", "handle_signals", "open_migrator"]
 
 
 class CliReporter:
@@ -235,6 +235,18 @@ def open_migrator(settings: Settings, *, reporter: CliReporter | None = None,
     if lint is not None:
         lint.migrator = migrator
     return migrator
+
+
+def announce_connection(migrator: Migrator, output: Output) -> dict[str, Any]:
+    """Say which database a command that writes is about to change, before it changes anything.
+
+    The URL says what was meant; this says what the server answered (``current_database()``,
+    ``DATABASE()``, the SQLite file), so a URL that reached the wrong database shows at once.
+    Text mode: one line on stderr. JSON: the returned field, for the command's one document.
+    """
+    driver = migrator.driver
+    output.progress(f"connected to {driver.describe_connection()}")
+    return {"connected_to": driver.connection_summary()}
 
 
 @contextmanager

@@ -116,11 +116,6 @@ def store_option(settings: Settings, name: str, value: Any) -> None:
 
 
 def _remember_password(settings: Settings, url: str) -> None:
-    from urllib.parse import unquote, urlsplit
+    from ..redact import url_secrets
 
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if password:
-        settings.output.secrets.update({password, unquote(password)})
+    settings.output.secrets.update(url_secrets(url))

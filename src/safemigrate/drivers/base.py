@@ -186,6 +186,30 @@ class Driver(ABC):
     @abstractmethod
     def current_user(self) -> str | None: ...
 
+    @property
+    def connected_database(self) -> str:
+        """The database the server says we are on (``current_database()``, ``DATABASE()``, the file)."""
+        return self.database_name
+
+    @property
+    def server_address(self) -> str | None:
+        """Where the server answered (``host:port`` or a socket); None for a file database."""
+        return None
+
+    def connection_summary(self) -> dict[str, str | None]:
+        """What a command that writes prints before it changes anything."""
+        return {"dialect": self.dialect, "database": self.connected_database,
+                "server": self.server_address, "user": self.current_user}
+
+    def describe_connection(self) -> str:
+        summary = self.connection_summary()
+        text = f"database {summary['database']}"
+        if summary["server"]:
+            text += f" on {summary['server']}"
+        if summary["user"]:
+            text += f" as {summary['user']}"
+        return text
+
     # -- SQL -------------------------------------------------------------------
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None: ...

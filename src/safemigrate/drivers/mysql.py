@@ -46,10 +46,15 @@ from ..redact import redact_text
 from ..urls import DatabaseURL
 from .base import DbErrorInfo, Driver, LockHolder, Query, TableName, VersionState, check_timeout_ms
 from .postgres import advisory_lock_id
+from .watchdog import Watchdog, shutdown_socket
 
 __all__ = ["MysqlDriver", "MysqlTarget", "StatementTimeout", "lock_name", "parse_mysql_url"]
 
 DEFAULT_PORT = 3306
+DEFAULT_CONNECT_TIMEOUT = 10.0
+# A round trip unanswered this long makes the watchdog ask the server whether it is still
+# working on it; TCP keepalives (10 s idle, 3 probes 5 s apart) cover a dead peer as well.
+DEAD_PEER_SECONDS = 25.0
 PROGRAM_NAME = "safemigrate"
 
 # go-sql-driver options that only change client-side behaviour: accepted and ignored.
@@ -77,6 +82,7 @@ ER_COLUMN_ACCESS_DENIED = 1143
 ER_QUERY_INTERRUPTED = 1317
 ER_STATEMENT_TIMEOUT = 1969  # MariaDB's max_statement_time
 CR_SERVER_LOST = 2013
+CR_SERVER_GONE = 2006
 
 
 class StatementTimeout(pymysql.err.OperationalError):  # type: ignore[misc]
@@ -99,8 +105,9 @@ class MysqlTarget:
 
 
 def _malformed(url: DatabaseURL, why: str) -> UsageError:
+    # Never the URL's text (a password with a raw "@" or "/" would be shown in pieces).
     return UsageError(
-        f"malformed MySQL URL {url.redacted()!r}: {why}",
+        f"malformed MySQL URL: {why}",
         hint="write it as mysql://user:password@tcp(host:3306)/dbname (golang-migrate's form) or "
         "mysql://user:password@host:3306/dbname; percent-encode special characters in the "
         "user name and password (@ is %40, / is %2F, : is %3A)",
@@ -110,8 +117,8 @@ def _malformed(url: DatabaseURL, why: str) -> UsageError:
 def _split_params(url: DatabaseURL, query: str) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=False)
-    except ValueError as exc:
-        raise _malformed(url, f"bad query string ({exc})") from None
+    except ValueError:
+        raise _malformed(url, "bad query string") from None
     params = tuple((k, v) for k, v in pairs if not k.startswith("x-"))
     custom = {k: v for k, v in pairs if k.startswith("x-")}
     return params, custom
@@ -121,7 +128,7 @@ def _port(url: DatabaseURL, text: str) -> int:
     if not text:
         return DEFAULT_PORT
     if not text.isdigit() or not 0 < int(text) < 65536:
-        raise _malformed(url, f"port {text!r} is not a number between 1 and 65535")
+        raise _malformed(url, "the port is not a number between 1 and 65535")
     return int(text)
 
 
@@ -143,6 +150,10 @@ def parse_mysql_url(url: DatabaseURL) -> MysqlTarget:
         host: str | None = None
         port = DEFAULT_PORT
         socket_path: str | None = None
+        if dsn.re is _DSN_NO_ADDRESS or (net != "unix" and not addr):
+            # go-sql-driver would pick 127.0.0.1:3306: a URL that names no server is refused
+            # rather than migrating whichever database answers there.
+            raise _malformed(url, "it names no host (user@/db or tcp() without an address)")
         if net == "unix":
             socket_path = addr or "/tmp/mysql.sock"
         elif net in ("tcp", "tcp4", "tcp6"):
@@ -167,10 +178,10 @@ def parse_mysql_url(url: DatabaseURL) -> MysqlTarget:
         split = urlsplit(url.raw)
         port = split.port or DEFAULT_PORT
         hostname = split.hostname
-    except ValueError as exc:
-        raise _malformed(url, redact_text(str(exc))) from None
+    except ValueError:
+        raise _malformed(url, "the port is not a number, or the host cannot be read") from None
     if not hostname:
-        raise _malformed(url, "no host")
+        raise _malformed(url, "it names no host")
     path = split.path[1:] if split.path.startswith("/") else split.path
     if "/" in path:
         raise _malformed(url, "the path must be just the database name")
@@ -247,6 +258,23 @@ def _tls_context(url: DatabaseURL, mode: str, custom: dict[str, str]) -> ssl.SSL
     return context
 
 
+def _enable_keepalives(conn: Any) -> None:
+    """TCP keepalives and TCP_USER_TIMEOUT on PyMySQL's socket, where the platform has them."""
+    import socket
+
+    sock = getattr(conn, "_sock", None)
+    if sock is None or sock.family == socket.AF_UNIX:
+        return
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3),
+                        ("TCP_USER_TIMEOUT", 30000)):
+        if hasattr(socket, name):
+            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    for level, option, value in options:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(level, option, value)
+
+
 def lock_name(database: str, table: str) -> str:
     """golang-migrate's GET_LOCK name: its advisory lock id of ``database:table``, in decimal."""
     return str(advisory_lock_id(f"{database}:{table}"))
@@ -296,6 +324,14 @@ class MysqlDriver(Driver):
                     hint="use x-try-lock-timeout=<seconds> (negative: wait as long as -lock-timeout)",
                 ) from None
         self._kwargs = self.connect_kwargs(url)  # validates every parameter up front
+        # Only the URL's readTimeout/writeTimeout apply after connecting (see connect()).
+        self._read_timeout: float | None = self._kwargs.pop("read_timeout", None)
+        self._write_timeout: float | None = self._kwargs.pop("write_timeout", None)
+        self._watchdog: Watchdog | None = None
+        self.dead_peer_seconds = DEAD_PEER_SECONDS
+        self._server_address = ""
+        self._server_name = ""
+        self._current_database = ""
         self._conn: pymysql.connections.Connection[Any] | None = None
         self._connection_id: int | None = None
         self._database_name = ""
@@ -378,12 +414,37 @@ class MysqlDriver(Driver):
         return self._conn
 
     def connect(self) -> None:
+        kwargs = dict(self._kwargs)
+        connect_timeout = float(kwargs.get("connect_timeout") or DEFAULT_CONNECT_TIMEOUT)
+        kwargs["connect_timeout"] = connect_timeout
+        # PyMySQL bounds only the TCP connect by connect_timeout: the server's greeting and the
+        # authentication are read with read_timeout, so a server that accepts TCP and never
+        # answers would hang us. Connecting is bounded as a whole by the connect timeout.
+        kwargs["read_timeout"] = min(self._read_timeout or connect_timeout, connect_timeout)
+        kwargs["write_timeout"] = min(self._write_timeout or connect_timeout, connect_timeout)
         try:
-            self._conn = pymysql.connect(**self._kwargs, autocommit=True)
+            self._conn = pymysql.connect(**kwargs, autocommit=True)
         except (pymysql.err.MySQLError, OSError, ValueError) as exc:
-            raise self._connect_error(exc) from None
-        row = self.query("SELECT DATABASE(), CURRENT_USER(), VERSION(), CONNECTION_ID()")[0]
-        current_db, user, version, connection_id = row
+            raise self._connect_error(exc, connect_timeout) from None
+        conn = self._conn
+        try:
+            row = self.query("SELECT DATABASE(), CURRENT_USER(), VERSION(), CONNECTION_ID(), "
+                             "@@hostname, @@port")[0]
+        except pymysql.err.MySQLError as exc:
+            self.close()
+            raise self._connect_error(exc, connect_timeout) from None
+        # After connecting: the URL's readTimeout/writeTimeout (go-sql-driver: every read and
+        # write), else none, so a long migration is not cut short; the watchdog and TCP
+        # keepalives find a frozen connection instead.
+        setattr(conn, "_read_timeout", self._read_timeout)  # noqa: B010 - PyMySQL reads it per read
+        setattr(conn, "_write_timeout", self._write_timeout)  # noqa: B010
+        _enable_keepalives(conn)
+        self._watchdog = Watchdog(self._sever, probe_budget=connect_timeout + 3.0)
+        current_db, user, version, connection_id, server_host, server_port = row
+        self._server_address = (f"{self.target.host}:{self.target.port}" if not self.target.unix_socket
+                                else f"local socket {self.target.unix_socket}")
+        self._server_name = f"{server_host}:{server_port}"
+        self._current_database = current_db or ""
         self._user = user
         self._server_version = version
         self._connection_id = int(connection_id)
@@ -404,9 +465,24 @@ class MysqlDriver(Driver):
         self.version_table = TableName(self.version_table.name, self._database_name)
         self.history_table = TableName(self.history_table.name, self._database_name)
 
-    def _connect_error(self, exc: BaseException) -> DatabaseError:
+    def _sever(self) -> None:
+        sock = getattr(self._conn, "_sock", None)
+        if sock is not None:
+            shutdown_socket(sock.fileno())
+
+    def _connect_error(self, exc: BaseException, connect_timeout: float) -> DatabaseError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
         text = exc.args[1] if len(exc.args) > 1 else str(exc)
+        if "timed out" in str(text):
+            where = (f"{self.target.host}:{self.target.port}" if not self.target.unix_socket
+                     else self.target.unix_socket)
+            return DatabaseError(
+                f"connect timeout: no answer from {where} within {connect_timeout:g} s while "
+                f"connecting (timeout={self._param('timeout') or f'{DEFAULT_CONNECT_TIMEOUT:g}s, the default'})",
+                hint="check that the server is up and reachable from here (host, port, firewall, proxy); "
+                "raise timeout= in the URL (a Go duration such as timeout=30s) if it is just slow",
+                details={"code": code, "timeout": "timeout"},
+            )
         message = f"cannot connect to {self.url.redacted()}: {self._clean(str(text))}"
         if code is not None:
             message += f" (MySQL error {code})"
@@ -446,7 +522,13 @@ class MysqlDriver(Driver):
         whole = max(1, round(seconds))
         return [(f"SET @safemigrate_lwt = {whole}, @safemigrate_ilwt = {whole}", None)]
 
+    def _param(self, name: str) -> str | None:
+        return next((value for key, value in self.target.params if key == name), None)
+
     def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
         if self._conn is not None:
             conn, self._conn = self._conn, None
             self._locked = False
@@ -488,6 +570,18 @@ class MysqlDriver(Driver):
         return self._user
 
     @property
+    def connected_database(self) -> str:
+        return self._current_database or self._database_name
+
+    @property
+    def server_address(self) -> str | None:
+        if not self._server_address:
+            return None
+        if self._server_name and not self._server_address.startswith(self._server_name):
+            return f"{self._server_address} (server {self._server_name})"
+        return self._server_address
+
+    @property
     def lock_name(self) -> str:
         """The GET_LOCK name golang-migrate uses for this database and version table."""
         return lock_name(self._database_name or self.target.database, self.version_table.name)
@@ -506,12 +600,16 @@ class MysqlDriver(Driver):
             timer = threading.Timer(self.statement_timeout_ms / 1000, expire)
             timer.daemon = True
             timer.start()
+        watchdog = self._watchdog
         try:
-            with self.conn.cursor() as cursor:
+            with watchdog.watch(self.dead_peer_seconds, self._server_still_working) if watchdog \
+                    else contextlib.nullcontext(), self.conn.cursor() as cursor:
                 cursor.execute(sql, tuple(params) if params is not None else None)
                 return [tuple(row) for row in cursor.fetchall()] if fetch else []
         except pymysql.err.MySQLError as exc:
             code = exc.args[0] if exc.args else None
+            if code in (CR_SERVER_LOST, CR_SERVER_GONE) or (watchdog is not None and watchdog.fired):
+                self._raise_if_timed_out(exc, watchdog)
             if code == ER_EMPTY_QUERY and not fetch:
                 return []  # only a comment reached the server (a /*!NNNNN */ above its version)
             if fired.is_set() and code in (ER_QUERY_INTERRUPTED, ER_STATEMENT_TIMEOUT, CR_SERVER_LOST):
@@ -524,6 +622,48 @@ class MysqlDriver(Driver):
             if timer is not None:
                 timer.cancel()
                 timer.join()
+
+    def _server_still_working(self) -> bool:
+        """Over a second connection: is our connection's statement still running on the server?"""
+        kwargs = dict(self._kwargs)
+        kwargs.pop("init_command", None)
+        kwargs["read_timeout"] = kwargs["write_timeout"] = kwargs["connect_timeout"] = min(
+            float(kwargs.get("connect_timeout") or DEFAULT_CONNECT_TIMEOUT), 10.0)
+        probe = pymysql.connect(**kwargs, autocommit=True)
+        try:
+            with probe.cursor() as cursor:
+                cursor.execute("SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = %s",
+                               (self._connection_id,))
+                row = cursor.fetchone()
+        finally:
+            probe.close()
+        return row is not None and str(row[0]) not in ("Sleep", "Killed")
+
+    def _raise_if_timed_out(self, exc: BaseException, watchdog: Watchdog | None) -> None:
+        """Name the timeout that ended a round trip, if one did."""
+        where = self._server_address or "the server"
+        if watchdog is not None and watchdog.fired:
+            raise DatabaseError(
+                f"read timeout: no answer from {where} for {watchdog.waited:.0f} s, and the server "
+                "could not confirm it is still running this session's statement: the connection is "
+                "frozen (network partition, stuck proxy) or the server is gone",
+                hint="check the network path to the server, then run safemigrate status to see where "
+                "the run stopped",
+                details={"timeout": "watchdog", "waited_seconds": round(watchdog.waited, 1)},
+            ) from exc
+        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        code = exc.args[0] if exc.args else None
+        if "timed out" not in text or code not in (CR_SERVER_LOST, CR_SERVER_GONE):
+            return
+        name = "readTimeout" if code == CR_SERVER_LOST else "writeTimeout"
+        value = self._param(name)
+        raise DatabaseError(
+            f"{'read' if code == CR_SERVER_LOST else 'write'} timeout: no answer from {where} within "
+            f"{value} ({name}={value} in the URL); the statement may still be running on the server",
+            hint=f"raise or remove {name} in the URL if the statement is just slow; otherwise check the "
+            "network path to the server, then run safemigrate status to see where the run stopped",
+            details={"timeout": name},
+        ) from exc
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self._run(sql, params, fetch=False)
@@ -566,7 +706,7 @@ class MysqlDriver(Driver):
         )
 
     def _clean(self, text: str) -> str:
-        secrets = [self.target.password] if self.target.password else []
+        secrets = self.url.secrets | ({self.target.password} if self.target.password else set())
         return redact_text(text, secrets)
 
     # -- locking ---------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -23,12 +24,14 @@ from .base import (
     VersionState,
     check_timeout_ms,
 )
+from .watchdog import Watchdog, shutdown_socket
 
 if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
     "ADVISORY_LOCK_SALT",
+    "TIMEOUT_DEFAULTS",
     "PostgresDriver",
     "advisory_lock_id",
     "connection_params",
@@ -71,12 +74,30 @@ def _escape_option_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
+# Defaults a URL (or libpq's environment) may override: a connection attempt gives up after
+# 10 s, and a dead peer is found within 30 s by TCP keepalives (10 s idle, then 3 probes 5 s
+# apart) and tcp_user_timeout (data unacknowledged for 30 s), also during a long statement.
+TIMEOUT_DEFAULTS: dict[str, tuple[str, str | None]] = {
+    "connect_timeout": ("10", "PGCONNECT_TIMEOUT"),
+    "keepalives": ("1", None),
+    "keepalives_idle": ("10", None),
+    "keepalives_interval": ("5", None),
+    "keepalives_count": ("3", None),
+    "tcp_user_timeout": ("30000", None),
+}
+# golang-migrate's postgres:// driver is lib/pq, whose default sslmode is "require"
+# (a server without TLS is refused); pgx:// keeps libpq's and pgx's "prefer".
+_LIB_PQ_SCHEMES = ("postgres", "postgresql")
+
+
 def connection_params(url: DatabaseURL, *, application_name: str | None = None) -> dict[str, str]:
     """libpq keyword/value parameters for ``url``, as lib/pq would connect.
 
     Query parameters libpq does not know become server settings (``-c name=value``
     in ``options``), which is how lib/pq honours ``search_path`` and friends.
     """
+    import os
+
     from psycopg.conninfo import conninfo_to_dict
 
     split = url.split
@@ -84,9 +105,13 @@ def connection_params(url: DatabaseURL, *, application_name: str | None = None) 
     try:
         params = {k: str(v) for k, v in conninfo_to_dict(base).items() if v is not None}
     except Exception as exc:  # psycopg.ProgrammingError for malformed URIs
+        # libpq's message quotes the offending part of the URL, which may be the password.
+        why = ("bad percent-encoding (a % not followed by two hexadecimal digits)"
+               if "percent" in str(exc) else "the user name, password, host or port cannot be read")
         raise UsageError(
-            f"malformed PostgreSQL URL {url.redacted()!r}: {redact_text(str(exc))}",
-            hint="check the host, port and percent-encoding of the user name and password",
+            f"malformed PostgreSQL URL: {why}",
+            hint="check the host and port, and percent-encode special characters in the user name "
+            "and password (@ is %40, / is %2F, : is %3A, # is %23, % is %25)",
         ) from None
     known = libpq_keywords()
     settings: list[str] = []
@@ -101,6 +126,12 @@ def connection_params(url: DatabaseURL, *, application_name: str | None = None) 
         params["options"] = " ".join(filter(None, [params.get("options", ""), *settings]))
     if application_name and "application_name" not in params:
         params["application_name"] = application_name
+    if url.scheme in _LIB_PQ_SCHEMES and "sslmode" not in params and "requiressl" not in params \
+            and not os.environ.get("PGSSLMODE"):
+        params["sslmode"] = "require"
+    for key, (default, env_var) in TIMEOUT_DEFAULTS.items():
+        if key in known and key not in params and not (env_var and os.environ.get(env_var)):
+            params[key] = default
     return params
 
 
@@ -110,6 +141,40 @@ def _text_literal(value: str) -> str:
     if "'" in value or "\\" in value or "\x00" in value:
         value = value.replace("\x00", "").replace("\\", "\\\\").replace("'", "''")
     return f"E'{value}'"
+
+
+def _seconds(params: dict[str, str], key: str, scale: float = 1.0) -> float:
+    try:
+        return max(float(params.get(key) or 0) / scale, 0.0)
+    except ValueError:
+        return 0.0
+
+
+def dead_peer_bound(params: dict[str, str]) -> tuple[float, str]:
+    """How long a round trip may go unanswered before the watchdog asks, and which parameters say so."""
+    bounds: list[tuple[float, str]] = []
+    if params.get("keepalives", "1") != "0":
+        idle, interval = _seconds(params, "keepalives_idle"), _seconds(params, "keepalives_interval")
+        count = _seconds(params, "keepalives_count")
+        if idle or interval:
+            bounds.append((idle + interval * count,
+                           f"keepalives_idle={params.get('keepalives_idle', '')} + keepalives_interval="
+                           f"{params.get('keepalives_interval', '')} x keepalives_count={params.get('keepalives_count', '')}"))
+    user_timeout = _seconds(params, "tcp_user_timeout", 1000.0)
+    if user_timeout:
+        bounds.append((user_timeout, f"tcp_user_timeout={params['tcp_user_timeout']} ms"))
+    return min(bounds) if bounds else (30.0, "safemigrate's default of 30 s")
+
+
+def _connect_timeout(params: dict[str, str]) -> float:
+    import os
+
+    text = params.get("connect_timeout") or os.environ.get("PGCONNECT_TIMEOUT") or "0"
+    try:
+        value = float(text)
+    except ValueError:
+        return 0.0
+    return max(value, 2.0) if value > 0 else 0.0  # libpq treats 1 as 2
 
 
 class PostgresDriver(Driver):
@@ -127,6 +192,12 @@ class PostgresDriver(Driver):
         self._database_name = ""
         self._server_version = ""
         self._user: str | None = None
+        self._params: dict[str, str] = {}
+        self._patience, self._patience_source = 0.0, ""
+        self._backend_pid = 0
+        self._server_address = ""
+        self._current_database = ""
+        self._watchdog: Watchdog | None = None
         self.no_lock = url.custom_bool("x-no-lock")
         self.statement_timeout_ms = check_timeout_ms(url.custom_int("x-statement-timeout", 0),
                                                      "x-statement-timeout")
@@ -150,24 +221,47 @@ class PostgresDriver(Driver):
         import psycopg
 
         params = connection_params(self.url, application_name=self._application_name)
+        self._params = params
+        self._patience, self._patience_source = dead_peer_bound(params)
+        connect_timeout = _connect_timeout(params)
         try:
             self._conn = psycopg.connect(autocommit=True, **params)  # type: ignore[arg-type]
         except psycopg.Error as exc:
-            raise DatabaseError(
-                f"cannot connect to {self.url.redacted()}: {self._clean(str(exc))}",
-                hint="check that the server is running and that host, port, user, password and "
-                "database in the URL are right",
-            ) from None
+            raise self._connect_error(exc, params, connect_timeout) from None
+        conn = self._conn
+        self._backend_pid = conn.info.backend_pid
+        self._watchdog = Watchdog(lambda: shutdown_socket(conn.fileno()),
+                                  probe_budget=max(connect_timeout, 2.0) + 3.0)
+        # Connecting ends when we know which database we are on: the first query is bounded by
+        # connect_timeout too, so a server (or proxy) that stops answering here cannot hang us.
         # Our bookkeeping waits on the version and history tables at most the lock timeout; the
         # session's own lock_timeout is kept (server side) for the migrations' SQL. Same round trip.
-        row = self.conn.execute(
-            "SELECT current_database(), current_schema(), current_user, "
-            "current_setting('server_version'), "
-            "set_config('safemigrate.migration_lock_timeout', current_setting('lock_timeout'), false), "
-            "set_config('lock_timeout', %s, false)", (self._bookkeeping_lock_timeout(),)
-        ).fetchone()
+        try:
+            with self._watchdog.watch(connect_timeout, None):
+                row = conn.execute(
+                    "SELECT current_database(), current_schema(), current_user, "
+                    "current_setting('server_version'), inet_server_addr()::text, inet_server_port(), "
+                    "set_config('safemigrate.migration_lock_timeout', current_setting('lock_timeout'), false), "
+                    "set_config('lock_timeout', %s, false)", (self._bookkeeping_lock_timeout(),)
+                ).fetchone()
+        except psycopg.OperationalError as exc:
+            fired = self._watchdog.fired
+            self.close()
+            if fired:
+                raise DatabaseError(
+                    f"connect timeout: {self._where()} accepted the connection but did not answer "
+                    f"within {connect_timeout:g} s (connect_timeout={params.get('connect_timeout', '')})",
+                    hint="check that the server is up and not overloaded, and that nothing between "
+                    "(proxy, firewall, VPN) holds the connection; raise connect_timeout in the URL "
+                    "if the server is just slow",
+                    details={"timeout": "connect_timeout"},
+                ) from None
+            raise self._connect_error(exc, params, connect_timeout) from None
         assert row is not None
-        current_db, schema, user, server_version = row[:4]
+        current_db, schema, user, server_version, server_addr, server_port = row[:6]
+        self._server_address = (f"{server_addr.split('/')[0]}:{server_port}" if server_addr
+                                else f"local socket {params.get('host', '')}".strip())
+        self._current_database = current_db
         self._user = user
         self._server_version = server_version
         # golang-migrate keys its lock on the URL path, leading "/" included, and
@@ -193,11 +287,81 @@ class PostgresDriver(Driver):
         self.history_table = TableName(self.history_table.name, table_schema)
         self._lock_key = advisory_lock_id(self._database_name, table_schema, table_name)
         if self.statement_timeout_ms:
-            self.conn.execute(
+            self._exec(
                 "SELECT set_config('statement_timeout', %s, false)", (f"{self.statement_timeout_ms}ms",)
             )
 
+    def _where(self) -> str:
+        host = self._params.get("host") or self._params.get("hostaddr") or "the server"
+        port = self._params.get("port")
+        return f"{host}:{port}" if port and not host.startswith("/") else host
+
+    def _connect_error(self, exc: BaseException, params: dict[str, str], connect_timeout: float) -> DatabaseError:
+        text = self._clean(str(exc).strip())
+        lowered = text.lower()
+        hint = ("check that the server is running and that host, port, user, password and "
+                "database in the URL are right")
+        details: dict[str, Any] = {}
+        if "timeout expired" in lowered:
+            details["timeout"] = "connect_timeout"
+            return DatabaseError(
+                f"connect timeout: no connection to {self._where()} within {connect_timeout:g} s "
+                f"(connect_timeout={params.get('connect_timeout', '')}): {text}",
+                hint="check that the server is up and reachable from here (host, port, firewall); "
+                "raise connect_timeout in the URL if the network is just slow",
+                details=details,
+            )
+        if "ssl" in lowered and ("not support" in lowered or "ssl was required" in lowered):
+            hint = ("the server does not offer TLS, and postgres:// and postgresql:// URLs require it "
+                    "by default (as golang-migrate's lib/pq driver does): add ?sslmode=disable to "
+                    "the URL for a server without TLS (or use pgx5://, whose default is prefer)")
+        return DatabaseError(f"cannot connect to {self.url.redacted()}: {text}", hint=hint, details=details)
+
+    @contextmanager
+    def _round_trip(self) -> Iterator[None]:
+        """One exchange with the server, watched for a frozen connection (see watchdog.py)."""
+        import psycopg
+
+        watchdog = self._watchdog
+        if watchdog is None:
+            yield
+            return
+        try:
+            with watchdog.watch(self._patience, self._server_still_working):
+                yield
+        except (psycopg.OperationalError, StatementFailed) as exc:
+            if watchdog.fired:
+                raise self._frozen_error(watchdog.waited) from exc
+            raise
+
+    def _server_still_working(self) -> bool:
+        """Over a second connection: is our backend still running our request?"""
+        import psycopg
+
+        params = dict(self._params)
+        params["application_name"] = "safemigrate-probe"
+        params["connect_timeout"] = str(int(max(2.0, min(self._patience, 10.0))))
+        with psycopg.connect(autocommit=True, **params) as probe:  # type: ignore[arg-type]
+            row = probe.execute("SELECT state FROM pg_stat_activity WHERE pid = %s",
+                                (self._backend_pid,)).fetchone()
+        return row is not None and row[0] == "active"
+
+    def _frozen_error(self, waited: float) -> DatabaseError:
+        return DatabaseError(
+            f"read timeout: no answer from {self._server_address or self._where()} for {waited:.0f} s, "
+            f"and the server could not confirm it is still working on this session's request "
+            f"({self._patience_source}): the connection is frozen (network partition, stuck proxy) "
+            "or the server is gone",
+            hint="check the network path to the server, then run safemigrate status to see where "
+            "the run stopped; the keepalives_* and tcp_user_timeout URL parameters set how long "
+            "to wait",
+            details={"timeout": "keepalives/tcp_user_timeout", "waited_seconds": round(waited, 1)},
+        )
+
     def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
         if self._conn is not None:
             try:
                 self._conn.close()
@@ -244,6 +408,14 @@ class PostgresDriver(Driver):
         return self._server_version
 
     @property
+    def connected_database(self) -> str:
+        return self._current_database
+
+    @property
+    def server_address(self) -> str | None:
+        return self._server_address or None
+
+    @property
     def current_user(self) -> str | None:
         return self._user
 
@@ -254,10 +426,17 @@ class PostgresDriver(Driver):
 
     # -- SQL -------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        self.conn.execute(sql, params, prepare=False)
+        with self._round_trip():
+            self.conn.execute(sql, params, prepare=False)
+
+    def _exec(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
+        """Run one statement under the watchdog; its whole result is already on the client."""
+        with self._round_trip():
+            return self.conn.execute(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        return list(self.conn.execute(sql, params, prepare=False).fetchall())
+        with self._round_trip():
+            return list(self.conn.execute(sql, params, prepare=False).fetchall())
 
     def execute_statements(self, statements: Sequence[str]) -> None:
         import psycopg
@@ -267,7 +446,7 @@ class PostgresDriver(Driver):
             return
         cursors: list[psycopg.Cursor[Any]] = []
         try:
-            with self.conn.pipeline() as pipeline:
+            with self._round_trip(), self.conn.pipeline() as pipeline:
                 for sql in statements:
                     cursor = self.conn.cursor()
                     cursor.execute(sql, prepare=False)
@@ -326,8 +505,7 @@ class PostgresDriver(Driver):
         )
 
     def _clean(self, text: str) -> str:
-        secrets = [self.url.password] if self.url.password else []
-        return redact_text(text, secrets)
+        return redact_text(text, self.url.secrets)
 
     # -- locking ---------------------------------------------------------------
     def lock(self, timeout: float) -> None:
@@ -340,24 +518,24 @@ class PostgresDriver(Driver):
 
         key = self.lock_key
         if timeout <= 0:
-            row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            row = self._exec("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
             if not (row and row[0]):
                 self._raise_lock_timeout(timeout)
             self._locked = True
             return
         # Only lock_timeout bounds this wait: a shorter x-statement-timeout would otherwise
         # cancel it and report "canceling statement" instead of who holds the lock.
-        previous = self.conn.execute(
+        previous = self._exec(
             "SELECT current_setting('lock_timeout'), current_setting('statement_timeout'), "
             "set_config('statement_timeout', '0', false), set_config('lock_timeout', %s, false)",
             (f"{max(1, int(timeout * 1000))}ms",),
         ).fetchone()
         try:
-            self.conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            self._exec("SELECT pg_advisory_lock(%s)", (key,))
         except psycopg.errors.LockNotAvailable:
             self._raise_lock_timeout(timeout)
         finally:
-            self.conn.execute(
+            self._exec(
                 "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
                 (previous[0], previous[1]) if previous else ("0", "0"),
             )
@@ -490,7 +668,7 @@ class PostgresDriver(Driver):
         self._locked = False
         if self.no_lock or self._conn is None:
             return
-        self.conn.execute("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
+        self._exec("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
 
     # -- version table ---------------------------------------------------------
     def table_exists(self, table: TableName) -> bool:

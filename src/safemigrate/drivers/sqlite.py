@@ -41,10 +41,31 @@ _PRAGMA_PARAMS = {
 
 
 def sqlite_path(url: DatabaseURL) -> tuple[str, list[tuple[str, str]]]:
-    """The file name golang-migrate would open: the URL minus scheme and x- parameters."""
+    """What golang-migrate would open: the URL minus scheme and x- parameters.
+
+    A ``file:`` URI keeps its query, as go-sqlite3 passes it to SQLite, so that ``mode=ro``,
+    ``cache=shared`` or ``immutable=1`` take effect; a plain path drops it (go-sqlite3 too).
+    """
     rest = url.raw.split("://", 1)[1]
-    path = rest.split("?", 1)[0]
+    path, _, query = rest.partition("?")
+    if path.startswith("file:") and query:
+        kept = [part for part in query.split("&") if part and not part.startswith("x-")]
+        if kept:
+            path += "?" + "&".join(kept)
     return path, list(url.query)
+
+
+def uri_file(path: str) -> str:
+    """The file a ``file:`` URI names (``file:app.db?mode=ro`` -> ``app.db``), else ``path`` itself."""
+    if not path.startswith("file:"):
+        return path
+    name = path[len("file:"):].split("?", 1)[0].split("#", 1)[0]
+    if name.startswith("//"):
+        name = name[2:]
+        name = name[name.find("/"):] if "/" in name else ""  # file://host/path: SQLite allows only localhost
+    from urllib.parse import unquote
+
+    return unquote(name)
 
 
 class SqliteDriver(Driver):
@@ -74,15 +95,20 @@ class SqliteDriver(Driver):
 
     @property
     def in_memory(self) -> bool:
-        return self.path == ":memory:" or "mode=memory" in self.path
+        return self.path == ":memory:" or "mode=memory" in self.path or uri_file(self.path) == ":memory:"
+
+    @property
+    def file(self) -> str:
+        """The database file (a ``file:`` URI's path, without its query)."""
+        return uri_file(self.path)
 
     def connect(self) -> None:
         uri = self.path.startswith("file:")
-        if not uri and not self.in_memory:
-            parent = Path(self.path).parent
+        if not self.in_memory:
+            parent = Path(self.file).parent
             if not parent.exists():
                 raise DatabaseError(
-                    f"cannot open SQLite database {self.path!r}: folder {str(parent)!r} does not exist",
+                    f"cannot open SQLite database {self.file!r}: folder {str(parent)!r} does not exist",
                     hint="create the folder, or fix the path in the database URL",
                 )
         try:
@@ -90,7 +116,9 @@ class SqliteDriver(Driver):
             self._conn = sqlite3.connect(self.path, uri=uri, isolation_level=None, timeout=15.0,
                                          check_same_thread=False)
         except sqlite3.Error as exc:
-            raise DatabaseError(f"cannot open SQLite database {self.path!r}: {exc}") from None
+            raise DatabaseError(f"cannot open SQLite database {self.file!r}: {exc}",
+                                hint="check the path and its permissions; a file: URI with mode=ro "
+                                "or mode=rw needs the file to exist") from None
         # A Python callback now and then lets signal handlers run during long statements.
         self._conn.set_progress_handler(lambda: 0, 100_000)
         for key, value in self.params:
@@ -125,6 +153,10 @@ class SqliteDriver(Driver):
         return self.path
 
     @property
+    def connected_database(self) -> str:
+        return "in-memory database" if self.in_memory else str(Path(self.file).resolve())
+
+    @property
     def server_version(self) -> str:
         return sqlite3.sqlite_version
 
@@ -153,13 +185,26 @@ class SqliteDriver(Driver):
     def describe_error(self, exc: BaseException) -> DbErrorInfo | None:
         if not isinstance(exc, sqlite3.Error):
             return None
-        return DbErrorInfo(message=str(exc), code=getattr(exc, "sqlite_errorname", None))
+        code = getattr(exc, "sqlite_errorname", None)
+        message = str(exc)
+        if code is not None and code.startswith("SQLITE_READONLY"):
+            # Said in the message itself: every report that shows the error shows why.
+            message += f" ({self._read_only_reason()})"
+        return DbErrorInfo(message=message, code=code)
+
+    def _read_only_reason(self) -> str:
+        query = self.path.partition("?")[2]
+        given = [part for part in query.split("&") if part in ("mode=ro", "immutable=1")]
+        if given:
+            return (f"the URL opens it read-only with {' and '.join(given)}: remove that from the "
+                    "file: URI to let migrations write")
+        return "the file or its folder is not writable by this user: fix the permissions"
 
     # -- locking ---------------------------------------------------------------
     def lock_path(self) -> Path | None:
-        if self.in_memory or self.path.startswith("file:"):
+        if self.in_memory:
             return None
-        return Path(self.path + "-safemigrate.lock")
+        return Path(self.file + "-safemigrate.lock")
 
     def lock(self, timeout: float) -> None:
         if self._locked:
@@ -169,7 +214,13 @@ class SqliteDriver(Driver):
         if path is None:
             self._locked = True
             return
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held until unlock
+        try:
+            handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held until unlock
+        except OSError as exc:
+            raise DatabaseError(
+                f"cannot create the lock file {str(path)!r} beside the database: {exc.strerror}",
+                hint="the folder of the database file must be writable for a command that writes",
+            ) from None
         deadline = time.monotonic() + max(timeout, 0)
         while True:
             try:
