@@ -31,7 +31,7 @@ def test_default_output_is_one_summary_line_and_the_error_level_findings(
     folder = write_migrations(tmp_path / "m", {**SAFE, **UNSAFE, **NO_DOWN})
     result = run_cli("-path", str(folder), "-database", sqlite_url, "up")
     assert result.exit_code == 0, result.output
-    lines = result.stderr.splitlines()
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("connected to database")]
     assert lines[0] == ("warning: lint: 1 error, 1 warning, 0 notes in the 3 files about to run "
                         "(not blocking; --strict makes errors block)")
     assert "error[drop-column]" in result.stderr  # every error-level finding, in full
@@ -56,6 +56,7 @@ def test_many_warnings_print_two_lines_not_one_block_per_finding(sqlite_url: str
     result = run_cli("-path", str(folder), "-database", sqlite_url, "up")
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
+        f"connected to database {sqlite_url.removeprefix('sqlite3://')}",
         "warning: lint: 0 errors, 40 warnings, 0 notes in the 40 files about to run "
         "(not blocking; --strict makes errors block)",
         "warning: lint: 40 warnings not shown (missing-down-file 40): add --lint-details, "

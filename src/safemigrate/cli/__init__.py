@@ -22,6 +22,22 @@ def _early_settings(argv: Sequence[str]) -> tuple[bool, bool]:
     return as_json, "--debug" in args
 
 
+def _register_passwords(settings: Settings, args: Sequence[str]) -> None:
+    """The passwords of $DATABASE_URL, $SAFEMIGRATE_DATABASE_URL and -database, masked in all output."""
+    import os
+
+    from .settings import _remember_password
+
+    urls = [os.environ.get("DATABASE_URL"), os.environ.get("SAFEMIGRATE_DATABASE_URL")]
+    for i, arg in enumerate(args):
+        name, has_value, value = arg.partition("=")
+        if name in ("-database", "--database"):
+            urls.append(value if has_value else (args[i + 1] if i + 1 < len(args) else None))
+    for url in urls:
+        if url:
+            _remember_password(settings, url)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` and return the exit status (never raises SystemExit)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -31,7 +47,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     settings.format = settings.output.format
     out = settings.output
     # Registered before any parsing, so no error (a malformed URL included) can show it.
-    settings.database_url()
+    _register_passwords(settings, args)
     try:
         from .fast import parse_version_command, show_version
 
