@@ -70,6 +70,7 @@ def test_release_bench_splits_the_backup_step_by_the_manifest_and_counts_the_res
     assert run.overhead == pytest.approx(1.48)
     assert run.overhead_parts["preflight: lint: no error-level finding"] == pytest.approx(0.1)
     assert run.overhead_parts["backup: restore point"] == pytest.approx(0.01)
+    assert run.overhead_parts[bench.UNTIMED] == pytest.approx(1.37)
     assert sum(run.overhead_parts.values()) == pytest.approx(run.overhead)
 
 
@@ -80,3 +81,18 @@ def test_release_bench_migrations_are_ten_pending_files_above_the_base_version(t
     downs = sorted(p.name for p in (tmp_path / "m").glob("*.down.sql"))
     assert len(ups) == len(downs) == 11
     assert ups[0].startswith(f"{bench.BASE_VERSION:06d}_") and ups[-1].startswith("000011_")
+
+
+def test_release_bench_splits_the_untimed_overhead_by_the_reports_clock() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    bench = load_bench()
+    spawned = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    report = {"steps": [{"phase": "backup", "name": "backup verified by a restore", "duration_s": 10.0}],
+              "started_at": (spawned + timedelta(seconds=0.3)).isoformat(),
+              "finished_at": (spawned + timedelta(seconds=11.9)).isoformat()}
+    run = bench.release_run(12.0, report, {"verification": {"duration_s": 6.0}}, spawned=spawned)
+    assert run.overhead == pytest.approx(2.0)
+    assert run.overhead_parts[bench.START_UP] == pytest.approx(0.3)
+    assert run.overhead_parts[bench.AFTER] == pytest.approx(0.1)
+    assert run.overhead_parts[bench.BETWEEN] == pytest.approx(1.6)
