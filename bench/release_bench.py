@@ -454,9 +454,42 @@ def render(args: argparse.Namespace, results: dict[str, list[Run]], load: Load, 
         "",
         f"Goals: total {ratio:.2f}x the runbook's wall time ({'met' if ratio <= 1.0 else 'NOT met'}); "
         f"overhead {overhead:.2f} s ({'met' if overhead < 1.0 else 'NOT met'}).",
+        NOTES,
         END,
     ]
     return "\n".join(lines)
+
+
+NOTES = """
+What is measured, and why:
+
+- The benchmark database is built once (`generate_series`, then `VACUUM (FREEZE, ANALYZE)` so that no
+  contender pays for hint bits): `customers` (100,000 rows) and `accounts` (about 6 million rows with
+  96 characters of md5 text each, which no compressor flatters), at version 1 in `schema_migrations`.
+  Each round copies it once per contender (`CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY`), then
+  runs a CHECKPOINT, then the contenders in a rotating order: each starts at version 1, on the same data,
+  and applies the same 10 migrations (two new tables, a concurrent index on `customers`, three nullable
+  columns, an enum, a view, a comment, two rows); the bench checks each ends at version 11, clean.
+- `safemigrate release` is one process, timed by the bench: `safemigrate -path M -database URL release
+  --backup-location S --report R --health-url http://127.0.0.1:PORT/health/ready --health-successes 1
+  --health-interval 0 --format json` (the health endpoint is a tiny HTTP server in the bench answering
+  200). Its phases come from its own report: backup = the step "backup verified by a restore" less the
+  verification's duration recorded in the backup's manifest; apply and gate = their steps. Its own
+  overhead is everything else: interpreter start, imports, configuration, connecting, the migration lock,
+  every pre-flight check (lint, catalog queries, free disk, the health check before the release), the
+  restore point, the releases table, the report files.
+- The runbook is four processes one after the other, each timed alone and summed (no shell, no pause
+  between them): `pg_dump -h 127.0.0.1 -p 5432 -U postgres -Fc -d DB -f runbook.dump`,
+  `pg_restore --list runbook.dump`, `migrate -path M -database URL up` (the real golang-migrate),
+  `curl -fsS -o /dev/null URL`. It is the runbook's own procedure (docs/runbook.md); the release does
+  more: its backup is proven by a real restore with the row counts compared, where `pg_restore --list`
+  reads only the table of contents; it also lints, checks, locks and records.
+- The reference column is the same runbook with `pg_dump -Fc -Z 0` (not the runbook's command): the
+  fastest dump pg_dump 15 makes here, at the price of an uncompressed file. It shows how much of the
+  ratio comes from the compression (zlib level 6 in `pg_dump -Fc`, zstd level 1 in safemigrate) and what
+  the full restore costs against a listing.
+- The load is the machine's own, from `os.getloadavg()` and `/proc/stat` around each measured run.
+"""
 
 
 def mb(runs: list[Run]) -> str:
