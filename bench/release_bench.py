@@ -46,6 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MIGRATE = "/work/shared/tools/golang-migrate/migrate"
+DEFAULT_DATABASE = "safemigrate_release_bench"
 DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 BASE_VERSION = 1
 BEGIN, END = "<!-- release-bench:begin -->", "<!-- release-bench:end -->"
@@ -99,7 +100,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL, help="a database URL on the server to use")
-    parser.add_argument("--database", default="safemigrate_release_bench",
+    parser.add_argument("--database", default=DEFAULT_DATABASE,
                         help="the pre-release benchmark database (built when absent, else reused)")
     parser.add_argument("--size-mb", type=int, default=1024, help="size of the benchmark database (default 1024)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs both, order rotating")
@@ -411,7 +412,9 @@ def render(args: argparse.Namespace, results: dict[str, list[Run]], load: Load, 
     ratio = med([r.total for r in ours]) / med([r.total for r in theirs])
     ratio_z0 = med([r.total for r in ours]) / med([r.total for r in z0])
     overhead = med([r.overhead or 0.0 for r in ours])
-    size_flag = "" if args.size_mb == 1024 else f" --size-mb {args.size_mb}"
+    size_flag = ("" if args.size_mb == 1024 else f" --size-mb {args.size_mb}") + (
+        "" if args.database == DEFAULT_DATABASE else f" --database {args.database}") + (
+        "" if args.migrate == DEFAULT_MIGRATE else f" --migrate {args.migrate}")
     lines = [
         BEGIN,
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} CPUs, "
