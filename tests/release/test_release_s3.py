@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_release_e2e import project, release, users, version  # noqa: F401  (project is a fixture)
+from test_release_e2e import release, users, version
 
 from health_app import closed_port_url
 from schema_app import serve_app
@@ -69,7 +69,7 @@ def location_step(result: Any) -> dict[str, Any]:
 
 
 def test_preflight_writes_and_deletes_a_probe_object_in_a_writable_bucket(
-        project: dict[str, Any], s3: dict[str, Any]) -> None:  # noqa: F811
+        project: dict[str, Any], s3: dict[str, Any]) -> None:
     result = preflight(project, s3["location"])
     assert result.exit_code == 0, result.output
     step = location_step(result)
@@ -79,7 +79,7 @@ def test_preflight_writes_and_deletes_a_probe_object_in_a_writable_bucket(
 
 
 def test_a_missing_bucket_is_refused_by_preflight_and_nothing_changes(
-        project: dict[str, Any], s3: dict[str, Any]) -> None:  # noqa: F811
+        project: dict[str, Any], s3: dict[str, Any]) -> None:
     result = release(project, None, "--backup-location", "s3://no-such-bucket-here/x", "--format", "json")
     assert result.exit_code == 1, result.output
     data = result.json()
@@ -92,7 +92,7 @@ def test_a_missing_bucket_is_refused_by_preflight_and_nothing_changes(
 
 
 def test_a_bucket_that_refuses_writes_is_refused_by_preflight_and_nothing_changes(
-        project: dict[str, Any], s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        project: dict[str, Any], s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
     from moto import settings
     from moto.core.responses import ActionAuthenticatorMixin
@@ -124,7 +124,7 @@ def test_a_bucket_that_refuses_writes_is_refused_by_preflight_and_nothing_change
 
 
 def test_an_s3_endpoint_that_is_gone_is_refused_by_preflight(
-        project: dict[str, Any], s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        project: dict[str, Any], s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     gone = closed_port_url().rsplit("/health", 1)[0]
     monkeypatch.setenv("SAFEMIGRATE_S3_ENDPOINT_URL", gone)
     result = release(project, None, "--backup-location", s3["location"], "--format", "json")
@@ -136,7 +136,7 @@ def test_an_s3_endpoint_that_is_gone_is_refused_by_preflight(
 
 
 def test_a_release_backed_up_to_s3_verifies_applies_and_passes_the_gate(
-        project: dict[str, Any], s3: dict[str, Any]) -> None:  # noqa: F811
+        project: dict[str, Any], s3: dict[str, Any]) -> None:
     with serve_app(project["plain"], {1, 3}) as app:
         result = release(project, app, "--backup-location", s3["location"], "--format", "json")
     assert result.exit_code == 0, result.output
@@ -153,7 +153,7 @@ def test_a_release_backed_up_to_s3_verifies_applies_and_passes_the_gate(
 
 
 def test_the_restore_rung_restores_the_backup_from_s3_row_by_row(
-        project: dict[str, Any], s3: dict[str, Any]) -> None:  # noqa: F811
+        project: dict[str, Any], s3: dict[str, Any]) -> None:
     (project["folder"] / "000002_rooms.up.sql").write_text(
         "CREATE TABLE rooms (id integer PRIMARY KEY);\nDELETE FROM users WHERE id > 40;\n")
     with serve_app(project["plain"], {1}) as app:

@@ -166,10 +166,18 @@ class _Release:
                                     for url in options.health_urls]
         from .health import CommandProbe
 
-        self.probes += [CommandProbe(list(cmd)) for cmd in options.health_cmds]
+        self.probes += [CommandProbe(list(cmd), env=self.child_env()) for cmd in options.health_cmds]
+        self.log_lines_seen: set[str] = set()
         self.columns_before: dict[str, frozenset[str]] = {}
 
     # -- helpers --------------------------------------------------------------------------------
+    def child_env(self) -> dict[str, str]:
+        """The environment of --health-cmd and --log-cmd: as a hook's, without the database URL or
+        any variable holding the password."""
+        from ..childenv import child_environment
+
+        return child_environment(named_secrets=self.o.named_secrets, secret_values=self.report.secrets)
+
     def level(self, check: str) -> CheckLevel:
         return self.o.checks.get(check, CHECKS[check])
 
@@ -640,7 +648,8 @@ class _Release:
             self.step("gate", name, StepStatus.SKIPPED, "no --health-url or --health-cmd given")
             return None
         started = time.monotonic()
-        watcher = LogWatcher(self.o.log_cmd, self.o.log_fail_pattern or "(?!)") if self.o.log_cmd else None
+        watcher = LogWatcher(self.o.log_cmd, self.o.log_fail_pattern or "(?!)", env=self.child_env(),
+                             seen=self.log_lines_seen) if self.o.log_cmd else None
         result = run_gate(self.probes, self.o.gate, log_watcher=watcher, cancel=self.cancel)
         status = {Verdict.PASSED: StepStatus.PASSED, Verdict.FAILED: StepStatus.FAILED}.get(
             result.verdict, StepStatus.WARNED)
