@@ -223,3 +223,26 @@ def test_a_rollback_that_fails_exits_4_with_the_state_and_the_next_command(proje
     assert (data["version_after"], data["dirty_after"]) == (3, False)
     assert version(project["plain"]) == (3, False)
     assert users(project["plain"]) == project["before"]
+
+
+def test_the_table_size_threshold_is_a_setting_and_its_check_level_too(project: dict[str, Any]) -> None:
+    (project["folder"] / "000003_add_last_seen.up.sql").write_text(
+        "-- safemigrate:ignore change-column-type -- a small table, in a maintenance window\n"
+        "ALTER TABLE users ALTER COLUMN email TYPE varchar(200);\n")
+    (project["folder"] / "000003_add_last_seen.down.sql").write_text("ALTER TABLE users ALTER COLUMN email TYPE text;\n")
+    config = project["tmp"] / "safemigrate.toml"
+    args = ("-path", str(project["folder"]), "-database", project["url"], "preflight", "--format", "json")
+
+    def sizes() -> tuple[int, dict[str, Any]]:
+        result = run_cli(*args, cwd=project["tmp"])
+        return result.exit_code, next(s for s in result.json()["steps"]
+                                      if s["name"] == "size of tables rewritten or scanned")
+
+    code, step = sizes()
+    assert (code, step["status"]) == (0, "passed")  # 50 rows: far below 1 GiB and 1 M rows
+    config.write_text("[release]\ntable_size_warn_mb = 0.001\n")
+    code, step = sizes()
+    assert (code, step["status"]) == (0, "warned") and "users" in step["reason"]
+    config.write_text("[release]\ntable_size_warn_mb = 0.001\n\n[release.checks]\ntable_sizes = \"error\"\n")
+    code, step = sizes()
+    assert (code, step["status"]) == (1, "failed")

@@ -176,6 +176,8 @@ def build_options(settings: Settings, params: dict[str, Any]) -> tuple[Any, Any]
         report_dir=Path(get("report_dir")), require_env=require_env, require_env_url=require_url,
         checks=dict(get("checks") or {}), migration_lock_timeout=float(get("migration_lock_timeout")),
         statement_timeout=get("statement_timeout"), retries=int(get("retries")), named_secrets=named,
+        size_warn_bytes=int(float(get("table_size_warn_mb")) * (1 << 20)),
+        size_warn_rows=int(get("table_rows_warn")), replication_lag_warn=float(get("replication_lag_warn")),
     )
     if options.log_fail_pattern and not options.log_cmd:
         raise UsageError("--log-fail-pattern needs --log-cmd", hint="for example: --log-cmd 'kubectl logs -f "
