@@ -246,3 +246,17 @@ def test_the_table_size_threshold_is_a_setting_and_its_check_level_too(project: 
     config.write_text("[release]\ntable_size_warn_mb = 0.001\n\n[release.checks]\ntable_sizes = \"error\"\n")
     code, step = sizes()
     assert (code, step["status"]) == (1, "failed")
+
+
+def test_the_closing_notification_carries_versions_durations_backup_and_report_path(project: dict[str, Any]) -> None:
+    with webhook_receiver() as (hook_url, received), serve_app(project["plain"], {1, 3}) as app:
+        result = release(project, app, "--notify", hook_url, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = result.json()
+    finished = received[-1]["body"]["safemigrate"]
+    assert finished["event"] == "finished" and finished["outcome"] == "released"
+    assert (finished["from_version"], finished["to_version"], finished["version_after"]) == (1, 3, 3)
+    assert finished["backup_id"] == data["backup_id"]
+    assert finished["duration_s"] > 0 and {"preflight", "backup", "apply", "gate"} <= set(finished["phases_s"])
+    assert finished["report"] in data["report_files"] and Path(finished["report"]).exists()
+    assert finished["report"] in received[-1]["body"]["text"]

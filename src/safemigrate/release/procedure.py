@@ -474,12 +474,25 @@ class _Release:
 
     # -- 2-3. notify, hooks -----------------------------------------------------------------------
     def notify(self, event: str, text: str) -> None:
+        fields: dict[str, Any] = {"event": event, **self.context(self.report.outcome or "")}
+        if event == "finished":
+            fields.update(self._finish_fields())
+            text += f" (report: {fields['report']})"
         for url in self.o.notify_urls:
             started = time.monotonic()
-            result = notify(url, text, {"event": event, **self.context(self.report.outcome or "")},
-                            secrets=self.report.secrets)
+            result = notify(url, text, fields, secrets=self.report.secrets)
             self.step("notify", f"{event}: {result.url}", StepStatus.PASSED if result.ok else StepStatus.WARNED,
                       result.detail if result.ok else f"{result.detail} (the release goes on)", started)
+
+    def _finish_fields(self) -> dict[str, Any]:
+        """What the closing notification adds: versions, durations (in all and per phase), the report."""
+        phases: dict[str, float] = {}
+        for step in self.report.steps:
+            phases[step.phase] = round(phases.get(step.phase, 0.0) + step.duration, 3)
+        return {"version_after": self.report.version_after, "dirty_after": self.report.dirty_after,
+                "duration_s": round((datetime.now(UTC) - self.report.started_at).total_seconds(), 3),
+                "phases_s": phases, "summary": self.report.summary,
+                "report": str(self.o.report_dir / f"{self.report.id}.json")}
 
     def hooks(self, phase: str, hooks: Sequence[Hook], outcome: str = "") -> bool:
         for hook in hooks:
