@@ -127,6 +127,11 @@ _RELEASE_KEYS: tuple[_Key, ...] = (
     _Key("retries", int, default=3, maximum=20, help="tries of a migration that hit the lock timeout"),
     _Key("allow_destructive", bool, default=False, help="release destructive statements without an ignore comment"),
     _Key("checks", dict, help="pre-flight check levels: NAME = error | warn | off"),
+    _Key("table_size_warn_mb", float, default=1024.0,
+         help="pre-flight warns about a table rewritten or scanned from this size (MiB)"),
+    _Key("table_rows_warn", int, default=1_000_000, maximum=10**15,
+         help="pre-flight warns about a table rewritten or scanned from this many estimated rows"),
+    _Key("replication_lag_warn", float, default=60.0, help="pre-flight warns about a replica this many seconds behind"),
 )
 _CHOICES = {"on_failure": ("rollback", "restore", "stop"), "on_inconclusive": ("hold", "rollback")}
 

@@ -71,3 +71,24 @@ def test_data_written_after_the_apply_holds_the_rollback_on_every_driver(db: Tes
     assert result.exit_code == 3, result.output
     assert "column users.last_seen" in result.json()["summary"]
     assert db.version_row() == [(3, False)]
+
+
+def test_preflight_checks_the_dump_tools_of_each_driver(db: TestDatabase, tmp_path: Path,
+                                                        monkeypatch: Any) -> None:
+    p = prepared(db, tmp_path)
+    found = run_cli("-path", str(p["folder"]), "-database", db.url, "preflight", "--format", "json")
+    assert found.exit_code == 0, found.output
+    step = next(s for s in found.json()["steps"] if s["name"] == "dump tools present and compatible")
+    assert step["status"] == "passed"
+    if db.dialect == "sqlite":
+        assert "none needed" in step["reason"]
+        return
+    # A PATH without the MariaDB client tools: pre-flight says so before anything changes.
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    monkeypatch.setenv("SAFEMIGRATE_PG_BIN_DIR", str(tmp_path / "no-tools"))
+    missing = run_cli("-path", str(p["folder"]), "-database", db.url, "preflight", "--format", "json")
+    assert missing.exit_code == 1, missing.output
+    step = next(s for s in missing.json()["steps"] if s["name"] == "dump tools present and compatible")
+    want = "none of mariadb-dump, mysqldump found on PATH" if db.dialect == "mysql" else "pg_dump not found in"
+    assert step["status"] == "failed" and want in step["reason"]
+    assert db.version_row() == [(1, False)]

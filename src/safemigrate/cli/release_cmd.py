@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import shlex
 import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import UsageError
+from ..errors import RunInterruptedError, UsageError
 from .options import Settings, global_options, settings_of
+
+if TYPE_CHECKING:
+    from ..release.procedure import ReleaseCancel
 
 __all__ = ["preflight", "release"]
 
@@ -174,6 +176,8 @@ def build_options(settings: Settings, params: dict[str, Any]) -> tuple[Any, Any]
         report_dir=Path(get("report_dir")), require_env=require_env, require_env_url=require_url,
         checks=dict(get("checks") or {}), migration_lock_timeout=float(get("migration_lock_timeout")),
         statement_timeout=get("statement_timeout"), retries=int(get("retries")), named_secrets=named,
+        size_warn_bytes=int(float(get("table_size_warn_mb")) * (1 << 20)),
+        size_warn_rows=int(get("table_rows_warn")), replication_lag_warn=float(get("replication_lag_warn")),
     )
     if options.log_fail_pattern and not options.log_cmd:
         raise UsageError("--log-fail-pattern needs --log-cmd", hint="for example: --log-cmd 'kubectl logs -f "
@@ -182,7 +186,7 @@ def build_options(settings: Settings, params: dict[str, Any]) -> tuple[Any, Any]
 
 
 @contextmanager
-def _cancel_on_signals(cancel: threading.Event, migrator: Any, settings: Settings,
+def _cancel_on_signals(cancel: ReleaseCancel, migrator: Any, settings: Settings,
                        received: list[int]) -> Iterator[None]:
     """The first SIGINT/SIGTERM stops the release at its next safe point; no exception from the handler."""
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -192,6 +196,10 @@ def _cancel_on_signals(cancel: threading.Event, migrator: Any, settings: Setting
                                  "(the lock is released, the report says where it stopped)")
         cancel.set()
         migrator.interrupt(signum)
+        if cancel.interrupt_raises:  # a backup is running: only an exception stops it
+            cancel.interrupt_raises = False
+            raise RunInterruptedError(f"{signal.Signals(signum).name} received during the backup",
+                                      signal_number=signum)
 
     from .runtime import signal_handler
 
@@ -202,7 +210,7 @@ def _cancel_on_signals(cancel: threading.Event, migrator: Any, settings: Setting
 def _run(ctx: click.Context, params: dict[str, Any]) -> None:
     from ..drivers import open_driver
     from ..engine import Migrator
-    from ..release.procedure import run_release
+    from ..release.procedure import ReleaseCancel, run_release
     from ..source import load_source
     from ..urls import parse_database_url
     from .runtime import CliReporter
@@ -212,7 +220,7 @@ def _run(ctx: click.Context, params: dict[str, Any]) -> None:
     out = settings.output
     source = load_source(config.migrations_path)
     driver = open_driver(parse_database_url(config.database_url))
-    cancel = threading.Event()
+    cancel = ReleaseCancel()
     reporter = CliReporter(out)
     migrator = Migrator(source, driver, lock_timeout=config.lock_timeout, reporter=reporter)
 

@@ -264,7 +264,8 @@ class LogWatcher:
     ``ERROR`` or ``panic:`` instead of by a tired person.
     """
 
-    def __init__(self, argv: Sequence[str], pattern: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, argv: Sequence[str], pattern: str, env: Mapping[str, str] | None = None,
+                 seen: set[str] | None = None) -> None:
         _require_program(argv, "--log-cmd")
         try:
             self.pattern = re.compile(pattern)
@@ -274,6 +275,10 @@ class LogWatcher:
         self.env = env
         self.name = redact_text(" ".join(self.argv))
         self._matches: list[str] = []
+        # Lines already counted by an earlier gate of the same release: `kubectl logs --tail=100`
+        # replays the last lines each time it starts, and an error logged before the rollback must
+        # not fail the gate after it. Shared between the watchers of one release.
+        self._seen = seen if seen is not None else set()
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
         self._thread: threading.Thread | None = None
@@ -289,8 +294,12 @@ class LogWatcher:
         assert self._process is not None and self._process.stdout is not None
         for line in self._process.stdout:
             if self.pattern.search(line):
+                text = redact_text(line.rstrip("\n"))[:300]
                 with self._lock:
-                    self._matches.append(redact_text(line.rstrip("\n"))[:300])
+                    if text in self._seen:
+                        continue
+                    self._seen.add(text)
+                    self._matches.append(text)
 
     def take_matches(self) -> list[str]:
         with self._lock:

@@ -30,7 +30,8 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
     from ..engine import Migrator
     from ..planner import Step
 
-__all__ = ["CHECKS", "ReleaseOptions", "run_release"]
+__all__ = ["CHECKS", "ReleaseCancel", "ReleaseOptions", "run_release"]
 
 CheckLevel = Literal["error", "warn", "off"]
 
@@ -83,6 +84,7 @@ CHECKS: dict[str, CheckLevel] = {
     "blocking_sessions": "warn",
     "replication": "warn",
     "backup_location": "error",
+    "dump_tools": "error",
     "health": "error",
     "staging": "error",
 }
@@ -124,6 +126,19 @@ class ReleaseOptions:
     named_secrets: frozenset[str] = frozenset()
 
 
+class ReleaseCancel(threading.Event):
+    """The release's cancel token, set by the caller's signal handler.
+
+    Most phases look at it between steps (pre-flight, the gate) or are cancelled through the
+    migrator (apply, rollback). A backup only stops by an exception where it runs (pg_dump and
+    the verification restore run to completion otherwise, and the backup code cleans up on
+    any exception): while ``interrupt_raises`` is true the handler raises
+    :class:`RunInterruptedError` instead of only setting the token.
+    """
+
+    interrupt_raises: bool = False
+
+
 class _Finished(Exception):
     """Stop the procedure here: the report already says how it ended."""
 
@@ -151,10 +166,18 @@ class _Release:
                                     for url in options.health_urls]
         from .health import CommandProbe
 
-        self.probes += [CommandProbe(list(cmd)) for cmd in options.health_cmds]
+        self.probes += [CommandProbe(list(cmd), env=self.child_env()) for cmd in options.health_cmds]
+        self.log_lines_seen: set[str] = set()
         self.columns_before: dict[str, frozenset[str]] = {}
 
     # -- helpers --------------------------------------------------------------------------------
+    def child_env(self) -> dict[str, str]:
+        """The environment of --health-cmd and --log-cmd: as a hook's, without the database URL or
+        any variable holding the password."""
+        from ..childenv import child_environment
+
+        return child_environment(named_secrets=self.o.named_secrets, secret_values=self.report.secrets)
+
     def level(self, check: str) -> CheckLevel:
         return self.o.checks.get(check, CHECKS[check])
 
@@ -233,10 +256,12 @@ class _Release:
             results.append(self.check("replication", "replication lag", self._replication_check))
         if not self.o.no_backup and self.steps:
             results.append(self.check("backup_location", "backup location usable", self._backup_location_check))
+            results.append(self.check("dump_tools", "dump tools present and compatible", self._dump_tools_check))
         if self.probes:
             results.append(self.check("health", "application healthy before the release", self._health_before))
         if self.o.require_env:
             results.append(self.check("staging", f"released on {self.o.require_env} first", self._staging_check))
+        self.check_cancel("during pre-flight (nothing was changed)")
         if not all(results):
             failed = [s.name for s in self.report.steps if s.phase == "preflight" and s.status is StepStatus.FAILED]
             self.stop(Outcome.REFUSED, "refused by pre-flight: " + "; ".join(failed) + ". Nothing was changed",
@@ -382,14 +407,9 @@ class _Release:
         storage = self._storage()
         location = str(storage.location)
         if location.startswith("s3://"):
-            probe = f"safemigrate-probe-{uuid.uuid4().hex}"
-            try:
-                storage.write_probe(probe)
-            except AttributeError:
-                return True, f"{location} (not probed)", {}
-            except SafemigrateError as exc:
-                return False, f"cannot write to {location}: {exc.message}", {}
-            return True, f"{location} is writable", {}
+            from .preflight_storage import probe_s3
+
+            return probe_s3(storage)
         folder = Path(location)
         existing = folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("/"))
         free = shutil.disk_usage(existing).free
@@ -398,6 +418,11 @@ class _Release:
         if size and free < need:
             return False, f"{free >> 20} MiB free in {existing}, a backup of this database needs ~{need >> 20} MiB", {}
         return True, f"{free >> 20} MiB free in {existing}", {}
+
+    def _dump_tools_check(self) -> tuple[bool, str, dict[str, Any]]:
+        from .preflight_storage import dump_tools_check
+
+        return dump_tools_check(self.driver.dialect, self.driver.server_version)
 
     def _database_size(self) -> int:
         if self.driver.dialect == "postgres":
@@ -449,12 +474,25 @@ class _Release:
 
     # -- 2-3. notify, hooks -----------------------------------------------------------------------
     def notify(self, event: str, text: str) -> None:
+        fields: dict[str, Any] = {"event": event, **self.context(self.report.outcome or "")}
+        if event == "finished":
+            fields.update(self._finish_fields())
+            text += f" (report: {fields['report']})"
         for url in self.o.notify_urls:
             started = time.monotonic()
-            result = notify(url, text, {"event": event, **self.context(self.report.outcome or "")},
-                            secrets=self.report.secrets)
+            result = notify(url, text, fields, secrets=self.report.secrets)
             self.step("notify", f"{event}: {result.url}", StepStatus.PASSED if result.ok else StepStatus.WARNED,
                       result.detail if result.ok else f"{result.detail} (the release goes on)", started)
+
+    def _finish_fields(self) -> dict[str, Any]:
+        """What the closing notification adds: versions, durations (in all and per phase), the report."""
+        phases: dict[str, float] = {}
+        for step in self.report.steps:
+            phases[step.phase] = round(phases.get(step.phase, 0.0) + step.duration, 3)
+        return {"version_after": self.report.version_after, "dirty_after": self.report.dirty_after,
+                "duration_s": round((datetime.now(UTC) - self.report.started_at).total_seconds(), 3),
+                "phases_s": phases, "summary": self.report.summary,
+                "report": str(self.o.report_dir / f"{self.report.id}.json")}
 
     def hooks(self, phase: str, hooks: Sequence[Hook], outcome: str = "") -> bool:
         for hook in hooks:
@@ -479,11 +517,14 @@ class _Release:
         started = time.monotonic()
         storage = self._storage()
         try:
-            manifest = create_backup(self.database_url, storage, CreateOptions(
-                label=f"release {self.report.id}", pin=True))
-            self.backup_id = manifest.id
-            self.report.backup_id = manifest.id
-            verified = verify_backup(storage, manifest.id, database_url=self.database_url)
+            with self._signal_raises():
+                manifest = create_backup(self.database_url, storage, CreateOptions(
+                    label=f"release {self.report.id}", pin=True))
+                self.backup_id = manifest.id
+                self.report.backup_id = manifest.id
+                verified = verify_backup(storage, manifest.id, database_url=self.database_url)
+        except RunInterruptedError as exc:
+            self._backup_interrupted(exc, started)
         except SafemigrateError as exc:
             self.step("backup", "backup verified by a restore", StepStatus.FAILED, exc.message, started)
             self.stop(Outcome.REFUSED, f"the backup failed: {exc.message}. Nothing was applied",
@@ -494,6 +535,29 @@ class _Release:
                   started, backup_id=manifest.id)
         if self.driver.dialect == "postgres":
             self._restore_point()
+
+    @contextmanager
+    def _signal_raises(self) -> Iterator[None]:
+        """While the backup runs, a signal raises RunInterruptedError where the backup is (the dump
+        tools run to completion otherwise); the backup code removes what it had written."""
+        token = self.cancel if isinstance(self.cancel, ReleaseCancel) else None
+        if token is not None:
+            token.interrupt_raises = True
+        try:
+            self.check_cancel("before the backup")  # a signal that came just before the flag was set
+            yield
+        finally:
+            if token is not None:
+                token.interrupt_raises = False
+
+    def _backup_interrupted(self, exc: RunInterruptedError, started: float) -> NoReturn:
+        self.step("backup", "backup verified by a restore", StepStatus.FAILED, exc.message, started)
+        state = self.driver.read_version()
+        self.report.version_after, self.report.dirty_after = state.version, state.dirty
+        kept = (f"; backup {self.backup_id} was taken but not verified" if self.backup_id else
+                "; the incomplete backup was removed")
+        self.stop(Outcome.INTERRUPTED, f"stopped by a signal during the backup: nothing was applied, the "
+                  f"database is at version {state.describe()}{kept}", "run the release again when ready")
 
     def _restore_point(self) -> None:
         name = f"safemigrate-{self.report.id}"
@@ -597,7 +661,8 @@ class _Release:
             self.step("gate", name, StepStatus.SKIPPED, "no --health-url or --health-cmd given")
             return None
         started = time.monotonic()
-        watcher = LogWatcher(self.o.log_cmd, self.o.log_fail_pattern or "(?!)") if self.o.log_cmd else None
+        watcher = LogWatcher(self.o.log_cmd, self.o.log_fail_pattern or "(?!)", env=self.child_env(),
+                             seen=self.log_lines_seen) if self.o.log_cmd else None
         result = run_gate(self.probes, self.o.gate, log_watcher=watcher, cancel=self.cancel)
         status = {Verdict.PASSED: StepStatus.PASSED, Verdict.FAILED: StepStatus.FAILED}.get(
             result.verdict, StepStatus.WARNED)
@@ -637,6 +702,8 @@ class _Release:
                 self.m.down()
             else:
                 self.m.goto(self.start_version)
+        except RunInterruptedError as exc:
+            self._rollback_interrupted(why, exc, started)
         except SafemigrateError as exc:
             state = self.driver.read_version()
             self.report.version_after, self.report.dirty_after = state.version, state.dirty
@@ -659,6 +726,18 @@ class _Release:
                       f"safemigrate backup restore {self.backup_id} --replace" if self.backup_id else
                       "look at the application: the database is back at its starting version")
         self.restore(why)
+
+    def _rollback_interrupted(self, why: str, exc: RunInterruptedError, started: float) -> NoReturn:
+        """A signal during the down migrations: the one running was rolled back (or, statement by
+        statement, left dirty); say exactly which version the database is at and how to go on."""
+        state = self.driver.read_version()
+        self.report.version_after, self.report.dirty_after = state.version, state.dirty
+        self.step("rollback", f"down to {self._start_arg()}", StepStatus.FAILED, exc.message, started)
+        left = (f"dirty at version {state.as_int}: the down migration that was running did not finish"
+                if state.dirty else f"at version {state.describe()}")
+        self.stop(Outcome.INTERRUPTED, f"{why}; stopped by a signal during the rollback; the database is {left}",
+                  "safemigrate status, then safemigrate recover" if state.dirty else
+                  f"safemigrate goto {self._start_arg()} to finish the rollback")
 
     def _data_safety(self, why: str) -> None:
         from .datasafety import data_at_risk
