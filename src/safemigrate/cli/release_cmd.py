@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import RunInterruptedError, UsageError
+from ..errors import UsageError
 from .options import Settings, global_options, settings_of
 
 if TYPE_CHECKING:
@@ -194,12 +194,8 @@ def _cancel_on_signals(cancel: ReleaseCancel, migrator: Any, settings: Settings,
         if not cancel.is_set():
             settings.output.info(f"{signal.Signals(signum).name} received: stopping at the next safe point "
                                  "(the lock is released, the report says where it stopped)")
-        cancel.set()
+        cancel.cancel(signum)
         migrator.interrupt(signum)
-        if cancel.interrupt_raises:  # a backup is running: only an exception stops it
-            cancel.interrupt_raises = False
-            raise RunInterruptedError(f"{signal.Signals(signum).name} received during the backup",
-                                      signal_number=signum)
 
     from .runtime import signal_handler
 

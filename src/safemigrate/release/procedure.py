@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from .._version import __version__
+from ..backup.progress import CancelToken
 from ..drivers.base import local_identity
 from ..errors import (
     LockTimeoutError,
@@ -126,17 +127,13 @@ class ReleaseOptions:
     named_secrets: frozenset[str] = frozenset()
 
 
-class ReleaseCancel(threading.Event):
-    """The release's cancel token, set by the caller's signal handler.
+class ReleaseCancel(CancelToken):
+    """The release's cancel token, set by the caller's signal handler (which only sets it).
 
-    Most phases look at it between steps (pre-flight, the gate) or are cancelled through the
-    migrator (apply, rollback). A backup only stops by an exception where it runs (pg_dump and
-    the verification restore run to completion otherwise, and the backup code cleans up on
-    any exception): while ``interrupt_raises`` is true the handler raises
-    :class:`RunInterruptedError` instead of only setting the token.
+    Pre-flight and the gate look at it between steps; the apply and the rollback are cancelled
+    through the migrator; the backup, its verification and the restore poll it themselves
+    (their dump and restore tools are stopped and what they wrote is removed).
     """
-
-    interrupt_raises: bool = False
 
 
 class _Finished(Exception):
@@ -519,10 +516,11 @@ class _Release:
         try:
             with self._signal_raises():
                 manifest = create_backup(self.database_url, storage, CreateOptions(
-                    label=f"release {self.report.id}", pin=True))
+                    label=f"release {self.report.id}", pin=True), cancel=self.cancel)
                 self.backup_id = manifest.id
                 self.report.backup_id = manifest.id
-                verified = verify_backup(storage, manifest.id, database_url=self.database_url)
+                verified = verify_backup(storage, manifest.id, database_url=self.database_url,
+                                         cancel=self.cancel)
         except RunInterruptedError as exc:
             self._backup_interrupted(exc, started)
         except SafemigrateError as exc:
@@ -538,17 +536,10 @@ class _Release:
 
     @contextmanager
     def _signal_raises(self) -> Iterator[None]:
-        """While the backup runs, a signal raises RunInterruptedError where the backup is (the dump
-        tools run to completion otherwise); the backup code removes what it had written."""
-        token = self.cancel if isinstance(self.cancel, ReleaseCancel) else None
-        if token is not None:
-            token.interrupt_raises = True
-        try:
-            self.check_cancel("before the backup")  # a signal that came just before the flag was set
-            yield
-        finally:
-            if token is not None:
-                token.interrupt_raises = False
+        """The backup phase: a signal before it stops here; during it, the backup code polls the
+        token (``cancel=``), stops its tools and raises RunInterruptedError."""
+        self.check_cancel("before the backup")
+        yield
 
     def _backup_interrupted(self, exc: RunInterruptedError, started: float) -> NoReturn:
         self.step("backup", "backup verified by a restore", StepStatus.FAILED, exc.message, started)
@@ -783,7 +774,8 @@ class _Release:
         storage = self._storage()
         self.m.disconnect_for_restore()
         try:
-            result = restore_backup(storage, self.backup_id, self.database_url, replace=True, confirmed=True)
+            result = restore_backup(storage, self.backup_id, self.database_url, replace=True, confirmed=True,
+                                    cancel=self.cancel)
         except SafemigrateError as exc:
             self.step("restore", f"restore {self.backup_id}", StepStatus.FAILED, exc.message, started)
             self.stop(Outcome.ROLLBACK_FAILED, f"{why}; the rollback did not make it healthy and the restore "
