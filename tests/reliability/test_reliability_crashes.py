@@ -407,3 +407,49 @@ def _drop_scratch_databases(c: Campaign) -> None:
         for (other,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
                                      [name.replace("_", "\\_") + "\\_%"]).fetchall():
             conn.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+
+
+# -- the defect the random kills found, pinned down ---------------------------------------------------------
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+def test_recover_finish_killed_halfway_never_runs_a_statement_twice(
+        dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """`up` dies inside statement 2; `recover --apply --choose finish` runs 2 and 3 and dies inside 4.
+    Its progress must be in the history, or the next finish runs the DML statements 2 and 3 again."""
+    from test_crash_consistency import holder_connection, statement_waiting, wait_for
+
+    db = _db(request, dialect)
+    folder = write_migrations(tmp_path / "m", {
+        "1_base.up.sql": "CREATE TABLE guard_a (id INTEGER PRIMARY KEY, n INTEGER);\n"
+                         "CREATE TABLE guard_b (id INTEGER PRIMARY KEY, n INTEGER);\n"
+                         "CREATE TABLE log_t (k INTEGER);\n"
+                         "INSERT INTO guard_a VALUES (1, 0);\nINSERT INTO guard_b VALUES (1, 0);\n",
+        "2_backfill.up.sql": "-- safemigrate:no-transaction\nINSERT INTO log_t VALUES (1);\n"
+                             "UPDATE guard_a SET n = n + 1 WHERE id = 1;\nINSERT INTO log_t VALUES (3);\n"
+                             "UPDATE guard_b SET n = n + 1 WHERE id = 1;\n",
+    })
+    assert run_cli("-path", str(folder), "-database", db.url, "up", "1").exit_code == 0
+
+    def killed_while_waiting(table: str, *args: str) -> None:
+        holder = holder_connection(db)
+        try:
+            holder.cursor().execute(f"SELECT n FROM {table} WHERE id = 1 FOR UPDATE")
+            proc = start_cli("-path", str(folder), "-database", db.url, *args)
+            try:
+                wait_for(statement_waiting(db, f"UPDATE {table}"), proc, f"the update of {table} waits")
+            finally:
+                out, err = kill_9(proc)
+                assert_no_secret(out, err)
+        finally:
+            holder.rollback()
+            holder.close()
+        assert locks_left(db) == 0
+
+    killed_while_waiting("guard_a", "up")
+    assert db.version_row() == [(2, True)]
+    killed_while_waiting("guard_b", "recover", "--apply", "--choose", "finish")
+    assert db.version_row() == [(2, True)]
+    assert run_cli("-path", str(folder), "-database", db.url, "recover", "--apply", "--choose",
+                   "finish").exit_code == 0
+    assert db.version_row() == [(2, False)]
+    assert sorted(db.query("SELECT k FROM log_t")) == [(1,), (3,)]
+    assert db.query("SELECT n FROM guard_a") == [(1,)] and db.query("SELECT n FROM guard_b") == [(1,)]
