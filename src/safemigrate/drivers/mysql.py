@@ -282,6 +282,11 @@ class MysqlDriver(Driver):
         self.target = parse_mysql_url(url)
         custom = self.target.custom
         self.version_table = TableName(custom.get("x-migrations-table") or "schema_migrations")
+        if any(ord(c) > 0xFFFF for c in self.version_table.name):
+            # MariaDB/MySQL identifiers are utf8mb3: the server answered error 1300 ("internal error")
+            raise UsageError("x-migrations-table has a character outside the Basic Multilingual Plane "
+                             "(an emoji, for instance), which MySQL and MariaDB do not allow in a table name",
+                             hint="choose a version table name without such characters")
         self.no_lock = _bool("x-no-lock", custom.get("x-no-lock") or "false")
         self.statement_timeout_ms = check_timeout_ms(self._int_param("x-statement-timeout"),
                                                      "x-statement-timeout")
