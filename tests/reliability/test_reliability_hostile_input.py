@@ -187,7 +187,7 @@ def test_hostile_migration_file_contents(dialect: str, tmp_path: Path, request: 
 
 
 # -- database URLs ------------------------------------------------------------------------------------
-PASSWORD_CHARS = st.lists(st.sampled_from(list("@:/?#%[]!$&'()*+,;= ab\\\"") + ["%zz", "%40", "%2F"]),
+PASSWORD_CHARS = st.lists(st.sampled_from([*"@:/?#%[]!$&'()*+,;= ab\\\"", "%zz", "%40", "%2F"]),
                           max_size=8).map("".join)
 HOSTS = st.sampled_from(["127.0.0.1:1", "[::1]:1", "[::1", "127.0.0.1:99999", "127.0.0.1:port", "", "@",
                          "127.0.0.1:1:2", "%2Ftmp%2Fnowhere", "[fe80::1%25lo]:1", "localhost:1"])
