@@ -514,7 +514,12 @@ class MysqlDriver(Driver):
         try:
             with self.conn.cursor() as cursor:
                 cursor.execute(sql, tuple(params) if params is not None else None)
-                return [tuple(row) for row in cursor.fetchall()] if fetch else []
+                rows = [tuple(row) for row in cursor.fetchall()] if fetch else []
+            if fired.is_set():
+                # KILL QUERY cuts SLEEP() and BENCHMARK() short without an error: the statement was
+                # still stopped by x-statement-timeout, and must not count as completed.
+                raise pymysql.err.OperationalError(ER_QUERY_INTERRUPTED, "Query execution was interrupted")
+            return rows
         except pymysql.err.MySQLError as exc:
             code = exc.args[0] if exc.args else None
             if code == ER_EMPTY_QUERY and not fetch:
