@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from schema_app import serve_app
-
 from support import TestDatabase, run_cli, write_migrations
 
 FILES = {

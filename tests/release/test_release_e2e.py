@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from schema_app import SchemaApp, serve_app
 
+from schema_app import SchemaApp, serve_app
 from support import CANARY_PASSWORD, CliResult, database_name, run_cli, write_migrations
 
 pytestmark = pytest.mark.postgres
