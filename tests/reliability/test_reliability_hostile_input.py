@@ -143,7 +143,7 @@ def test_hostile_migration_file_names(dialect: str, tmp_path: Path, request: pyt
             tally.changed += 1
         assert after == before, f"{kind} {name!r} changed the database"
         assert "from_outside" not in db.tables()
-        assert files_outside(sandbox, [folder, Path(db._connect_to).parent]) == [] or dialect == "sqlite"
+        assert files_outside(sandbox, [folder]) == []
 
     attempt()
 
@@ -318,7 +318,6 @@ def test_hostile_configuration_files(tmp_path: Path, tally: Tally) -> None:
         for command in (("config", "show"), ("version",), ("status",)):
             result = run_cli("--config", str(config), "-database", url, *command, cwd=tmp_path)
             judged(tally, result, allowed_codes=(0, 1, 2))
-        assert not db_path.exists() or db_path.stat().st_size == 0 or True
         assert files_outside(tmp_path, [config, db_path, tmp_path / "migrations"]) == []
 
     attempt()

@@ -78,8 +78,11 @@ def files_with_canary(*roots: Path) -> list[Path]:
 
 
 def shm_with_canary() -> list[Path]:
+    """Passfiles with the canary left in /dev/shm by this process (the CLI runs in it): other tests
+    running at the same time kill -9 runs on purpose, whose passfiles the next command sweeps."""
     shm = Path("/dev/shm")
-    return [p for p in files_with_canary(shm) if "safemigrate" in str(p)] if shm.is_dir() else []
+    mine = f"-{os.getpid()}-"
+    return [p for p in files_with_canary(shm) if "safemigrate" in str(p) and mine in str(p)] if shm.is_dir() else []
 
 
 @pytest.mark.postgres
