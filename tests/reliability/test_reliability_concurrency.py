@@ -18,6 +18,7 @@ from schema_app import serve_app
 from support import TestDatabase, assert_no_secret, run_cli, write_migrations
 
 RUNNERS = 16
+pytestmark = pytest.mark.slow
 LOCK_TIMEOUT = "timeout: can't acquire database lock"
 SLEEP = {"postgres": "SELECT pg_sleep(0.05)", "mysql": "DO SLEEP(0.05)",
          "sqlite": "SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
@@ -142,8 +143,10 @@ def _drop_after(db: TestDatabase, request: pytest.FixtureRequest) -> None:
     _drop_scratch_databases(Campaign(db, Path(), Path(), (request.getfixturevalue("postgres_admin_url"), None), 0))
 
 
-@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
-def test_two_releases_racing_release_once(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(("dialect", "runners"), [("postgres", 2), ("mysql", 2), ("sqlite", 2), ("postgres", RUNNERS),
+                                                  ("sqlite", RUNNERS)])
+def test_releases_racing_release_once(dialect: str, runners: int, tmp_path: Path,
+                                      request: pytest.FixtureRequest) -> None:
     db = _db(request, dialect)
     count = 4
     folder = write_migrations(tmp_path / "m", counted_files(dialect, count))
@@ -153,7 +156,7 @@ def test_two_releases_racing_release_once(dialect: str, tmp_path: Path, request:
             procs = [start_cli("-path", str(folder), "-database", db.url, "release", "--no-backup",
                                "--report", str(tmp_path / f"releases{i}"), "--health-url", app.url,
                                "--health-interval", "0.05", "--health-deadline", "10", "--format", "json")
-                     for i in range(2)]
+                     for i in range(runners)]
             results = finish_all(procs)
     finally:
         if dialect == "postgres":
@@ -173,4 +176,4 @@ def test_two_releases_racing_release_once(dialect: str, tmp_path: Path, request:
                        "AND outcome = 'applied' GROUP BY version")
     assert sorted(history) == [(v, 1) for v in range(1, count + 1)]
     assert locks_left(db) == 0
-    record(dialect, concurrent_runners=2, runners_held=2)
+    record(dialect, concurrent_runners=runners, runners_held=runners)

@@ -31,6 +31,7 @@ from schema_app import serve_app
 from support import TestDatabase, assert_no_secret, database_name, run_cli, write_migrations
 from test_recover import from_scratch, schema
 
+pytestmark = pytest.mark.slow
 PRECIOUS_ROWS = 300
 ROWS_PER_FILE = 50
 

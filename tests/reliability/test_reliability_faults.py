@@ -28,6 +28,8 @@ from test_reliability_crashes import _db
 from schema_app import serve_app
 from support import TestDatabase, assert_no_secret, run_cli, with_password, write_migrations
 
+pytestmark = pytest.mark.slow
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -164,7 +166,7 @@ def test_a_frozen_connection_fails_within_the_documented_timeout(dialect: str, t
     proxy.freeze()  # accepts, never answers: the connect must time out (10 s by default)
     try:
         proc = start_cli("-path", str(folder), "-database", through(db.url, proxy.port), "version")
-        code, _out, err = finished(proc, 20)
+        code, _out, err = finished(proc, 15)
         assert code == 1 and "timeout" in err, err
     finally:
         proxy.cut()
