@@ -84,6 +84,13 @@ class TableName:
     name: str
     schema: str | None = None
 
+    def __post_init__(self) -> None:
+        # No database allows a NUL byte in an identifier (MariaDB failed with a syntax error that
+        # surfaced as "internal error"): a usage error before anything is sent.
+        if "\x00" in self.name or "\x00" in (self.schema or ""):
+            raise UsageError("x-migrations-table contains a NUL byte, which no database allows in a table name",
+                             hint="name the version table with printable characters, e.g. x-migrations-table=schema_migrations")
+
 
 @dataclass(frozen=True)
 class DbErrorInfo:

@@ -310,6 +310,11 @@ class MysqlDriver(Driver):
         self.target = parse_mysql_url(url)
         custom = self.target.custom
         self.version_table = TableName(custom.get("x-migrations-table") or "schema_migrations")
+        if any(ord(c) > 0xFFFF for c in self.version_table.name):
+            # MariaDB/MySQL identifiers are utf8mb3: the server answered error 1300 ("internal error")
+            raise UsageError("x-migrations-table has a character outside the Basic Multilingual Plane "
+                             "(an emoji, for instance), which MySQL and MariaDB do not allow in a table name",
+                             hint="choose a version table name without such characters")
         self.no_lock = _bool("x-no-lock", custom.get("x-no-lock") or "false")
         self.statement_timeout_ms = check_timeout_ms(self._int_param("x-statement-timeout"),
                                                      "x-statement-timeout")
@@ -605,7 +610,12 @@ class MysqlDriver(Driver):
             with watchdog.watch(self.dead_peer_seconds, self._server_still_working) if watchdog \
                     else contextlib.nullcontext(), self.conn.cursor() as cursor:
                 cursor.execute(sql, tuple(params) if params is not None else None)
-                return [tuple(row) for row in cursor.fetchall()] if fetch else []
+                rows = [tuple(row) for row in cursor.fetchall()] if fetch else []
+            if fired.is_set():
+                # KILL QUERY cuts SLEEP() and BENCHMARK() short without an error: the statement was
+                # still stopped by x-statement-timeout, and must not count as completed.
+                raise pymysql.err.OperationalError(ER_QUERY_INTERRUPTED, "Query execution was interrupted")
+            return rows
         except pymysql.err.MySQLError as exc:
             code = exc.args[0] if exc.args else None
             if code in (CR_SERVER_LOST, CR_SERVER_GONE) or (watchdog is not None and watchdog.fired):

@@ -606,6 +606,9 @@ class PostgresDriver(Driver):
             if missing:
                 grants.append(f"GRANT {', '.join(missing)} ON {self.qualified(table)} TO {self._user}")
         message = self._clean(str(exc).splitlines()[0] if str(exc) else "permission denied")
+        if not grants and "permission denied for schema" in message:
+            schema = message.rsplit(" ", 1)[-1]
+            grants.append(f"GRANT CREATE ON SCHEMA {schema} TO {self._user}")
         return DatabaseError(
             f"role {self._user} lacks a privilege on safemigrate's tables: {message}",
             hint=("ask the owner to run: " + "; ".join(grants)) if grants
@@ -654,6 +657,8 @@ class PostgresDriver(Driver):
             (list(privileges), name, name),
         )
         missing = [str(r[0]) for r in rows]
+        if not self.query("SELECT to_regclass(%s) IS NOT NULL", (name,))[0][0]:
+            return []  # not created yet: nothing to grant on it (a missing CREATE on the schema is said instead)
         if "INSERT" in privileges and "INSERT" not in missing and table == self.history_table:
             # The history's id is a bigserial: inserting also needs its sequence.
             seq = self.query("SELECT pg_get_serial_sequence(%s, 'id')", (name,))

@@ -70,6 +70,9 @@ class RepairOption:
     reason: str
     sql: list[str]
     target: int | None  # the version marked clean afterwards (None: no version)
+    # finish: the migration's statement number each of ``sql`` is (None: a drop of something half-built),
+    # so the repair can record its progress in the interrupted run's history row as it goes
+    numbers: list[int | None] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"option": self.name, "safe": self.safe, "reason": self.reason, "sql": self.sql,
@@ -253,17 +256,22 @@ def _finish(diagnosis: Diagnosis, target: int | None) -> RepairOption:
         return RepairOption("finish", False, f"statement(s) {listed} cannot be judged: running them again could "
                             "apply them twice", [], target)
     sql: list[str] = []
+    numbers: list[int | None] = []
     for s in diagnosis.statements:
         if s.verdict == "half-built":
             for effect in s.effects or []:
                 if effect.inverse:
                     sql.append(effect.inverse)
+                    numbers.append(None)
             sql.append(s.text)
+            numbers.append(s.number)
         elif s.verdict == "did not run":
             sql.append(s.text)
+            numbers.append(s.number)
     return RepairOption("finish", True, "every statement is judged: run the ones that did not take effect"
                         + (" (dropping what was half-built first)" if any(
-                            s.verdict == "half-built" for s in diagnosis.statements) else ""), sql, target)
+                            s.verdict == "half-built" for s in diagnosis.statements) else ""), sql, target,
+                        numbers)
 
 
 def _undo(diagnosis: Diagnosis, down: MigrationFile | None, driver: Driver, target: int | None) -> RepairOption:

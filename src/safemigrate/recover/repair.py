@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ..engine import _MAY_COMMIT_ITSELF
 from ..errors import DatabaseError, UsageError
 from .diagnose import Diagnosis, RepairOption, diagnose
 
@@ -88,12 +90,14 @@ def repair(migrator: Migrator, wanted: str | None, *, mark_version: int | None =
         ran: list[str] = []
         started = datetime.now(UTC)
         clock = time.monotonic()
-        for sql in option.sql:
+        progress = _progress_recorder(migrator, diagnosis, option)
+        for i, sql in enumerate(option.sql):
             statement = _resolve(migrator, sql) if driver.dialect == "postgres" else sql
+            number = option.numbers[i] if i < len(option.numbers) else None
             try:
                 if driver.in_transaction():
                     driver.execute("COMMIT")
-                driver.execute(statement)
+                progress(statement, number)
             except Exception as exc:
                 info = driver.describe_error(exc)
                 if info is None:
@@ -108,6 +112,43 @@ def repair(migrator: Migrator, wanted: str | None, *, mark_version: int | None =
             ran.append(statement)
         _mark(migrator, diagnosis, option.name, target, started, time.monotonic() - clock, len(ran))
         return RepairResult(option, diagnosis, ran, target, because)
+
+
+def _progress_recorder(migrator: Migrator, diagnosis: Diagnosis,
+                       option: RepairOption) -> Callable[[str, int | None], None]:
+    """How ``finish`` sends the migration's statement k: like the engine's statement mode, with the
+    interrupted run's history row kept true, so a repair killed halfway is diagnosed right and
+    never runs a statement twice. A statement that can run in a transaction commits together with
+    ``statements_committed = k``; one that cannot is announced (``statement_started = k``) first."""
+    driver = migrator.driver
+    record = diagnosis.record
+    if option.name != "finish" or record is None or not driver.table_exists(driver.history_table):
+        return lambda statement, _number: driver.execute(statement)
+
+    def send(statement: str, number: int | None) -> None:
+        if number is None:
+            driver.execute(statement)
+            return
+        parsed = driver.split(statement).statements
+        in_transaction = bool(parsed) and all(st.transactional and st.kind not in _MAY_COMMIT_ITSELF
+                                              for st in parsed)
+        if in_transaction:
+            driver.execute("BEGIN")
+            try:
+                driver.execute(statement)
+                driver.execute(*migrator.history.update_sql(record.run_id, statements_committed=number))
+                driver.execute("COMMIT")
+            except BaseException:
+                if driver.in_transaction():
+                    driver.execute("ROLLBACK")
+                raise
+            return
+        driver.execute(*migrator.history.update_sql(record.run_id, statement_started=number))
+        driver.execute(statement)
+        driver.execute(*migrator.history.update_sql(record.run_id, statements_committed=number,
+                                                    statement_started=None))
+
+    return send
 
 
 def _mark(migrator: Migrator, diagnosis: Diagnosis, how: str, target: int | None, started: datetime,
