@@ -2,7 +2,7 @@
 consistent state (the previous clean version, or a dirty one the history explains) and no lock left.
 
 * a throwaway PostgreSQL (initdb + pg_ctl in a temp dir, 127.0.0.1, a free port) restarted mid-migration;
-* the connection cut by a TCP proxy written here, closed mid-run; a proxy that freezes (item 9: xfail);
+* the connection cut by a TCP proxy written here, closed mid-run; a proxy that freezes (the connect timeout of issue 8 item 9);
 * a statement timeout hit (x-statement-timeout); a table locked by another session (lock_timeout);
 * the disk full during a backup (a 2 MB tmpfs, root only; else skipped with the reason);
 * the S3 endpoint (moto's server) gone mid-upload; the health endpoint gone during the gate.
@@ -155,8 +155,6 @@ def test_the_connection_cut_mid_migration_is_a_clear_error_and_a_consistent_stat
     fault(dialect, True)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 9 (on the urls branch): no connect/read timeout by default, "
-                   "a server that accepts TCP but never answers hangs the run")
 @pytest.mark.parametrize("dialect", ["postgres", "mysql"])
 def test_a_frozen_connection_fails_within_the_documented_timeout(dialect: str, tmp_path: Path,
                                                                  request: pytest.FixtureRequest) -> None:

@@ -218,8 +218,6 @@ def test_hostile_database_urls(tmp_path: Path, tally: Tally) -> None:
     attempt()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 item 12 (on the urls branch): a URL without a scheme is "
-                   "echoed whole, and a bad percent-encoding quotes the password, in the error")
 def test_malformed_database_urls_never_echo_the_password(tmp_path: Path, tally: Tally) -> None:
     folder = write_migrations(tmp_path / "m", {"1_a.up.sql": "SELECT 1;\n"})
 
