@@ -104,7 +104,7 @@ def test_plain_files_are_typed_from_the_listing_without_a_stat_call(tmp_path: Pa
     path = folder(tmp_path, 5)
     os.mkfifo(path / "0006_fifo.up.sql")
     calls = 0
-    real_stat = os.DirEntry.stat  # type: ignore[attr-defined]
+    real_stat = os.DirEntry.stat
 
     class Entry:
         """os.scandir's entries, counting stat calls (DirEntry cannot be subclassed)."""
@@ -118,10 +118,10 @@ def test_plain_files_are_typed_from_the_listing_without_a_stat_call(tmp_path: Pa
         def stat(self, **kwargs: bool) -> os.stat_result:
             nonlocal calls
             calls += 1
-            return real_stat(self._entry, **kwargs)  # type: ignore[no-any-return]
+            return real_stat(self._entry, **kwargs)
 
     real_scandir = os.scandir
-    monkeypatch.setattr(source_module.os, "scandir", lambda p: [Entry(e) for e in real_scandir(p)])
+    monkeypatch.setattr(os, "scandir", lambda p: [Entry(e) for e in real_scandir(p)])
     source = load_source(path)
     assert source.versions == [1, 2, 3, 4, 5]
     assert [w.path.name for w in source.warnings] == ["0006_fifo.up.sql"]  # still refused
