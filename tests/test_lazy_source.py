@@ -7,6 +7,7 @@ opened (never time), so that reading every file up front cannot come back unnoti
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,3 +127,12 @@ def test_plain_files_are_typed_from_the_listing_without_a_stat_call(tmp_path: Pa
     assert source.versions == [1, 2, 3, 4, 5]
     assert [w.path.name for w in source.warnings] == ["0006_fifo.up.sql"]  # still refused
     assert calls == 1  # only the FIFO, whose type the listing does not make a regular file
+
+
+@pytest.mark.parametrize("size", [0, 10, 1024 * 1024 - 1, 1024 * 1024, 3 * 1024 * 1024 + 7])
+def test_a_streamed_checksum_is_the_sha256_of_the_whole_file(tmp_path: Path, size: int) -> None:
+    path = folder(tmp_path, 1)
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    (path / "0001_t1.up.sql").write_bytes(data)
+    up = load_source(path).up_file(1)
+    assert up is not None and up.sha256 == hashlib.sha256(data).hexdigest()

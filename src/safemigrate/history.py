@@ -61,6 +61,9 @@ class HistoryRecord:
 HISTORY_COLUMNS = [f.name for f in fields(HistoryRecord) if f.name != "id"]
 # A record's values in column order, read in one call (the INSERT of every step reads all 20).
 _ROW_VALUES = operator.attrgetter(*HISTORY_COLUMNS)
+# The dataclass's fields in order (the history's columns, then id): a full row builds a record
+# positionally.
+_FIELD_ORDER = tuple(f.name for f in fields(HistoryRecord))
 # The columns that hold a timestamp (stored per dialect, see HistoryTable._ts).
 _TIMESTAMP_INDEXES = tuple(i for i, name in enumerate(HISTORY_COLUMNS) if name in ("started_at", "finished_at"))
 
@@ -157,16 +160,31 @@ class HistoryTable:
         if not self.driver.table_exists(self.driver.history_table):
             return []
         present = self.driver.table_columns(self.driver.history_table)
-        names = ["id", *(name for name in HISTORY_COLUMNS if name not in _ADDED_COLUMNS or name in present)]
+        names = [*(name for name in HISTORY_COLUMNS if name not in _ADDED_COLUMNS or name in present), "id"]
         rows = self.driver.query(f"SELECT {', '.join(names)} FROM {self.table} ORDER BY id")
-        return [self._record(names, row) for row in rows]
+        if tuple(names) != _FIELD_ORDER:  # a table from an older release: by name
+            return [self._record(names, row) for row in rows]
+        # Every column, in the dataclass's field order: positional, without a dict per row
+        # (status reads the whole history: 10,000 rows and more).
+        records = [HistoryRecord(*row) for row in rows]
+        for record in records:
+            for key in ("started_at", "finished_at"):
+                value = getattr(record, key)
+                if isinstance(value, str) or (isinstance(value, datetime) and value.tzinfo is None):
+                    setattr(record, key, self._read_ts(value))
+        return records
 
     def _record(self, names: Sequence[str], row: Sequence[Any]) -> HistoryRecord:
         data = dict(zip(names, row, strict=True))
         for key in ("started_at", "finished_at"):
-            value = data[key]
-            if isinstance(value, str):
-                data[key] = datetime.fromisoformat(value)
-            elif isinstance(value, datetime) and value.tzinfo is None:
-                data[key] = value.replace(tzinfo=UTC)
+            data[key] = self._read_ts(data[key])
         return HistoryRecord(**data)
+
+    @staticmethod
+    def _read_ts(value: Any) -> Any:
+        """A stored timestamp as an aware datetime (SQLite keeps text, MySQL naive UTC)."""
+        if isinstance(value, str):
+            return datetime.fromisoformat(value)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value

@@ -43,6 +43,7 @@ MAX_VERSION = 2**63 - 1
 # Splitting a file with the database's parser needs about 50 times the file's size in memory
 # (libpg_query's parse tree), so a larger file is refused before anything runs.
 MAX_FILE_SIZE = 32 * 1024 * 1024
+_HASH_BLOCK = 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -138,9 +139,15 @@ class MigrationFile:
     def sha256(self) -> str:
         if "data" in self.__dict__:  # already read for running: hash exactly what runs
             return hashlib.sha256(self.data).hexdigest()
-        # status hashes every file: stream it rather than hold (or refuse) a large one.
+        # status hashes every file: stream it rather than hold (or refuse) a large one. Blocks
+        # sized to the file: hashlib.file_digest zeroes a 256 KB buffer for each file, which for
+        # 10,000 small files cost more than reading and hashing them.
         with _open_regular(self.path) as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+            block = min(os.fstat(handle.fileno()).st_size + 1, _HASH_BLOCK)  # +1: it may have grown
+            digest = hashlib.sha256()
+            while chunk := handle.read(block):
+                digest.update(chunk)
+            return digest.hexdigest()
 
     @property
     def filename(self) -> str:
