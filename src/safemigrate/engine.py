@@ -239,10 +239,15 @@ class RunResult:
 
 
 @functools.lru_cache(maxsize=64)
-def _placeholder_pieces(sql: str, placeholder: str) -> tuple[str, ...]:
-    """Our bookkeeping SQL split at its placeholders; the same few statements come back every step."""
-    return tuple(sql.split(placeholder))
+def _render_template(sql: str, placeholder: str) -> str:
+    """Our bookkeeping SQL as a ``str.format`` template, its placeholders as ``{}``: the same few
+    statements come back every step, so each is split once and then filled in one call."""
+    return "{}".join(piece.replace("{", "{{").replace("}", "}}") for piece in sql.split(placeholder))
 
+
+# Rendered literals of text values kept by a runner: the history row's constant values (user,
+# host, tool version, mode, outcome) and the lock-timeout settings come back every step.
+_LITERAL_MEMO_SIZE = 256
 
 
 def _own(runner: SqlRunner, start: int, end: int) -> frozenset[int]:
@@ -259,6 +264,7 @@ class SqlRunner:
         self.recorded: list[str] = []
         self.own: set[int] = set()  # dry run: indices of ``recorded`` that are migration statements
         self._simulated_transaction = False
+        self._literals: dict[str, str] = {}
 
     def run(self, sql: str, params: Sequence[Any] | None = None) -> None:
         if self.dry_run:
@@ -337,14 +343,19 @@ class SqlRunner:
     def render(self, sql: str, params: Sequence[Any] | None) -> str:
         text = sql.strip()
         if params:
-            pieces = _placeholder_pieces(text, self.driver.placeholder)
-            literal = self.driver.literal
-            rendered = [pieces[0]]
-            for value, piece in zip(params, pieces[1:], strict=False):
-                rendered.append(literal(value))
-                rendered.append(piece)
-            text = "".join(rendered)
+            text = _render_template(text, self.driver.placeholder).format(*map(self._literal, params))
         return text if text.endswith(";") else text + ";"
+
+    def _literal(self, value: Any) -> str:
+        """The driver's literal for ``value``; a text value's is kept (the driver's is pure)."""
+        if type(value) is not str:
+            return self.driver.literal(value)
+        rendered = self._literals.get(value)
+        if rendered is None:
+            if len(self._literals) >= _LITERAL_MEMO_SIZE:
+                self._literals.clear()  # run ids and checksums are new every step: bound the memo
+            rendered = self._literals[value] = self.driver.literal(value)
+        return rendered
 
 
 # -- failures ---------------------------------------------------------------------------------

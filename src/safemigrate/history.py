@@ -9,7 +9,8 @@ migration where the database allows it.
 
 from __future__ import annotations
 
-import uuid
+import operator
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -21,7 +22,12 @@ __all__ = ["HISTORY_COLUMNS", "HistoryRecord", "HistoryTable", "new_run_id"]
 
 
 def new_run_id() -> str:
-    return uuid.uuid4().hex
+    """A random (version 4) UUID as 32 hex digits, exactly ``uuid.uuid4().hex``, made without
+    building a UUID object: one is made for every step."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 @dataclass
@@ -53,6 +59,13 @@ class HistoryRecord:
 
 
 HISTORY_COLUMNS = [f.name for f in fields(HistoryRecord) if f.name != "id"]
+# A record's values in column order, read in one call (the INSERT of every step reads all 20).
+_ROW_VALUES = operator.attrgetter(*HISTORY_COLUMNS)
+# The dataclass's fields in order (the history's columns, then id): a full row builds a record
+# positionally.
+_FIELD_ORDER = tuple(f.name for f in fields(HistoryRecord))
+# The columns that hold a timestamp (stored per dialect, see HistoryTable._ts).
+_TIMESTAMP_INDEXES = tuple(i for i, name in enumerate(HISTORY_COLUMNS) if name in ("started_at", "finished_at"))
 
 _TYPES: dict[str, dict[str, str]] = {
     "postgres": {
@@ -88,6 +101,8 @@ class HistoryTable:
         self.driver = driver
         self.dialect = driver.dialect
         self.table = driver.qualified(driver.history_table)
+        # The INSERT's text for n rows, built once: every step writes one with the same text.
+        self._insert_texts: dict[int, str] = {}
 
     def _ts(self, value: datetime | None) -> Any:
         if value is None:
@@ -116,15 +131,23 @@ class HistoryTable:
 
     def insert_sql(self, *records: HistoryRecord) -> Query:
         """One INSERT for one or more rows (--atomic writes all of its rows at once)."""
-        p = self.driver.placeholder
         values: list[Any] = []
         for record in records:
-            for name in HISTORY_COLUMNS:
-                value = getattr(record, name)
-                values.append(self._ts(value) if isinstance(value, datetime) else value)
-        cols = ", ".join(HISTORY_COLUMNS)
-        row = "(" + ", ".join([p] * len(HISTORY_COLUMNS)) + ")"
-        return (f"INSERT INTO {self.table} ({cols}) VALUES {', '.join([row] * len(records))}", values)
+            row = list(_ROW_VALUES(record))
+            for i in _TIMESTAMP_INDEXES:
+                if isinstance(row[i], datetime):
+                    row[i] = self._ts(row[i])
+            values.extend(row)
+        return (self._insert_text(len(records)), values)
+
+    def _insert_text(self, rows: int) -> str:
+        text = self._insert_texts.get(rows)
+        if text is None:
+            p = self.driver.placeholder
+            cols = ", ".join(HISTORY_COLUMNS)
+            row = "(" + ", ".join([p] * len(HISTORY_COLUMNS)) + ")"
+            text = self._insert_texts[rows] = f"INSERT INTO {self.table} ({cols}) VALUES {', '.join([row] * rows)}"
+        return text
 
     def update_sql(self, run_id: str, **changes: Any) -> Query:
         p = self.driver.placeholder
@@ -137,16 +160,31 @@ class HistoryTable:
         if not self.driver.table_exists(self.driver.history_table):
             return []
         present = self.driver.table_columns(self.driver.history_table)
-        names = ["id", *(name for name in HISTORY_COLUMNS if name not in _ADDED_COLUMNS or name in present)]
+        names = [*(name for name in HISTORY_COLUMNS if name not in _ADDED_COLUMNS or name in present), "id"]
         rows = self.driver.query(f"SELECT {', '.join(names)} FROM {self.table} ORDER BY id")
-        return [self._record(names, row) for row in rows]
+        if tuple(names) != _FIELD_ORDER:  # a table from an older release: by name
+            return [self._record(names, row) for row in rows]
+        # Every column, in the dataclass's field order: positional, without a dict per row
+        # (status reads the whole history: 10,000 rows and more).
+        records = [HistoryRecord(*row) for row in rows]
+        for record in records:
+            for key in ("started_at", "finished_at"):
+                value = getattr(record, key)
+                if isinstance(value, str) or (isinstance(value, datetime) and value.tzinfo is None):
+                    setattr(record, key, self._read_ts(value))
+        return records
 
     def _record(self, names: Sequence[str], row: Sequence[Any]) -> HistoryRecord:
         data = dict(zip(names, row, strict=True))
         for key in ("started_at", "finished_at"):
-            value = data[key]
-            if isinstance(value, str):
-                data[key] = datetime.fromisoformat(value)
-            elif isinstance(value, datetime) and value.tzinfo is None:
-                data[key] = value.replace(tzinfo=UTC)
+            data[key] = self._read_ts(data[key])
         return HistoryRecord(**data)
+
+    @staticmethod
+    def _read_ts(value: Any) -> Any:
+        """A stored timestamp as an aware datetime (SQLite keeps text, MySQL naive UTC)."""
+        if isinstance(value, str):
+            return datetime.fromisoformat(value)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value

@@ -239,7 +239,8 @@ def _refusal(text: str, index: LineIndex, items: list[PsqlSyntax]) -> ParseProbl
     return ParseProblem(first.message, line, column, hint=first.hint)
 
 
-def split_postgres(text: str) -> Script:
+def split_postgres(text: str, *, nodes: bool = True) -> Script:
+    """Split ``text``; ``nodes=False`` keeps no parse-tree node (the runner reads none)."""
     from pglast import parser
 
     index = LineIndex(text)
@@ -276,6 +277,7 @@ def split_postgres(text: str) -> Script:
         transactional, control = transaction_properties(kind, node)
         statements.append(
             make_statement(text, index, start, end, kind=_describe(kind, node),
-                           transactional=transactional, transaction_control=control, node=node)
+                           transactional=transactional, transaction_control=control,
+                           node=node if nodes else None)
         )
     return Script(text, tuple(statements), no_transaction_marker=marker, refused=refused)

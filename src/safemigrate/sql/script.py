@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["LEADING_NOISE", "NO_TRANSACTION_MARKER", "LineIndex", "ParseProblem", "Script", "Statement",
@@ -147,10 +147,9 @@ def split_sql(text: str, dialect: str, *, nodes: bool = True) -> Script:
     if dialect == "postgres":
         from .postgres import split_postgres
 
-        script = split_postgres(text)
-        if nodes:
-            return script
-        return replace(script, statements=tuple(replace(s, node=None) for s in script.statements))
+        # Without the nodes from the start: copying each statement to drop its node afterwards
+        # cost a quarter of the split of a one-statement file.
+        return split_postgres(text, nodes=nodes)
     if dialect == "sqlite":
         from .sqlite import split_sqlite
 

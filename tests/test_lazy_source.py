@@ -1,0 +1,138 @@
+"""The folder reader builds a migration's file objects only for the steps that use them.
+
+``up`` with nothing pending on a 10,000-file folder spent most of its time building 20,000
+``MigrationFile`` objects it never used. These tests count the objects built and the files
+opened (never time), so that reading every file up front cannot come back unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import safemigrate.source as source_module
+from safemigrate import Migrator, load_source, open_driver
+from safemigrate.source import MigrationFile
+from support import write_migrations
+
+COUNT = 30
+
+
+class Counts:
+    built = 0
+    opened = 0
+
+
+@pytest.fixture
+def counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
+    """Count every MigrationFile the reader builds and every migration file opened."""
+    seen = Counts()
+
+    class CountingFile(MigrationFile):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            seen.built += 1
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    real_open = source_module._open_regular
+
+    def counting_open(path: Path) -> object:
+        seen.opened += 1
+        return real_open(path)
+
+    monkeypatch.setattr(source_module, "MigrationFile", CountingFile)
+    monkeypatch.setattr(source_module, "_open_regular", counting_open)
+    yield seen
+
+
+def folder(tmp_path: Path, count: int = COUNT) -> Path:
+    return write_migrations(tmp_path / "migrations", {
+        f"{v:04d}_t{v}.{d}.sql": (f"CREATE TABLE t{v} (id int);\n" if d == "up" else f"DROP TABLE t{v};\n")
+        for v in range(1, count + 1) for d in ("up", "down")})
+
+
+def applied(tmp_path: Path, count: int = COUNT) -> str:
+    url = f"sqlite3://{tmp_path / 'lazy.db'}"
+    with Migrator(load_source(folder(tmp_path, count)), open_driver(url)) as m:
+        m.up()
+    return url
+
+
+def test_up_with_nothing_pending_builds_and_opens_no_migration_file(tmp_path: Path, counts: Counts) -> None:
+    url = applied(tmp_path)
+    counts.built = counts.opened = 0
+    with Migrator(load_source(tmp_path / "migrations"), open_driver(url)) as m:
+        result = m.up()
+        plan = m.plan("up")
+    assert result.no_change and plan.no_change
+    # Before: load_source built both files of every version (60 here, 20,000 at 10,000 versions).
+    assert (counts.built, counts.opened) == (0, 0)
+
+
+def test_up_builds_and_reads_only_the_pending_files(tmp_path: Path, counts: Counts) -> None:
+    url = applied(tmp_path, COUNT - 2)
+    counts.built = counts.opened = 0
+    with Migrator(load_source(folder(tmp_path)), open_driver(url)) as m:
+        result = m.up()
+    assert [s.step.version for s in result.steps] == [COUNT - 1, COUNT]
+    assert counts.built == 4  # the two pending versions' up and down files
+    assert counts.opened == 2  # only the two up files that ran, each read once (hashed from memory)
+
+
+def test_status_streams_each_applied_file_once(tmp_path: Path, counts: Counts) -> None:
+    url = applied(tmp_path)
+    counts.built = counts.opened = 0
+    with Migrator(load_source(tmp_path / "migrations"), open_driver(url)) as m:
+        report = m.status()
+    assert [row.state for row in report.migrations] == ["applied"] * (COUNT - 1) + ["current"]
+    assert counts.built == 2 * COUNT
+    assert counts.opened == COUNT  # every applied up file hashed to compare with the history
+
+
+def test_a_file_built_late_is_the_same_object_every_time(tmp_path: Path) -> None:
+    source = load_source(folder(tmp_path, 3))
+    assert source.up_file(2) is source.up_file(2) is source.migrations[2].up
+    assert source.name(3) == "t3" and source.exists(3) and not source.exists(4)
+    assert list(source.migrations) == [1, 2, 3] and len(source.migrations) == 3
+    assert source.migrations[1].up is not None and source.migrations[1].up.path == tmp_path / "migrations" / "0001_t1.up.sql"
+
+
+def test_plain_files_are_typed_from_the_listing_without_a_stat_call(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = folder(tmp_path, 5)
+    os.mkfifo(path / "0006_fifo.up.sql")
+    calls = 0
+    real_stat = os.DirEntry.stat
+
+    class Entry:
+        """os.scandir's entries, counting stat calls (DirEntry cannot be subclassed)."""
+
+        def __init__(self, entry: os.DirEntry[str]) -> None:
+            self._entry = entry
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._entry, name)
+
+        def stat(self, **kwargs: bool) -> os.stat_result:
+            nonlocal calls
+            calls += 1
+            return real_stat(self._entry, **kwargs)
+
+    real_scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda p: [Entry(e) for e in real_scandir(p)])
+    source = load_source(path)
+    assert source.versions == [1, 2, 3, 4, 5]
+    assert [w.path.name for w in source.warnings] == ["0006_fifo.up.sql"]  # still refused
+    assert calls == 1  # only the FIFO, whose type the listing does not make a regular file
+
+
+@pytest.mark.parametrize("size", [0, 10, 1024 * 1024 - 1, 1024 * 1024, 3 * 1024 * 1024 + 7])
+def test_a_streamed_checksum_is_the_sha256_of_the_whole_file(tmp_path: Path, size: int) -> None:
+    path = folder(tmp_path, 1)
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    (path / "0001_t1.up.sql").write_bytes(data)
+    up = load_source(path).up_file(1)
+    assert up is not None and up.sha256 == hashlib.sha256(data).hexdigest()
