@@ -76,12 +76,13 @@ class _Key:
 
 # Settings that may appear at the top level and in every [env.NAME] section.
 _KEYS: tuple[_Key, ...] = (
-    _Key("database_url", str, help="the database URL (prefer database_url_env: no password in the file)"),
-    _Key("database_url_env", str, help="the name of the environment variable holding the database URL"),
+    _Key("database_url", str, help="the database URL (prefer database_url_env: no password in the file); "
+         "$SAFEMIGRATE_DATABASE_URL overrides it, $DATABASE_URL is used only when nothing names a database"),
+    _Key("database_url_env", str, help="the name of the environment variable holding the database URL (an error when it is unset)"),
     _Key("path", str, env="SAFEMIGRATE_PATH", default=DEFAULT_PATH,
-         help="the migrations folder, relative to the configuration file"),
+         help="the migrations folder, relative to the configuration file (a -path flag: to the current folder)"),
     _Key("lock_timeout", int, env="SAFEMIGRATE_LOCK_TIMEOUT", default=DEFAULT_LOCK_TIMEOUT, maximum=86_400,
-         help="seconds to wait for the migration lock and for locks on the version tables"),
+         help="seconds to wait for the migration lock and for locks on the version tables (0 to 86400)"),
     _Key("no_follow", bool, default=False,
          help="refuse symbolic links that leave the migrations folder (safer for untrusted branches)"),
 )
@@ -89,44 +90,47 @@ _KEYS: tuple[_Key, ...] = (
 # [backup] keys: the storage location and the retention policy.
 _BACKUP_KEYS: tuple[_Key, ...] = (
     _Key("location", str, env="SAFEMIGRATE_BACKUP_STORAGE", default="backups",
-         help="a folder or s3://bucket/prefix"),
+         help="where backups are kept: a folder (relative to the configuration file) or s3://bucket/prefix"),
     _Key("s3_endpoint_url", str, env="SAFEMIGRATE_S3_ENDPOINT_URL",
-         help="an S3-compatible endpoint (MinIO, Ceph, ...)"),
-    _Key("work_dir", str, env="SAFEMIGRATE_WORK_DIR", help="scratch space for dumps and restores"),
-    _Key("keep_daily", int, default=7, help="daily backups kept by prune"),
-    _Key("keep_weekly", int, default=4, help="weekly backups kept by prune"),
-    _Key("keep_monthly", int, default=12, help="monthly backups kept by prune"),
+         help="the URL of an S3-compatible endpoint (MinIO, Ceph, ...); not set: AWS S3"),
+    _Key("work_dir", str, env="SAFEMIGRATE_WORK_DIR", help="a private scratch folder for S3 staging, downloads and decompressed copies; not set: $TMPDIR"),
+    _Key("keep_daily", int, default=7, help="prune keeps the newest verified backup of each of the last N days that have one"),
+    _Key("keep_weekly", int, default=4, help="prune keeps the newest verified backup of each of the last N ISO weeks that have one"),
+    _Key("keep_monthly", int, default=12, help="prune keeps the newest verified backup of each of the last N months that have one"),
 )
 
 # [release] keys: everything `safemigrate release` takes as a flag, per environment.
 _RELEASE_KEYS: tuple[_Key, ...] = (
-    _Key("health_url", list, help="URLs whose 2xx answer means healthy"),
-    _Key("health_expect", list, help="PATH=VALUE conditions on the health URLs' JSON answer"),
-    _Key("health_cmd", list, help="commands whose exit 0 means healthy"),
-    _Key("log_cmd", str, help="a command whose output is watched during the gate"),
-    _Key("log_fail_pattern", str, help="a regular expression: a matching log line is a failure"),
-    _Key("initial_delay", float, default=0.0, help="seconds before the first measurement"),
-    _Key("interval", float, default=5.0, help="seconds between measurements"),
-    _Key("timeout", float, default=3.0, help="seconds each measurement may take"),
-    _Key("deadline", float, default=120.0, help="seconds before the gate is inconclusive"),
-    _Key("success_threshold", int, default=3, help="successes in a row that pass the gate"),
-    _Key("failure_limit", int, default=3, help="failures that fail the gate"),
-    _Key("error_limit", int, default=4, help="errors in a row that count as one failure"),
-    _Key("on_failure", str, default="rollback", help="rollback, restore or stop"),
-    _Key("on_inconclusive", str, default="hold", help="hold or rollback"),
-    _Key("before", list, help="hooks before the backup"),
-    _Key("after", list, help="hooks at the end, whatever the outcome"),
-    _Key("before_restore", list, help="hooks before a restore"),
-    _Key("after_restore", list, help="hooks after a restore"),
-    _Key("hook_timeout", float, default=300.0, help="seconds each hook may take"),
-    _Key("notify", list, help="Slack-compatible webhook URLs"),
-    _Key("report_dir", str, default="releases", help="where reports are written"),
-    _Key("require_env", str, help="an environment that must have released the same files first"),
-    _Key("migration_lock_timeout", float, default=5.0, help="seconds a migration waits for a table lock"),
-    _Key("statement_timeout", float, help="seconds a statement may run"),
-    _Key("retries", int, default=3, maximum=20, help="tries of a migration that hit the lock timeout"),
-    _Key("allow_destructive", bool, default=False, help="release destructive statements without an ignore comment"),
-    _Key("checks", dict, help="pre-flight check levels: NAME = error | warn | off"),
+    _Key("health_url", list, help="the health gate's URLs (--health-url): a 2xx answer is a success, a redirect a failure"),
+    _Key("health_expect", list, help="PATH=VALUE conditions on the health URLs' JSON answer (--health-expect), e.g. $.schema_version=5"),
+    _Key("health_cmd", list, help="the health gate's commands (--health-cmd): exit 0 is a success"),
+    _Key("log_cmd", str, help="a command whose output the gate watches (--log-cmd), e.g. kubectl logs -f deployment/app"),
+    _Key("log_fail_pattern", str, help="a regular expression: a line of log_cmd's output that matches it fails the gate (--log-fail-pattern)"),
+    _Key("initial_delay", float, default=0.0, help="seconds from the apply to the gate's first measurement (--health-initial-delay)"),
+    _Key("interval", float, default=5.0, help="seconds between two measurements of the gate (--health-interval)"),
+    _Key("timeout", float, default=3.0, help="seconds one measurement may take before it counts as an error (--health-timeout)"),
+    _Key("deadline", float, default=120.0, help="seconds after which a gate that neither passed nor failed is inconclusive (--health-deadline)"),
+    _Key("success_threshold", int, default=3, help="successes in a row that pass the gate (--health-successes)"),
+    _Key("failure_limit", int, default=3, help="failures, in all, that fail the gate (--health-failures)"),
+    _Key("error_limit", int, default=4, help="errors (refused connection, timeout) in a row that count as one failure (--health-errors)"),
+    _Key("on_failure", str, default="rollback", help="when the gate fails: rollback (the down files), restore (the backup too, if still unhealthy) "
+         "or stop (leave it applied and hold)"),
+    _Key("on_inconclusive", str, default="hold", help="when the gate is inconclusive: hold (leave it applied for a person, exit 3) or rollback"),
+    _Key("before", list, help="commands run before the backup (--before), e.g. scaling the app down; one that fails refuses the release"),
+    _Key("after", list, help="commands run at the end whatever the outcome, with $SAFEMIGRATE_OUTCOME set (--after)"),
+    _Key("before_restore", list, help="commands run before the rollback ladder restores the backup (--before-restore)"),
+    _Key("after_restore", list, help="commands run after the rollback ladder restored the backup (--after-restore)"),
+    _Key("hook_timeout", float, default=300.0, help="seconds each hook may run before it is stopped and counts as failed (--hook-timeout)"),
+    _Key("notify", list, help="Slack-compatible webhook URLs told of the start and the end (--notify); a failed one never fails the release"),
+    _Key("report_dir", str, default="releases", help="the folder the release reports (ID.json, ID.md) are written to (--report)"),
+    _Key("require_env", str, help="an environment of this file whose database must have released exactly these files first (--require-env)"),
+    _Key("migration_lock_timeout", float, default=5.0, help="seconds a migration waits for a table lock before it is rolled back and tried again (--migration-lock-timeout)"),
+    _Key("statement_timeout", float, help="seconds a migration statement may run (--statement-timeout); not set: no limit"),
+    _Key("retries", int, default=3, maximum=20, help="tries of a migration that hit migration_lock_timeout, with backoff (--retries, 0 to 20)"),
+    _Key("allow_destructive", bool, default=False, help="release destructive statements (DROP, TRUNCATE, ...) that no ignore comment acknowledges (--allow-destructive)"),
+    _Key("checks", dict, help="pre-flight check levels, NAME = \"error\" | \"warn\" | \"off\"; the names: "
+         "connect, clean, lock, folder, down_files, lint, destructive, privileges, dependencies, table_sizes, "
+         "blocking_sessions, replication, backup_location, health, staging"),
 )
 _CHOICES = {"on_failure": ("rollback", "restore", "stop"), "on_inconclusive": ("hold", "rollback")}
 

@@ -75,7 +75,8 @@ EXAMPLES: dict[str, list[str]] = {
     "history": ["safemigrate history --limit 20", "safemigrate history --migration 4"],
     "preflight": ["safemigrate preflight --env production"],
     "release": ["safemigrate release --env production --health-url https://chat.example.com/health/ready"],
-    "recover": ["safemigrate recover"],
+    "recover": ["safemigrate recover                             # the diagnosis; changes nothing",
+                "safemigrate recover --apply --choose finish"],
 }
 
 
