@@ -125,7 +125,7 @@ _RELEASE_KEYS: tuple[_Key, ...] = (
     _Key("report_dir", str, default="releases", help="the folder the release reports (ID.json, ID.md) are written to (--report)"),
     _Key("require_env", str, help="an environment of this file whose database must have released exactly these files first (--require-env)"),
     _Key("migration_lock_timeout", float, default=5.0, help="seconds a migration waits for a table lock before it is rolled back and tried again (--migration-lock-timeout)"),
-    _Key("statement_timeout", float, help="seconds a migration statement may run (--statement-timeout); not set: no limit"),
+    _Key("statement_timeout", float, help="seconds a migration statement may run (--statement-timeout); not set: the server's own"),
     _Key("retries", int, default=3, maximum=20, help="tries of a migration that hit migration_lock_timeout, with backoff (--retries, 0 to 20)"),
     _Key("allow_destructive", bool, default=False, help="release destructive statements (DROP, TRUNCATE, ...) that no ignore comment acknowledges (--allow-destructive)"),
     _Key("checks", dict, help="pre-flight check levels, NAME = \"error\" | \"warn\" | \"off\"; the names: "

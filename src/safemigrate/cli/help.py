@@ -42,7 +42,7 @@ SUMMARIES: dict[str, str] = {
     "preflight": "every check a release makes first, changing nothing",
     "release": "backup, apply, health gate, automatic rollback, report",
     "recover": "diagnose a dirty database and finish or undo the migration",
-    "force": "set version V, clean, running nothing (after a failure)",
+    "force": "set version V, clean, running nothing (after a repair by hand)",
     "backup restore": "restore a backup into a new database, or over this one",
 }
 
@@ -51,7 +51,9 @@ EXAMPLES: dict[str, list[str]] = {
     "up": ["safemigrate -path migrations up", "safemigrate up 1 --dry-run"],
     "down": ["safemigrate down 1", "safemigrate down -all --yes"],
     "goto": ["safemigrate goto 3"],
-    "force": ["safemigrate version            # 4 (dirty)", "safemigrate force 3"],
+    "force": ["safemigrate version            # 4 (dirty)",
+              "safemigrate recover            # what migration 4 left, and the repairs that are safe",
+              "safemigrate force 3            # after undoing migration 4 by hand"],
     "version": ["safemigrate -path migrations version"],
     "drop": ["safemigrate drop -f"],
     "create": ["safemigrate create -ext sql -dir migrations -seq -digits 6 add_last_seen"],
