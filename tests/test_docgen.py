@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import pytest
 
-from support import REPO
+from support import REPO, run_cli
 
 COMMANDS_DIR = REPO / "docs" / "commands"
 CONFIGURATION = REPO / "docs" / "configuration.md"
@@ -56,7 +56,7 @@ def test_every_command_and_subcommand_has_a_page_with_usage_options_and_examples
     from safemigrate.cli.app import cli
     from safemigrate.cli.help import EXAMPLES
 
-    ctx = click.Context(cli)
+    ctx = click.Context(cli, **cli.context_settings)
     pages = _committed()
     for name in cli.list_commands(ctx):
         command = cli.get_command(ctx, name)
@@ -116,3 +116,13 @@ def test_update_settings_replaces_only_what_is_between_the_markers() -> None:
     assert settings_reference() in updated
     with pytest.raises(click.UsageError):
         update_settings("no markers here")
+
+
+def test_generating_the_pages_in_process_leaves_the_help_options_of_the_cli_intact() -> None:
+    """click caches a command's help option from the first context that asks for it."""
+    from safemigrate.cli import docgen
+
+    docgen.command_pages()
+    for argv in (["-h"], ["-help"], ["up", "-h"], ["backup", "create", "-h"]):
+        result = run_cli(*argv)
+        assert result.exit_code == 0, (argv, result.stderr)

@@ -42,11 +42,17 @@ class _Page:
         return self.path.replace(" ", "-") + ".md"
 
 
+def _root_context(cli: click.Group) -> click.Context:
+    # With the group's own settings: click caches each command's help option from the first
+    # context that asks, so a bare Context here would drop -h and -help for the whole process.
+    return click.Context(cli, info_name="safemigrate", **cli.context_settings)
+
+
 def _walk() -> Iterator[_Page]:
     """Every command, then each subcommand of a group, in ``safemigrate --help``'s order of names."""
     from .app import cli
 
-    root = click.Context(cli, info_name="safemigrate")
+    root = _root_context(cli)
     for name in cli.list_commands(root):
         command = cli.get_command(root, name)
         if command is None:
@@ -160,7 +166,7 @@ def _render_index(pages: Sequence[_Page]) -> str:
         lines.append("")
     from .app import cli
 
-    root = _Page("", cli, click.Context(cli, info_name="safemigrate"))
+    root = _Page("", cli, _root_context(cli))
     lines += ["## Global options", "",
               "Every command accepts these, before the command (`safemigrate -database URL up`, as "
               "golang-migrate requires) or after it (`safemigrate up --database URL`).", "",
