@@ -44,6 +44,16 @@ SUMMARIES: dict[str, str] = {
     "recover": "diagnose a dirty database and finish or undo the migration",
     "force": "set version V, clean, running nothing (after a repair by hand)",
     "backup restore": "restore a backup into a new database, or over this one",
+    # Subcommands: shown in docs/commands (and the groups' own --help lists click's short help).
+    "backup create": "back up the database; --verify proves the backup by a real restore",
+    "backup list": "the complete backups of this database, with their verification",
+    "backup show": "one backup's manifest (ID or latest)",
+    "backup verify": "prove a backup restorable: restore it into a scratch database and compare",
+    "backup prune": "delete the backups the retention policy (the last day, 7 daily, 4 weekly, 12 monthly) does not keep",
+    "backup pin": "keep a backup whatever the retention policy says (--unpin to undo)",
+    "backup keep": "the same as backup pin",
+    "backup import": "an existing pg_dump file (custom format or plain SQL, gzip included) as a backup",
+    "config show": "every resolved setting and where it came from (file, environment, flag, default)",
 }
 
 EXAMPLES: dict[str, list[str]] = {
