@@ -11,7 +11,8 @@ import pytest
 from cli_commands import Shown, check_command, commands_in_markdown, split_shell
 from support import REPO
 
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "examples" / "chat" / "README.md"]
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "docs" / "commands").glob("*.md")),
+        REPO / "examples" / "chat" / "README.md"]
 
 
 def _shown() -> list[Shown]:
@@ -43,7 +44,7 @@ def test_the_docs_show_commands() -> None:
                                                       "from-golang-migrate.md", "release.md"}
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_command_and_flag_shown_in_the_docs_exists(doc: Path) -> None:
     wrong = [f"{shown}: {complaint}" for shown in commands_in_markdown(doc)
              if (complaint := check_command(shown.argv)) is not None]

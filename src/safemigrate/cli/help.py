@@ -42,8 +42,18 @@ SUMMARIES: dict[str, str] = {
     "preflight": "every check a release makes first, changing nothing",
     "release": "backup, apply, health gate, automatic rollback, report",
     "recover": "diagnose a dirty database and finish or undo the migration",
-    "force": "set version V, clean, running nothing (after a failure)",
+    "force": "set version V, clean, running nothing (after a repair by hand)",
     "backup restore": "restore a backup into a new database, or over this one",
+    # Subcommands: shown in docs/commands (and the groups' own --help lists click's short help).
+    "backup create": "back up the database; --verify proves the backup by a real restore",
+    "backup list": "the complete backups of this database, with their verification",
+    "backup show": "one backup's manifest (ID or latest)",
+    "backup verify": "prove a backup restorable: restore it into a scratch database and compare",
+    "backup prune": "delete the backups the retention policy (the last day, 7 daily, 4 weekly, 12 monthly) does not keep",
+    "backup pin": "keep a backup whatever the retention policy says (--unpin to undo)",
+    "backup keep": "the same as backup pin",
+    "backup import": "an existing pg_dump file (custom format or plain SQL, gzip included) as a backup",
+    "config show": "every resolved setting and where it came from (file, environment, flag, default)",
 }
 
 EXAMPLES: dict[str, list[str]] = {
@@ -51,7 +61,9 @@ EXAMPLES: dict[str, list[str]] = {
     "up": ["safemigrate -path migrations up", "safemigrate up 1 --dry-run"],
     "down": ["safemigrate down 1", "safemigrate down -all --yes"],
     "goto": ["safemigrate goto 3"],
-    "force": ["safemigrate version            # 4 (dirty)", "safemigrate force 3"],
+    "force": ["safemigrate version            # 4 (dirty)",
+              "safemigrate recover            # what migration 4 left, and the repairs that are safe",
+              "safemigrate force 3            # after undoing migration 4 by hand"],
     "version": ["safemigrate -path migrations version"],
     "drop": ["safemigrate drop -f"],
     "create": ["safemigrate create -ext sql -dir migrations -seq -digits 6 add_last_seen"],
@@ -75,7 +87,8 @@ EXAMPLES: dict[str, list[str]] = {
     "history": ["safemigrate history --limit 20", "safemigrate history --migration 4"],
     "preflight": ["safemigrate preflight --env production"],
     "release": ["safemigrate release --env production --health-url https://chat.example.com/health/ready"],
-    "recover": ["safemigrate recover"],
+    "recover": ["safemigrate recover                             # the diagnosis; changes nothing",
+                "safemigrate recover --apply --choose finish"],
 }
 
 
