@@ -26,7 +26,7 @@ def _register_passwords(settings: Settings, args: Sequence[str]) -> None:
     """The passwords of $DATABASE_URL, $SAFEMIGRATE_DATABASE_URL and -database, masked in all output."""
     import os
 
-    from .settings import _remember_password
+    from .settings import remember_password
 
     urls = [os.environ.get("DATABASE_URL"), os.environ.get("SAFEMIGRATE_DATABASE_URL")]
     for i, arg in enumerate(args):
@@ -35,7 +35,7 @@ def _register_passwords(settings: Settings, args: Sequence[str]) -> None:
             urls.append(value if has_value else (args[i + 1] if i + 1 < len(args) else None))
     for url in urls:
         if url:
-            _remember_password(settings, url)
+            remember_password(settings, url)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -46,23 +46,17 @@ def database_name_option(func: F) -> F:
 def _register_storage_secrets(settings: Settings, *locations: str | None) -> None:
     """Storage credentials are masked in every output line, like the database password."""
     import os
-    from urllib.parse import unquote, urlsplit
 
     from ..backup.storage import S3_ENDPOINT_ENV, STORAGE_ENV
+    from .settings import remember_password
 
     for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         if os.environ.get(name):
             settings.output.secrets.add(os.environ[name])
     for text in (*locations, os.environ.get(S3_ENDPOINT_ENV), os.environ.get(STORAGE_ENV),
                  settings.database_url()):
-        if not text or "://" not in text:
-            continue
-        try:
-            password = urlsplit(text).password
-        except ValueError:
-            password = None
-        if password:
-            settings.output.secrets.update({password, unquote(password)})
+        if text and "://" in text:
+            remember_password(settings, text)
 
 
 def _storage(location: str | None, s3_endpoint_url: str | None, work_dir: str | None,

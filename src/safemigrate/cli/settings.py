@@ -88,7 +88,7 @@ class Settings:
                 "database_url": self.database, "path": folder or None, "lock_timeout": self.lock_timeout,
                 "no_follow": self.no_follow or None})
             if self._config.database_url and self._config.database_url != self.database:
-                _remember_password(self, self._config.database_url)
+                remember_password(self, self._config.database_url)
         return self._config
 
     def database_url(self) -> str | None:
@@ -112,10 +112,10 @@ def store_option(settings: Settings, name: str, value: Any) -> None:
     settings.output.format = settings.format
     settings.output.verbose = settings.verbose
     if name == "database" and isinstance(value, str):
-        _remember_password(settings, value)
+        remember_password(settings, value)
 
 
-def _remember_password(settings: Settings, url: str) -> None:
+def remember_password(settings: Settings, url: str) -> None:
     from ..redact import url_secrets
 
     settings.output.secrets.update(url_secrets(url))

@@ -464,9 +464,7 @@ class _Release:
         return True, f"all {len(wanted)} file(s) were released on {self.o.require_env}", {}
 
     def _release_files(self) -> list[ReleaseFile]:
-        import hashlib
-
-        return [ReleaseFile(s.version, s.name, hashlib.sha256(s.file.data).hexdigest())
+        return [ReleaseFile(s.version, s.name, s.file.sha256)
                 for s in self.steps if s.file is not None]
 
     # -- 2-3. notify, hooks -----------------------------------------------------------------------

@@ -163,16 +163,10 @@ def _v(version: int | None) -> str:
 
 def secrets_of(urls: Iterable[str | None]) -> tuple[str, ...]:
     """The passwords in ``urls``, for redacting texts that quote them verbatim."""
-    from urllib.parse import unquote, urlsplit
+    from ..redact import url_secrets
 
     found: set[str] = set()
     for url in urls:
-        if not url:
-            continue
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            password = None
-        if password:
-            found.update({password, unquote(password)})
+        if url:
+            found |= url_secrets(url)
     return tuple(found)
