@@ -17,6 +17,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+    """Answer ``body`` as JSON; a client that gave up waiting (its timeout) is not an error here."""
+    payload = json.dumps(body).encode()
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
 class HealthApp:
     def __init__(self, script: list[int | str], body: dict[str, Any] | None = None,
                  slow_seconds: float = 2.0) -> None:
@@ -39,15 +52,7 @@ class HealthApp:
                     time.sleep(app.slow_seconds)
                 elif isinstance(answer, int):
                     status = answer
-                payload = json.dumps(app.body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the probe gave up waiting (its timeout): that is the point of "slow"
+                send_json(self, status, app.body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -7,13 +7,14 @@ bring back), to break, to flap, or to be gone.
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from health_app import send_json
 
 
 class SchemaApp:
@@ -33,15 +34,7 @@ class SchemaApp:
                 if status == 0:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                payload = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                send_json(self, status, body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
