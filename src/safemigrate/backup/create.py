@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 from ..urls import DatabaseURL, parse_database_url
@@ -37,9 +36,8 @@ def _create(database_url: str | DatabaseURL, storage: Storage, options: CreateOp
     dialect = dialect_for(url, progress=progress, cancel=cancel)
     created = utc_now()
     backup_id = new_backup_id(dialect.label(), created)
-    staging = storage.begin(backup_id)
-    start = time.monotonic()
-    try:
+    with storage.staged(backup_id) as staging:
+        start = time.monotonic()
         outcome: DumpOutcome = dialect.create(staging.dir, options)
         manifest = Manifest(
             id=backup_id,
@@ -62,10 +60,4 @@ def _create(database_url: str | DatabaseURL, storage: Storage, options: CreateOp
                    **({"warnings": outcome.warnings} if outcome.warnings else {})},
         )
         storage.commit(staging, manifest, progress, cancel=cancel)
-    except BaseException:
-        storage.abort(staging)
-        raise
-    finally:
-        if staging.cleanup:
-            shutil.rmtree(staging.dir, ignore_errors=True)
     return manifest

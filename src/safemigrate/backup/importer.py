@@ -277,8 +277,7 @@ def _store(source: _Source, storage: Storage, url: DatabaseURL, scratch: str, fi
     created, created_from = _created(fields, source.path)
     dbname = fields.get("dbname") or re.sub(r"(\.sql)?(\.gz)?$|\.dump(\.gz)?$", "", source.path.name) or "db"
     backup_id = new_backup_id(dbname, created)
-    staging = storage.begin(backup_id)
-    try:
+    with storage.staged(backup_id) as staging:
         if source.format == "custom":
             data = staging.dir / "database.dump"
             with _open(source.path, source.gzip) as src, open(data, "wb") as out:
@@ -314,12 +313,6 @@ def _store(source: _Source, storage: Storage, url: DatabaseURL, scratch: str, fi
             row_counts=inspection["row_counts"], row_counts_consistent=True, pinned=options.pin,
             label=options.label or f"imported from {source.path.name}", extra=extra)
         storage.commit(staging, manifest, None)
-    except BaseException:
-        storage.abort(staging)
-        raise
-    finally:
-        if staging.cleanup:
-            shutil.rmtree(staging.dir, ignore_errors=True)
     return manifest
 
 

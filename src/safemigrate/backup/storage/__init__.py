@@ -18,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -155,6 +157,19 @@ class Storage(ABC):
 
     @abstractmethod
     def abort(self, staging: Staging) -> None: ...
+
+    @contextlib.contextmanager
+    def staged(self, backup_id: str) -> Iterator[Staging]:
+        """A staging area for a new backup: aborted on any failure, its local folder removed after."""
+        staging = self.begin(backup_id)
+        try:
+            yield staging
+        except BaseException:
+            self.abort(staging)
+            raise
+        finally:
+            if staging.cleanup:
+                shutil.rmtree(staging.dir, ignore_errors=True)
 
     def backups(self) -> list[Manifest]:
         return self.listing().backups
