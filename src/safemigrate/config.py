@@ -136,6 +136,9 @@ _RELEASE_KEYS: tuple[_Key, ...] = (
     _Key("table_rows_warn", int, default=1_000_000, maximum=10**15,
          help="pre-flight warns about a table rewritten or scanned from this many estimated rows"),
     _Key("replication_lag_warn", float, default=60.0, help="pre-flight warns about a replica this many seconds behind"),
+    _Key("long_transaction_seconds", float, default=60.0,
+         help="pre-flight names a session holding a lock on a table the release changes once its transaction is this "
+              "many seconds old (idle in a transaction: at any age)"),
 )
 _CHOICES = {"on_failure": ("rollback", "restore", "stop"), "on_inconclusive": ("hold", "rollback")}
 

@@ -64,6 +64,21 @@ def test_sigterm_during_a_slow_preflight_health_check_stops_before_any_change(pr
     assert _advisory_locks(project["plain"]) == 0
 
 
+def test_sigterm_during_preflight_skips_the_checks_after_it(project: dict[str, Any]) -> None:
+    # The staging check comes after the health check; once the signal is in, it must not run.
+    with serve(["slow"], slow_seconds=1.5) as app:
+        config = project["tmp"] / "staged.toml"
+        config.write_text('[env.staging]\ndatabase_url_env = "SM_TEST_STAGING_URL"\n')
+        proc = _start(project, "--health-url", app.url, "--health-timeout", "30", "--require-env", "staging",
+                      "--config", str(config), env={"SM_TEST_STAGING_URL": project["url"]})
+        _wait_for(lambda: app.requests >= 1)
+        data = _stopped(proc)
+    names = [s["name"] for s in data["steps"] if s["phase"] == "preflight"]
+    assert "application healthy before the release" in names
+    assert not any(name.startswith("released on") for name in names), names
+    assert version(project["plain"]) == (1, False)
+
+
 def _sleeping_pg_dump(folder: Path, marker: Path) -> Path:
     """A bin folder whose pg_dump waits 20 s (writing ``marker`` first) before running the real one."""
     from safemigrate.backup.tools import pg_candidates
@@ -260,3 +275,45 @@ def test_the_closing_notification_carries_versions_durations_backup_and_report_p
     assert finished["duration_s"] > 0 and {"preflight", "backup", "apply", "gate"} <= set(finished["phases_s"])
     assert finished["report"] in data["report_files"] and Path(finished["report"]).exists()
     assert finished["report"] in received[-1]["body"]["text"]
+
+
+def _blocking_step(p: dict[str, Any], config: Path | None) -> dict[str, Any]:
+    chosen = ("--config", str(config)) if config is not None else ()
+    result = run_cli(*chosen, "-path", str(p["folder"]), "-database", p["url"], "preflight", "--no-backup",
+                     "--format", "json")
+    steps = [s for s in result.json()["steps"] if s["name"] == "sessions in the way of our locks"]
+    assert len(steps) == 1, result.output
+    step: dict[str, Any] = steps[0]
+    return step
+
+
+def test_long_transaction_seconds_sets_when_a_running_transaction_is_in_the_way(project: dict[str, Any]) -> None:
+    import threading
+
+    import psycopg
+
+    # A report query that has been running in its transaction for a few seconds, holding
+    # ACCESS SHARE on users: under the default (60 s) it is not in the way yet; at 1 s it is.
+    blocker = psycopg.connect(project["plain"], application_name="slow-report")
+    pid = blocker.info.backend_pid
+    def report_query() -> None:
+        with pytest.raises(psycopg.errors.QueryCanceled):  # cancelled below, once measured
+            blocker.execute("SELECT pg_sleep(30), count(*) FROM users")
+
+    worker = threading.Thread(target=report_query, daemon=True)
+    worker.start()
+    try:
+        with connect(project["plain"]) as admin:
+            _wait_for(lambda: admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND state = 'active' "
+                "AND now() - xact_start > interval '2 seconds'", [pid]).fetchone()[0] == 1)
+            assert _blocking_step(project, None)["status"] == "passed"
+            config = project["tmp"] / "impatient.toml"
+            config.write_text("[release]\nlong_transaction_seconds = 1\n")
+            step = _blocking_step(project, config)
+            assert step["status"] == "warned"
+            assert "slow-report" in step["reason"] and "users" in step["reason"]
+            admin.execute("SELECT pg_cancel_backend(%s)", [pid])
+    finally:
+        worker.join(timeout=30)
+        blocker.close()

@@ -178,6 +178,7 @@ def build_options(settings: Settings, params: dict[str, Any]) -> tuple[Any, Any]
         statement_timeout=get("statement_timeout"), retries=int(get("retries")), named_secrets=named,
         size_warn_bytes=int(float(get("table_size_warn_mb")) * (1 << 20)),
         size_warn_rows=int(get("table_rows_warn")), replication_lag_warn=float(get("replication_lag_warn")),
+        long_transaction_seconds=float(get("long_transaction_seconds")),
     )
     if options.log_fail_pattern and not options.log_cmd:
         raise UsageError("--log-fail-pattern needs --log-cmd", hint="for example: --log-cmd 'kubectl logs -f "

@@ -124,6 +124,7 @@ class ReleaseOptions:
     size_warn_bytes: int = 1 << 30
     size_warn_rows: int = 1_000_000
     replication_lag_warn: float = 60.0
+    long_transaction_seconds: float = 60.0
     named_secrets: frozenset[str] = frozenset()
 
 
@@ -185,6 +186,9 @@ class _Release:
 
     def check(self, key: str, name: str, run: Callable[[], tuple[bool, str, dict[str, Any]]]) -> bool:
         """One pre-flight check: passed, or failed/warned by its level; off skips it."""
+        # A signal stops pre-flight at the next check: nothing has changed yet, so there is
+        # nothing to finish, and the checks after it would only delay the exit.
+        self.check_cancel("during pre-flight (nothing was changed)")
         level = self.level(key)
         if level == "off":
             self.step("preflight", name, StepStatus.SKIPPED, "turned off (release.checks)")
@@ -380,7 +384,7 @@ class _Release:
         from .catalog import blocking_sessions
 
         tables = sorted({t.table for t in self._pending_targets()})
-        found = blocking_sessions(self.driver, tables)
+        found = blocking_sessions(self.driver, tables, older_than=self.o.long_transaction_seconds)
         if found:
             return False, "; ".join(s.describe() for s in found), {"sessions": [s.to_dict() for s in found]}
         return True, "none", {}
