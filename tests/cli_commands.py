@@ -112,7 +112,10 @@ def unknown_option(argv: list[str]) -> str | None:
     golang-migrate's arguments, such as ``force -1``, so ``--help`` alone would not catch it)."""
     from safemigrate.cli.app import cli
 
-    ctx = click.Context(cli)
+    # The CLI's own context settings: click caches each command's help option from the first
+    # context that asks for it, so a bare Context here would take -h/-help away from the CLI
+    # for the rest of the process.
+    ctx = click.Context(cli, info_name="safemigrate", **cli.context_settings)
     command: click.Command = cli
     i = 0
     while i < len(argv):
@@ -129,6 +132,7 @@ def unknown_option(argv: list[str]) -> str | None:
             if sub is None:
                 return None  # click reports the unknown command itself
             command = sub
+            ctx = click.Context(sub, info_name=token, parent=ctx)
         i += 1
     return None
 
