@@ -217,6 +217,12 @@ def test_recover_on_a_clean_database_says_so_and_apply_is_refused(db: TestDataba
     assert db.version_row() == [(2, False)]
 
 
+def test_recover_on_an_empty_database_says_it_has_no_version(db: TestDatabase, tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", CHAT)
+    result = recover(db, folder)
+    assert (result.exit_code, result.stdout.strip()) == (0, "the database has no version yet: nothing to recover")
+
+
 def test_recover_without_a_database_url_is_a_usage_error(tmp_path: Path) -> None:
     folder = write_migrations(tmp_path / "m", CHAT)
     result = run_cli("-path", str(folder), "recover", env={"PATH": "/usr/bin:/bin"})
@@ -312,7 +318,7 @@ def test_the_dirty_database_error_and_status_point_at_recover(db: TestDatabase, 
     assert "Dirty database version 2. Fix and force version." in up.stderr
     assert "safemigrate recover" in up.stderr
     status = run_cli("-path", str(folder), "-database", db.url, "status")
-    assert "safemigrate recover diagnoses version 2 (dirty)" in " ".join(status.output.split())
+    assert "safemigrate recover diagnoses version 2 against the catalog" in " ".join(status.output.split())
 
 
 @pytest.mark.parametrize("db", ["mysql"], indirect=True)

@@ -82,8 +82,10 @@ def test_missing_down_file_dirty_database_and_missing_version_are_flagged(
     assert not no_down["fails_check"]
     run_cli("-path", str(folder), "-database", db.url, "force", "9")
     db.execute("UPDATE schema_migrations SET dirty = " + ("true" if db.dialect == "postgres" else "1"))
-    codes = {p["code"] for p in status(folder, db.url)["problems"]}
-    assert {"dirty", "version-missing", "no-down"} <= codes
+    problems = status(folder, db.url)["problems"]
+    assert {"dirty", "version-missing", "no-down"} <= {p["code"] for p in problems}
+    dirty = next(p for p in problems if p["code"] == "dirty")
+    assert dirty["message"] == "the database is dirty at version 9: a migration did not finish"
 
 
 def test_misnamed_files_are_reported_by_name(sqlite_url: str, tmp_path: Path) -> None:

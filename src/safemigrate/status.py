@@ -205,8 +205,8 @@ def build_status(source: MigrationSource, state: VersionState, history: list[His
         rows.append(row)
     if state.dirty:
         problems.append(Problem(
-            "dirty", f"the database is dirty at version {state.describe()}: a migration did not finish",
-            f"safemigrate recover diagnoses version {state.describe()} against the catalog and finishes or undoes "
+            "dirty", f"the database is dirty at version {state.as_int}: a migration did not finish",
+            f"safemigrate recover diagnoses version {state.as_int} against the catalog and finishes or undoes "
             "it; or repair the database, then run safemigrate force V (see the error of the failed run)",
             state.version))
     if current >= 0 and not source.exists(current):

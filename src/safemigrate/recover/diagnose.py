@@ -307,8 +307,8 @@ def diagnose(driver: Driver, source: MigrationSource, history: list[HistoryRecor
     """Read-only: what the failed migration left, and the repairs that are possible."""
     state = driver.read_version()
     if not state.dirty:
-        return Diagnosis(dirty=False, version=state.version,
-                         conclusion=f"the database is clean at version {state.describe()}: nothing to recover")
+        where = "has no version yet" if state.version is None else f"is clean at version {state.version}"
+        return Diagnosis(dirty=False, version=state.version, conclusion=f"the database {where}: nothing to recover")
     version = state.version
     record = _failed_record(history, version)
     direction: Literal["up", "down"] = "down" if record is not None and record.direction == "down" else "up"
