@@ -350,5 +350,27 @@ def test_history_release_shows_the_checklist_and_the_backup_stays_pinned_until_t
     assert backups[first.json()["backup_id"]]["pinned"] is False
     assert backups[second.json()["backup_id"]]["pinned"] is True
     assert second_id != first_id
+    (project["folder"] / "000004_add_bio.up.sql").write_text("ALTER TABLE users ADD COLUMN bio text;\n")
+    (project["folder"] / "000004_add_bio.down.sql").write_text("ALTER TABLE users DROP COLUMN bio;\n")
+    with serve_app(project["plain"], {1, 2, 3, 4}) as app:
+        third = release(project, app, "--format", "json")
+    assert third.exit_code == 0, third.output
+    # Only the previous release's backup was still pinned: the third unpins it, and only it.
+    unpinned = [s["name"] for s in third.json()["steps"] if s["name"].startswith("unpin ")]
+    assert unpinned == [f"unpin {second.json()['backup_id']}"]
     missing = run_cli("-database", project["url"], "history", "--release", "nope")
     assert missing.exit_code == 2 and "no release 'nope'" in missing.stderr
+
+
+def test_a_release_without_env_leaves_another_environments_backup_pinned(project: dict[str, Any]) -> None:
+    (project["tmp"] / "safemigrate.toml").write_text('[env.staging]\ndatabase_url_env = "STAGING_URL"\n')
+    with serve_app(project["plain"], {1, 2, 3}) as app:
+        staged = release(project, app, "--to", "2", "--env", "staging", "--format", "json",
+                         env={"STAGING_URL": project["url"]}, cwd=project["tmp"])
+        assert staged.exit_code == 0, staged.output
+        plain = release(project, app, "--format", "json", cwd=project["tmp"])
+        assert plain.exit_code == 0, plain.output
+    assert not [s for s in plain.json()["steps"] if s["name"].startswith("unpin ")]
+    backups = {b["id"]: b for b in run_cli("backup", "list", "--to", str(project["tmp"] / "backups"),
+                                           "-database", project["url"], "--json").json()["backups"]}
+    assert backups[staged.json()["backup_id"]]["pinned"] is True

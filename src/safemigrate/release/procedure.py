@@ -843,7 +843,7 @@ class _Release:
             if self.driver.in_transaction():
                 self.driver.execute("ROLLBACK")
             self.driver.execute(*table.create_sql())
-            earlier = [row for row in table.read(env=self.env) if row.outcome == Outcome.RELEASED.value]
+            previous_backup = table.last_released_backup(self.env)
             for sql, params in table.upsert_sql(values):
                 self.driver.execute(sql, params)
         except Exception as exc:
@@ -852,21 +852,19 @@ class _Release:
                 raise
             self.step("report", "releases table", StepStatus.WARNED, f"not recorded: {info.message}")
             return
-        if self.report.outcome is Outcome.RELEASED and self.backup_id:
-            self._unpin_earlier([row.backup_id for row in earlier if row.backup_id and row.backup_id != self.backup_id])
+        if self.report.outcome is Outcome.RELEASED and self.backup_id and previous_backup not in (None, self.backup_id):
+            self._unpin_previous(str(previous_backup))
 
-    def _unpin_earlier(self, backup_ids: list[str]) -> None:
+    def _unpin_previous(self, backup_id: str) -> None:
         """A release's backup stays pinned until the next successful release of its environment."""
         from ..backup import pin_backup
 
-        storage = self._storage()
-        for backup_id in backup_ids:
-            try:
-                pin_backup(storage, backup_id, pinned=False)
-            except SafemigrateError:
-                continue  # pruned or moved: nothing left to unpin
-            self.step("report", f"unpin {backup_id}", StepStatus.PASSED,
-                      "the previous release's backup is left to the retention policy again")
+        try:
+            pin_backup(self._storage(), backup_id, pinned=False)
+        except SafemigrateError:
+            return  # pruned or moved: nothing left to unpin
+        self.step("report", f"unpin {backup_id}", StepStatus.PASSED,
+                  "the previous release's backup is left to the retention policy again")
 
 
 def run_release(migrator: Migrator, options: ReleaseOptions, *, env: str | None, database_url: str,

@@ -105,6 +105,22 @@ class ReleasesTable:
             "ORDER BY started_at", params or None)
         return [self._row(row) for row in rows]
 
+    def last_released_backup(self, env: str | None) -> str | None:
+        """The backup of the environment's latest successful release: the one still pinned.
+
+        Each successful release unpins its predecessor's, so only this one can be pinned; the
+        query reads one id (no report) and a release without ``--env`` matches only releases
+        without one, never another environment's.
+        """
+        if not self.exists():
+            return None
+        p = self.driver.placeholder
+        env_clause, params = ("env IS NULL", []) if env is None else (f"env = {p}", [env])
+        rows = self.driver.query(
+            f"SELECT backup_id FROM {self.table} WHERE {env_clause} AND outcome = {p} AND backup_id IS NOT NULL "
+            "ORDER BY started_at DESC LIMIT 1", [*params, "released"])
+        return str(rows[0][0]) if rows else None
+
     def _row(self, row: Sequence[Any]) -> ReleaseRow:
         release_id, env, outcome, started, files, to_version, report, backup_id = row
         if isinstance(started, str):
