@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,14 @@ from .script import (
     whole_file,
 )
 
-__all__ = ["PsqlSyntax", "find_psql_syntax", "is_copy_from_stdin", "split_postgres", "transaction_properties"]
+__all__ = [
+    "PsqlSyntax",
+    "find_psql_syntax",
+    "is_copy_from_stdin",
+    "split_postgres",
+    "split_statement_by_statement",
+    "transaction_properties",
+]
 
 # Statements PostgreSQL refuses inside a transaction block, whatever their options.
 _NEVER_IN_TRANSACTION = {
@@ -239,8 +247,23 @@ def _refusal(text: str, index: LineIndex, items: list[PsqlSyntax]) -> ParseProbl
     return ParseProblem(first.message, line, column, hint=first.hint)
 
 
+# From this size the runner's split parses statement by statement: libpg_query's JSON tree
+# of a whole file costs about 85 bytes per byte of SQL at its peak (a 5.5 MB file of 100,000
+# INSERTs peaked at 470 MB), the tree of one statement next to nothing. Below it one parse of
+# the whole file is cheaper in CPU, and the linter, which keeps the nodes, always takes it.
+STATEMENT_BY_STATEMENT_FROM = 256 * 1024
+
+
 def split_postgres(text: str, *, nodes: bool = True) -> Script:
     """Split ``text``; ``nodes=False`` keeps no parse-tree node (the runner reads none)."""
+    if not nodes and len(text) >= STATEMENT_BY_STATEMENT_FROM:
+        script = split_statement_by_statement(text)
+        if script is not None:
+            return script
+    return _split_whole(text, nodes=nodes)
+
+
+def _split_whole(text: str, *, nodes: bool) -> Script:
     from pglast import parser
 
     index = LineIndex(text)
@@ -257,27 +280,63 @@ def split_postgres(text: str, *, nodes: bool = True) -> Script:
         return Script(text, whole_file(text, index), parsed=False, problem=problem,
                       no_transaction_marker=marker, refused=_refusal(text, index, psql))
     offsets = _Offsets(text)
-    statements: list[Statement] = []
-    refused: ParseProblem | None = None
+    builder = _Statements(text, index, nodes=nodes)
     for raw in tree.get("stmts") or ():
         start_byte = raw.get("stmt_location") or 0
         length = raw.get("stmt_len") or 0
         start = offsets.char(start_byte)
         end = offsets.char(start_byte + length) if length else len(text)
+        ((kind, node),) = raw["stmt"].items()
+        builder.add(start, end, kind, node)
+    return Script(text, tuple(builder.statements), no_transaction_marker=marker, refused=builder.refused)
+
+
+def split_statement_by_statement(text: str) -> Script | None:
+    """The runner's split of a large file: the parser finds the statements, then each is parsed
+    alone for its kind, so no tree of the whole file is ever held. None when the file does not
+    parse (the whole-file split then reports where, as for any file)."""
+    from pglast import parser
+
+    try:
+        slices = parser.split(text, with_parser=True, only_slices=True)
+    except parser.ParseError:
+        return None
+    index = LineIndex(text)
+    builder = _Statements(text, index, nodes=False)
+    for piece in slices:
+        found = json.loads(parser.parse_sql_json(text[piece])).get("stmts") or []
+        if len(found) != 1:
+            return None  # not one statement alone: leave it to the whole-file split
+        ((kind, node),) = found[0]["stmt"].items()
+        # One string per kind, as one json.loads of the whole file shares its keys: otherwise
+        # each statement would hold its own copy of "InsertStmt".
+        builder.add(piece.start, piece.stop, sys.intern(kind), node)
+    return Script(text, tuple(builder.statements), no_transaction_marker=has_no_transaction_marker(text),
+                  refused=builder.refused)
+
+
+class _Statements:
+    """Statements of one file in order, as the parser found them (character offsets)."""
+
+    def __init__(self, text: str, index: LineIndex, *, nodes: bool) -> None:
+        self.text, self.index, self.nodes = text, index, nodes
+        self.statements: list[Statement] = []
+        self.refused: ParseProblem | None = None
+
+    def add(self, start: int, end: int, kind: str, node: dict[str, Any]) -> None:
+        text = self.text
         # Report a statement where its first keyword is, not where a comment before it starts.
         start = skip_leading_noise(text, start, end)
         end = start + len(text[start:end].rstrip())
         if end <= start:
-            continue
-        ((kind, node),) = raw["stmt"].items()
-        if refused is None and is_copy_from_stdin(kind, node):
+            return
+        if self.refused is None and is_copy_from_stdin(kind, node):
             # Without rows after it the file parses, but no migration tool can feed it rows.
-            refused = _refusal(text, index, [PsqlSyntax(start, (end, end), "COPY ... FROM STDIN",
-                                                        _COPY_HINT)])
+            self.refused = _refusal(text, self.index, [PsqlSyntax(start, (end, end), "COPY ... FROM STDIN",
+                                                                  _COPY_HINT)])
         transactional, control = transaction_properties(kind, node)
-        statements.append(
-            make_statement(text, index, start, end, kind=_describe(kind, node),
+        self.statements.append(
+            make_statement(text, self.index, start, end, kind=_describe(kind, node),
                            transactional=transactional, transaction_control=control,
-                           node=node if nodes else None)
+                           node=node if self.nodes else None)
         )
-    return Script(text, tuple(statements), no_transaction_marker=marker, refused=refused)
