@@ -135,7 +135,8 @@ Context cuts false positives:
   early migrations against databases older releases created), so they are
   linted like changes to an existing object. A column the file added is new,
   but its table is not: what scans or rewrites the table (`SET NOT NULL`, a
-  type change) is still reported.
+  type change) is still reported. A table or column the file created stays its
+  own after `RENAME`, under its new name.
 * **Earlier migrations of the folder**: the `CHECK (col IS NOT NULL)`
   constraints they added and validated, and the columns they set NOT NULL,
   are known to later files (when linting a folder, a single file, or the
@@ -145,7 +146,8 @@ Context cuts false positives:
   real PostgreSQL server takes (probed in `tests/lint/test_lock_probe.py`), for
   views, sequences, domains, triggers, policies and rules as well as tables.
 * **Down files** that drop what their up file created (with IF NOT EXISTS
-  too) are undoing it, not destroying data.
+  too, and under the name the up file renamed it to) are undoing it, not
+  destroying data.
 * **Whether our runner wraps the file in one transaction** (it does unless the
   file holds a statement that cannot run in a transaction, its own
   BEGIN/COMMIT, or the `-- safemigrate:no-transaction` marker): `SET LOCAL`
