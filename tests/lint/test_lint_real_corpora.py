@@ -50,6 +50,17 @@ def test_a_table_renamed_after_its_plain_create_stays_new() -> None:
     assert lines_of(report, "drop-column") == []
 
 
+def test_an_index_of_a_new_table_stays_new_after_the_table_is_renamed() -> None:
+    report = lint("""
+        CREATE TABLE scratch_new (id bigint PRIMARY KEY, note text);
+        CREATE INDEX scratch_note ON scratch_new (note);
+        ALTER TABLE scratch_new RENAME TO scratch;
+        DROP INDEX scratch_note;
+        """)
+    assert lines_of(report, "lock-timeout-missing") == []
+    assert lines_of(report, "drop-index-not-concurrently") == []
+
+
 def test_renaming_an_old_column_is_still_reported() -> None:
     report = lint("ALTER TABLE users RENAME COLUMN email TO mail;")
     assert lines_of(report, "rename-column") == [1]

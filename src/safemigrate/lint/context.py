@@ -102,6 +102,8 @@ class ObjectSet:
             self.tables[new_name] = self.tables.pop(obj.name)
             self.columns = {(new_name if t == obj.name else t, c): line
                             for (t, c), line in self.columns.items()}
+            self.indexes = {name: (new_name if t == obj.name else t, cols, line)
+                            for name, (t, cols, line) in self.indexes.items()}
         elif obj.kind == "column" and (obj.table, obj.name) in self.columns:
             self.columns[(obj.table, new_name)] = self.columns.pop((obj.table, obj.name))
 
