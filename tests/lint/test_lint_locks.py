@@ -34,6 +34,8 @@ WAITS = [
     ("cluster-everything", "CLUSTER;", "every table it processes"),
     ("set-schema", "ALTER TABLE orders SET SCHEMA archive;", "orders"),
     ("alter-index-set-tablespace", "ALTER INDEX orders_pkey SET TABLESPACE fast;", "index orders_pkey"),
+    # Supabase's pg_graphql migration: DROP EXTENSION drops the extension's tables and views.
+    ("drop-extension", "DROP EXTENSION IF EXISTS pg_graphql;", "the tables and views the extension owns"),
 ]
 
 
@@ -61,6 +63,11 @@ NO_WAIT = [
     ("trigger-on-table-created-in-the-file",
      "CREATE TABLE t (id bigint);\nCREATE TRIGGER g BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();"),
     ("function", "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';"),
+    ("alter-role", "ALTER ROLE authenticator SET statement_timeout = '8s';"),
+    ("alter-default-privileges", "ALTER DEFAULT PRIVILEGES IN SCHEMA auth GRANT ALL ON TABLES TO postgres;"),
+    ("alter-function-owner", "ALTER FUNCTION lo_export OWNER TO supabase_admin;"),
+    ("event-trigger", "DROP EVENT TRIGGER IF EXISTS api_restart;"),
+    ("drop-function", "DROP FUNCTION th(bigint);"),
 ]
 
 

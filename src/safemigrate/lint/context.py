@@ -43,6 +43,7 @@ class Facts:
     constraints: list[tuple[str, str, str | None, bool]] = field(default_factory=list)
     validates: list[str] = field(default_factory=list)  # constraint names validated
     not_null: list[tuple[str, str]] = field(default_factory=list)  # (table, column) set NOT NULL
+    renames: list[tuple[Obj, str]] = field(default_factory=list)  # (table or column, its new name)
 
 
 @dataclass(eq=False)
@@ -94,6 +95,17 @@ class ObjectSet:
             self.indexes.setdefault(obj.name, (obj.table, obj.columns, line))
         else:
             self.others.setdefault((obj.kind, obj.name), line)
+
+    def rename(self, obj: Obj, new_name: str) -> None:
+        """Follow a RENAME of a table or column in the set (what the file made keeps being its own)."""
+        if obj.kind == "table" and obj.name in self.tables:
+            self.tables[new_name] = self.tables.pop(obj.name)
+            self.columns = {(new_name if t == obj.name else t, c): line
+                            for (t, c), line in self.columns.items()}
+            self.indexes = {name: (new_name if t == obj.name else t, cols, line)
+                            for name, (t, cols, line) in self.indexes.items()}
+        elif obj.kind == "column" and (obj.table, obj.name) in self.columns:
+            self.columns[(obj.table, new_name)] = self.columns.pop((obj.table, obj.name))
 
     def items(self) -> list[tuple[Obj, int]]:
         found: list[tuple[Obj, int]] = [(Obj("table", n), line) for n, line in self.tables.items()]
@@ -282,6 +294,9 @@ class FileContext:
                 self.new.add(obj, stmt.line)
         for obj in facts.drops:
             self.dropped.add(obj, stmt.line)
+        for obj, new_name in facts.renames:
+            self.created.rename(obj, new_name)
+            self.new.rename(obj, new_name)
 
     def _advance_transaction(self, tx: str) -> None:
         if tx == "begin":

@@ -229,9 +229,10 @@ def _drop(node: Node) -> list[Lock]:
             locks.append(Lock(path[-1], mode, "index-table"))
         elif remove in _TABLE_MEMBERS and len(path) > 1:
             locks.append(Lock(path[-2], ACCESS_EXCLUSIVE))
-    if remove == "OBJECT_TABLE" or cascade:
+    if remove in ("OBJECT_TABLE", "OBJECT_EXTENSION") or cascade:
         # A dropped table's foreign keys lock the tables they reference; CASCADE drops dependents
-        # (the columns of a type, the triggers of a function, the views of a table).
+        # (the columns of a type, the triggers of a function, the views of a table); an
+        # extension drops its own tables and views.
         locks.append(Lock("", ACCESS_EXCLUSIVE, "others"))
     return strongest(locks)
 

@@ -345,7 +345,13 @@ def _drop(node: Node, facts: Facts) -> None:
 
 
 def _rename(node: Node, facts: Facts) -> None:
-    facts.locks = (relname(node.get("relation")),)
+    table = relname(node.get("relation"))
+    facts.locks = (table,)
+    rename = node.get("renameType", "")
+    if rename == "OBJECT_COLUMN" and node.get("relationType", "OBJECT_TABLE") == "OBJECT_TABLE":
+        facts.renames.append((Obj("column", node.get("subname", ""), table), node.get("newname", "")))
+    elif rename == "OBJECT_TABLE":
+        facts.renames.append((Obj("table", table), node.get("newname", "")))
 
 
 def _simple_create(kind: str, key: str) -> Any:

@@ -748,6 +748,8 @@ def _target(lock: Lock, stmt: Stmt) -> str:
         return f"the tables with a column of {_primary_type(stmt)}"
     if stmt.kind == "DropStmt" and node.get("removeType") == "OBJECT_SCHEMA":
         return f"every table in schema {', '.join(drop_object_names(node))}"
+    if stmt.kind == "DropStmt" and node.get("removeType") == "OBJECT_EXTENSION":
+        return "the tables and views the extension owns"
     if stmt.kind == "DropStmt" and node.get("removeType") == "OBJECT_TABLE":
         return "the tables that depend on it or that its foreign keys reference"
     if stmt.kind == "DropStmt":
