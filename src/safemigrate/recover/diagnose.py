@@ -307,8 +307,9 @@ def diagnose(driver: Driver, source: MigrationSource, history: list[HistoryRecor
     """Read-only: what the failed migration left, and the repairs that are possible."""
     state = driver.read_version()
     if not state.dirty:
-        where = "has no version yet" if state.version is None else f"is clean at version {state.version}"
-        return Diagnosis(dirty=False, version=state.version, conclusion=f"the database {where}: nothing to recover")
+        conclusion = ("the database has no version yet: nothing to recover" if state.version is None
+                      else f"the database is clean at version {state.version}: nothing to recover")
+        return Diagnosis(dirty=False, version=state.version, conclusion=conclusion)
     version = state.version
     record = _failed_record(history, version)
     direction: Literal["up", "down"] = "down" if record is not None and record.direction == "down" else "up"
