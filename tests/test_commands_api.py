@@ -103,8 +103,14 @@ def test_a_command_without_a_database_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_the_public_commands_are_pinned() -> None:
-    assert set(c.__all__) == {"CheckResult", "HistoryResult", "check", "down", "force", "goto", "history",
-                              "load_config", "migrator", "plan", "status", "up", "version"}
+    assert set(c.__all__) == {
+        "BackupCreateResult", "CheckResult", "HistoryResult", "LintGate", "ReleaseResult", "backup_create",
+        "backup_prune", "backup_resolve", "backup_restore", "backup_show", "backup_storage", "backup_verify",
+        "check", "down", "drop", "force", "goto", "history", "load_config", "migrator", "plan", "preflight",
+        "recover_diagnose", "recover_finish", "recover_repair", "recover_undo", "release", "status", "up",
+        "version"}
+    for name in c.__all__:
+        assert getattr(c, name).__doc__, f"{name} has no docstring"
 
 
 def test_no_core_package_imports_the_cli() -> None:
