@@ -446,7 +446,7 @@ def history(config: Config, *, limit: int | None = None, version: int | None = N
     from .release.record import ReleasesTable
 
     if limit is not None and limit < 1:
-        raise UsageError(f"--limit must be 1 or more, not {limit}")
+        raise UsageError(f"the history limit must be 1 or more, not {limit}")
     driver = _open(config)
     try:
         available = driver.table_exists(driver.history_table)
