@@ -1,4 +1,7 @@
-"""The release procedure's options, from the one configuration (``release.*`` and ``backup.*``)."""
+"""The release procedure's options, from the one configuration (``release.*`` and ``backup.*``).
+
+Its messages name the settings (``release.log_cmd``); the CLI says the flags that set them.
+"""
 
 from __future__ import annotations
 
@@ -47,14 +50,14 @@ def release_options(config: Config, *, to_version: int | None = None, dry_run: b
     hook_timeout = float(get("hook_timeout"))
 
     def hooks(name: str) -> list[Any]:
-        return [parse_hook(cmd, what=f"--{name.replace('_', '-')}", timeout=hook_timeout)
-                for cmd in _commands(get(name), f"--{name.replace('_', '-')}")]
+        return [parse_hook(cmd, what=f"release.{name}", timeout=hook_timeout)
+                for cmd in _commands(get(name), f"release.{name}")]
 
     require_env = get("require_env")
     require_url = None
     if require_env:
         if require_env == config.env:
-            raise UsageError(f"--require-env {require_env} names the environment being released")
+            raise UsageError(f"release.require_env {require_env} names the environment being released")
         require_url = load_config(env=require_env, config_file=config.file, environ=None).database_url
     named = frozenset({"SAFEMIGRATE_DATABASE_URL", "DATABASE_URL"})
     options = ReleaseOptions(
@@ -63,8 +66,8 @@ def release_options(config: Config, *, to_version: int | None = None, dry_run: b
         backup_location=config.backup("location"), s3_endpoint_url=config.backup("s3_endpoint_url"),
         work_dir=config.backup("work_dir"),
         health_urls=list(get("health_url") or ()), health_expect=list(get("health_expect") or ()),
-        health_cmds=_commands(get("health_cmd"), "--health-cmd"),
-        log_cmd=_commands([get("log_cmd")], "--log-cmd")[0] if get("log_cmd") else (),
+        health_cmds=_commands(get("health_cmd"), "release.health_cmd"),
+        log_cmd=_commands([get("log_cmd")], "release.log_cmd")[0] if get("log_cmd") else (),
         log_fail_pattern=get("log_fail_pattern"),
         gate=GatePolicy(initial_delay=float(get("initial_delay")), interval=float(get("interval")),
                         timeout=float(get("timeout")), success_threshold=int(get("success_threshold")),
@@ -83,8 +86,9 @@ def release_options(config: Config, *, to_version: int | None = None, dry_run: b
         long_transaction_seconds=float(get("long_transaction_seconds")),
     )
     if options.log_fail_pattern and not options.log_cmd:
-        raise UsageError("--log-fail-pattern needs --log-cmd", hint="for example: --log-cmd 'kubectl logs -f "
-                         "deployment/chat-server --tail=100' --log-fail-pattern 'ERROR|panic:'")
+        raise UsageError("release.log_fail_pattern needs release.log_cmd",
+                         hint="for example: release.log_cmd 'kubectl logs -f deployment/chat-server --tail=100' "
+                         "release.log_fail_pattern 'ERROR|panic:'")
     return options
 
 
