@@ -104,8 +104,8 @@ def test_a_command_without_a_database_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_the_public_commands_are_pinned() -> None:
     assert set(c.__all__) == {
-        "BackupCreateResult", "CheckResult", "HistoryResult", "LintGate", "ReleaseResult", "backup_create",
-        "backup_prune", "backup_resolve", "backup_restore", "backup_show", "backup_storage", "backup_verify",
+        "BackupCreateResult", "BackupListResult", "CheckResult", "HistoryResult", "LintGate", "ReleaseResult",
+        "backup_create", "backup_import", "backup_list", "backup_prune", "backup_resolve", "backup_restore", "backup_show", "backup_storage", "backup_verify",
         "check", "down", "drop", "force", "goto", "history", "load_config", "migrator", "plan", "preflight",
         "recover_diagnose", "recover_finish", "recover_repair", "recover_undo", "release", "status", "up",
         "version"}
@@ -212,5 +212,8 @@ def test_a_script_backs_up_verifies_and_resolves_latest_through_the_api(tmp_path
     assert c.backup_verify(config, "latest", quick=True).backup_id == created.manifest.id
     restored = c.backup_restore(config, "latest", target=str(tmp_path / "copy.db"))
     assert (tmp_path / "copy.db").exists() and restored.backup_id == created.manifest.id
+    listed = c.backup_list(config, check=True)
+    assert [r["id"] for r in listed.rows()] == [created.manifest.id] and not listed.damaged
+    assert listed.to_dict()["backups"][0]["files_checked"] == "files checked now"
     pruned = c.backup_prune(config, dry_run=True)
     assert [d.candidate.id for d in pruned.plan.decisions] == [created.manifest.id]

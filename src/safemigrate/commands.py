@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         VerifyResult,
     )
     from .backup.catalog import DatabaseSelector
+    from .backup.importer import ImportOptions
     from .cancel import CancelToken
     from .drivers.base import Driver, VersionState
     from .engine import Migrator, Reporter, RunResult, StepResult
@@ -56,11 +57,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BackupCreateResult",
+    "BackupListResult",
     "CheckResult",
     "HistoryResult",
     "LintGate",
     "ReleaseResult",
     "backup_create",
+    "backup_import",
+    "backup_list",
     "backup_prune",
     "backup_resolve",
     "backup_restore",
@@ -713,3 +717,76 @@ def backup_show(config: Config, backup_id: str, *, storage: Storage | None = Non
 
     storage = storage or backup_storage(config)
     return show_backup(storage, backup_resolve(config, backup_id, storage=storage, database_name=database_name))
+
+
+@dataclass(frozen=True)
+class BackupListResult:
+    """Complete backups of the selected database (oldest first), and what the storage holds besides."""
+
+    storage: str
+    backups: tuple[Manifest, ...]
+    database: str | None  # the database selected; None: every one
+    incomplete: tuple[str, ...] = ()  # folders without a manifest (an interrupted backup)
+    unreadable: dict[str, str] = field(default_factory=dict)
+    checked: bool = False  # the files were re-hashed now
+    damaged: dict[str, str] = field(default_factory=dict)  # id -> why, found by that check
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [{**m.summary(), "files_checked": _checked_text(m, self.checked)} for m in self.backups]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": not self.damaged, "storage": self.storage, "backups": self.rows(),
+                **({"damaged": self.damaged} if self.checked else {}), "incomplete": list(self.incomplete),
+                "unreadable": self.unreadable}
+
+
+def _checked_text(m: Manifest, now: bool) -> str:
+    """When the backup's files were last re-hashed: "files checked now" / "... <date>" / "not re-checked"."""
+    if m.verification is not None and not m.verification.ok and m.verification.mode == "checksums":
+        return "files damaged " + ("now" if now else m.verification.at[:10])
+    if now:
+        return "files checked now"
+    at = m.files_checked_at
+    if not at or (m.verification is not None and at == m.verification.at):
+        return "not re-checked"
+    return f"files checked {at[:16].replace('T', ' ')}"
+
+
+def backup_list(config: Config, *, storage: Storage | None = None, database_name: str | None = None,
+                all_databases: bool = False, check: bool = False, cancel: Cancel | None = None) -> BackupListResult:
+    """The backups of the configured database (``all_databases``: every one); ``check`` re-hashes
+    their files now, marking a damaged one failed."""
+    from .backup import list_backups
+    from .backup.catalog import check_files
+
+    storage = storage or backup_storage(config)
+    listing = list_backups(storage)
+    selector = None if all_databases else _selector(config, database_name)
+    backups = tuple(m for m in listing.backups if selector is None or selector.matches(m))
+    damaged: dict[str, str] = {}
+    if check:
+        for m in backups:
+            problem = check_files(storage, m, cancel=cancel)
+            if problem is not None:
+                damaged[m.id] = problem
+    return BackupListResult(storage.location, backups, selector.name if selector is not None else None,
+                            tuple(listing.incomplete), dict(listing.broken), check, damaged)
+
+
+def backup_import(config: Config, file: str, options: ImportOptions | None = None, *,
+                  storage: Storage | None = None, verify: bool = False,
+                  verify_options: RestoreOptions | None = None,
+                  progress: ProgressCallback | None = None) -> BackupCreateResult:
+    """Store an existing pg_dump file as a backup, once restored into a scratch database on the
+    configured server (the proof it restores); ``verify``: verify the stored backup right after."""
+    from .backup import verify_backup
+    from .backup.importer import import_dump
+    from .urls import parse_database_url
+
+    url = parse_database_url(config.database_url)
+    storage = storage or backup_storage(config)
+    manifest = import_dump(file, storage, url, options)
+    if not verify:
+        return BackupCreateResult(storage.location, manifest)
+    checked = verify_backup(storage, manifest.id, database_url=url, options=verify_options, progress=progress)
+    return BackupCreateResult(storage.location, manifest, checked, storage.read_manifest(manifest.id))

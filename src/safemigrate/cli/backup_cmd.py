@@ -75,17 +75,6 @@ def _storage(location: str | None, s3_endpoint_url: str | None, work_dir: str | 
     return commands.backup_storage(config, location=location, s3_endpoint_url=s3_endpoint_url, work_dir=work_dir)
 
 
-def _selector(settings: Settings, database_name: str | None) -> Any:
-    """The database 'latest' means: --database-name, else the URL's database, else None."""
-    from ..backup.catalog import selector_for
-    from ..urls import parse_database_url
-
-    if database_name:
-        return selector_for(None, database_name)
-    raw = settings.database_url()
-    return selector_for(parse_database_url(raw)) if raw else None
-
-
 @contextlib.contextmanager
 def _interruptible(what: str | None) -> Iterator[CancelToken]:
     """SIGINT/SIGTERM stop the command cleanly: the handler only sets the cancel token handed to
@@ -217,70 +206,18 @@ def list_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | No
              work_dir: str | None, database_name: str | None, all_databases: bool, check: bool) -> None:
     """List complete backups, oldest first, with their verification state and when their files
     were last checked (of the database the URL names; --all for every one)."""
-    from ..backup import list_backups
-    from ..backup.catalog import check_files
-    from .render.backup import size_text
+    from .. import commands
+    from .render.backup import render_list
 
     settings = settings_of(ctx)
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
-    listing = list_backups(storage)
-    selector = None if all_databases else _selector(settings, database_name)
-    backups = [m for m in listing.backups if selector is None or selector.matches(m)]
-    damaged: dict[str, str] = {}
-    checked_now: set[str] = set()
-    if check:
-        with _interruptible("the check") as cancel:
-            for m in backups:
-                problem = check_files(storage, m, cancel=cancel)
-                checked_now.add(m.id)
-                if problem is not None:
-                    damaged[m.id] = problem
-    rows = [{**m.summary(), "files_checked": _checked_text(m, m.id in checked_now)} for m in backups]
-
-    def text() -> str:
-        if not rows:
-            which = f" of database {selector.name}" if selector is not None else ""
-            return f"no backups{which} in {storage.location}"
-        header = (f"{'ID':<44} {'CREATED (UTC)':<20} {'DATABASE':<16} {'VERSION':>8} {'SIZE':>10} "
-                  f"{'STATE':<50} {'PINNED':<6} LABEL")
-        lines = [header]
-        for r in rows:
-            version = "-" if r["schema_version"] is None else str(r["schema_version"]) + (
-                "*" if r["dirty"] else "")
-            # e.g. "verified 2026-11-30, files checked now" / "verified 2026-11-30, not re-checked"
-            state = r["verification"] + (f" {r['verified_at'][:10]}" if r["verified_at"] else "")
-            if r["verified_at"] or r["files_checked"] != "not re-checked":
-                state += ", " + r["files_checked"]
-            database = str(r["database"]).rsplit("/", 1)[-1]
-            lines.append(f"{r['id']:<44} {r['created_at'][:19].replace('T', ' '):<20} {database:<16} "
-                         f"{version:>8} {size_text(r['size']):>10} {state:<50} "
-                         f"{'yes' if r['pinned'] else '':<6} {r['label'] or ''}".rstrip())
-        return "\n".join(lines)
-
-    for name in listing.incomplete:
-        settings.output.warn(f"{name} in {storage.location} is incomplete (no manifest): not a backup; "
-                             "an interrupted backup leaves this, delete it by hand once no backup is running")
-    for name, why in listing.broken.items():
-        settings.output.warn(f"{name}: unreadable manifest: {why}")
-    for backup_id, why in damaged.items():
-        settings.output.warn(f"{backup_id} is damaged, now marked failed: {why}")
-    settings.output.result({"ok": not damaged, "storage": storage.location, "backups": rows,
-                            **({"damaged": damaged} if check else {}), "incomplete": listing.incomplete,
-                            "unreadable": listing.broken}, text)
-    if damaged:
+    # Only the check reads every file: only then do signals stop the command cleanly.
+    with _interruptible("the check") if check else contextlib.nullcontext(None) as cancel:
+        result = commands.backup_list(settings.config(), storage=storage, database_name=database_name,
+                                      all_databases=all_databases, check=check, cancel=cancel)
+    render_list(settings.output, result)
+    if result.damaged:
         ctx.exit(1)
-
-
-def _checked_text(m: Any, now: bool) -> str:
-    """When the backup's files were last re-hashed: "files checked now" / "... <date>" / "not re-checked"."""
-    if m.verification is not None and not m.verification.ok and m.verification.mode == "checksums":
-        return "files damaged " + ("now" if now else m.verification.at[:10])
-    if now:
-        return "files checked now"
-    at = m.files_checked_at
-    if not at or (m.verification is not None and at == m.verification.at):
-        return "not re-checked"
-    return f"files checked {at[:16].replace('T', ' ')}"
 
 
 @backup.command("show")
@@ -470,32 +407,20 @@ def import_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
     It is restored into a scratch database on the --database server first (proof it restores;
     the version and row counts come from there), then stored: list, verify and restore take it.
     """
-    from ..backup.importer import ImportOptions, import_dump
+    from .. import commands
+    from ..backup import RestoreOptions
+    from ..backup.importer import ImportOptions
     from ..urls import parse_database_url
-    from .render.backup import BackupProgress, describe
+    from .render.backup import BackupProgress, render_import
 
     settings = settings_of(ctx)
     url = parse_database_url(settings.database_url())
     storage = _storage(location, s3_endpoint_url, work_dir)
     settings.output.progress(f"importing {file}: restoring it into a scratch database on {url.redacted()}")
     with _interruptible("the import"):
-        manifest = import_dump(file, storage, url, ImportOptions(label=label, pin=pin, no_owner=no_owner,
-                                                                 pg_bin_dir=pg_bin_dir, work_dir=work_dir))
-    imported = manifest.extra["imported"]
-    data: dict[str, Any] = {"ok": True, "storage": storage.location, "backup": manifest.to_dict()}
-    text = (f"imported {file} as backup {describe(manifest)} in {storage.location}\n"
-            f"dated {manifest.created_at} (from the {imported['created_from']}); the retention policy "
-            "counts it from that date (--pin keeps it whatever the policy)")
-    if verify:
-        from ..backup import RestoreOptions, verify_backup
-
-        with _interruptible("the verification"):
-            result = verify_backup(storage, manifest.id, database_url=url,
-                                   options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner,
-                                                          work_dir=work_dir), progress=BackupProgress(settings.output))
-        data["verification"] = result.to_dict()
-        data["backup"] = storage.read_manifest(manifest.id).to_dict()
-        text += f"\nverified ({result.mode}): " + "; ".join(result.verification.checks)
-    else:
-        text += f"\nnext: safemigrate backup verify {manifest.id}"
-    settings.output.result(data, text)
+        result = commands.backup_import(
+            settings.config(), file, ImportOptions(label=label, pin=pin, no_owner=no_owner, pg_bin_dir=pg_bin_dir,
+                                                   work_dir=work_dir),
+            storage=storage, verify=verify, progress=BackupProgress(settings.output),
+            verify_options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner, work_dir=work_dir))
+    render_import(settings.output, result, file)

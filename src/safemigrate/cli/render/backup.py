@@ -11,10 +11,10 @@ from ..output import Output
 if TYPE_CHECKING:
     from ...backup import BackupEvent, PruneResult, RestoreResult, VerifyResult
     from ...backup.retention import Policy
-    from ...commands import BackupCreateResult
+    from ...commands import BackupCreateResult, BackupListResult
 
-__all__ = ["BackupProgress", "describe", "render_create", "render_prune", "render_restore", "render_verify",
-           "size_text"]
+__all__ = ["BackupProgress", "describe", "render_create", "render_import", "render_list", "render_prune",
+           "render_restore", "render_verify", "size_text"]
 
 
 def size_text(n: float) -> str:
@@ -110,3 +110,49 @@ def render_prune(out: Output, result: PruneResult, policy: Policy, *, storage: s
     # A damaged backup is a failure cron must report (non-zero exit), even though prune went on
     # safely without it.
     out.result({"ok": not result.damaged, "storage": storage, **result.to_dict()}, text)
+
+
+def render_list(out: Output, result: BackupListResult) -> None:
+    rows = result.rows()
+
+    def text() -> str:
+        if not rows:
+            which = f" of database {result.database}" if result.database is not None else ""
+            return f"no backups{which} in {result.storage}"
+        header = (f"{'ID':<44} {'CREATED (UTC)':<20} {'DATABASE':<16} {'VERSION':>8} {'SIZE':>10} "
+                  f"{'STATE':<50} {'PINNED':<6} LABEL")
+        lines = [header]
+        for r in rows:
+            version = "-" if r["schema_version"] is None else str(r["schema_version"]) + (
+                "*" if r["dirty"] else "")
+            # e.g. "verified 2026-11-30, files checked now" / "verified 2026-11-30, not re-checked"
+            state = r["verification"] + (f" {r['verified_at'][:10]}" if r["verified_at"] else "")
+            if r["verified_at"] or r["files_checked"] != "not re-checked":
+                state += ", " + r["files_checked"]
+            database = str(r["database"]).rsplit("/", 1)[-1]
+            lines.append(f"{r['id']:<44} {r['created_at'][:19].replace('T', ' '):<20} {database:<16} "
+                         f"{version:>8} {size_text(r['size']):>10} {state:<50} "
+                         f"{'yes' if r['pinned'] else '':<6} {r['label'] or ''}".rstrip())
+        return "\n".join(lines)
+
+    for name in result.incomplete:
+        out.warn(f"{name} in {result.storage} is incomplete (no manifest): not a backup; "
+                 "an interrupted backup leaves this, delete it by hand once no backup is running")
+    for name, why in result.unreadable.items():
+        out.warn(f"{name}: unreadable manifest: {why}")
+    for backup_id, why in result.damaged.items():
+        out.warn(f"{backup_id} is damaged, now marked failed: {why}")
+    out.result(result.to_dict(), text)
+
+
+def render_import(out: Output, result: BackupCreateResult, file: str) -> None:
+    manifest = result.manifest
+    imported = manifest.extra["imported"]
+    text = (f"imported {file} as backup {describe(manifest)} in {result.storage}\n"
+            f"dated {manifest.created_at} (from the {imported['created_from']}); the retention policy "
+            "counts it from that date (--pin keeps it whatever the policy)")
+    if result.verification is not None:
+        text += f"\nverified ({result.verification.mode}): " + "; ".join(result.verification.verification.checks)
+    else:
+        text += f"\nnext: safemigrate backup verify {manifest.id}"
+    out.result(result.to_dict(), text)
