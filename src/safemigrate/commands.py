@@ -19,15 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .errors import CheckFailedError, DatabaseError, LintBlockedError, UsageError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from .backup import (
         BackupEvent,
         Cancel,
@@ -47,11 +44,17 @@ if TYPE_CHECKING:
     from .drivers.base import Driver, VersionState
     from .engine import Migrator, Reporter, RunResult, StepResult
     from .events import EventSink
-    from .history import HistoryRecord
     from .lint import LintReport
     from .planner import Step
     from .recover import Diagnosis, RepairResult
-    from .release.report import ReleaseReport, StepRecord
+    from .release.report import StepRecord
+    from .results import (
+        BackupCreateResult,
+        BackupListResult,
+        CheckResult,
+        HistoryResult,
+        ReleaseResult,
+    )
     from .sql.script import Statement
     from .status import StatusReport
 
@@ -96,6 +99,18 @@ if TYPE_CHECKING:
 
     Events: TypeAlias = EventSink | Sequence[EventSink] | None
     OnConnect: TypeAlias = Callable[[Driver], None]
+
+_RESULTS = frozenset({"BackupCreateResult", "BackupListResult", "CheckResult", "HistoryResult", "ReleaseResult"})
+
+
+def __getattr__(name: str) -> Any:
+    """The result classes load on first use (``safemigrate.results``): ``up`` never needs them."""
+    if name in _RESULTS:
+        from . import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The event classes are imported where they are sent: a run without sinks (every plain
 # `safemigrate up`) never loads them.
@@ -156,7 +171,6 @@ class _TeeReporter:
             reporter.step_finished(result)
 
 
-@dataclass
 class LintGate:
     """Lints the files a command is about to run, before it runs any of them.
 
@@ -169,9 +183,11 @@ class LintGate:
     strict gate blocks (the CLI prints its summary there); ``report`` keeps it.
     """
 
-    strict: bool = False
-    on_report: Callable[[LintReport, int], None] | None = None
-    report: LintReport | None = field(default=None, init=False)
+    def __init__(self, *, strict: bool = False,
+                 on_report: Callable[[LintReport, int], None] | None = None) -> None:
+        self.strict = strict
+        self.on_report = on_report
+        self.report: LintReport | None = None
 
     def check(self, steps: Sequence[Step], driver: Driver) -> None:
         from .lint import lint_migrations
@@ -353,33 +369,14 @@ def _open(config: Config) -> Driver:
 
 # -- check ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class CheckResult:
-    """The database's version against the one the application expects."""
-
-    ok: bool
-    version: int | None
-    dirty: bool
-    expect: int
-    at_least: bool
-    database: str
-
-    def describe(self) -> str:
-        if self.version is None:
-            return "no version (dirty)" if self.dirty else "no version"
-        return f"{self.version} (dirty)" if self.dirty else str(self.version)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "command": "check", "database": self.database, "version": self.version,
-                "dirty": self.dirty, "expect": self.expect, "at_least": self.at_least}
-
-
 def check(config: Config, *, expect: int, at_least: bool = False) -> CheckResult:
     """Is the database at version ``expect`` (or newer with ``at_least``) and clean?
 
     Raises :class:`CheckFailedError` (exit 1) when it is not, with both versions and
     the command that would move the database; read-only, so a read-only role may run it.
     """
+    from .results import CheckResult
+
     if expect < 0:
         raise UsageError(f"the expected version must be 0 or more, not {expect}")
     driver = _open(config)
@@ -412,34 +409,6 @@ def _check_failure(result: CheckResult) -> CheckFailedError:
 
 # -- history ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class HistoryResult:
-    """Rows of ``safemigrate_history``, oldest first; ``available`` False when there is no table."""
-
-    records: tuple[HistoryRecord, ...]
-    available: bool
-    total: int
-    database: str
-    release: dict[str, Any] | None = None  # with --release ID: that release's stored report
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {"ok": True, "command": "history", "database": self.database, "available": self.available,
-                "total": self.total, "records": [_record_dict(r) for r in self.records]}
-        if self.release is not None:
-            data["release"] = self.release
-        return data
-
-
-def _record_dict(record: HistoryRecord) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    data = asdict(record)
-    for key in ("started_at", "finished_at"):
-        if data[key] is not None:
-            data[key] = data[key].isoformat()
-    return data
-
-
 def history(config: Config, *, limit: int | None = None, version: int | None = None,
             release_id: str | None = None) -> HistoryResult:
     """The last ``limit`` steps recorded (all of them by default), optionally of one ``version``.
@@ -448,6 +417,7 @@ def history(config: Config, *, limit: int | None = None, version: int | None = N
     """
     from .history import HistoryTable
     from .release.record import ReleasesTable
+    from .results import HistoryResult
 
     if limit is not None and limit < 1:
         raise UsageError(f"the history limit must be 1 or more, not {limit}")
@@ -523,17 +493,6 @@ def recover_undo(config: Config, **kwargs: Any) -> RepairResult:
 
 # -- release ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ReleaseResult:
-    """A release's report and the files it was written to (none for a dry run or preflight)."""
-
-    report: ReleaseReport
-    report_files: tuple[Path, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.report.to_dict(), "report_files": [str(p) for p in self.report_files]}
-
-
 def release(config: Config, *, to_version: int | None = None, dry_run: bool = False, no_backup: bool = False,
             allow_data_loss: bool = False, events: Events = None, cancel: CancelToken | None = None,
             reporter: Reporter | None = None, on_step: Callable[[StepRecord], None] | None = None,
@@ -546,6 +505,7 @@ def release(config: Config, *, to_version: int | None = None, dry_run: bool = Fa
     """
     from .release.procedure import ReleaseCancel, run_release
     from .release_options import release_options
+    from .results import ReleaseResult
 
     options = release_options(config, to_version=to_version, dry_run=dry_run, no_backup=no_backup,
                               allow_data_loss=allow_data_loss)
@@ -620,23 +580,6 @@ def _progress(progress: ProgressCallback | None, events: Events, database: str) 
     return deliver
 
 
-@dataclass(frozen=True)
-class BackupCreateResult:
-    """The backup taken (its manifest as created), and its verification when one was asked for."""
-
-    storage: str
-    manifest: Manifest
-    verification: VerifyResult | None = None
-    verified_manifest: Manifest | None = None  # the manifest with the verification recorded
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"ok": True, "storage": self.storage, "backup": self.manifest.to_dict()}
-        if self.verification is not None:
-            data["verification"] = self.verification.to_dict()
-            data["backup"] = (self.verified_manifest or self.manifest).to_dict()
-        return data
-
-
 def backup_create(config: Config, options: CreateOptions | None = None, *, storage: Storage | None = None,
                   verify: str | None = None, verify_options: RestoreOptions | None = None,
                   progress: ProgressCallback | None = None, events: Events = None,
@@ -646,6 +589,7 @@ def backup_create(config: Config, options: CreateOptions | None = None, *, stora
     from .backup import create_backup, verify_backup
     from .backup.progress import WarningEvent as BackupWarning
     from .backup.progress import stopped_as
+    from .results import BackupCreateResult
     from .urls import parse_database_url
 
     url = parse_database_url(config.database_url)
@@ -719,45 +663,13 @@ def backup_show(config: Config, backup_id: str, *, storage: Storage | None = Non
     return show_backup(storage, backup_resolve(config, backup_id, storage=storage, database_name=database_name))
 
 
-@dataclass(frozen=True)
-class BackupListResult:
-    """Complete backups of the selected database (oldest first), and what the storage holds besides."""
-
-    storage: str
-    backups: tuple[Manifest, ...]
-    database: str | None  # the database selected; None: every one
-    incomplete: tuple[str, ...] = ()  # folders without a manifest (an interrupted backup)
-    unreadable: dict[str, str] = field(default_factory=dict)
-    checked: bool = False  # the files were re-hashed now
-    damaged: dict[str, str] = field(default_factory=dict)  # id -> why, found by that check
-
-    def rows(self) -> list[dict[str, Any]]:
-        return [{**m.summary(), "files_checked": _checked_text(m, self.checked)} for m in self.backups]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": not self.damaged, "storage": self.storage, "backups": self.rows(),
-                **({"damaged": self.damaged} if self.checked else {}), "incomplete": list(self.incomplete),
-                "unreadable": self.unreadable}
-
-
-def _checked_text(m: Manifest, now: bool) -> str:
-    """When the backup's files were last re-hashed: "files checked now" / "... <date>" / "not re-checked"."""
-    if m.verification is not None and not m.verification.ok and m.verification.mode == "checksums":
-        return "files damaged " + ("now" if now else m.verification.at[:10])
-    if now:
-        return "files checked now"
-    at = m.files_checked_at
-    if not at or (m.verification is not None and at == m.verification.at):
-        return "not re-checked"
-    return f"files checked {at[:16].replace('T', ' ')}"
-
-
 def backup_list(config: Config, *, storage: Storage | None = None, database_name: str | None = None,
                 all_databases: bool = False, check: bool = False, cancel: Cancel | None = None) -> BackupListResult:
     """The backups of the configured database (``all_databases``: every one); ``check`` re-hashes
     their files now, marking a damaged one failed."""
     from .backup import list_backups
     from .backup.catalog import check_files
+    from .results import BackupListResult
 
     storage = storage or backup_storage(config)
     listing = list_backups(storage)
@@ -781,6 +693,7 @@ def backup_import(config: Config, file: str, options: ImportOptions | None = Non
     configured server (the proof it restores); ``verify``: verify the stored backup right after."""
     from .backup import verify_backup
     from .backup.importer import import_dump
+    from .results import BackupCreateResult
     from .urls import parse_database_url
 
     url = parse_database_url(config.database_url)

@@ -1,10 +1,9 @@
 """One renderer per result type, text and JSON (``--format json`` prints the result's ``to_dict``).
 
 Each module renders one family of results and is imported by the commands that show them,
-so a command loads only its own renderer:
+so a command loads only its own renderer (a run's live progress is ``runtime.CliReporter``):
 
 * :mod:`.engine`: a run (up, down, goto), a plan (plan, --dry-run), force, drop
-* :mod:`.progress`: the live progress of a run's steps (the engine's reporter)
 * :mod:`.lint_gate`: the lint gate's summary before a run
 * :mod:`.status`: status
 * :mod:`.inspect`: check, history
