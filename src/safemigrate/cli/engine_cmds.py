@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .. import commands
 from ..errors import UsageError
 from .options import global_options, settings_of
 
@@ -135,6 +134,7 @@ def _move(settings: Settings, move: Callable[..., RunResult], *, dry_run: bool,
 def up(ctx: click.Context, words: tuple[str, ...], dry_run: bool, atomic: bool, strict: bool,
        no_lint: bool, lint_details: bool) -> None:
     """Apply all or N up migrations."""
+    from .. import commands
     settings = settings_of(ctx)
     n = _one_argument(ctx, words, "limit argument N")
     limit = None if n is None else _uint(n, "limit argument N", ctx)
@@ -152,6 +152,7 @@ def up(ctx: click.Context, words: tuple[str, ...], dry_run: bool, atomic: bool, 
 @click.pass_context
 def down(ctx: click.Context, words: tuple[str, ...], apply_all: bool, yes: bool, dry_run: bool) -> None:
     """Apply all or N down migrations (asks before applying all of them)."""
+    from .. import commands
     from .runtime import confirm
 
     settings = settings_of(ctx)
@@ -175,6 +176,7 @@ def down(ctx: click.Context, words: tuple[str, ...], apply_all: bool, yes: bool,
 def goto(ctx: click.Context, words: tuple[str, ...], dry_run: bool, strict: bool, no_lint: bool,
          lint_details: bool) -> None:
     """Migrate up or down to version V."""
+    from .. import commands
     settings = settings_of(ctx)
     v = _one_argument(ctx, words, "version argument V")
     if v is None:
@@ -191,6 +193,7 @@ def goto(ctx: click.Context, words: tuple[str, ...], dry_run: bool, strict: bool
 @click.pass_context
 def force(ctx: click.Context, v: str | None) -> None:
     """Set version V without running a migration (clears the dirty flag; V may be -1)."""
+    from .. import commands
     settings = settings_of(ctx)
     if v is None:
         raise UsageError("please specify version argument V", hint="safemigrate force V")
@@ -229,6 +232,7 @@ def version(ctx: click.Context) -> None:
 @click.pass_context
 def drop(ctx: click.Context, force_drop: bool) -> None:
     """Drop every table in the database's migration schema (asks first)."""
+    from .. import commands
     from .render.engine import render_drop
     from .runtime import CliReporter, ConnectionNote, confirm
 
@@ -274,13 +278,10 @@ def create(ctx: click.Context, name: str | None, after_name: tuple[str, ...], ex
                              hint=f"put them before the name: safemigrate create {words} ... {name}")
         raise UsageError(f"create takes one NAME, got {name} {words}",
                          hint=f"join the words: safemigrate create ... {'_'.join((name or '', *after_name))}")
-    created = create_migration(name or "", ext=ext, directory=directory, seq=seq, digits=digits,
-                               time_format=time_format, timezone=timezone)
-    settings.output.result(
-        {"ok": True, "command": "create", "version": created.version, "up": str(created.up),
-         "down": str(created.down)},
-        f"{created.up}\n{created.down}",
-    )
+    from .render.create import render_created
+
+    render_created(settings.output, create_migration(name or "", ext=ext, directory=directory, seq=seq,
+                                                     digits=digits, time_format=time_format, timezone=timezone))
 
 
 @click.command()
@@ -289,6 +290,7 @@ def create(ctx: click.Context, name: str | None, after_name: tuple[str, ...], ex
 @click.pass_context
 def status(ctx: click.Context, exit_code: bool) -> None:
     """Every migration: applied, pending or current, with loud flags for what is wrong."""
+    from .. import commands
     from .render.status import render_status
     from .runtime import CliReporter
 
@@ -307,6 +309,7 @@ def status(ctx: click.Context, exit_code: bool) -> None:
 def plan(ctx: click.Context, words: tuple[str, ...], strict: bool, no_lint: bool,
          lint_details: bool) -> None:
     """Show what up [N], down [N|-all] or goto V would run, SQL included; change nothing."""
+    from .. import commands
     from .render.engine import render_plan
     from .runtime import CliReporter
 

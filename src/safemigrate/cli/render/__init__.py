@@ -4,6 +4,7 @@ Each module renders one family of results and is imported by the commands that s
 so a command loads only its own renderer (a run's live progress is ``runtime.CliReporter``):
 
 * :mod:`.engine`: a run (up, down, goto), a plan (plan, --dry-run), force, drop
+* :mod:`.create`: create's pair of files
 * :mod:`.lint_gate`: the lint gate's summary before a run
 * :mod:`.status`: status
 * :mod:`.inspect`: check, history

@@ -88,3 +88,4 @@ def render_force(out: Output, state: VersionState, extra: dict[str, Any]) -> Non
 def render_drop(out: Output, dropped: list[str], extra: dict[str, Any]) -> None:
     out.result({"ok": True, "command": "drop", "dropped_tables": dropped, **extra},
                f"dropped {len(dropped)} table(s)" + (": " + ", ".join(dropped) if dropped else ""))
+
