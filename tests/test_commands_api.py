@@ -103,8 +103,14 @@ def test_a_command_without_a_database_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_the_public_commands_are_pinned() -> None:
-    assert set(c.__all__) == {"CheckResult", "HistoryResult", "check", "down", "force", "goto", "history",
-                              "load_config", "migrator", "plan", "status", "up", "version"}
+    assert set(c.__all__) == {
+        "BackupCreateResult", "BackupListResult", "CheckResult", "HistoryResult", "LintGate", "ReleaseResult",
+        "backup_create", "backup_import", "backup_list", "backup_prune", "backup_resolve", "backup_restore", "backup_show", "backup_storage", "backup_verify",
+        "check", "down", "drop", "force", "goto", "history", "load_config", "migrator", "plan", "preflight",
+        "recover_diagnose", "recover_finish", "recover_repair", "recover_undo", "release", "status", "up",
+        "version"}
+    for name in c.__all__:
+        assert getattr(c, name).__doc__, f"{name} has no docstring"
 
 
 def test_no_core_package_imports_the_cli() -> None:
@@ -141,3 +147,73 @@ def test_events_option_writes_the_cli_runs_events_as_json_lines(tmp_path: Path, 
     assert kinds == ["run_started", "step_started", "statement_started", "step_finished", "step_started",
                      "statement_started", "step_finished", "run_finished"]
     assert CANARY_PASSWORD not in events.read_text()
+
+
+def test_the_api_doc_example_runs_as_a_script_without_the_cli(tmp_path: Path) -> None:
+    """docs/api.md's first example, as written: apply, then read the history, then check."""
+    text = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "c.up(" in example and "c.history(" in example
+    files = {f"{v}_t{v}.up.sql": f"CREATE TABLE t{v} (id INTEGER PRIMARY KEY);\n" for v in range(1, 5)}
+    write_migrations(tmp_path / "migrations", files)
+    (tmp_path / "safemigrate.toml").write_text('[env.staging]\ndatabase_url_env = "STAGING_DATABASE_URL"\n',
+                                               encoding="utf-8")
+    script = tmp_path / "deploy.py"
+    script.write_text(example + "\nimport sys\nprint('cli' if 'click' in sys.modules else 'no cli')\n",
+                      encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
+                         env={"STAGING_DATABASE_URL": f"sqlite3://{tmp_path / 'staging.db'}",
+                              "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "4"
+    assert [line.split()[:3] for line in lines[1:5]] == [[str(v), "up", "applied"] for v in range(1, 5)]
+    assert lines[-1] == "no cli"
+    events = [json.loads(line)["event"] for line in (tmp_path / "migrate.jsonl").read_text().splitlines()]
+    assert events[0] == "run_started" and events[-1] == "run_finished"
+
+
+def test_the_lint_gate_is_library_policy_a_strict_gate_blocks_before_anything_runs(tmp_path: Path) -> None:
+    from safemigrate.errors import LintBlockedError
+
+    folder = write_migrations(tmp_path / "m", {
+        "1_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n",
+        "1_users.down.sql": "DROP TABLE users;\n",
+        "2_drop_email.up.sql": "ALTER TABLE users DROP COLUMN email;\n",
+        "2_drop_email.down.sql": "ALTER TABLE users ADD COLUMN email TEXT;\n"})
+    config = c.load_config(flags={"database_url": f"sqlite3://{tmp_path / 'a.db'}", "path": str(folder)},
+                           environ={}, start=tmp_path)
+    seen: list[int] = []
+    gate = c.LintGate(strict=True, on_report=lambda report, files: seen.append(files))
+    with pytest.raises(LintBlockedError) as blocked:
+        c.up(config, lint=gate)
+    assert blocked.value.code == "lint_blocked" and blocked.value.details["lint"]["findings"]
+    assert seen == [2] and gate.report is not None and gate.report.fails()
+    assert c.version(config).version is None  # nothing ran
+    reporting = c.LintGate()
+    assert c.up(config, lint=reporting).end.version == 2  # not strict: it reports, never blocks
+    assert reporting.report is not None and reporting.report.fails()
+
+
+def test_a_script_backs_up_verifies_and_resolves_latest_through_the_api(tmp_path: Path) -> None:
+    folder = project(tmp_path, "")
+    config = c.load_config(flags={"database_url": f"sqlite3://{tmp_path / 'app.db'}",
+                                  "backup.location": str(tmp_path / "store")}, environ={}, start=folder)
+    c.up(config)
+    sink = ListSink()
+    created = c.backup_create(config, verify="full", events=sink)
+    data = created.to_dict()
+    assert data["ok"] and data["backup"]["id"] == created.manifest.id
+    assert data["verification"]["mode"] == "full" and data["backup"]["verification"]["ok"]
+    assert created.manifest.schema_migrations["version"] == 2
+    assert "bytes_progress" in sink.kinds()
+    assert c.backup_resolve(config, "latest") == created.manifest.id
+    assert c.backup_show(config, "latest").id == created.manifest.id
+    assert c.backup_verify(config, "latest", quick=True).backup_id == created.manifest.id
+    restored = c.backup_restore(config, "latest", target=str(tmp_path / "copy.db"))
+    assert (tmp_path / "copy.db").exists() and restored.backup_id == created.manifest.id
+    listed = c.backup_list(config, check=True)
+    assert [r["id"] for r in listed.rows()] == [created.manifest.id] and not listed.damaged
+    assert listed.to_dict()["backups"][0]["files_checked"] == "files checked now"
+    pruned = c.backup_prune(config, dry_run=True)
+    assert [d.candidate.id for d in pruned.plan.decisions] == [created.manifest.id]

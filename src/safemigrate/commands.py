@@ -17,50 +17,103 @@ Every function raises a :class:`~safemigrate.errors.SafemigrateError` subclass o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
-from .errors import CheckFailedError, DatabaseError, UsageError
-from .events import (
-    CancelToken,
-    EventSink,
-    RunFinished,
-    RunStarted,
-    StatementStarted,
-    StepFinished,
-    StepStarted,
-    WarningEvent,
-    fan_out,
-)
+from .errors import CheckFailedError, DatabaseError, LintBlockedError, UsageError
 
 if TYPE_CHECKING:
+    from .backup import (
+        BackupEvent,
+        Cancel,
+        CreateOptions,
+        Manifest,
+        Policy,
+        ProgressCallback,
+        PruneResult,
+        RestoreOptions,
+        RestoreResult,
+        Storage,
+        VerifyResult,
+    )
+    from .backup.catalog import DatabaseSelector
+    from .backup.importer import ImportOptions
+    from .cancel import CancelToken
     from .drivers.base import Driver, VersionState
-    from .engine import Migrator, RunResult, StepResult
-    from .history import HistoryRecord
+    from .engine import Migrator, Reporter, RunResult, StepResult
+    from .events import EventSink
+    from .lint import LintReport
     from .planner import Step
+    from .recover import Diagnosis, RepairResult
+    from .release.report import StepRecord
+    from .results import (
+        BackupCreateResult,
+        BackupListResult,
+        CheckResult,
+        HistoryResult,
+        ReleaseResult,
+    )
     from .sql.script import Statement
     from .status import StatusReport
 
 __all__ = [
+    "BackupCreateResult",
+    "BackupListResult",
     "CheckResult",
     "HistoryResult",
+    "LintGate",
+    "ReleaseResult",
+    "backup_create",
+    "backup_import",
+    "backup_list",
+    "backup_prune",
+    "backup_resolve",
+    "backup_restore",
+    "backup_show",
+    "backup_storage",
+    "backup_verify",
     "check",
     "down",
+    "drop",
     "force",
     "goto",
     "history",
     "load_config",
     "migrator",
     "plan",
+    "preflight",
+    "recover_diagnose",
+    "recover_finish",
+    "recover_repair",
+    "recover_undo",
+    "release",
     "status",
     "up",
     "version",
 ]
 
-Events = EventSink | Sequence[EventSink] | None
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    Events: TypeAlias = EventSink | Sequence[EventSink] | None
+    OnConnect: TypeAlias = Callable[[Driver], None]
+
+_RESULTS = frozenset({"BackupCreateResult", "BackupListResult", "CheckResult", "HistoryResult", "ReleaseResult"})
+
+
+def __getattr__(name: str) -> Any:
+    """The result classes load on first use (``safemigrate.results``): ``up`` never needs them."""
+    if name in _RESULTS:
+        from . import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# The event classes are imported where they are sent: a run without sinks (every plain
+# `safemigrate up`) never loads them.
 
 
 class _EventReporter:
@@ -71,57 +124,165 @@ class _EventReporter:
         self.database = database
 
     def warning(self, message: str) -> None:
+        from .events import WarningEvent
+
         self.sink(WarningEvent(self.database, message=message))
 
     def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
+        from .events import StepStarted
+
         self.sink(StepStarted(self.database, version=step.version, name=step.name, direction=step.direction,
                               index=index, total=total, mode=mode))
 
     def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
+        from .events import StatementStarted
+
         self.sink(StatementStarted(self.database, version=step.version, index=index, total=total,
                                    line=statement.line))
 
     def step_finished(self, result: StepResult) -> None:
+        from .events import StepFinished
+
         self.sink(StepFinished(self.database, version=result.step.version, name=result.step.name,
                                direction=result.step.direction, duration_ms=round(result.duration * 1000, 3),
                                statements=result.statements, no_down_file=result.no_down_file))
 
 
+class _TeeReporter:
+    """Hands each engine report to several reporters (a terminal's progress, the event sinks)."""
+
+    def __init__(self, *reporters: Reporter) -> None:
+        self.reporters = reporters
+
+    def warning(self, message: str) -> None:
+        for reporter in self.reporters:
+            reporter.warning(message)
+
+    def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
+        for reporter in self.reporters:
+            reporter.step_started(step, index, total, mode)
+
+    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
+        for reporter in self.reporters:
+            reporter.statement_started(step, statement, index, total)
+
+    def step_finished(self, result: StepResult) -> None:
+        for reporter in self.reporters:
+            reporter.step_finished(result)
+
+
+class LintGate:
+    """Lints the files a command is about to run, before it runs any of them.
+
+    Findings never block by default: a fresh database replays years of old
+    migrations, and a drop-in for golang-migrate must run what golang-migrate
+    runs. With ``strict`` error-level findings block (:class:`LintBlockedError`,
+    nothing applied), unless a file acknowledges them (``-- safemigrate:ignore
+    RULE -- reason``). Only the files about to run are linted, never those
+    already applied. ``on_report(report, file_count)`` sees the report before a
+    strict gate blocks (the CLI prints its summary there); ``report`` keeps it.
+    """
+
+    def __init__(self, *, strict: bool = False,
+                 on_report: Callable[[LintReport, int], None] | None = None) -> None:
+        self.strict = strict
+        self.on_report = on_report
+        self.report: LintReport | None = None
+
+    def check(self, steps: Sequence[Step], driver: Driver) -> None:
+        from .lint import lint_migrations
+        from .lint import load_config as lint_config
+
+        files = [step.file for step in steps if step.file is not None]
+        if not files:
+            return
+        pg_version = _major(driver.server_version) if driver.dialect == "postgres" else None
+        self.report = report = lint_migrations(files, dialect=driver.dialect, pg_version=pg_version,
+                                               config=lint_config())
+        if self.on_report is not None:
+            self.on_report(report, len(files))
+        if self.strict and report.fails():
+            raise LintBlockedError(
+                f"lint: {report.counts()['error']} error-level finding(s) in the migrations about to run; "
+                "nothing was applied (--strict)",
+                hint="fix them, or acknowledge each on its statement with "
+                "-- safemigrate:ignore RULE-ID -- reason, then run the command again",
+                details={"lint": report.to_dict()},
+            )
+
+
+def _major(server_version: str) -> int | None:
+    head = server_version.split()[0] if server_version else ""
+    try:
+        return int(head.split(".")[0])
+    except ValueError:
+        return None
+
+
 @contextmanager
 def migrator(config: Config, *, events: Events = None, cancel: CancelToken | None = None,
+             reporter: Reporter | None = None, lint: LintGate | None = None,
              pre_apply_check: Any = None) -> Iterator[Migrator]:
     """An open :class:`~safemigrate.engine.Migrator` for ``config``: the folder, the database, the lock timeout.
 
-    ``cancel`` stops its run at the next safe point; ``events`` receive its steps.
+    ``cancel`` stops its run at the next safe point; ``events`` receive its steps; ``reporter``
+    (the engine's own interface, with its step objects) too, first: a terminal's live progress.
+    ``lint`` checks the files about to run before any of them runs.
     """
     from .drivers import open_driver
     from .engine import Migrator
     from .source import load_source
     from .urls import parse_database_url
 
-    if not config.database_url:
-        raise UsageError("no database URL: pass -database URL, set $DATABASE_URL, or choose an environment",
-                         hint="for example: safemigrate -database postgres://user@host/db?sslmode=disable version")
-    driver = open_driver(parse_database_url(config.database_url))
+    url = parse_database_url(config.database_url)
     source = load_source(config.migrations_path, no_follow=config.no_follow)
-    reporter = _EventReporter(fan_out(events), driver.url.redacted())
-    opened = Migrator(source, driver, lock_timeout=config.lock_timeout, reporter=reporter,
-                      pre_apply_check=pre_apply_check)
+    driver = open_driver(url)
+    reporters = [] if reporter is None else [reporter]
+    if events is not None:
+        from .events import fan_out
+
+        reporters.append(_EventReporter(fan_out(events), driver.url.redacted()))
+    check = pre_apply_check
+    if lint is not None:
+        gate, given = lint, pre_apply_check
+
+        def check(steps: Sequence[Step]) -> None:
+            gate.check(steps, driver)
+            if given is not None:
+                given(steps)
+
+    opened = Migrator(source, driver, lock_timeout=config.lock_timeout, reporter=_one_reporter(reporters),
+                      pre_apply_check=check)
     if cancel is not None:
         cancel.on_cancel(opened.interrupt)
     with opened:
         yield opened
 
 
-def _run(config: Config, command: str, events: Events, cancel: CancelToken | None,
-         move: Any) -> RunResult:
-    sink = fan_out(events)
-    with migrator(config, events=events, cancel=cancel) as opened:
+def _one_reporter(reporters: Sequence[Reporter]) -> Reporter | None:
+    if len(reporters) > 1:
+        return _TeeReporter(*reporters)
+    return reporters[0] if reporters else None
+
+
+def _run(config: Config, command: str, move: Callable[[Migrator], RunResult], *, events: Events,
+         cancel: CancelToken | None, reporter: Reporter | None, lint: LintGate | None,
+         on_connect: OnConnect | None) -> RunResult:
+    with migrator(config, events=events, cancel=cancel, reporter=reporter, lint=lint) as opened:
+        if events is None:
+            if on_connect is not None:
+                on_connect(opened.driver)
+            return move(opened)
+        from .events import RunFinished, RunStarted, fan_out
+
+        sink = fan_out(events)
         database = opened.driver.url.redacted()
         sink(RunStarted(database, command=command))
         ok = False
         try:
-            result: RunResult = move(opened)
+            if on_connect is not None:
+                on_connect(opened.driver)
+            result = move(opened)
             ok = True
             return result
         finally:
@@ -133,35 +294,56 @@ def _run(config: Config, command: str, events: Events, cancel: CancelToken | Non
 
 
 def up(config: Config, limit: int | None = None, *, dry_run: bool = False, atomic: bool = False,
-       events: Events = None, cancel: CancelToken | None = None) -> RunResult:
-    """Apply all (or ``limit``) pending migrations; ``dry_run`` plans only."""
-    return _run(config, "up", events, cancel, lambda m: m.up(limit, dry_run=dry_run, atomic=atomic))
+       lint: LintGate | None = None, events: Events = None, cancel: CancelToken | None = None,
+       reporter: Reporter | None = None, on_connect: OnConnect | None = None) -> RunResult:
+    """Apply all (or ``limit``) pending migrations; ``dry_run`` plans only.
+
+    ``on_connect(driver)`` runs once connected, before anything changes (the CLI says which
+    database it reached there).
+    """
+    return _run(config, "up", lambda m: m.up(limit, dry_run=dry_run, atomic=atomic), events=events,
+                cancel=cancel, reporter=reporter, lint=lint, on_connect=on_connect)
 
 
 def down(config: Config, limit: int | None = None, *, dry_run: bool = False,
-         events: Events = None, cancel: CancelToken | None = None) -> RunResult:
+         events: Events = None, cancel: CancelToken | None = None, reporter: Reporter | None = None,
+         on_connect: OnConnect | None = None) -> RunResult:
     """Apply ``limit`` down migrations (all of them when None: a library call never asks)."""
-    return _run(config, "down", events, cancel, lambda m: m.down(limit, dry_run=dry_run))
+    return _run(config, "down", lambda m: m.down(limit, dry_run=dry_run), events=events, cancel=cancel,
+                reporter=reporter, lint=None, on_connect=on_connect)
 
 
-def goto(config: Config, target: int, *, dry_run: bool = False,
-         events: Events = None, cancel: CancelToken | None = None) -> RunResult:
+def goto(config: Config, target: int, *, dry_run: bool = False, lint: LintGate | None = None,
+         events: Events = None, cancel: CancelToken | None = None, reporter: Reporter | None = None,
+         on_connect: OnConnect | None = None) -> RunResult:
     """Move up or down to version ``target``."""
-    return _run(config, "goto", events, cancel, lambda m: m.goto(target, dry_run=dry_run))
+    return _run(config, "goto", lambda m: m.goto(target, dry_run=dry_run), events=events, cancel=cancel,
+                reporter=reporter, lint=lint, on_connect=on_connect)
 
 
-def plan(config: Config, command: str = "up", argument: int | None = None, *,
-         events: Events = None) -> RunResult:
+def plan(config: Config, command: str = "up", argument: int | None = None, *, lint: LintGate | None = None,
+         events: Events = None, reporter: Reporter | None = None) -> RunResult:
     """What ``up [N]``, ``down [N]`` or ``goto V`` would run, SQL included; changes nothing."""
-    with migrator(config, events=events) as opened:
+    with migrator(config, events=events, reporter=reporter, lint=lint) as opened:
         return opened.plan(command, argument)
 
 
-def force(config: Config, target: int, *, events: Events = None,
-          cancel: CancelToken | None = None) -> VersionState:
+def force(config: Config, target: int, *, events: Events = None, cancel: CancelToken | None = None,
+          reporter: Reporter | None = None, on_connect: OnConnect | None = None) -> VersionState:
     """golang-migrate's force: set version ``target`` (-1: none), clean, running nothing."""
-    with migrator(config, events=events, cancel=cancel) as opened:
+    with migrator(config, events=events, cancel=cancel, reporter=reporter) as opened:
+        if on_connect is not None:
+            on_connect(opened.driver)
         return opened.force(target)
+
+
+def drop(config: Config, *, reporter: Reporter | None = None,
+         on_connect: OnConnect | None = None) -> list[str]:
+    """Drop every table of the database's migration schema; the names of those dropped. Never asks."""
+    with migrator(config, reporter=reporter) as opened:
+        if on_connect is not None:
+            on_connect(opened.driver)
+        return opened.drop()
 
 
 def version(config: Config) -> VersionState:
@@ -170,9 +352,9 @@ def version(config: Config) -> VersionState:
         return opened.version()
 
 
-def status(config: Config) -> StatusReport:
+def status(config: Config, *, reporter: Reporter | None = None) -> StatusReport:
     """Every file against the version table and the history (read-only)."""
-    with migrator(config) as opened:
+    with migrator(config, reporter=reporter) as opened:
         return opened.status()
 
 
@@ -187,33 +369,14 @@ def _open(config: Config) -> Driver:
 
 # -- check ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class CheckResult:
-    """The database's version against the one the application expects."""
-
-    ok: bool
-    version: int | None
-    dirty: bool
-    expect: int
-    at_least: bool
-    database: str
-
-    def describe(self) -> str:
-        if self.version is None:
-            return "no version (dirty)" if self.dirty else "no version"
-        return f"{self.version} (dirty)" if self.dirty else str(self.version)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "command": "check", "database": self.database, "version": self.version,
-                "dirty": self.dirty, "expect": self.expect, "at_least": self.at_least}
-
-
 def check(config: Config, *, expect: int, at_least: bool = False) -> CheckResult:
     """Is the database at version ``expect`` (or newer with ``at_least``) and clean?
 
     Raises :class:`CheckFailedError` (exit 1) when it is not, with both versions and
     the command that would move the database; read-only, so a read-only role may run it.
     """
+    from .results import CheckResult
+
     if expect < 0:
         raise UsageError(f"the expected version must be 0 or more, not {expect}")
     driver = _open(config)
@@ -246,34 +409,6 @@ def _check_failure(result: CheckResult) -> CheckFailedError:
 
 # -- history ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class HistoryResult:
-    """Rows of ``safemigrate_history``, oldest first; ``available`` False when there is no table."""
-
-    records: tuple[HistoryRecord, ...]
-    available: bool
-    total: int
-    database: str
-    release: dict[str, Any] | None = None  # with --release ID: that release's stored report
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {"ok": True, "command": "history", "database": self.database, "available": self.available,
-                "total": self.total, "records": [_record_dict(r) for r in self.records]}
-        if self.release is not None:
-            data["release"] = self.release
-        return data
-
-
-def _record_dict(record: HistoryRecord) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    data = asdict(record)
-    for key in ("started_at", "finished_at"):
-        if data[key] is not None:
-            data[key] = data[key].isoformat()
-    return data
-
-
 def history(config: Config, *, limit: int | None = None, version: int | None = None,
             release_id: str | None = None) -> HistoryResult:
     """The last ``limit`` steps recorded (all of them by default), optionally of one ``version``.
@@ -282,9 +417,10 @@ def history(config: Config, *, limit: int | None = None, version: int | None = N
     """
     from .history import HistoryTable
     from .release.record import ReleasesTable
+    from .results import HistoryResult
 
     if limit is not None and limit < 1:
-        raise UsageError(f"--limit must be 1 or more, not {limit}")
+        raise UsageError(f"the history limit must be 1 or more, not {limit}")
     driver = _open(config)
     try:
         available = driver.table_exists(driver.history_table)
@@ -321,3 +457,249 @@ def history(config: Config, *, limit: int | None = None, version: int | None = N
         records = records[-limit:]
     return HistoryResult(records=tuple(records), available=available, total=total, database=database,
                          release=release)
+
+
+# -- recover ----------------------------------------------------------------------------------
+
+def recover_diagnose(config: Config, *, reporter: Reporter | None = None) -> Diagnosis:
+    """What the failed migration of a dirty database left, and the repairs possible; read-only."""
+    from .recover import diagnose
+
+    with migrator(config, reporter=reporter) as opened:
+        return diagnose(opened.driver, opened.source, opened.read_history())
+
+
+def recover_repair(config: Config, choice: str | None = None, *, mark_version: int | None = None,
+                   reporter: Reporter | None = None, cancel: CancelToken | None = None) -> RepairResult:
+    """Diagnose again under the lock, then ``finish``, ``undo`` or ``mark`` (None: the only safe one).
+
+    ``mark`` (the database repaired by hand) runs nothing: a caller asks a person first.
+    """
+    from .recover import repair
+
+    with migrator(config, reporter=reporter, cancel=cancel) as opened:
+        return repair(opened, choice, mark_version=mark_version)
+
+
+def recover_finish(config: Config, **kwargs: Any) -> RepairResult:
+    """Run the rest of the failed up migration (when the diagnosis says it is safe)."""
+    return recover_repair(config, "finish", **kwargs)
+
+
+def recover_undo(config: Config, **kwargs: Any) -> RepairResult:
+    """Undo what the failed migration did (when the diagnosis says it is safe)."""
+    return recover_repair(config, "undo", **kwargs)
+
+
+# -- release ----------------------------------------------------------------------------------
+
+def release(config: Config, *, to_version: int | None = None, dry_run: bool = False, no_backup: bool = False,
+            allow_data_loss: bool = False, events: Events = None, cancel: CancelToken | None = None,
+            reporter: Reporter | None = None, on_step: Callable[[StepRecord], None] | None = None,
+            on_connect: OnConnect | None = None) -> ReleaseResult:
+    """The runbook's procedure under one held lock: pre-flight, backup, apply, health gate, rollback.
+
+    Its settings are the ``release.*`` and ``backup.*`` ones of ``config``. Never raises for an
+    outcome: the report says how it ended (``report.exit_code``); the report files are written
+    to ``release.report_dir`` unless ``dry_run``.
+    """
+    from .release.procedure import ReleaseCancel, run_release
+    from .release_options import release_options
+    from .results import ReleaseResult
+
+    options = release_options(config, to_version=to_version, dry_run=dry_run, no_backup=no_backup,
+                              allow_data_loss=allow_data_loss)
+    assert config.database_url is not None  # release_options refuses a configuration without one
+    stop = ReleaseCancel()
+    with migrator(config, events=events, reporter=reporter) as opened:
+        if cancel is not None:
+            cancel.on_cancel(stop.cancel)
+            cancel.on_cancel(opened.interrupt)
+        if on_connect is not None:
+            on_connect(opened.driver)
+        report = run_release(opened, options, env=config.env, database_url=config.database_url, cancel=stop,
+                             on_step=on_step)
+    files = () if options.dry_run else tuple(report.write(options.report_dir))
+    return ReleaseResult(report, files)
+
+
+def preflight(config: Config, *, to_version: int | None = None, **kwargs: Any) -> ReleaseResult:
+    """Every pre-flight check of a release, changing nothing (``release(dry_run=True)``)."""
+    return release(config, to_version=to_version, dry_run=True, **kwargs)
+
+
+# -- backups ----------------------------------------------------------------------------------
+
+def backup_storage(config: Config, *, location: str | None = None, s3_endpoint_url: str | None = None,
+                   work_dir: str | None = None) -> Storage:
+    """The backup storage: the values given, else ``backup.location``, ``backup.s3_endpoint_url``, ...."""
+    from .backup import open_storage
+
+    return open_storage(location or config.backup("location"),
+                        s3_endpoint_url=s3_endpoint_url or config.backup("s3_endpoint_url"),
+                        work_dir=work_dir or config.backup("work_dir"))
+
+
+def _selector(config: Config, database_name: str | None) -> DatabaseSelector | None:
+    """The database ``latest`` means: ``database_name``, else the URL's database, else None."""
+    from .backup.catalog import selector_for
+    from .urls import parse_database_url
+
+    if database_name:
+        return selector_for(None, database_name)
+    return selector_for(parse_database_url(config.database_url)) if config.database_url else None
+
+
+def backup_resolve(config: Config, backup_id: str, *, storage: Storage | None = None,
+                   database_name: str | None = None) -> str:
+    """``backup_id`` itself, or for ``latest`` the newest backup of the database (never another's)."""
+    from .backup.catalog import resolve_backup_id
+
+    storage = storage or backup_storage(config)
+    return resolve_backup_id(storage, backup_id, _selector(config, database_name))
+
+
+def _progress(progress: ProgressCallback | None, events: Events, database: str) -> ProgressCallback | None:
+    """The backup's own progress callback, and the typed events (bytes, warnings) for the sinks."""
+    if events is None:
+        return progress
+    from .backup.progress import ProgressEvent
+    from .backup.progress import WarningEvent as BackupWarning
+    from .events import BytesProgress, WarningEvent, fan_out
+
+    sink = fan_out(events)
+
+    def deliver(event: BackupEvent) -> None:
+        if progress is not None:
+            progress(event)
+        if isinstance(event, ProgressEvent):
+            sink(BytesProgress(database, phase=event.stage, done=event.done, total=event.total))
+        elif isinstance(event, BackupWarning):
+            sink(WarningEvent(database, message=event.message))
+
+    return deliver
+
+
+def backup_create(config: Config, options: CreateOptions | None = None, *, storage: Storage | None = None,
+                  verify: str | None = None, verify_options: RestoreOptions | None = None,
+                  progress: ProgressCallback | None = None, events: Events = None,
+                  cancel: Cancel | None = None) -> BackupCreateResult:
+    """Back up the database of ``config``; then, with ``verify`` ``"full"`` (a real restore into a
+    scratch database) or ``"quick"``, prove it restorable. Warnings go to ``progress``."""
+    from .backup import create_backup, verify_backup
+    from .backup.progress import WarningEvent as BackupWarning
+    from .backup.progress import stopped_as
+    from .results import BackupCreateResult
+    from .urls import parse_database_url
+
+    url = parse_database_url(config.database_url)
+    storage = storage or backup_storage(config)
+    report = _progress(progress, events, url.redacted())
+    manifest = create_backup(url, storage, options, report, cancel=cancel)
+    for warning in manifest.extra.get("warnings", []):
+        if report is not None:
+            report(BackupWarning(str(warning)))
+    if verify is None:
+        return BackupCreateResult(storage.location, manifest)
+    with stopped_as(cancel, "the verification"):
+        checked = verify_backup(storage, manifest.id, database_url=url, quick=verify == "quick",
+                                options=verify_options, progress=report, cancel=cancel)
+    return BackupCreateResult(storage.location, manifest, checked, storage.read_manifest(manifest.id))
+
+
+def backup_verify(config: Config, backup_id: str, *, storage: Storage | None = None,
+                  database_name: str | None = None, quick: bool = False, options: RestoreOptions | None = None,
+                  progress: ProgressCallback | None = None, events: Events = None,
+                  cancel: Cancel | None = None) -> VerifyResult:
+    """Prove backup ``backup_id`` (or ``latest``) restorable; the result is recorded in its manifest."""
+    from .backup import verify_backup
+    from .backup.progress import stopped_as
+
+    storage = storage or backup_storage(config)
+    chosen = backup_resolve(config, backup_id, storage=storage, database_name=database_name)
+    with stopped_as(cancel, "the verification"):
+        return verify_backup(storage, chosen, database_url=config.database_url, quick=quick, options=options,
+                             progress=_progress(progress, events, storage.location), cancel=cancel)
+
+
+def backup_restore(config: Config, backup_id: str, *, storage: Storage | None = None,
+                   database_name: str | None = None, target: str | None = None, replace: bool = False,
+                   confirmed: bool = False, options: RestoreOptions | None = None,
+                   from_database: str | None = None, progress: ProgressCallback | None = None,
+                   events: Events = None, cancel: Cancel | None = None) -> RestoreResult:
+    """Restore ``backup_id`` (or ``latest``) into a new database, or with ``replace`` (and
+    ``confirmed``: a library call does not ask) over the database of ``config``."""
+    from .backup import restore_backup
+    from .backup.progress import stopped_as
+    from .urls import parse_database_url
+
+    storage = storage or backup_storage(config)
+    chosen = backup_resolve(config, backup_id, storage=storage, database_name=database_name)
+    url = parse_database_url(config.database_url) if config.database_url else None
+    with stopped_as(cancel, "the restore"):
+        return restore_backup(storage, chosen, url, target=target, replace=replace, confirmed=confirmed,
+                              options=options, progress=_progress(progress, events, storage.location),
+                              from_database=from_database, cancel=cancel)
+
+
+def backup_prune(config: Config, policy: Policy | None = None, *, storage: Storage | None = None,
+                 database_name: str | None = None, dry_run: bool = False,
+                 cancel: Cancel | None = None) -> PruneResult:
+    """Delete the backups ``policy`` does not keep (verified ones only count); ``dry_run`` plans only."""
+    from .backup import prune
+    from .backup.progress import stopped_as
+
+    storage = storage or backup_storage(config)
+    with stopped_as(cancel, "the prune"):
+        return prune(storage, policy, dry_run=dry_run, selector=_selector(config, database_name), cancel=cancel)
+
+
+def backup_show(config: Config, backup_id: str, *, storage: Storage | None = None,
+                database_name: str | None = None) -> Manifest:
+    """The manifest of backup ``backup_id`` (or ``latest``)."""
+    from .backup import show_backup
+
+    storage = storage or backup_storage(config)
+    return show_backup(storage, backup_resolve(config, backup_id, storage=storage, database_name=database_name))
+
+
+def backup_list(config: Config, *, storage: Storage | None = None, database_name: str | None = None,
+                all_databases: bool = False, check: bool = False, cancel: Cancel | None = None) -> BackupListResult:
+    """The backups of the configured database (``all_databases``: every one); ``check`` re-hashes
+    their files now, marking a damaged one failed."""
+    from .backup import list_backups
+    from .backup.catalog import check_files
+    from .results import BackupListResult
+
+    storage = storage or backup_storage(config)
+    listing = list_backups(storage)
+    selector = None if all_databases else _selector(config, database_name)
+    backups = tuple(m for m in listing.backups if selector is None or selector.matches(m))
+    damaged: dict[str, str] = {}
+    if check:
+        for m in backups:
+            problem = check_files(storage, m, cancel=cancel)
+            if problem is not None:
+                damaged[m.id] = problem
+    return BackupListResult(storage.location, backups, selector.name if selector is not None else None,
+                            tuple(listing.incomplete), dict(listing.broken), check, damaged)
+
+
+def backup_import(config: Config, file: str, options: ImportOptions | None = None, *,
+                  storage: Storage | None = None, verify: bool = False,
+                  verify_options: RestoreOptions | None = None,
+                  progress: ProgressCallback | None = None) -> BackupCreateResult:
+    """Store an existing pg_dump file as a backup, once restored into a scratch database on the
+    configured server (the proof it restores); ``verify``: verify the stored backup right after."""
+    from .backup import verify_backup
+    from .backup.importer import import_dump
+    from .results import BackupCreateResult
+    from .urls import parse_database_url
+
+    url = parse_database_url(config.database_url)
+    storage = storage or backup_storage(config)
+    manifest = import_dump(file, storage, url, options)
+    if not verify:
+        return BackupCreateResult(storage.location, manifest)
+    checked = verify_backup(storage, manifest.id, database_url=url, options=verify_options, progress=progress)
+    return BackupCreateResult(storage.location, manifest, checked, storage.read_manifest(manifest.id))

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import SafemigrateError, UsageError
+from .errors import CreateFailedError, UsageError
 
 __all__ = ["DEFAULT_TIME_FORMAT", "CreatedFiles", "create_migration", "go_time_format"]
 
@@ -108,17 +108,17 @@ def _next_sequence(directory: Path, ext: str, digits: int) -> str:
         base = os.path.basename(matches[-1])
         idx = base.find("_")
         if idx < 1:
-            raise SafemigrateError(f"Malformed migration filename: {matches[-1]}",
-                                   hint="rename or move the file, then run create again")
+            raise CreateFailedError(f"Malformed migration filename: {matches[-1]}",
+                                    hint="rename or move the file, then run create again")
         try:
             next_seq = int(base[:idx]) + 1
         except ValueError:
-            raise SafemigrateError(f"Malformed migration filename: {matches[-1]}",
-                                   hint="rename or move the file, then run create again") from None
+            raise CreateFailedError(f"Malformed migration filename: {matches[-1]}",
+                                    hint="rename or move the file, then run create again") from None
     version = f"{next_seq:0{digits}d}"
     if len(version) > digits:
-        raise SafemigrateError(f"Next sequence number {version} too large. At most {digits} digits are allowed",
-                               hint=f"use -digits {len(version)} or more")
+        raise CreateFailedError(f"Next sequence number {version} too large. At most {digits} digits are allowed",
+                                hint=f"use -digits {len(version)} or more")
     return version
 
 
@@ -169,8 +169,8 @@ def _write_pair(folder: Path, names: list[str]) -> list[Path]:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SafemigrateError(f"cannot create the folder {folder}: {exc.strerror}",
-                               hint="choose a writable folder with -dir") from None
+        raise CreateFailedError(f"cannot create the folder {folder}: {exc.strerror}",
+                                hint="choose a writable folder with -dir") from None
     created: list[Path] = []
     try:
         for file_name in names:
@@ -180,11 +180,11 @@ def _write_pair(folder: Path, names: list[str]) -> list[Path]:
             created.append(path)
     except FileExistsError as exc:
         _remove(created)
-        raise SafemigrateError(f"{exc.filename} already exists", hint="choose another name") from None
+        raise CreateFailedError(f"{exc.filename} already exists", hint="choose another name") from None
     except OSError as exc:
         _remove(created)
-        raise SafemigrateError(f"cannot create {exc.filename or folder}: {exc.strerror}",
-                               hint="choose a writable folder with -dir") from None
+        raise CreateFailedError(f"cannot create {exc.filename or folder}: {exc.strerror}",
+                                hint="choose a writable folder with -dir") from None
     return [p.resolve() for p in created]
 
 
@@ -234,7 +234,7 @@ def create_migration(name: str, *, ext: str, directory: str = "", seq: bool = Fa
     names = [f"{version}_{name}.{direction}{ext}" for direction in ("up", "down")]
     _check_length(folder, names)
     if glob.glob(os.path.join(glob.escape(str(folder)), glob.escape(version) + "_*" + glob.escape(ext))):
-        raise SafemigrateError(f"duplicate migration version: {version}",
-                               hint="wait a second (timestamps) or use -seq")
+        raise CreateFailedError(f"duplicate migration version: {version}",
+                                hint="wait a second (timestamps) or use -seq")
     up, down = _write_pair(folder, names)
     return CreatedFiles(version, up, down)

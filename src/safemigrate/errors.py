@@ -21,6 +21,9 @@ its JSON error document (``--format json``). The root class itself is never rais
     ├── RunInterruptedError               interrupted         exit 128 + signal
     ├── CheckFailedError                  check_failed
     ├── PlanChangedError                  plan_changed
+    ├── LintBlockedError                  lint_blocked        (the lint gate, --strict)
+    ├── CreateFailedError                 create_failed       (create: the new pair of files)
+    ├── DemoFailedError                   demo_failed         (re-exported as demo.DemoFailed)
     │   backups (re-exported by the safemigrate.backup modules that raise them):
     ├── BackupFailedError                 backup_failed
     │   └── PreRestoreBackupError         pre_restore_backup_failed
@@ -44,8 +47,11 @@ __all__ = [
     "BackupToolError",
     "CheckFailedError",
     "ChecksumError",
+    "CreateFailedError",
     "DatabaseError",
+    "DemoFailedError",
     "DirtyDatabaseError",
+    "LintBlockedError",
     "LockTimeoutError",
     "ManifestError",
     "MigrationFailedError",
@@ -185,6 +191,24 @@ class PlanChangedError(SafemigrateError):
     """``apply(plan)``: the database's version is no longer the one the plan started from."""
 
     code = "plan_changed"
+
+
+class LintBlockedError(SafemigrateError):
+    """The lint gate in strict mode: error-level findings in the files about to run; nothing ran."""
+
+    code = "lint_blocked"
+
+
+class CreateFailedError(SafemigrateError):
+    """``create``: the new pair of migration files could not be made (name taken, folder unwritable...)."""
+
+    code = "create_failed"
+
+
+class DemoFailedError(SafemigrateError):
+    """The demo walkthrough saw the tool behave otherwise than it says: a bug to report."""
+
+    code = "demo_failed"
 
 
 # -- backups ---------------------------------------------------------------------------------

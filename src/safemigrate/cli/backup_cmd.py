@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..backup.progress import BackupEvent, CancelToken, InfoEvent, WarningEvent, stopped_as
+from ..backup.progress import CancelToken, stopped_as
 from ..errors import UsageError
 from .options import Settings, global_options, settings_of
 
@@ -61,73 +61,22 @@ def _register_storage_secrets(settings: Settings, *locations: str | None) -> Non
 
 def _storage(location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
              settings: Settings | None = None) -> Any:
-    from ..backup import open_storage
+    from .. import commands
 
-    if settings is not None:
-        # Flags first, then the one configuration ([backup] of safemigrate.toml, its [env.NAME], $SAFEMIGRATE_*).
-        config = settings.config()
-        location = location or config.backup("location")
-        s3_endpoint_url = s3_endpoint_url or config.backup("s3_endpoint_url")
-        work_dir = work_dir or config.backup("work_dir")
-        _register_storage_secrets(settings, location, s3_endpoint_url)
-    return open_storage(location, s3_endpoint_url=s3_endpoint_url, work_dir=work_dir)
+    if settings is None:
+        from ..backup import open_storage
 
-
-def _selector(settings: Settings, database_name: str | None) -> Any:
-    """The database 'latest' means: --database-name, else the URL's database, else None."""
-    from ..backup.catalog import selector_for
-    from ..urls import parse_database_url
-
-    if database_name:
-        return selector_for(None, database_name)
-    raw = settings.database_url()
-    return selector_for(parse_database_url(raw)) if raw else None
-
-
-def _size(n: float) -> str:
-    from ..backup.manifest import human_size
-
-    return human_size(n)
-
-
-class _Progress:
-    """The renderer of a backup run's events on stderr: steps and warnings as lines; bytes and rate
-    as one updating line on a terminal, a line every few seconds otherwise."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.out = settings.output
-        self.tty = self.out.stderr.isatty()
-        self.last_line = 0.0
-        self.width = 0
-
-    def __call__(self, event: BackupEvent) -> None:
-        if isinstance(event, InfoEvent | WarningEvent):
-            if self.tty and self.width:  # end the updating progress line first
-                self.out.stderr.write("\n")
-                self.width = 0
-            if isinstance(event, InfoEvent):
-                self.out.progress(event.message)
-            else:
-                self.out.warn(event.message)
-            return
-        if self.out.json:
-            return
-        total = f" of {_size(event.total)}" if event.total else ""
-        text = f"{event.stage}: {_size(event.done)}{total}, {_size(event.rate)}/s"
-        if event.final:
-            text += f" in {event.elapsed:.1f}s"
-        if self.tty:  # one line rewritten in place; no escape sequences, so no colour either
-            line = self.out.scrub(text)
-            self.out.stderr.write("\r" + line.ljust(self.width) + ("\n" if event.final else ""))
-            self.width = 0 if event.final else len(line)
-            self.out.stderr.flush()
-        elif event.final or event.elapsed - self.last_line >= 5:
-            self.last_line = event.elapsed
-            self.out.progress(text)
+        return open_storage(location, s3_endpoint_url=s3_endpoint_url, work_dir=work_dir)
+    # Flags first, then the one configuration ([backup] of safemigrate.toml, its [env.NAME], $SAFEMIGRATE_*);
+    # what they name is masked in the output before the storage is even opened.
+    config = settings.config()
+    _register_storage_secrets(settings, location or config.backup("location"),
+                              s3_endpoint_url or config.backup("s3_endpoint_url"))
+    return commands.backup_storage(config, location=location, s3_endpoint_url=s3_endpoint_url, work_dir=work_dir)
 
 
 @contextlib.contextmanager
-def _interruptible(what: str) -> Iterator[CancelToken]:
+def _interruptible(what: str | None) -> Iterator[CancelToken]:
     """SIGINT/SIGTERM stop the command cleanly: the handler only sets the cancel token handed to
     the library, which kills its children, removes partial files and scratch databases, lists
     nothing incomplete and raises RunInterruptedError (exit status 128 + the signal's number)."""
@@ -145,26 +94,14 @@ def _interruptible(what: str) -> Iterator[CancelToken]:
         yield cancel
         return
     try:
-        with stopped_as(cancel, what):
+        if what is None:  # the library names each stage itself (the backup, then its verification)
             yield cancel
+        else:
+            with stopped_as(cancel, what):
+                yield cancel
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _describe(m: Any) -> str:
-    sm = m.schema_migrations
-    version = "none" if sm.get("version") is None else str(sm.get("version")) + (" (dirty)" if sm.get("dirty")
-                                                                                 else "")
-    return (f"{m.id}: {m.dialect} {m.database.get('database')}, {_size(m.size)}, {m.format} format, "
-            f"compression {m.compression.method}, schema version {version}, "
-            f"{len(m.row_counts)} table(s), {m.verification_state}" + (", pinned" if m.pinned else ""))
-
-
-def _resolve_id(storage: Any, backup_id: str, selector: Any) -> str:
-    from ..backup.catalog import resolve_backup_id
-
-    return resolve_backup_id(storage, backup_id, selector)
 
 
 @click.group("backup")
@@ -203,8 +140,10 @@ def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
                jobs: int, compression: str, dump_format: str | None, level: int | None, pg_bin_dir: str | None,
                no_check: bool, label: str | None, pin: bool, verify_mode: str | None) -> None:
     """Back up the database of --database (or $DATABASE_URL)."""
-    from ..backup import CreateOptions, RestoreOptions, create_backup, verify_backup
+    from .. import commands
+    from ..backup import CreateOptions, RestoreOptions
     from ..urls import parse_database_url
+    from .render.backup import BackupProgress, render_create
 
     settings = settings_of(ctx)
     legacy = ctx.meta.get("safemigrate.dump_format")
@@ -224,23 +163,12 @@ def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
     options = CreateOptions(format=dump_format, jobs=jobs, compression=compression,  # type: ignore[arg-type]
                             level=level, pg_bin_dir=pg_bin_dir, check_stream=not no_check, label=label,
                             pin=pin)
-    progress = _Progress(settings)
     settings.output.progress(f"backing up {url.redacted()} to {storage.location}")
-    with _interruptible("the backup") as cancel:
-        manifest = create_backup(url, storage, options, progress, cancel=cancel)
-    for warning in manifest.extra.get("warnings", []):
-        settings.output.warn(str(warning))
-    data: dict[str, Any] = {"ok": True, "storage": storage.location, "backup": manifest.to_dict()}
-    text = f"created backup {_describe(manifest)} in {storage.location}"
-    if verify_mode:
-        with _interruptible("the verification") as cancel:
-            result = verify_backup(storage, manifest.id, database_url=url, quick=verify_mode == "quick",
-                                   options=RestoreOptions(pg_bin_dir=pg_bin_dir, work_dir=work_dir),
-                                   progress=progress, cancel=cancel)
-        data["verification"] = result.to_dict()
-        data["backup"] = storage.read_manifest(manifest.id).to_dict()
-        text += f"\nverified ({result.mode}): " + "; ".join(result.verification.checks)
-    settings.output.result(data, text)
+    with _interruptible(None) as cancel:
+        result = commands.backup_create(settings.config(), options, storage=storage, verify=verify_mode,
+                                        verify_options=RestoreOptions(pg_bin_dir=pg_bin_dir, work_dir=work_dir),
+                                        progress=BackupProgress(settings.output), cancel=cancel)
+    render_create(settings.output, result)
 
 
 def _format_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -278,69 +206,18 @@ def list_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | No
              work_dir: str | None, database_name: str | None, all_databases: bool, check: bool) -> None:
     """List complete backups, oldest first, with their verification state and when their files
     were last checked (of the database the URL names; --all for every one)."""
-    from ..backup import list_backups
-    from ..backup.catalog import check_files
+    from .. import commands
+    from .render.backup import render_list
 
     settings = settings_of(ctx)
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
-    listing = list_backups(storage)
-    selector = None if all_databases else _selector(settings, database_name)
-    backups = [m for m in listing.backups if selector is None or selector.matches(m)]
-    damaged: dict[str, str] = {}
-    checked_now: set[str] = set()
-    if check:
-        with _interruptible("the check") as cancel:
-            for m in backups:
-                problem = check_files(storage, m, cancel=cancel)
-                checked_now.add(m.id)
-                if problem is not None:
-                    damaged[m.id] = problem
-    rows = [{**m.summary(), "files_checked": _checked_text(m, m.id in checked_now)} for m in backups]
-
-    def text() -> str:
-        if not rows:
-            which = f" of database {selector.name}" if selector is not None else ""
-            return f"no backups{which} in {storage.location}"
-        header = (f"{'ID':<44} {'CREATED (UTC)':<20} {'DATABASE':<16} {'VERSION':>8} {'SIZE':>10} "
-                  f"{'STATE':<50} {'PINNED':<6} LABEL")
-        lines = [header]
-        for r in rows:
-            version = "-" if r["schema_version"] is None else str(r["schema_version"]) + (
-                "*" if r["dirty"] else "")
-            # e.g. "verified 2026-11-30, files checked now" / "verified 2026-11-30, not re-checked"
-            state = r["verification"] + (f" {r['verified_at'][:10]}" if r["verified_at"] else "")
-            if r["verified_at"] or r["files_checked"] != "not re-checked":
-                state += ", " + r["files_checked"]
-            database = str(r["database"]).rsplit("/", 1)[-1]
-            lines.append(f"{r['id']:<44} {r['created_at'][:19].replace('T', ' '):<20} {database:<16} "
-                         f"{version:>8} {_size(r['size']):>10} {state:<50} "
-                         f"{'yes' if r['pinned'] else '':<6} {r['label'] or ''}".rstrip())
-        return "\n".join(lines)
-
-    for name in listing.incomplete:
-        settings.output.warn(f"{name} in {storage.location} is incomplete (no manifest): not a backup; "
-                             "an interrupted backup leaves this, delete it by hand once no backup is running")
-    for name, why in listing.broken.items():
-        settings.output.warn(f"{name}: unreadable manifest: {why}")
-    for backup_id, why in damaged.items():
-        settings.output.warn(f"{backup_id} is damaged, now marked failed: {why}")
-    settings.output.result({"ok": not damaged, "storage": storage.location, "backups": rows,
-                            **({"damaged": damaged} if check else {}), "incomplete": listing.incomplete,
-                            "unreadable": listing.broken}, text)
-    if damaged:
+    # Only the check reads every file: only then do signals stop the command cleanly.
+    with _interruptible("the check") if check else contextlib.nullcontext(None) as cancel:
+        result = commands.backup_list(settings.config(), storage=storage, database_name=database_name,
+                                      all_databases=all_databases, check=check, cancel=cancel)
+    render_list(settings.output, result)
+    if result.damaged:
         ctx.exit(1)
-
-
-def _checked_text(m: Any, now: bool) -> str:
-    """When the backup's files were last re-hashed: "files checked now" / "... <date>" / "not re-checked"."""
-    if m.verification is not None and not m.verification.ok and m.verification.mode == "checksums":
-        return "files damaged " + ("now" if now else m.verification.at[:10])
-    if now:
-        return "files checked now"
-    at = m.files_checked_at
-    if not at or (m.verification is not None and at == m.verification.at):
-        return "not re-checked"
-    return f"files checked {at[:16].replace('T', ' ')}"
 
 
 @backup.command("show")
@@ -354,13 +231,14 @@ def show_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | No
     """Show a backup's manifest (ID or 'latest')."""
     import json
 
-    from ..backup import show_backup
+    from .. import commands
+    from .render.backup import describe
 
     settings = settings_of(ctx)
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
-    manifest = show_backup(storage, _resolve_id(storage, backup_id, _selector(settings, database_name)))
+    manifest = commands.backup_show(settings.config(), backup_id, storage=storage, database_name=database_name)
     settings.output.result({"ok": True, "storage": storage.location, "backup": manifest.to_dict()},
-                           lambda: _describe(manifest) + "\n" + json.dumps(manifest.to_dict(), indent=2))
+                           lambda: describe(manifest) + "\n" + json.dumps(manifest.to_dict(), indent=2))
 
 
 @backup.command("verify")
@@ -378,19 +256,18 @@ def verify_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
                database_name: str | None, backup_id: str, quick: bool, pg_bin_dir: str | None,
                no_owner: bool) -> None:
     """Prove backup ID (or 'latest') restorable: restore it into a scratch database and compare."""
-    from ..backup import RestoreOptions, verify_backup
+    from .. import commands
+    from ..backup import RestoreOptions
+    from .render.backup import BackupProgress, render_verify
 
     settings = settings_of(ctx)
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
     with _interruptible("the verification") as cancel:
-        result = verify_backup(storage, _resolve_id(storage, backup_id, _selector(settings, database_name)),
-                               database_url=settings.database_url(), quick=quick,
-                               options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner,
-                                                      work_dir=work_dir),
-                               progress=_Progress(settings), cancel=cancel)
-    settings.output.result({"ok": True, **result.to_dict()},
-                           f"backup {result.backup_id} verified ({result.mode}) in "
-                           f"{result.verification.duration_s:.1f}s: " + "; ".join(result.verification.checks))
+        result = commands.backup_verify(settings.config(), backup_id, storage=storage, database_name=database_name,
+                                        quick=quick, options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner,
+                                                                            work_dir=work_dir),
+                                        progress=BackupProgress(settings.output), cancel=cancel)
+    render_verify(settings.output, result)
 
 
 @backup.command("restore")
@@ -414,12 +291,15 @@ def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str |
                 database_name: str | None, backup_id: str, target: str | None, replace: bool, yes: bool,
                 jobs: int, no_owner: bool, pg_bin_dir: str | None, from_database: str | None) -> None:
     """Restore backup ID (or 'latest') into a new database, or with --replace over the original."""
-    from ..backup import RestoreOptions, restore_backup
+    from .. import commands
+    from ..backup import RestoreOptions
     from ..urls import parse_database_url
+    from .render.backup import BackupProgress, render_restore
 
     settings = settings_of(ctx)
+    config = settings.config()
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
-    backup_id = _resolve_id(storage, backup_id, _selector(settings, database_name))
+    backup_id = commands.backup_resolve(config, backup_id, storage=storage, database_name=database_name)
     raw_url = settings.database_url()
     url = parse_database_url(raw_url) if raw_url else None
     confirmed = yes
@@ -437,13 +317,10 @@ def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str |
             raise UsageError("not confirmed: nothing was restored")
     options = RestoreOptions(pg_bin_dir=pg_bin_dir, jobs=jobs, no_owner=no_owner, work_dir=work_dir)
     with _interruptible("the restore") as cancel:
-        result = restore_backup(storage, backup_id, url, target=target, replace=replace,
-                                confirmed=confirmed, options=options, progress=_Progress(settings),
-                                from_database=from_database, cancel=cancel)
-    text = (f"backup {result.backup_id} restored into {result.target_url} in {result.duration_s:.1f}s"
-            + (f"; the previous state is backup {result.pre_restore_backup}" if result.pre_restore_backup
-               else "") + "\n" + "\n".join(result.checks))
-    settings.output.result({"ok": True, "restore": result.to_dict()}, text)
+        result = commands.backup_restore(config, backup_id, storage=storage, target=target, replace=replace,
+                                         confirmed=confirmed, options=options, from_database=from_database,
+                                         progress=BackupProgress(settings.output), cancel=cancel)
+    render_restore(settings.output, result)
 
 
 @backup.command("prune")
@@ -467,46 +344,32 @@ def prune_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | N
     """Delete backups the calendar policy does not need (restic semantics; verified backups only).
 
     Before deleting, the files of every verified backup kept in their place are re-hashed."""
-    from ..backup import Policy, prune
+    from .. import commands
+    from ..backup import Policy
     from ..backup.retention import parse_duration
+    from .render.backup import render_prune
 
     settings = settings_of(ctx)
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
     policy = Policy(daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly, timezone=timezone,
                     within=parse_duration(keep_within))
     with _interruptible("the prune") as cancel:
-        result = prune(storage, policy, dry_run=dry_run, selector=_selector(settings, database_name),
-                       cancel=cancel)
-    for backup_id, why in result.damaged.items():
-        settings.output.warn(f"{backup_id} is damaged (its files no longer match its manifest), now marked "
-                             f"failed and no longer counted as verified: {why}")
-
-    def text() -> str:
-        lines = [f"policy: {policy.describe()}" + (" (dry run: nothing deleted)" if dry_run else "")]
-        for d in result.plan.decisions:
-            verb = "keep  " if d.keep else ("remove" if dry_run else "removed")
-            lines.append(f"{verb} {d.candidate.id}  {', '.join(d.reasons)}")
-        if not result.plan.decisions:
-            lines.append(f"no backups in {storage.location}")
-        if result.checked:
-            lines.append(f"files of {len(result.checked)} kept backup(s) re-hashed before deleting: "
-                         + (f"{len(result.damaged)} damaged" if result.damaged else "all match"))
-        return "\n".join(lines)
-
-    # A damaged backup is a failure cron must report (non-zero exit), even though prune went on
-    # safely without it.
-    settings.output.result({"ok": not result.damaged, "storage": storage.location, **result.to_dict()}, text)
+        result = commands.backup_prune(settings.config(), policy, storage=storage, database_name=database_name,
+                                       dry_run=dry_run, cancel=cancel)
+    render_prune(settings.output, result, policy, storage=storage.location, dry_run=dry_run)
     if result.damaged:
         ctx.exit(1)
 
 
 def _pin(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
          backup_id: str, unpin: bool) -> None:
+    from .. import commands
     from ..backup import pin_backup
 
     settings = settings_of(ctx)
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
-    manifest = pin_backup(storage, _resolve_id(storage, backup_id, _selector(settings, None)), pinned=not unpin)
+    manifest = pin_backup(storage, commands.backup_resolve(settings.config(), backup_id, storage=storage),
+                          pinned=not unpin)
     settings.output.result({"ok": True, "backup_id": manifest.id, "pinned": manifest.pinned},
                            f"backup {manifest.id} {'pinned' if manifest.pinned else 'unpinned'}")
 
@@ -544,31 +407,20 @@ def import_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
     It is restored into a scratch database on the --database server first (proof it restores;
     the version and row counts come from there), then stored: list, verify and restore take it.
     """
-    from ..backup.importer import ImportOptions, import_dump
+    from .. import commands
+    from ..backup import RestoreOptions
+    from ..backup.importer import ImportOptions
     from ..urls import parse_database_url
+    from .render.backup import BackupProgress, render_import
 
     settings = settings_of(ctx)
     url = parse_database_url(settings.database_url())
     storage = _storage(location, s3_endpoint_url, work_dir)
     settings.output.progress(f"importing {file}: restoring it into a scratch database on {url.redacted()}")
     with _interruptible("the import"):
-        manifest = import_dump(file, storage, url, ImportOptions(label=label, pin=pin, no_owner=no_owner,
-                                                                 pg_bin_dir=pg_bin_dir, work_dir=work_dir))
-    imported = manifest.extra["imported"]
-    data: dict[str, Any] = {"ok": True, "storage": storage.location, "backup": manifest.to_dict()}
-    text = (f"imported {file} as backup {_describe(manifest)} in {storage.location}\n"
-            f"dated {manifest.created_at} (from the {imported['created_from']}); the retention policy "
-            "counts it from that date (--pin keeps it whatever the policy)")
-    if verify:
-        from ..backup import RestoreOptions, verify_backup
-
-        with _interruptible("the verification"):
-            result = verify_backup(storage, manifest.id, database_url=url,
-                                   options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner,
-                                                          work_dir=work_dir), progress=_Progress(settings))
-        data["verification"] = result.to_dict()
-        data["backup"] = storage.read_manifest(manifest.id).to_dict()
-        text += f"\nverified ({result.mode}): " + "; ".join(result.verification.checks)
-    else:
-        text += f"\nnext: safemigrate backup verify {manifest.id}"
-    settings.output.result(data, text)
+        result = commands.backup_import(
+            settings.config(), file, ImportOptions(label=label, pin=pin, no_owner=no_owner, pg_bin_dir=pg_bin_dir,
+                                                   work_dir=work_dir),
+            storage=storage, verify=verify, progress=BackupProgress(settings.output),
+            verify_options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner, work_dir=work_dir))
+    render_import(settings.output, result, file)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -11,8 +12,8 @@ from ..errors import UsageError
 from .options import global_options, settings_of
 
 if TYPE_CHECKING:
-    from ..engine import Migrator, RunResult
-    from .runtime import LintGate
+    from ..commands import LintGate
+    from ..engine import RunResult
     from .settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,14 +27,28 @@ _NO_PARSE = {"ignore_unknown_options": True}
 
 
 def _lint_gate(settings: Settings, *, strict: bool, no_lint: bool, details: bool = False) -> LintGate | None:
-    from .runtime import LintGate
+    """The library's lint gate, its summary printed before the run (JSON: in the result)."""
+    from ..commands import LintGate
 
     if no_lint:
         for flag, given in (("--strict", strict), ("--lint-details", details)):
             if given:
                 raise UsageError(f"{flag} and --no-lint contradict each other", hint="pass one of them")
         return None
-    return LintGate(settings.output, strict=strict, details=details)
+    out = settings.output
+
+    def show(report: Any, file_count: int) -> None:
+        from .render.lint_gate import show_lint_summary
+
+        show_lint_summary(out, report, file_count, strict=strict, details=details)
+
+    return LintGate(strict=strict, on_report=show)
+
+
+def _with_lint(gate: LintGate | None, data: dict[str, Any]) -> dict[str, Any]:
+    if gate is not None and gate.report is not None:
+        data["lint"] = gate.report.to_dict()
+    return data
 
 
 def _uint(value: str, what: str, ctx: click.Context | None = None) -> int:
@@ -87,20 +102,25 @@ def _lint_options(func: F) -> F:
                         help="Block on error-level lint findings in the files about to run.")(func)
 
 
-def _move(settings: Settings, move: Callable[[Migrator], RunResult], *, dry_run: bool,
-          gate: LintGate | None = None, command: str = "up") -> None:
-    """Open the migrator, run one move with progress and signal handling, render its result."""
-    from .render import render_plan, render_run
-    from .runtime import CliReporter, announce_connection, event_log, handle_signals, open_migrator
+def _move(settings: Settings, move: Callable[..., RunResult], *, dry_run: bool,
+          gate: LintGate | None = None) -> None:
+    """Run one library move with progress, signal handling and --events, then render its result.
 
+    ``move(config, events=, cancel=, reporter=, on_connect=)`` is ``commands.up``, ``down`` or
+    ``goto`` with the command's arguments bound.
+    """
+    from .render.engine import render_plan, render_run
+    from .runtime import CliReporter, ConnectionNote, cancel_on_signals, event_sinks
+
+    config = settings.config()
     reporter = CliReporter(settings.output)
-    migrator = open_migrator(settings, reporter=reporter, lint=gate)
+    connected = ConnectionNote(settings.output)
     # Signals are handled from before connecting: one during the connect is honoured after it.
-    with handle_signals(migrator, settings.output), migrator, event_log(settings, command, migrator):
-        extra = {} if dry_run else announce_connection(migrator, settings.output)
-        result = move(migrator)
+    with cancel_on_signals(settings.output) as cancel, event_sinks(settings) as events:
+        result = move(config, events=events, cancel=cancel, reporter=reporter,
+                      on_connect=None if dry_run else connected)
     reporter.close()
-    (render_plan if dry_run else render_run)(settings.output, result, gate.attach(extra) if gate else extra)
+    (render_plan if dry_run else render_run)(settings.output, result, _with_lint(gate, connected.data))
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -114,11 +134,13 @@ def _move(settings: Settings, move: Callable[[Migrator], RunResult], *, dry_run:
 def up(ctx: click.Context, words: tuple[str, ...], dry_run: bool, atomic: bool, strict: bool,
        no_lint: bool, lint_details: bool) -> None:
     """Apply all or N up migrations."""
+    from .. import commands
     settings = settings_of(ctx)
     n = _one_argument(ctx, words, "limit argument N")
     limit = None if n is None else _uint(n, "limit argument N", ctx)
-    _move(settings, lambda m: m.up(limit, dry_run=dry_run, atomic=atomic), dry_run=dry_run,
-          gate=_lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details))
+    gate = _lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details)
+    _move(settings, functools.partial(commands.up, limit=limit, dry_run=dry_run, atomic=atomic, lint=gate),
+          dry_run=dry_run, gate=gate)
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -130,6 +152,7 @@ def up(ctx: click.Context, words: tuple[str, ...], dry_run: bool, atomic: bool, 
 @click.pass_context
 def down(ctx: click.Context, words: tuple[str, ...], apply_all: bool, yes: bool, dry_run: bool) -> None:
     """Apply all or N down migrations (asks before applying all of them)."""
+    from .. import commands
     from .runtime import confirm
 
     settings = settings_of(ctx)
@@ -141,7 +164,7 @@ def down(ctx: click.Context, words: tuple[str, ...], apply_all: bool, yes: bool,
         confirm("Are you sure you want to apply all down migrations?", yes=yes,
                 refusal="down with no N applies ALL down migrations, and there is no terminal to confirm",
                 hint="pass -all (or --yes) to apply them all, or down N to apply N of them")
-    _move(settings, lambda m: m.down(limit, dry_run=dry_run), dry_run=dry_run, command="down")
+    _move(settings, functools.partial(commands.down, limit=limit, dry_run=dry_run), dry_run=dry_run)
 
 
 @click.command(name="goto", context_settings=_NO_PARSE)
@@ -153,13 +176,15 @@ def down(ctx: click.Context, words: tuple[str, ...], apply_all: bool, yes: bool,
 def goto(ctx: click.Context, words: tuple[str, ...], dry_run: bool, strict: bool, no_lint: bool,
          lint_details: bool) -> None:
     """Migrate up or down to version V."""
+    from .. import commands
     settings = settings_of(ctx)
     v = _one_argument(ctx, words, "version argument V")
     if v is None:
         raise UsageError("please specify version argument V", hint="safemigrate goto V")
     version_number = _uint(v, "version argument V", ctx)
-    _move(settings, lambda m: m.goto(version_number, dry_run=dry_run), dry_run=dry_run, command="goto",
-          gate=_lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details))
+    gate = _lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details)
+    _move(settings, functools.partial(commands.goto, target=version_number, dry_run=dry_run, lint=gate),
+          dry_run=dry_run, gate=gate)
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -168,8 +193,7 @@ def goto(ctx: click.Context, words: tuple[str, ...], dry_run: bool, strict: bool
 @click.pass_context
 def force(ctx: click.Context, v: str | None) -> None:
     """Set version V without running a migration (clears the dirty flag; V may be -1)."""
-    from .runtime import announce_connection, open_migrator
-
+    from .. import commands
     settings = settings_of(ctx)
     if v is None:
         raise UsageError("please specify version argument V", hint="safemigrate force V")
@@ -181,16 +205,15 @@ def force(ctx: click.Context, v: str | None) -> None:
         raise UsageError("can't read version argument V", hint="V is a version number or -1") from None
     if number < -1:
         raise UsageError("argument V must be >= -1", hint="V is a version number or -1 (no version)")
-    from .runtime import handle_signals
+    from .render.engine import render_force
+    from .runtime import CliReporter, ConnectionNote, cancel_on_signals
 
-    migrator = open_migrator(settings)
-    with handle_signals(migrator, settings.output), migrator:
-        connected = announce_connection(migrator, settings.output)
-        state = migrator.force(number)
-    settings.output.result(
-        {"ok": True, "command": "force", "version": state.version, "dirty": state.dirty, **connected},
-        f"forced version {state.describe()}" if state.version is not None else "forced version -1 (no version)",
-    )
+    config = settings.config()
+    connected = ConnectionNote(settings.output)
+    with cancel_on_signals(settings.output) as cancel:
+        state = commands.force(config, number, cancel=cancel, reporter=CliReporter(settings.output),
+                               on_connect=connected)
+    render_force(settings.output, state, connected.data)
 
 
 @click.command()
@@ -209,17 +232,17 @@ def version(ctx: click.Context) -> None:
 @click.pass_context
 def drop(ctx: click.Context, force_drop: bool) -> None:
     """Drop every table in the database's migration schema (asks first)."""
-    from .runtime import announce_connection, confirm, open_migrator
+    from .. import commands
+    from .render.engine import render_drop
+    from .runtime import CliReporter, ConnectionNote, confirm
 
     settings = settings_of(ctx)
     confirm("Are you sure you want to drop the entire database schema?", yes=force_drop,
             refusal="drop deletes every table, and there is no terminal to confirm",
             hint="pass -f to drop without asking (take a backup first: safemigrate backup create)")
-    with open_migrator(settings) as migrator:
-        connected = announce_connection(migrator, settings.output)
-        dropped = migrator.drop()
-    settings.output.result({"ok": True, "command": "drop", "dropped_tables": dropped, **connected},
-                           f"dropped {len(dropped)} table(s)" + (": " + ", ".join(dropped) if dropped else ""))
+    connected = ConnectionNote(settings.output)
+    dropped = commands.drop(settings.config(), reporter=CliReporter(settings.output), on_connect=connected)
+    render_drop(settings.output, dropped, connected.data)
 
 
 # golang-migrate's flag package stops at NAME: options after it are never read.
@@ -255,13 +278,10 @@ def create(ctx: click.Context, name: str | None, after_name: tuple[str, ...], ex
                              hint=f"put them before the name: safemigrate create {words} ... {name}")
         raise UsageError(f"create takes one NAME, got {name} {words}",
                          hint=f"join the words: safemigrate create ... {'_'.join((name or '', *after_name))}")
-    created = create_migration(name or "", ext=ext, directory=directory, seq=seq, digits=digits,
-                               time_format=time_format, timezone=timezone)
-    settings.output.result(
-        {"ok": True, "command": "create", "version": created.version, "up": str(created.up),
-         "down": str(created.down)},
-        f"{created.up}\n{created.down}",
-    )
+    from .render.create import render_created
+
+    render_created(settings.output, create_migration(name or "", ext=ext, directory=directory, seq=seq,
+                                                     digits=digits, time_format=time_format, timezone=timezone))
 
 
 @click.command()
@@ -270,12 +290,12 @@ def create(ctx: click.Context, name: str | None, after_name: tuple[str, ...], ex
 @click.pass_context
 def status(ctx: click.Context, exit_code: bool) -> None:
     """Every migration: applied, pending or current, with loud flags for what is wrong."""
-    from .render import render_status
-    from .runtime import open_migrator
+    from .. import commands
+    from .render.status import render_status
+    from .runtime import CliReporter
 
     settings = settings_of(ctx)
-    with open_migrator(settings) as migrator:
-        report = migrator.status()
+    report = commands.status(settings.config(), reporter=CliReporter(settings.output))
     render_status(settings.output, report)
     if exit_code and not report.ok:
         ctx.exit(1)
@@ -289,8 +309,9 @@ def status(ctx: click.Context, exit_code: bool) -> None:
 def plan(ctx: click.Context, words: tuple[str, ...], strict: bool, no_lint: bool,
          lint_details: bool) -> None:
     """Show what up [N], down [N|-all] or goto V would run, SQL included; change nothing."""
-    from .render import render_plan
-    from .runtime import open_migrator
+    from .. import commands
+    from .render.engine import render_plan
+    from .runtime import CliReporter
 
     settings = settings_of(ctx)
     command = words[0] if words else "up"
@@ -308,6 +329,5 @@ def plan(ctx: click.Context, words: tuple[str, ...], strict: bool, no_lint: bool
     elif command == "goto":
         raise UsageError("please specify version argument V", hint="safemigrate plan goto V")
     gate = _lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details)
-    with open_migrator(settings, lint=gate) as migrator:
-        result = migrator.plan(command, argument)
-    render_plan(settings.output, result, gate.attach({}) if gate else {})
+    result = commands.plan(settings.config(), command, argument, lint=gate, reporter=CliReporter(settings.output))
+    render_plan(settings.output, result, _with_lint(gate, {}))

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import shlex
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import UsageError
 from .options import Settings, global_options, settings_of
 
 if TYPE_CHECKING:
-    from ..release.procedure import ReleaseCancel
+    from ..config import Config
+    from ..events import CancelToken
 
 __all__ = ["preflight", "release"]
 
@@ -110,148 +108,86 @@ def _flag_settings(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _commands(items: Sequence[str | Sequence[str]] | None, what: str) -> list[list[str]]:
-    commands = []
-    for item in items or ():
-        if isinstance(item, str):
-            try:
-                commands.append(shlex.split(item))
-            except ValueError as exc:
-                raise UsageError(f"{what} {item!r}: {exc}") from None
-        else:
-            commands.append(list(item))
-    return commands
+# The library's messages name settings; on the command line they are these flags.
+_FLAG_OF_SETTING = {f"release.{name}": "--" + name.replace("_", "-") for name in (
+    "before", "after", "before_restore", "after_restore", "health_cmd", "log_cmd", "log_fail_pattern",
+    "require_env")}
 
 
-def build_options(settings: Settings, params: dict[str, Any]) -> tuple[Any, Any]:
-    """(the resolved Config, ReleaseOptions) from the configuration with these flags over it."""
+@contextmanager
+def _flags_in_messages() -> Iterator[None]:
+    """A usage error naming a release setting names its flag instead."""
+    import re
+
+    from ..errors import UsageError
+
+    def spell(text: str) -> str:
+        return re.sub(r"\brelease\.[a-z_]+", lambda m: _FLAG_OF_SETTING.get(m.group(0), m.group(0)), text)
+
+    try:
+        yield
+    except UsageError as exc:
+        exc.message = spell(exc.message)
+        exc.args = (exc.message,)
+        exc.hint = spell(exc.hint) if exc.hint else exc.hint
+        raise
+
+
+def release_config(settings: Settings, params: dict[str, Any]) -> Config:
+    """The resolved configuration with the command line's release flags over it."""
     from ..config import load_config
-    from ..release.health import GatePolicy
-    from ..release.hooks import parse_hook
-    from ..release.notify import check_webhook_url
-    from ..release.procedure import ReleaseOptions
 
     base = settings.config()
     flags = {"database_url": settings.database, "path": base.migrations_path if (settings.path or settings.source)
              else None, "lock_timeout": settings.lock_timeout, **_flag_settings(params)}
-    config = load_config(env=settings.env, config_file=settings.config_file, flags=flags)
-    if not config.database_url:
-        raise UsageError("no database: pass -database URL, set $DATABASE_URL, or choose --env NAME",
-                         hint="for example: safemigrate release --env staging")
-
-    def get(name: str) -> Any:
-        return config.release(name)
-
-    hook_timeout = float(get("hook_timeout"))
-
-    def hooks(name: str) -> list[Any]:
-        return [parse_hook(cmd, what=f"--{name.replace('_', '-')}", timeout=hook_timeout)
-                for cmd in _commands(get(name), f"--{name.replace('_', '-')}")]
-
-    require_env = get("require_env")
-    require_url = None
-    if require_env:
-        if require_env == config.env:
-            raise UsageError(f"--require-env {require_env} names the environment being released")
-        require_url = load_config(env=require_env, config_file=config.file, environ=None).database_url
-    named = frozenset({"SAFEMIGRATE_DATABASE_URL", "DATABASE_URL"})
-    options = ReleaseOptions(
-        to_version=params["to_version"], dry_run=params["dry_run"],
-        allow_destructive=bool(get("allow_destructive")), no_backup=params["no_backup"],
-        backup_location=config.backup("location"), s3_endpoint_url=config.backup("s3_endpoint_url"),
-        work_dir=config.backup("work_dir"),
-        health_urls=list(get("health_url") or ()), health_expect=list(get("health_expect") or ()),
-        health_cmds=_commands(get("health_cmd"), "--health-cmd"),
-        log_cmd=_commands([get("log_cmd")], "--log-cmd")[0] if get("log_cmd") else (),
-        log_fail_pattern=get("log_fail_pattern"),
-        gate=GatePolicy(initial_delay=float(get("initial_delay")), interval=float(get("interval")),
-                        timeout=float(get("timeout")), success_threshold=int(get("success_threshold")),
-                        failure_limit=int(get("failure_limit")), error_limit=int(get("error_limit")),
-                        deadline=float(get("deadline"))),
-        on_failure=get("on_failure"), on_inconclusive=get("on_inconclusive"),
-        allow_data_loss=params["allow_data_loss"],
-        before=hooks("before"), after=hooks("after"), before_restore=hooks("before_restore"),
-        after_restore=hooks("after_restore"),
-        notify_urls=[check_webhook_url(url) for url in get("notify") or ()],
-        report_dir=Path(get("report_dir")), require_env=require_env, require_env_url=require_url,
-        checks=dict(get("checks") or {}), migration_lock_timeout=float(get("migration_lock_timeout")),
-        statement_timeout=get("statement_timeout"), retries=int(get("retries")), named_secrets=named,
-        size_warn_bytes=int(float(get("table_size_warn_mb")) * (1 << 20)),
-        size_warn_rows=int(get("table_rows_warn")), replication_lag_warn=float(get("replication_lag_warn")),
-        long_transaction_seconds=float(get("long_transaction_seconds")),
-    )
-    if options.log_fail_pattern and not options.log_cmd:
-        raise UsageError("--log-fail-pattern needs --log-cmd", hint="for example: --log-cmd 'kubectl logs -f "
-                         "deployment/chat-server --tail=100' --log-fail-pattern 'ERROR|panic:'")
-    return config, options
+    return load_config(env=settings.env, config_file=settings.config_file, flags=flags)
 
 
 @contextmanager
-def _cancel_on_signals(cancel: ReleaseCancel, migrator: Any, settings: Settings,
-                       received: list[int]) -> Iterator[None]:
+def _cancel_on_signals(settings: Settings) -> Iterator[CancelToken]:
     """The first SIGINT/SIGTERM stops the release at its next safe point; no exception from the handler."""
+    from ..cancel import CancelToken
+
+    cancel = CancelToken()
+
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
         if not cancel.is_set():
             settings.output.info(f"{signal.Signals(signum).name} received: stopping at the next safe point "
                                  "(the lock is released, the report says where it stopped)")
         cancel.cancel(signum)
-        migrator.interrupt(signum)
 
     from .runtime import signal_handler
 
     with signal_handler(on_signal):
-        yield
+        yield cancel
 
 
 def _run(ctx: click.Context, params: dict[str, Any]) -> None:
-    from ..drivers import open_driver
-    from ..engine import Migrator
-    from ..release.procedure import ReleaseCancel, run_release
-    from ..source import load_source
-    from ..urls import parse_database_url
+    from .. import commands
+    from .render.release import render_release
     from .runtime import CliReporter
 
     settings = settings_of(ctx)
-    config, options = build_options(settings, params)
+    config = release_config(settings, params)
     out = settings.output
-    source = load_source(config.migrations_path)
-    driver = open_driver(parse_database_url(config.database_url))
-    cancel = ReleaseCancel()
     reporter = CliReporter(out)
-    migrator = Migrator(source, driver, lock_timeout=config.lock_timeout, reporter=reporter)
+
+    def header(driver: Any) -> None:
+        if not out.json:
+            out.lines([f"release on {driver.url.redacted()}" + (f" (env {config.env})" if config.env else "")
+                       + (": dry run, nothing will change" if params["dry_run"] else "")])
 
     def show(step: Any) -> None:
         if not out.json:
             reporter.close()
             out.lines([step.line()])
 
-    received: list[int] = []
-    with migrator, _cancel_on_signals(cancel, migrator, settings, received):
-        if not out.json:
-            out.lines([f"release on {driver.url.redacted()}" + (f" (env {config.env})" if config.env else "")
-                       + (": dry run, nothing will change" if options.dry_run else "")])
-        report = run_release(migrator, options, env=config.env, database_url=config.database_url,
-                             cancel=cancel, on_step=show)
+    with _cancel_on_signals(settings) as cancel, _flags_in_messages():
+        result = commands.release(config, to_version=params["to_version"], dry_run=params["dry_run"],
+                                  no_backup=params["no_backup"], allow_data_loss=params["allow_data_loss"],
+                                  cancel=cancel, reporter=reporter, on_step=show, on_connect=header)
     reporter.close()
-    paths = [] if options.dry_run else report.write(options.report_dir)
-    data = report.to_dict()
-    data["report_files"] = [str(p) for p in paths]
-
-    def text() -> str:
-        lines = ["", f"{report.outcome}: {report.summary}"]
-        if report.next_command:
-            lines.append(f"next: {report.next_command}")
-        if paths:
-            lines.append("report: " + ", ".join(str(p) for p in paths))
-        return "\n".join(lines)
-
-    code = report.exit_code
-    if report.outcome == "interrupted" and received:
-        code = 128 + received[0]  # what a shell reports for a process stopped by that signal
-    data["exit_code"] = code
-    out.result(data, text)
-    ctx.exit(code)
+    ctx.exit(render_release(out, result, cancel.signal_number))
 
 
 @click.command()

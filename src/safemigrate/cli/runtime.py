@@ -1,4 +1,8 @@
-"""What the engine commands share: opening a Migrator from the settings, progress, signals, prompts."""
+"""What the engine commands share: progress, signals, the --events file, the connection line, prompts.
+
+Each command parses, calls one :mod:`safemigrate.commands` function and renders its result;
+this module holds the terminal's side of those calls.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,24 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..drivers import open_driver
-from ..engine import Migrator, StepResult
 from ..errors import UsageError
-from ..planner import Step
-from ..source import load_source
-from ..sql.script import Statement
-from ..urls import parse_database_url
 from .output import Output
 from .settings import Settings
 
-__all__ = ["CliReporter", "LintGate", "announce_connection", "confirm", "elapsed_text", "handle_signals",
-           "open_migrator"]
+if TYPE_CHECKING:
+    from ..drivers.base import Driver
+    from ..engine import StepResult
+    from ..events import CancelToken, EventSink
+    from ..planner import Step
+    from ..sql.script import Statement
 
+__all__ = ["CliReporter", "ConnectionNote", "cancel_on_signals", "confirm", "elapsed_text", "event_sinks",
+           "signal_handler"]
 
 def elapsed_text(seconds: float) -> str:
     """``7s``, ``1m03s``, ``2h05m09s``: short enough for a status line, exact to the second."""
@@ -124,192 +128,55 @@ class CliReporter:
         self._stop_status()
 
 
-class TeeReporter:
-    """Hands each engine report to several reporters (the terminal, the --events file)."""
-
-    def __init__(self, *reporters: Any) -> None:
-        self.reporters = reporters
-
-    def warning(self, message: str) -> None:
-        for reporter in self.reporters:
-            reporter.warning(message)
-
-    def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
-        for reporter in self.reporters:
-            reporter.step_started(step, index, total, mode)
-
-    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
-        for reporter in self.reporters:
-            reporter.statement_started(step, statement, index, total)
-
-    def step_finished(self, result: StepResult) -> None:
-        for reporter in self.reporters:
-            reporter.step_finished(result)
-
-
 @contextmanager
-def event_log(settings: Settings, command: str, migrator: Migrator) -> Iterator[None]:
-    """With --events FILE: the run's events, one JSON object per line, around the command."""
+def event_sinks(settings: Settings) -> Iterator[list[EventSink] | None]:
+    """With --events FILE: the sink writing the run's events, one JSON object per line; else None."""
     if not settings.events:
-        yield
+        yield None
         return
-    from ..commands import _EventReporter
-    from ..events import JsonLinesSink, RunFinished, RunStarted
+    from ..events import JsonLinesSink
 
     sink = JsonLinesSink(settings.events, secrets=settings.output.secrets)
-    database = migrator.driver.url.redacted()
-    migrator.reporter = TeeReporter(migrator.reporter, _EventReporter(sink, database))
-    sink(RunStarted(database, command=command))
-    ok = False
     try:
-        yield
-        ok = True
+        yield [sink]
     finally:
-        try:
-            state = migrator.driver.read_version()
-            sink(RunFinished(database, command=command, ok=ok, version=state.version, dirty=state.dirty))
-        except Exception:
-            sink(RunFinished(database, command=command, ok=ok, version=None))
         sink.close()
 
 
-class LintGate:
-    """Lints the files a command is about to run, before it runs any of them.
-
-    Findings never block by default: a fresh database replays years of old
-    migrations, and a drop-in for golang-migrate must run what golang-migrate
-    runs. With ``--strict`` error-level findings block, unless a file
-    acknowledges them (``-- safemigrate:ignore RULE -- reason``).
-
-    Only the files about to run are linted (never those already applied), and
-    the text output stays short: one line per severity, every error-level
-    finding in full, and the rest with ``--lint-details`` (or ``safemigrate
-    lint``), so a fresh database replaying hundreds of files does not print
-    thousands of lines before its first step. JSON output carries every finding.
-    """
-
-    def __init__(self, output: Output, *, strict: bool, details: bool = False) -> None:
-        self.output = output
-        self.strict = strict
-        self.details = details
-        self.report: Any = None
-        self.migrator: Migrator | None = None
-
-    def __call__(self, steps: Sequence[Step]) -> None:
-        from ..errors import SafemigrateError
-        from ..lint import lint_migrations, load_config
-
-        assert self.migrator is not None
-        files = [step.file for step in steps if step.file is not None]
-        if not files:
-            return
-        driver = self.migrator.driver
-        self.report = report = lint_migrations(files, dialect=driver.dialect,
-                                               pg_version=_major(driver.server_version)
-                                               if driver.dialect == "postgres" else None,
-                                               config=load_config())
-        if report.findings and not self.output.json:
-            self._show(report, len(files))
-        if self.strict and report.fails():
-            raise SafemigrateError(
-                f"lint: {report.counts()['error']} error-level finding(s) in the migrations about to run; "
-                "nothing was applied (--strict)",
-                hint="fix them, or acknowledge each on its statement with "
-                "-- safemigrate:ignore RULE-ID -- reason, then run the command again",
-                details={"lint": report.to_dict()},
-            )
-
-    def _show(self, report: Any, file_count: int) -> None:
-        from ..lint import LintReport, Severity, render
-
-        counts = report.counts()
-        blocking = "blocking: --strict" if self.strict else "not blocking; --strict makes errors block"
-        self.output.warn(
-            f"lint: {_count(counts['error'], 'error')}, {_count(counts['warning'], 'warning')}, "
-            f"{_count(counts['info'], 'note')} in the {_count(file_count, 'file')} about to run ({blocking})")
-        shown = report.findings if self.details else report.at_least(Severity.ERROR)
-        if shown:
-            part = LintReport(findings=list(shown), files=report.files, dialect=report.dialect,
-                              pg_version=report.pg_version)
-            text = render(part, "text", color=self.output.color())
-            # The report's own closing summary line repeats the counts above.
-            body = text.rsplit("\n", 1)[0] if "\n" in text else ""
-            self.output.stderr.write(self.output.scrub(body.rstrip("\n")) + "\n")
-        if self.details:
-            return
-        for severity, word in ((Severity.WARNING, "warning"), (Severity.INFO, "note")):
-            hidden = [f for f in report.findings if f.severity == severity]
-            if hidden:
-                self.output.warn(f"lint: {_count(len(hidden), word)} not shown ({_by_rule(hidden)}): "
-                                 "add --lint-details, or run safemigrate lint, to see them")
-
-    def attach(self, data: dict[str, Any]) -> dict[str, Any]:
-        if self.report is not None:
-            data["lint"] = self.report.to_dict()
-        return data
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _by_rule(findings: Sequence[Any], limit: int = 4) -> str:
-    """``rule-a 12, rule-b 3, and 2 more rules``: which rules the hidden findings come from."""
-    from collections import Counter
-
-    ranked = Counter(f.rule_id for f in findings).most_common()
-    text = ", ".join(f"{rule_id} {n}" for rule_id, n in ranked[:limit])
-    rest = len(ranked) - limit
-    return text + (f", and {_count(rest, 'more rule')}" if rest > 0 else "")
-
-
-def _major(server_version: str) -> int | None:
-    head = server_version.split()[0] if server_version else ""
-    try:
-        return int(head.split(".")[0])
-    except ValueError:
-        return None
-
-
-def open_migrator(settings: Settings, *, reporter: CliReporter | None = None,
-                  lint: LintGate | None = None) -> Migrator:
-    url = parse_database_url(settings.database_url())
-    source = load_source(settings.migrations_dir(), no_follow=settings.no_follow)
-    driver = open_driver(url)
-    migrator = Migrator(source, driver, lock_timeout=settings.effective_lock_timeout(),
-                        reporter=reporter or CliReporter(settings.output), pre_apply_check=lint)
-    if lint is not None:
-        lint.migrator = migrator
-    return migrator
-
-
-def announce_connection(migrator: Migrator, output: Output) -> dict[str, Any]:
-    """Say which database a command that writes is about to change, before it changes anything.
+class ConnectionNote:
+    """Says which database a command that writes is about to change, before it changes anything.
 
     The URL says what was meant; this says what the server answered (``current_database()``,
     ``DATABASE()``, the SQLite file), so a URL that reached the wrong database shows at once.
-    Text mode: one line on stderr. JSON: the returned field, for the command's one document.
+    Text mode: one line on stderr. JSON: :attr:`data`, for the command's one document.
     """
-    driver = migrator.driver
-    output.progress(f"connected to {driver.describe_connection()}")
-    return {"connected_to": driver.connection_summary()}
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+        self.data: dict[str, Any] = {}
+
+    def __call__(self, driver: Driver) -> None:
+        self.output.progress(f"connected to {driver.describe_connection()}")
+        self.data = {"connected_to": driver.connection_summary()}
 
 
 @contextmanager
-def handle_signals(migrator: Migrator, output: Output) -> Iterator[None]:
-    """SIGINT/SIGTERM: the first stops the run safely (rollback, unlock); a second aborts at once."""
-    seen: list[int] = []
+def cancel_on_signals(output: Output) -> Iterator[CancelToken]:
+    """SIGINT/SIGTERM: the first sets the cancel token (the run stops safely: rollback, unlock);
+    a second aborts at once."""
+    from ..cancel import CancelToken
+
+    cancel = CancelToken()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if seen:
+        if cancel.is_set():
             raise KeyboardInterrupt
-        seen.append(signum)
         output.info(f"{signal.Signals(signum).name} received: stopping safely (rolling back the "
                     "running migration, releasing the lock); send it again to abort at once")
-        migrator.interrupt(signum)
+        cancel.cancel(signum)
 
     with signal_handler(on_signal):
-        yield
+        yield cancel
 
 
 @contextmanager

@@ -1,15 +1,15 @@
-"""Text renderings of engine results (JSON comes from each result's ``to_dict``)."""
+"""The engine's results: a run (up, down, goto), a plan (plan, --dry-run), force and drop."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..engine import PlannedStep, RunResult
-from ..planner import NIL
-from ..status import StatusReport
-from .output import Output
+from ...drivers.base import VersionState
+from ...engine import PlannedStep, RunResult
+from ...planner import NIL
+from ..output import Output
 
-__all__ = ["render_plan", "render_run", "render_status"]
+__all__ = ["render_drop", "render_force", "render_plan", "render_run"]
 
 
 def render_run(out: Output, result: RunResult, extra: dict[str, Any] | None = None) -> None:
@@ -78,36 +78,14 @@ def _own_sql(planned: PlannedStep) -> list[str]:
     return [*own, f"-- plus {ours} statement(s) of bookkeeping {what} (--verbose shows them)"]
 
 
-def render_status(out: Output, report: StatusReport) -> None:
-    def text() -> str:
-        lines = [
-            f"database:   {report.database}",
-            f"migrations: {report.migrations_dir}",
-            f"version:    {report.version.describe()}",
-            "",
-        ]
-        header = ("VERSION", "NAME", "STATE", "APPLIED", "BY", "FLAGS")
-        rows = [header]
-        for m in report.migrations:
-            rows.append((
-                str(m.version), m.name, m.state,
-                m.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC") if m.applied_at else "",
-                m.applied_by or "", ",".join(m.flags),
-            ))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        for r in rows:
-            lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip())
-        pending = report.pending
-        lines.append("")
-        lines.append(f"{len(pending)} pending" + (": " + ", ".join(map(str, pending)) if pending else ""))
-        if not report.history_available and report.history_error is None:
-            lines.append("no safemigrate history yet: applied times, authors and checksums appear "
-                         "after the first safemigrate run")
-        for problem in report.problems:
-            mark = "!!" if problem.fails_check else "--"
-            lines.append(f"{mark} {problem.message}")
-            lines.append(f"   next: {problem.hint}")
-        return "\n".join(lines)
+def render_force(out: Output, state: VersionState, extra: dict[str, Any]) -> None:
+    out.result(
+        {"ok": True, "command": "force", "version": state.version, "dirty": state.dirty, **extra},
+        f"forced version {state.describe()}" if state.version is not None else "forced version -1 (no version)",
+    )
 
-    # The JSON document of 10,000 migrations costs as much as the table: build only the one shown.
-    out.result(report.to_dict() if out.json else {}, text)
+
+def render_drop(out: Output, dropped: list[str], extra: dict[str, Any]) -> None:
+    out.result({"ok": True, "command": "drop", "dropped_tables": dropped, **extra},
+               f"dropped {len(dropped)} table(s)" + (": " + ", ".join(dropped) if dropped else ""))
+

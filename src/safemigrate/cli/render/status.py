@@ -1,0 +1,43 @@
+"""``status``: the table of every migration, its state and flags, then what is wrong and what next."""
+
+from __future__ import annotations
+
+from ...status import StatusReport
+from ..output import Output
+
+__all__ = ["render_status"]
+
+
+def render_status(out: Output, report: StatusReport) -> None:
+    def text() -> str:
+        lines = [
+            f"database:   {report.database}",
+            f"migrations: {report.migrations_dir}",
+            f"version:    {report.version.describe()}",
+            "",
+        ]
+        header = ("VERSION", "NAME", "STATE", "APPLIED", "BY", "FLAGS")
+        rows = [header]
+        for m in report.migrations:
+            rows.append((
+                str(m.version), m.name, m.state,
+                m.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC") if m.applied_at else "",
+                m.applied_by or "", ",".join(m.flags),
+            ))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        for r in rows:
+            lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip())
+        pending = report.pending
+        lines.append("")
+        lines.append(f"{len(pending)} pending" + (": " + ", ".join(map(str, pending)) if pending else ""))
+        if not report.history_available and report.history_error is None:
+            lines.append("no safemigrate history yet: applied times, authors and checksums appear "
+                         "after the first safemigrate run")
+        for problem in report.problems:
+            mark = "!!" if problem.fails_check else "--"
+            lines.append(f"{mark} {problem.message}")
+            lines.append(f"   next: {problem.hint}")
+        return "\n".join(lines)
+
+    # The JSON document of 10,000 migrations costs as much as the table: build only the one shown.
+    out.result(report.to_dict() if out.json else {}, text)
