@@ -161,6 +161,6 @@ def test_kill_9_inside_a_statement_that_cannot_run_in_a_transaction_records_that
     # status says the same of the dirty version, and keeps its hint.
     status = run_cli_process("-path", str(folder), "-database", db.url, "status")
     text = " ".join(status.stdout.split())
-    assert "the database is dirty at version 1 (dirty)" in text
+    assert "the database is dirty at version 1: a migration did not finish" in text
     assert "statement 2 (line " in text and "may or may not have completed" in text
     assert "repair the database, then run safemigrate force V" in text
