@@ -105,7 +105,7 @@ def test_a_command_without_a_database_is_a_usage_error(tmp_path: Path) -> None:
 def test_the_public_commands_are_pinned() -> None:
     assert set(c.__all__) == {
         "BackupCreateResult", "BackupListResult", "CheckResult", "HistoryResult", "LintGate", "ReleaseResult",
-        "backup_create", "backup_import", "backup_list", "backup_prune", "backup_resolve", "backup_restore", "backup_show", "backup_storage", "backup_verify",
+        "backup_create", "backup_import", "backup_list", "backup_policy", "backup_prune", "backup_resolve", "backup_restore", "backup_show", "backup_storage", "backup_verify",
         "check", "down", "drop", "force", "goto", "history", "load_config", "migrator", "plan", "preflight",
         "recover_diagnose", "recover_finish", "recover_repair", "recover_undo", "release", "status", "up",
         "version"}
@@ -216,4 +216,5 @@ def test_a_script_backs_up_verifies_and_resolves_latest_through_the_api(tmp_path
     assert [r["id"] for r in listed.rows()] == [created.manifest.id] and not listed.damaged
     assert listed.to_dict()["backups"][0]["files_checked"] == "files checked now"
     pruned = c.backup_prune(config, dry_run=True)
+    assert pruned.plan.policy == c.backup_policy(config)  # the configuration's, not a built-in
     assert [d.candidate.id for d in pruned.plan.decisions] == [created.manifest.id]

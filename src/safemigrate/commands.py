@@ -68,6 +68,7 @@ __all__ = [
     "backup_create",
     "backup_import",
     "backup_list",
+    "backup_policy",
     "backup_prune",
     "backup_resolve",
     "backup_restore",
@@ -642,13 +643,29 @@ def backup_restore(config: Config, backup_id: str, *, storage: Storage | None = 
                               from_database=from_database, cancel=cancel)
 
 
+def backup_policy(config: Config, *, daily: int | None = None, weekly: int | None = None,
+                  monthly: int | None = None, within: str = "1d", timezone: str = "UTC") -> Policy:
+    """The retention policy: each count given here, else the configuration's ``backup.keep_*``
+    (its ``[env.NAME]`` too), whose defaults are 7 days, 4 weeks and 12 months."""
+    from .backup import Policy
+    from .backup.retention import parse_duration
+
+    def keep(given: int | None, setting: str) -> int:
+        return given if given is not None else int(config.backup(setting))
+
+    return Policy(daily=keep(daily, "keep_daily"), weekly=keep(weekly, "keep_weekly"),
+                  monthly=keep(monthly, "keep_monthly"), timezone=timezone, within=parse_duration(within))
+
+
 def backup_prune(config: Config, policy: Policy | None = None, *, storage: Storage | None = None,
                  database_name: str | None = None, dry_run: bool = False,
                  cancel: Cancel | None = None) -> PruneResult:
-    """Delete the backups ``policy`` does not keep (verified ones only count); ``dry_run`` plans only."""
+    """Delete the backups ``policy`` does not keep (verified ones only count); ``dry_run`` plans only.
+    Without ``policy``: the configuration's (:func:`backup_policy`)."""
     from .backup import prune
     from .backup.progress import stopped_as
 
+    policy = policy or backup_policy(config)
     storage = storage or backup_storage(config)
     with stopped_as(cancel, "the prune"):
         return prune(storage, policy, dry_run=dry_run, selector=_selector(config, database_name), cancel=cancel)

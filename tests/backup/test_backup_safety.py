@@ -636,3 +636,25 @@ def test_sqlite_leftover_of_an_interrupted_replace_is_reported(sqlite_db: str, t
     assert result.exit_code == 0, result.output
     assert result.json()["restore"]["leftovers"] == [{"name": str(leftover), "command": f"rm -- {leftover}"}]
     assert "interrupted restore left" in result.stderr and leftover.exists()  # reported, never deleted
+
+
+def test_prune_takes_its_keep_counts_from_the_backup_section_and_flags_over_it(sqlite_db: str,
+                                                                              tmp_path: Path) -> None:
+    # A team that keeps 30 daily backups in safemigrate.toml must not have prune apply the
+    # built-in 7 because no --keep-daily was typed.
+    store = tmp_path / "b"
+    create(sqlite_db, store, "--verify")
+    (tmp_path / "safemigrate.toml").write_text("[backup]\nkeep_daily = 30\nkeep_weekly = 8\nkeep_monthly = 24\n")
+
+    def policy(*flags: str) -> dict[str, object]:
+        result = run_cli("backup", "prune", "--to", str(store), "--dry-run", "--json", *flags,
+                         env=no_url_env(), cwd=tmp_path)
+        assert result.exit_code == 0, result.output
+        found: dict[str, object] = result.json()["policy"]
+        return found
+
+    assert policy() == {"keep_daily": 30, "keep_weekly": 8, "keep_monthly": 24, "keep_within": "1d",
+                        "timezone": "UTC"}
+    assert policy("--keep-daily", "3")["keep_daily"] == 3
+    (tmp_path / "safemigrate.toml").unlink()
+    assert policy()["keep_daily"] == 7  # the default without a configuration

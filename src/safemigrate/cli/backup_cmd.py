@@ -326,9 +326,15 @@ def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str |
 @backup.command("prune")
 @global_options
 @storage_options
-@click.option("--keep-daily", type=click.IntRange(min=0), default=7, show_default=True)
-@click.option("--keep-weekly", type=click.IntRange(min=0), default=4, show_default=True)
-@click.option("--keep-monthly", type=click.IntRange(min=0), default=12, show_default=True)
+@click.option("--keep-daily", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Keep the newest verified backup of each of the last N days that have one. "
+              "Default: backup.keep_daily of the configuration, else 7.")
+@click.option("--keep-weekly", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Keep the newest verified backup of each of the last N ISO weeks that have one. "
+              "Default: backup.keep_weekly, else 4.")
+@click.option("--keep-monthly", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Keep the newest verified backup of each of the last N months that have one. "
+              "Default: backup.keep_monthly, else 12.")
 @click.option("--keep-within", "keep_within", metavar="DURATION", default="1d", show_default=True,
               help="Keep every backup created within DURATION of the newest one (restic's --keep-within: "
               "1d, 36h, 2w; 0 turns it off).")
@@ -339,22 +345,21 @@ def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str |
               help="Only the backups of this database (needed when the storage holds several).")
 @click.pass_context
 def prune_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
-              keep_daily: int, keep_weekly: int, keep_monthly: int, keep_within: str, timezone: str,
-              dry_run: bool, database_name: str | None) -> None:
+              keep_daily: int | None, keep_weekly: int | None, keep_monthly: int | None, keep_within: str,
+              timezone: str, dry_run: bool, database_name: str | None) -> None:
     """Delete backups the calendar policy does not need (restic semantics; verified backups only).
 
     Before deleting, the files of every verified backup kept in their place are re-hashed."""
     from .. import commands
-    from ..backup import Policy
-    from ..backup.retention import parse_duration
     from .render.backup import render_prune
 
     settings = settings_of(ctx)
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
-    policy = Policy(daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly, timezone=timezone,
-                    within=parse_duration(keep_within))
+    config = settings.config()
+    policy = commands.backup_policy(config, daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly,
+                                    within=keep_within, timezone=timezone)
     with _interruptible("the prune") as cancel:
-        result = commands.backup_prune(settings.config(), policy, storage=storage, database_name=database_name,
+        result = commands.backup_prune(config, policy, storage=storage, database_name=database_name,
                                        dry_run=dry_run, cancel=cancel)
     render_prune(settings.output, result, policy, storage=storage.location, dry_run=dry_run)
     if result.damaged:
