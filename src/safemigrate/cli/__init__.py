@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Sequence
 
 from ..errors import SafemigrateError
@@ -116,6 +115,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 def _internal_error(out: Output, exc: Exception, debug: bool) -> int:
     """A bug: say so, show the traceback only when asked."""
     if debug:
+        import traceback  # only here: importing it costs every command a few milliseconds
+
         out.stderr.write(out.scrub(traceback.format_exc()))
     message = f"internal error: {type(exc).__name__}: {exc}"
     if out.json:
