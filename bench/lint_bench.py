@@ -253,11 +253,11 @@ def _spinners(count: int) -> Iterator[None]:
 
 
 # The goals of issue 11: at most this many times squawk's median wall time.
-_GOALS = {"generated 1,000": 1.5, "real folders together": 1.5, "generated 10,000": 1.0}
+_GOALS = {"generated 1,000 files": 1.5, "real folders together": 1.5, "generated 10,000 files": 1.0}
 
 
 def _goal_of(case: Case) -> tuple[str, float] | None:
-    name = f"generated {case.files:,}" if case.label == "generated" else case.label
+    name = f"generated {case.files:,} files" if case.label == "generated" else case.label
     return (name, _GOALS[name]) if name in _GOALS else None
 
 
@@ -361,7 +361,7 @@ def markdown(result: Result, folders: list[Path], versions: list[int]) -> str:
         goal = _goal_of(case)
         if goal is not None and case.ours and case.squawk:
             ratio = case.ours.median_s / case.squawk.median_s
-            verdicts.append(f"{goal[0]} files {ratio:.2f}x (goal {goal[1]:g}x: "
+            verdicts.append(f"{goal[0]} {ratio:.2f}x (goal {goal[1]:g}x: "
                             f"{'met' if ratio <= goal[1] else 'not met'})")
     lines += ["", "Goals (issue 11): " + ("; ".join(verdicts) or "none of the goal cases was measured") + ".",
               end, ""]

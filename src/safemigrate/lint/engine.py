@@ -401,7 +401,7 @@ def _partner(file: SourceFile, by_key: dict[tuple[tuple[str, int], str], SourceF
     if other is None:
         return Partner(None)
     if file.direction == "up":
-        return Partner(other.path, empty=not other.text.strip())
+        return Partner(other.path, empty=not other.text or other.text.isspace())  # strip() copies it
     if key in created:
         path, objects = created[key]
         return Partner(path, objects)

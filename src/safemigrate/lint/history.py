@@ -79,8 +79,7 @@ def _folder_history(ups: list[SourceFile], users: list[SourceFile],
 
 def _replay(text: str, state: NotNullChecks) -> None:
     """Apply what each statement of ``text`` does to the checks (statements that do not parse are skipped)."""
-    from .pgnodes import pg_facts
     from .pgparse import parse_postgres
 
     for stmt in parse_postgres(SourceText(text)).statements:
-        state.apply(pg_facts(stmt.kind, stmt.node))
+        state.apply(stmt.facts)  # parse_postgres computed them: pg_facts(stmt.kind, stmt.node)
