@@ -319,7 +319,7 @@ def markdown(result: Result, folders: list[Path], versions: list[int]) -> str:
     busy_args = f" --busy {result.busy}" if result.busy else ""
     begin, end = _markers(result.busy)
     machine = (f"with {result.busy} other processes spinning on the CPUs (`while 1: pass`) for the whole "
-               "measurement, a busy machine" if result.busy else "on an otherwise idle machine")
+               "measurement, a busy machine" if result.busy else "with no spinners of the benchmark's own")
     lines = [
         begin,
         "Linting the same files with safemigrate and with squawk, in one invocation each: "
