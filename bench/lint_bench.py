@@ -12,17 +12,22 @@ With ``--folder DIR`` (repeatable; folders of real migrations, see
 tests/lint/corpora.md; nothing is downloaded) it also times both tools on each
 folder and on all of them in one invocation, in the same interleaved rounds.
 
+With ``--versions N`` (repeatable) the generated folder holds N versions (2N
+files); ``--versions 500 --versions 5000`` times 1,000 and 10,000 files. With
+``--busy N``, N processes spin on the CPUs for the whole measurement (a busy machine).
+
 Wall time is the median over the rounds; peak memory is each process's maximum
-resident set size (from ``wait4``), median over the rounds. Goal (issue 11):
-safemigrate's median wall time at most 1.5x squawk's, on an idle or a busy machine.
+resident set size (from ``wait4``), median over the rounds. Goals (issue 11):
+safemigrate's median wall time at most 1.5x squawk's on 1,000 generated files and
+on the real folders together, at most 1x on 10,000, on an idle and a busy machine.
 
 Usage (squawk from npm, into the git-ignored bench/.work):
 
     npm install --prefix bench/.work squawk-cli
-    .venv/bin/python bench/lint_bench.py [--rounds 7] [--versions 500] [--folder DIR ...] [--write-docs]
+    .venv/bin/python bench/lint_bench.py [--rounds 7] [--versions 500 ...] [--folder DIR ...] [--busy 2] [--write-docs]
 
-Results are printed as Markdown; ``--write-docs`` replaces only the ``## Lint``
-section of docs/benchmarks.md. Never a timed test: the suite does not run this.
+Results are printed as Markdown; ``--write-docs`` replaces only this run's block
+(idle, or busy with ``--busy``) of the ``## Lint`` section of docs/benchmarks.md. Never a timed test: the suite does not run this.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +52,7 @@ SAFEMIGRATE = REPO / ".venv" / "bin" / "safemigrate"
 SQUAWK_PACKAGE = WORK / "node_modules" / "squawk-cli" / "package.json"
 DOCS = REPO / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- lint-bench:begin -->", "<!-- lint-bench:end -->"
+BUSY_BEGIN, BUSY_END = "<!-- lint-bench-busy:begin -->", "<!-- lint-bench-busy:end -->"
 
 _COLUMN_TYPES = ["text", "bigint", "integer", "numeric(12,2)", "timestamptz", "timestamp", "boolean",
                  "jsonb", "uuid", "varchar(120)", "date"]
@@ -227,6 +235,30 @@ class Result:
     squawk_version: str
     cases: list[Case]
     load: tuple[float, float]  # 1-minute load average before and after
+    busy: int = 0  # spinning processes started for the measurement
+
+
+@contextmanager
+def _spinners(count: int) -> Iterator[None]:
+    """``count`` processes that keep a CPU busy each (``while 1: pass``) for the duration."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(count)]
+    try:
+        if spinners:
+            time.sleep(1)  # let the scheduler see them
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+# The goals of issue 11: at most this many times squawk's median wall time.
+_GOALS = {"generated 1,000 files": 1.5, "real folders together": 1.5, "generated 10,000 files": 1.0}
+
+
+def _goal_of(case: Case) -> tuple[str, float] | None:
+    name = f"generated {case.files:,} files" if case.label == "generated" else case.label
+    return (name, _GOALS[name]) if name in _GOALS else None
 
 
 def compile_bytecode() -> None:
@@ -245,11 +277,18 @@ def _case(label: str, folders: list[Path], squawk: Path) -> Case:
                 [str(SAFEMIGRATE), "lint", *map(str, folders)], [str(squawk), *map(str, files)])
 
 
-def bench(rounds: int, versions: int, folders: list[Path]) -> Result:
-    generate(FILES, versions)
+def _generated_folder(versions: int) -> Path:
+    return FILES if versions == 500 else WORK / f"lint-migrations-{versions * 2}"
+
+
+def bench(rounds: int, versions: list[int], folders: list[Path]) -> Result:
     compile_bytecode()
     squawk = squawk_binary()
-    cases = [_case("generated", [FILES], squawk)]
+    cases = []
+    for count in versions:
+        folder = _generated_folder(count)
+        generate(folder, count)
+        cases.append(_case("generated", [folder], squawk))
     cases += [_case(folder.name, [folder], squawk) for folder in folders]
     if len(folders) > 1:
         cases.append(_case("real folders together", folders, squawk))
@@ -269,29 +308,39 @@ def bench(rounds: int, versions: int, folders: list[Path]) -> Result:
                   load=(load_before, os.getloadavg()[0]))
 
 
-def markdown(result: Result, folders: list[Path]) -> str:
+def _markers(busy: int) -> tuple[str, str]:
+    return (BEGIN, END) if not busy else (BUSY_BEGIN, BUSY_END)
+
+
+def markdown(result: Result, folders: list[Path], versions: list[int]) -> str:
     cpu = platform.processor() or platform.machine()
     folder_args = "".join(f" --folder {f}" for f in folders)
+    version_args = "".join(f" --versions {v}" for v in versions) if versions != [500] else ""
+    busy_args = f" --busy {result.busy}" if result.busy else ""
+    begin, end = _markers(result.busy)
+    machine = (f"with {result.busy} other processes spinning on the CPUs (`while 1: pass`) for the whole "
+               "measurement, a busy machine" if result.busy else "with no spinners of the benchmark's own")
     lines = [
-        "## Lint",
-        "",
-        BEGIN,
+        begin,
         "Linting the same files with safemigrate and with squawk, in one invocation each: "
-        "the generated folder (an up and a down file per version: tables with foreign keys and "
+        "the generated folders (an up and a down file per version: tables with foreign keys and "
         "checks, added columns, concurrent indexes, batched backfills, PL/pgSQL triggers, enums)"
         + (" and folders of real migrations (tests/lint/corpora.md), each alone and all together"
-           if folders else "") + ". "
+           if folders else "") + f", {machine}. "
         f"Median of {result.rounds} interleaved rounds after a warm-up, on {os.cpu_count()} cores "
         f"({cpu}), Python {platform.python_version()}; the machine's 1-minute load average was "
         f"{result.load[0]:.1f} before and {result.load[1]:.1f} after"
-        + (" (the machine was shared with other work while measuring)." if max(result.load) >= 1 else ".")
+        + (" (the spinners included)." if result.busy else
+           " (the machine was shared with other work while measuring)." if max(result.load) >= 1 else ".")
         + " CPU is user+sys of the process and its children (squawk runs threads; safemigrate "
-        "forks a worker per CPU, busy or not, for about 200 files of SQL). Peak memory is the largest "
-        "process's maximum resident set.",
+        "forks workers that take the files as they go, for about 200 files of SQL or more). Peak "
+        "memory is the largest process's maximum resident set. Squawk is given the folders' .sql files; "
+        "safemigrate the folders (it skips files not named like golang-migrate migrations: Supabase's).",
         "",
         "```sh",
         "npm install --prefix bench/.work squawk-cli",
-        f".venv/bin/python bench/lint_bench.py --rounds {result.rounds}{folder_args} --write-docs",
+        f".venv/bin/python bench/lint_bench.py --rounds {result.rounds}{version_args}{folder_args}"
+        f"{busy_args} --write-docs",
         "```",
         "",
         "| files | tool | median wall | min / max wall | median CPU | peak RSS (median) | wall vs squawk |",
@@ -307,28 +356,41 @@ def markdown(result: Result, folders: list[Path]) -> str:
         lines.append(f"| {what} | squawk {result.squawk_version.removeprefix('squawk ')} (native) | "
                      f"{peer.median_s:.3f} s | {peer.min_s:.3f} / {peer.max_s:.3f} s | "
                      f"{peer.cpu_s:.3f} s | {peer.peak_mib:.0f} MiB | |")
-    worst = max(c.ours.median_s / c.squawk.median_s for c in result.cases if c.ours and c.squawk)
-    lines += ["", f"Goal: at most 1.5x squawk's median wall time (worst here: {worst:.2f}x).", END, ""]
+    verdicts = []
+    for case in result.cases:
+        goal = _goal_of(case)
+        if goal is not None and case.ours and case.squawk:
+            ratio = case.ours.median_s / case.squawk.median_s
+            verdicts.append(f"{goal[0]} {ratio:.2f}x (goal {goal[1]:g}x: "
+                            f"{'met' if ratio <= goal[1] else 'not met'})")
+    lines += ["", "Goals (issue 11): " + ("; ".join(verdicts) or "none of the goal cases was measured") + ".",
+              end, ""]
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
-    """Replace the ``## Lint`` section of docs/benchmarks.md, leaving everything else as it is."""
+def write_docs(section: str, busy: int) -> None:
+    """Replace this run's block of the ``## Lint`` section (idle or busy), leaving everything else."""
+    begin, end = _markers(busy)
     text = DOCS.read_text("utf-8") if DOCS.exists() else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        head = head[: head.rfind("## Lint")] if "## Lint" in head else head
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
         text = head + section.rstrip("\n") + tail
+    elif busy and END in text:  # the busy block goes after the idle one
+        head, tail = text.split(END, 1)
+        text = head + END + "\n\n" + section.rstrip("\n") + tail
     else:
-        text = text.rstrip("\n") + "\n\n" + section
+        text = text.rstrip("\n") + "\n\n## Lint\n\n" + section
     DOCS.write_text(text, encoding="utf-8")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--versions", type=int, default=500)
+    parser.add_argument("--versions", type=int, action="append", default=[],
+                        help="generated versions (two files each); repeatable (default 500)")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="keep N other processes spinning on the CPUs while measuring (a busy machine)")
     parser.add_argument("--folder", action="append", type=Path, default=[],
                         help="a folder of real migrations to time as well (repeatable)")
     parser.add_argument("--write-docs", action="store_true")
@@ -338,10 +400,14 @@ def main() -> int:
     for folder in args.folder:
         if not folder.is_dir() or not any(folder.glob("*.sql")):
             raise SystemExit(f"--folder {folder}: not a folder of .sql files")
-    section = markdown(bench(args.rounds, args.versions, args.folder), args.folder)
+    versions = args.versions or [500]
+    with _spinners(args.busy):
+        result = bench(args.rounds, versions, args.folder)
+    result.busy = args.busy
+    section = markdown(result, args.folder, versions)
     sys.stdout.write(section)
     if args.write_docs:
-        write_docs(section)
+        write_docs(section, args.busy)
     return 0
 
 

@@ -8,7 +8,6 @@ both; versions are ordered numerically and gaps are allowed.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import io
 import os
 import re
@@ -137,6 +136,8 @@ class MigrationFile:
 
     @property
     def sha256(self) -> str:
+        import hashlib  # here, not at the top: loading OpenSSL costs `lint` a tenth of its start-up
+
         if "data" in self.__dict__:  # already read for running: hash exactly what runs
             return hashlib.sha256(self.data).hexdigest()
         # status hashes every file: stream it rather than hold (or refuse) a large one. Blocks

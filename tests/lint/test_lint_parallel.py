@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
-from safemigrate.lint import lint_paths
-from safemigrate.lint.engine import Linter, SourceFile, _chunks, lint_sources
+from safemigrate.lint import lint_paths, pool
+from safemigrate.lint.engine import Linter, SourceFile, _groups, lint_sources
+from safemigrate.lint.model import Finding, Location, Severity
 
 
 def _folder(tmp_path: Path, versions: int) -> Path:
@@ -29,34 +32,86 @@ def test_forked_run_matches_serial_run(tmp_path: Path) -> None:
     assert {"missing-down-file", "down-does-not-undo", "prefer-identity"} <= serial.rule_ids()
 
 
-def test_chunks_keep_each_version_together_and_balance_the_rest() -> None:
-    files = [SourceFile(f"m/{n}_x.{d}.sql", "", n, d) for n in range(10) for d in ("up", "down")]
+def test_groups_keep_each_version_together() -> None:
+    files = [SourceFile(f"m/{n}_x.{d}.sql", "", n, d) for d in ("up", "down") for n in range(10)]
     files.append(SourceFile("adhoc.sql", ""))
-    parts = _chunks(files, 3)
-    assert sorted(len(p) for p in parts) == [6, 7, 8]
-    for part in parts:
-        versions = {f.version for f in part if f.version is not None}
-        assert all(sum(1 for f in part if f.version == v) == 2 for v in versions)
+    groups = _groups(files)
+    assert len(groups) == 11
+    for group in groups:
+        assert len({f.version for f in group}) == 1
+        assert len(group) == (1 if group[0].version is None else 2)
+
+
+def test_units_hand_out_the_heaviest_groups_first_in_at_most_max_units() -> None:
+    groups = [[n] for n in range(5000)]
+    units = pool._units(groups, weight=lambda group: group[0] % 7)
+    assert len(units) <= pool.MAX_UNITS
+    assert sorted(n for unit in units for [n] in unit) == list(range(5000))
+    weights = [group[0] % 7 for unit in units for group in unit]
+    assert weights == sorted(weights, reverse=True)
+
+
+def _finding_of(group: list[int]) -> list[Finding]:
+    """A stand-in for linting a unit: one finding per group, saying which process made it."""
+    return [Finding("x", Severity.INFO, f"{os.getpid()}", f"g{n}", 1) for [n] in group]
+
+
+def test_a_worker_takes_the_next_unit_when_it_is_free() -> None:
+    # The parent's first unit takes long: the child lints everything else meanwhile,
+    # instead of waiting for a half decided in advance.
+    parent = os.getpid()
+    first = []
+
+    def lint(unit: list[list[int]]) -> list[Finding]:
+        if os.getpid() == parent and not first:
+            first.append(unit)
+            time.sleep(0.5)
+        return _finding_of(list(unit))
+
+    findings = pool.lint_forked([[n] for n in range(40)], lint, 2, weight=lambda group: 0)
+    assert sorted(f.path for f in findings) == sorted(f"g{n}" for n in range(40))
+    by_parent = [f for f in findings if f.message == str(parent)]
+    assert len(by_parent) < 10  # with the work shared out in advance it would be 20
+
+
+def test_findings_come_back_from_the_children_unchanged() -> None:
+    location = Location("m/2.up.sql", 3, message="earlier")
+    finding = Finding("drop-table", Severity.ERROR, "msg", "m/1.up.sql", 2, 3, 2, 9, 1, "DROP TABLE t",
+                      "DROP TABLE t;", "help", (location,))
+    assert pool._finding(pool._as_tuple(finding)) == finding
+    assert pool._finding(pool._as_tuple(finding)).severity is Severity.ERROR
 
 
 def test_a_failing_child_has_its_share_linted_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
     import safemigrate.lint.engine as engine
 
     parent = os.getpid()
     real_serial = engine._lint_serial
+    waited = []
 
     def failing_in_children(files: list[SourceFile], linter: Linter, find_partner: object,
                             histories: dict[str, object]) -> object:
         if os.getpid() != parent:
             raise RuntimeError("child breaks")
+        if not waited:  # let the child take (and fail on) the other units
+            waited.append(True)
+            time.sleep(0.5)
         return real_serial(files, linter, None, {})
 
     monkeypatch.setattr(engine, "_lint_serial", failing_in_children)
     files = [SourceFile(f"m/{n}_x.up.sql", "DROP TABLE t;", n, "up") for n in range(6)]
     findings = lint_sources(files, Linter("postgres"), None, jobs=2)
     assert [f.path for f in findings if f.rule_id == "drop-table"] == [f.path for f in files]
+
+
+def test_a_fork_that_fails_leaves_the_work_to_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(pool.os, "fork", no_fork)
+    findings = pool.lint_forked([[n] for n in range(5)], lambda unit: _finding_of(list(unit)), 3,
+                                weight=lambda group: 0)
+    assert sorted(f.path for f in findings) == [f"g{n}" for n in range(5)]
 
 
 def test_worker_pool_starts_on_a_busy_machine(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,15 +143,6 @@ def test_linting_loads_only_pglasts_parser_and_pglast_still_works_afterwards() -
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-
-
-def test_chunks_balance_by_size_as_well_as_by_count() -> None:
-    big = SourceFile("m/1_big.up.sql", "SELECT 1;\n" * 5000, 1, "up")  # 50 KB: about 50 small files
-    small = [SourceFile(f"m/{n}_s.up.sql", "SELECT 1;", n, "up") for n in range(2, 62)]
-    parts = _chunks([big, *small], 2)
-    with_big = next(p for p in parts if big in p)
-    other = next(p for p in parts if big not in p)
-    assert len(with_big) < len(other) / 2
 
 
 def test_a_few_large_files_are_enough_work_for_a_second_process(monkeypatch: pytest.MonkeyPatch) -> None:

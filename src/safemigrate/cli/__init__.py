@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Sequence
 
 from ..errors import SafemigrateError
@@ -59,6 +58,21 @@ def run(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except Exception as exc:
         return _internal_error(out, exc, debug or settings.debug)
+    try:
+        # `lint` spelled the plain way runs without click too (CI lints on every push).
+        from .fast_lint import parse_lint_command, run_lint
+
+        lint_args = parse_lint_command(args, settings)
+        if lint_args is not None:
+            return run_lint(settings, lint_args)
+    except SafemigrateError as exc:
+        _render_error(out, exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130
+    except Exception as exc:
+        return _internal_error(out, exc, debug or settings.debug)
     import click
 
     from .app import cli
@@ -101,6 +115,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 def _internal_error(out: Output, exc: Exception, debug: bool) -> int:
     """A bug: say so, show the traceback only when asked."""
     if debug:
+        import traceback  # only here: importing it costs every command a few milliseconds
+
         out.stderr.write(out.scrub(traceback.format_exc()))
     message = f"internal error: {type(exc).__name__}: {exc}"
     if out.json:

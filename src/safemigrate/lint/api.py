@@ -46,11 +46,35 @@ def _text_of(mf: MigrationFile) -> str:
     Anything unusual (an unreadable file, bytes that are not UTF-8) is left to
     ``MigrationFile.text``, which says what is wrong and where.
     """
+    text = _read_utf8(os.fspath(mf.path))
+    return mf.text if text is None else text
+
+
+_READ_BLOCK = 64 * 1024
+
+
+def _read_utf8(path: str) -> str | None:
+    """The file decoded as UTF-8, or None if it cannot be read or decoded.
+
+    One ``os.read`` of a block sized for migration files: about half the cost of
+    ``open().read()`` (no buffered file object, no 8 KB buffer per file).
+    """
     try:
-        with open(mf.path, "rb") as handle:
-            return handle.read().decode("utf-8")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, _READ_BLOCK)
+        if len(data) == _READ_BLOCK:  # a large file: read the rest
+            chunks = [data]
+            while chunk := os.read(fd, 1024 * 1024):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
-        return mf.text
+        return None
+    finally:
+        os.close(fd)
 
 
 @cache
@@ -81,14 +105,15 @@ def _find_on_disk(file: SourceFile, origin: dict[str, Path]) -> SourceFile | Non
     return _source_file(mf)
 
 
-def _earlier_on_disk(file: SourceFile, origin: dict[str, Path]) -> list[SourceFile]:
-    """The up files before ``file`` in its folder, read from disk (unreadable ones are left out)."""
+def _earlier_on_disk(file: SourceFile, origin: dict[str, Path], linted: set[str]) -> list[SourceFile]:
+    """The up files before ``file`` in its folder that are not being linted (``linted``: their
+    paths), read from disk (unreadable ones are left out)."""
     path = origin.get(file.path)
     if path is None or file.version is None:
         return []
     found: list[SourceFile] = []
     for (version, direction), other in sorted(_folder_index(str(path.parent)).items()):
-        if direction == "up" and version < file.version:
+        if direction == "up" and version < file.version and str(other) not in linted:
             try:
                 found.append(_source_file(MigrationFile(version, "", "up", other)))
             except (OSError, SourceError):
@@ -104,9 +129,10 @@ def _run(files: Sequence[tuple[SourceFile, Path | None]], *, dialect: str, pg_ve
     linter = Linter(dialect, pg_version=version if dialect == "postgres" else None, config=config)
     origin = {f.path: p for f, p in files if p is not None}
     _folder_index.cache_clear()
+    linted = {str(p) for p in origin.values()}  # their text is at hand: not read again
     findings = lint_sources([f for f, _ in files], linter,
                             lambda file: _find_on_disk(file, origin), jobs=jobs,
-                            find_earlier=lambda file: _earlier_on_disk(file, origin))
+                            find_earlier=lambda file: _earlier_on_disk(file, origin, linted))
     report = LintReport(findings=findings, files=[f.path for f, _ in files], dialect=dialect,
                         pg_version=version if dialect == "postgres" else None)
     report.notes.extend(notes)

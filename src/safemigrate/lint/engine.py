@@ -304,7 +304,14 @@ def lint_sources(files: Sequence[SourceFile], linter: Linter,
     histories = not_null_histories(files, find_earlier) if linter.dialect == "postgres" else {}
     workers = _workers(_work(files), jobs)
     if workers > 1:
-        return _lint_forked(files, linter, find_partner, workers, histories)
+        from .pool import lint_forked
+
+        def lint_groups(groups: Sequence[Sequence[SourceFile]]) -> list[Finding]:
+            return _lint_serial([f for group in groups for f in group], linter, find_partner, histories)
+
+        findings = lint_forked(_groups(files), lint_groups, workers, _work)
+        findings.sort(key=Finding.sort_key)
+        return findings
     return _lint_serial(files, linter, find_partner, histories)
 
 
@@ -370,63 +377,13 @@ def _workers(work: int, jobs: int | None) -> int:
     return max(1, wanted) if hasattr(os, "fork") else 1
 
 
-def _chunks(files: Sequence[SourceFile], workers: int) -> list[list[SourceFile]]:
-    """Split ``files`` into ``workers`` parts of similar work, keeping each version's files together."""
+def _groups(files: Sequence[SourceFile]) -> list[list[SourceFile]]:
+    """``files`` in groups that are linted together: a version's up and down files (a down
+    file's rules read what its up file created); any other file alone."""
     groups: dict[object, list[SourceFile]] = {}
     for index, file in enumerate(files):
         groups.setdefault(file.pair_key or index, []).append(file)
-    parts: list[list[SourceFile]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for group in sorted(groups.values(), key=_work, reverse=True):
-        lightest = loads.index(min(loads))
-        parts[lightest].extend(group)
-        loads[lightest] += _work(group)
-    return [p for p in parts if p]
-
-
-def _lint_forked(files: Sequence[SourceFile], linter: Linter, find_partner: PartnerLookup | None,
-                 workers: int, histories: Histories) -> list[Finding]:
-    """Lint on several CPUs: forked children lint their share and send the findings back pickled.
-
-    A child that fails for any reason has its share linted again here, so errors
-    surface exactly as in a serial run.
-    """
-    import gc
-    import pickle
-
-    parts = _chunks(files, workers)
-    children: list[tuple[int, int, list[SourceFile]]] = []
-    # Keep the collector off the objects that exist now, so the children do not copy their pages.
-    gc.freeze()
-    for part in parts[1:]:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: lint, send, and leave without running the parent's cleanup
-            code = 0
-            try:
-                os.close(read_end)
-                data = pickle.dumps(_lint_serial(part, linter, find_partner, histories),
-                                    pickle.HIGHEST_PROTOCOL)
-                with os.fdopen(write_end, "wb") as pipe:
-                    pipe.write(data)
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        children.append((pid, read_end, part))
-    gc.unfreeze()
-    findings = _lint_serial(parts[0], linter, find_partner, histories)
-    for pid, read_end, part in children:
-        with os.fdopen(read_end, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) == 0 and data:
-            findings.extend(pickle.loads(data))
-        else:
-            findings.extend(_lint_serial(part, linter, find_partner, histories))
-    findings.sort(key=Finding.sort_key)
-    return findings
+    return list(groups.values())
 
 
 def _partner(file: SourceFile, by_key: dict[tuple[tuple[str, int], str], SourceFile],
@@ -444,7 +401,7 @@ def _partner(file: SourceFile, by_key: dict[tuple[tuple[str, int], str], SourceF
     if other is None:
         return Partner(None)
     if file.direction == "up":
-        return Partner(other.path, empty=not other.text.strip())
+        return Partner(other.path, empty=not other.text or other.text.isspace())  # strip() copies it
     if key in created:
         path, objects = created[key]
         return Partner(path, objects)

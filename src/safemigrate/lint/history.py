@@ -30,9 +30,10 @@ __all__ = ["EarlierLookup", "not_null_histories"]
 # The earlier up files of a file's folder that are not being linted (read from disk).
 EarlierLookup = Callable[["SourceFile"], Sequence["SourceFile"]]
 
-_USES = re.compile(r"set\s+not\s+null|drop\s+constraint", re.IGNORECASE)
-_ADDS_CHECK = re.compile(r"is\s+not\s+null", re.IGNORECASE)
-_CHANGES = re.compile(r"validate|set\s+not\s+null|drop\s", re.IGNORECASE)
+# Searched in the lower-cased text: several times faster than re.IGNORECASE over every file.
+_USES = re.compile(r"set\s+not\s+null|drop\s+constraint")
+_ADDS_CHECK = re.compile(r"is\s+not\s+null")
+_CHANGES = re.compile(r"validate|set\s+not\s+null|drop\s")
 
 
 def not_null_histories(files: Sequence[SourceFile],
@@ -48,7 +49,7 @@ def not_null_histories(files: Sequence[SourceFile],
             folders.setdefault(file.pair_key[0], []).append(file)
     histories: dict[str, NotNullChecks] = {}
     for ups in folders.values():
-        users = [f for f in ups if _USES.search(f.text)]
+        users = [f for f in ups if _USES.search(f.text.lower())]
         if users:
             histories.update(_folder_history(ups, users, find_earlier))
     return histories
@@ -70,15 +71,15 @@ def _folder_history(ups: list[SourceFile], users: list[SourceFile],
         file = by_version[version]
         if file.path in wanted:
             out[file.path] = state.copy()
-        if _ADDS_CHECK.search(file.text) or (state.checks and _CHANGES.search(file.text)):
+        lowered = file.text.lower()
+        if _ADDS_CHECK.search(lowered) or (state.checks and _CHANGES.search(lowered)):
             _replay(file.text, state)
     return out
 
 
 def _replay(text: str, state: NotNullChecks) -> None:
     """Apply what each statement of ``text`` does to the checks (statements that do not parse are skipped)."""
-    from .pgnodes import pg_facts
     from .pgparse import parse_postgres
 
     for stmt in parse_postgres(SourceText(text)).statements:
-        state.apply(pg_facts(stmt.kind, stmt.node))
+        state.apply(stmt.facts)  # parse_postgres computed them: pg_facts(stmt.kind, stmt.node)

@@ -1,0 +1,217 @@
+"""``safemigrate lint`` without loading click.
+
+CI runs ``lint`` on every push, often on a few files, where importing click and
+the command table costs as much as the linting. When the command line is the
+global options, ``lint``, its own options and paths, spelled the plain way,
+it is read here and the command runs with the same code as the click command
+(:func:`run_lint`, which ``lint_cmd.py`` calls too). Anything else (``--help``,
+``--``, an unknown or repeated option, a value click would reject or read
+differently) returns None, and click parses the command line, reporting any error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from .settings import GLOBAL_OPTIONS, OptionSpec, Settings, store_option
+
+__all__ = ["LINT_OPTIONS", "LintArgs", "parse_lint_command", "run_lint"]
+
+
+class LintArgs(NamedTuple):
+    """The lint command's own arguments, as the click command receives them."""
+
+    paths: tuple[str, ...] = ()
+    lint_format: str | None = None
+    fail_on: str | None = None
+    pg_version: int | None = None
+    dialect: str | None = None
+    jobs: int | None = None
+
+
+class _LintOption(NamedTuple):
+    name: str  # LintArgs field
+    choices: tuple[str, ...] = ()  # a click.Choice
+    int_range: tuple[int, int | None] | None = None  # a click.IntRange (min, max)
+
+
+# The lint command's options (lint_cmd.py declares the same ones to click; a test compares them).
+LINT_OPTIONS: dict[str, _LintOption] = {
+    "--format": _LintOption("lint_format", choices=("text", "json", "sarif", "github")),
+    "--fail-on": _LintOption("fail_on", choices=("error", "warning")),
+    "--pg-version": _LintOption("pg_version", int_range=(9, 99)),
+    "--dialect": _LintOption("dialect", choices=("postgres", "sqlite", "mysql")),
+    "--jobs": _LintOption("jobs", int_range=(1, None)),
+}
+
+_GLOBAL: dict[str, OptionSpec] = {s: spec for spec in GLOBAL_OPTIONS for s in spec.spellings}
+# After the command the shared --format is not an option of lint's: lint has its own, wider one.
+_GLOBAL_AFTER = {s: spec for s, spec in _GLOBAL.items() if spec.name != "format"}
+_DIGITS = re.compile(r"[0-9]+")
+_COMPLETION_VARIABLE = "_SAFEMIGRATE_COMPLETE"  # click's shell completion runs inside click
+
+
+def parse_lint_command(argv: Sequence[str], settings: Settings) -> LintArgs | None:
+    """Read ``[global options] lint [options and paths]`` into ``settings`` and the lint arguments.
+
+    Returns None (leaving ``settings`` untouched) for anything this reader does not
+    read exactly as click would; click then parses the command line itself.
+    """
+    if _COMPLETION_VARIABLE in os.environ or "lint" not in argv:
+        return None
+    command = list(argv).index("lint")
+    before = _read_global_options(argv[:command], _GLOBAL)
+    after = _read_lint_arguments(argv[command + 1:])
+    if before is None or after is None:
+        return None
+    options_after, lint_args = after
+    # Stored as click stores them: the group's options, then the command's, each in the
+    # order of its first appearance (an option given twice is left to click).
+    for name, value in [*before.items(), *options_after.items()]:
+        store_option(settings, name, value)
+    return lint_args
+
+
+def _read_global_options(argv: Sequence[str], table: dict[str, OptionSpec]) -> dict[str, object] | None:
+    """The shared options of ``argv`` (every token must be one of them), None if unsure."""
+    values: dict[str, object] = {}
+    i = 0
+    while i < len(argv):
+        read = _read_global(argv, i, table)
+        if read is None:
+            return None
+        name, value, i = read
+        if name in values:
+            return None
+        values[name] = value
+    return values
+
+
+def _read_global(argv: Sequence[str], i: int, table: dict[str, OptionSpec]) -> tuple[str, object, int] | None:
+    """One shared option at ``argv[i]``: (name, value, next index), None if it is not one or looks odd."""
+    name, equals, inline = argv[i].partition("=")
+    has_equals = bool(equals)
+    spec = table.get(name)
+    if spec is None:
+        return None
+    if not spec.takes_value:
+        return None if has_equals else (spec.name, True, i + 1)
+    value, following = _value(argv, i, has_equals, inline)
+    if value is None:
+        return None
+    if spec.kind == "uint":
+        return (spec.name, int(value), following) if _DIGITS.fullmatch(value) else None
+    if spec.kind == "choice" and value not in spec.choices:
+        return None
+    return spec.name, value, following
+
+
+def _value(argv: Sequence[str], i: int, has_equals: bool, inline: str) -> tuple[str | None, int]:
+    """An option's value (inline after ``=`` or the next token) and the index after it."""
+    if has_equals:
+        return inline, i + 1
+    if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+        return None, i + 1  # missing, or a value that looks like an option: click decides
+    return argv[i + 1], i + 2
+
+
+def _read_lint_arguments(argv: Sequence[str]) -> tuple[dict[str, object], LintArgs] | None:
+    """The tokens after ``lint``: the shared options, and lint's own options and paths (None if unsure)."""
+    shared: dict[str, object] = {}
+    own: dict[str, Any] = {}  # LintArgs field -> value
+    paths: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("-"):
+            paths.append(arg)
+            i += 1
+            continue
+        name, equals, inline = arg.partition("=")
+        option = LINT_OPTIONS.get(name)
+        if option is None:
+            read = _read_global(argv, i, _GLOBAL_AFTER)
+            if read is None or read[0] in shared:
+                return None
+            shared[read[0]] = read[1]
+            i = read[2]
+            continue
+        value, i = _value(argv, i, bool(equals), inline)
+        converted = _convert(option, value)
+        if converted is None or option.name in own:
+            return None
+        own[option.name] = converted
+    return shared, LintArgs(tuple(paths))._replace(**own)
+
+
+def _convert(option: _LintOption, value: str | None) -> str | int | None:
+    if value is None:
+        return None
+    if option.choices:
+        return value if value in option.choices else None
+    assert option.int_range is not None
+    low, high = option.int_range
+    if not _DIGITS.fullmatch(value):
+        return None
+    number = int(value)
+    if number < low or (high is not None and number > high):
+        return None
+    return number
+
+
+# -- the command itself (the click command in lint_cmd.py calls this too) ---------------
+
+
+def run_lint(settings: Settings, args: LintArgs) -> int:
+    """Lint, print the report, and return the exit status (1 when a finding fails the run)."""
+    from ..lint import Severity, lint_paths, render
+
+    fmt = _format(settings, args.lint_format)
+    # The [lint] table of the one configuration (--config, --env and safemigrate.toml as for every command).
+    config = settings.config().lint
+    chosen_dialect = args.dialect or _dialect_from_url(settings.database_url()) or "postgres"
+    targets = list(args.paths) or [settings.migrations_dir()]
+    report = lint_paths(targets, dialect=chosen_dialect, pg_version=args.pg_version, config=config,
+                        jobs=args.jobs)
+    threshold = Severity(args.fail_on) if args.fail_on else (config.fail_on or Severity.ERROR)
+
+    out = settings.output
+    for note in report.notes:
+        out.warn(note)
+    out.format = "json" if fmt == "json" else "text"
+    if fmt == "json":
+        out.result(report.to_dict(threshold))
+    else:
+        text = render(report, fmt, color=_color(settings)) if fmt == "text" else render(report, fmt)
+        out.result({}, text)
+    return 1 if report.fails(threshold) else 0
+
+
+def _dialect_from_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    from ..errors import UsageError
+    from ..urls import SCHEMES
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    dialect = SCHEMES.get(scheme)
+    if dialect is None:
+        raise UsageError(f"cannot tell the SQL dialect from the database URL scheme {scheme!r}",
+                         hint="pass --dialect postgres, sqlite or mysql")
+    return dialect
+
+
+def _format(settings: Settings, chosen: str | None) -> str:
+    if chosen:
+        return chosen
+    return "json" if settings.format == "json" else "text"
+
+
+def _color(settings: Settings) -> bool:
+    out = settings.output
+    stream = out.stdout
+    return bool(out.color() and hasattr(stream, "isatty") and stream.isatty()
+                and not os.environ.get("NO_COLOR"))
