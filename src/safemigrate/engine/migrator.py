@@ -1,34 +1,17 @@
-"""Planning and applying migrations: the lock, the dirty protocol, transactions, history.
-
-Every step follows golang-migrate's protocol (version marked dirty, migration
-run, version marked clean) and adds what golang-migrate lacks:
-
-* where the database has transactional DDL the three happen in ONE transaction,
-  so a failing migration leaves the previous clean version, never a dirty one;
-* a file that cannot run in a transaction runs statement by statement, each
-  committed on its own, after the dirty marker is committed; a failure then says
-  exactly which statements committed;
-* every step is recorded in ``safemigrate_history``.
-
-All SQL goes through :class:`SqlRunner`, the one place that executes it; a dry
-run swaps in a recording runner and runs the very same code.
-"""
+"""The Migrator: the lock, the dirty protocol, the step modes, apply(plan), force and drop."""
 
 from __future__ import annotations
 
 import bisect
 import contextlib
-import functools
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from ._version import __version__
-from .drivers.base import (
+from .._version import __version__
+from ..drivers.base import (
     MAX_VERSION,
     DbErrorInfo,
     Driver,
@@ -39,7 +22,7 @@ from .drivers.base import (
     check_lock_timeout,
     local_identity,
 )
-from .errors import (
+from ..errors import (
     DatabaseError,
     DirtyDatabaseError,
     LockTimeoutError,
@@ -49,29 +32,23 @@ from .errors import (
     SafemigrateError,
     UsageError,
 )
-from .history import HistoryRecord, HistoryTable, new_run_id
-from .planner import NIL, Plan, Step, optional_version, plan_down, plan_goto, plan_up
-from .source import MigrationSource
-from .sql.script import LEADING_NOISE, LineIndex, Script, Statement, refuse_unrunnable
-from .status import Problem, StatusReport, build_status
+from ..history import HistoryRecord, HistoryTable, new_run_id
+from ..planner import NIL, Plan, Step, optional_version, plan_down, plan_goto, plan_up
+from ..source import MigrationSource
+from ..sql.script import LineIndex, Script, Statement, refuse_unrunnable
+from ..status import Problem, StatusReport, build_status
+from .failure import (
+    _caret_lines,
+    _Failure,
+    _leftover_check,
+    _lock_table_full,
+    _lock_table_full_hint,
+    _may_not_have_completed,
+)
+from .results import PlannedStep, Reporter, RunResult, SilentReporter, StepResult
+from .runner import _END_KINDS, SqlRunner, _own
 
-__all__ = [
-    "Migrator",
-    "PlannedStep",
-    "Reporter",
-    "RunResult",
-    "SilentReporter",
-    "SqlRunner",
-    "StepResult",
-]
-
-_BEGIN_KINDS = {"BEGIN", "START"}
-_END_KINDS = {"COMMIT", "ROLLBACK", "END", "COMMIT_PREPARED", "PREPARE"}
-_NAME = r'(?:"[^"]+"|[\w$]+)'
-_CREATE_INDEX_CONCURRENTLY = re.compile(
-    rf"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME}(?:\.{_NAME})?)?",
-    re.IGNORECASE)
-_REINDEX_CONCURRENTLY = re.compile(r"REINDEX\s+(?:\([^)]*\)\s*)?\w+\s+CONCURRENTLY\b", re.IGNORECASE)
+__all__ = ["Migrator"]
 
 
 # Procedures and DO blocks may COMMIT themselves, which PostgreSQL refuses inside a transaction
@@ -89,326 +66,6 @@ def _ends_block(statement: Statement, *, commit_only: bool) -> bool:
     word = kind.split()[0] if kind else ""
     return word in ("COMMIT", "END") if commit_only else word in _END_KINDS
 
-
-def _leftover_check(statement: Statement, dialect: str) -> str | None:
-    """How to check what an interrupted statement that cannot run in a transaction left behind,
-    when we know a specific way (PostgreSQL's concurrent index builds)."""
-    noise = LEADING_NOISE.match(statement.text)
-    text = statement.text[noise.end():] if noise else statement.text
-    if dialect != "postgres":
-        return None
-    match = _CREATE_INDEX_CONCURRENTLY.match(text)
-    if match:
-        name = match.group("name")
-        if name and name.upper() != "ON":
-            literal = name.replace("'", "''")
-            return (f"check with SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('{literal}'): "
-                    f"true means it completed; false means it was interrupted and left an INVALID index, "
-                    f"which must be dropped first (DROP INDEX CONCURRENTLY {name}) before it runs again; "
-                    "no row means the index was never created")
-        return ("check pg_index.indisvalid of the index it builds: an interrupted CREATE INDEX CONCURRENTLY "
-                "leaves an INVALID index, which must be dropped first (DROP INDEX CONCURRENTLY) before it "
-                "runs again")
-    if _REINDEX_CONCURRENTLY.match(text):
-        return ("an interrupted REINDEX CONCURRENTLY leaves INVALID indexes named *_ccnew / *_ccold: list them "
-                "with SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid and drop them first")
-    return None
-
-
-def _may_not_have_completed(statement: Statement, number: int, dialect: str) -> str:
-    """What every report says about a statement that was sent but never reported back."""
-    first = statement.text.strip().splitlines()[0][:80] if statement.text.strip() else statement.kind
-    check = _leftover_check(statement, dialect) or "check in the database whether its change is there"
-    return (f"statement {number} (line {statement.line}: {first}) cannot run in a transaction; it was sent "
-            f"but never reported back, so it may or may not have completed: {check}")
-
-
-class Reporter(Protocol):
-    """What the engine tells its caller while it works (the CLI renders it)."""
-
-    def warning(self, message: str) -> None: ...
-
-    def step_started(self, step: Step, index: int, total: int, mode: str) -> None: ...
-
-    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None: ...
-
-    def step_finished(self, result: StepResult) -> None: ...
-
-
-class SilentReporter:
-    def warning(self, message: str) -> None:
-        pass
-
-    def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
-        pass
-
-    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
-        pass
-
-    def step_finished(self, result: StepResult) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class StepResult:
-    step: Step
-    mode: str
-    duration: float
-    statements: int
-    from_version: int
-
-    @property
-    def no_down_file(self) -> bool:
-        """A down step with no down file: the version moved, nothing was undone (as golang-migrate)."""
-        return self.step.direction == "down" and self.step.file is None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": self.step.version,
-            "name": self.step.name,
-            "direction": self.step.direction,
-            "from_version": optional_version(self.from_version),
-            "to_version": optional_version(self.step.target),
-            "file": str(self.step.file.path) if self.step.file else None,
-            "mode": self.mode,
-            "statements": self.statements,
-            "duration_ms": round(self.duration * 1000, 3),
-            "no_down_file": self.no_down_file,
-        }
-
-
-@dataclass
-class PlannedStep:
-    step: Step
-    mode: str
-    reason: str | None
-    sql: list[str]
-    # Which entries of ``sql`` are the migration file's own statements (the rest is bookkeeping).
-    own: frozenset[int] = frozenset()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": self.step.version,
-            "name": self.step.name,
-            "direction": self.step.direction,
-            "to_version": optional_version(self.step.target),
-            "file": str(self.step.file.path) if self.step.file else None,
-            "mode": self.mode,
-            "why_not_one_transaction": self.reason,
-            "sql": self.sql,
-        }
-
-
-@dataclass
-class RunResult:
-    command: str
-    start: VersionState
-    end: VersionState
-    steps: list[StepResult] = field(default_factory=list)
-    planned: list[PlannedStep] = field(default_factory=list)
-    no_change: bool = False
-    dry_run: bool = False
-    pending_error: SafemigrateError | None = None
-    setup_sql: list[str] = field(default_factory=list)  # dry run: our tables' DDL, sent before the steps
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "ok": True,
-            "command": self.command,
-            "dry_run": self.dry_run,
-            "no_change": self.no_change,
-            "from": {"version": self.start.version, "dirty": self.start.dirty},
-            "to": {"version": self.end.version, "dirty": self.end.dirty},
-        }
-        if self.dry_run:
-            data["setup_sql"] = self.setup_sql
-            data["steps"] = [p.to_dict() for p in self.planned]
-            if self.pending_error is not None:
-                data["would_fail"] = self.pending_error.to_dict()
-        else:
-            data["steps"] = [s.to_dict() for s in self.steps]
-            data["steps_without_down_file"] = len(self.without_down_file)
-        return data
-
-    @property
-    def without_down_file(self) -> list[StepResult]:
-        return [s for s in self.steps if s.no_down_file]
-
-
-# -- the one place SQL is executed ---------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=64)
-def _render_template(sql: str, placeholder: str) -> str:
-    """Our bookkeeping SQL as a ``str.format`` template, its placeholders as ``{}``: the same few
-    statements come back every step, so each is split once and then filled in one call."""
-    return "{}".join(piece.replace("{", "{{").replace("}", "}}") for piece in sql.split(placeholder))
-
-
-# Rendered literals of text values kept by a runner: the history row's constant values (user,
-# host, tool version, mode, outcome) and the lock-timeout settings come back every step.
-_LITERAL_MEMO_SIZE = 256
-
-
-def _own(runner: SqlRunner, start: int, end: int) -> frozenset[int]:
-    """The migration statements among ``runner.recorded[start:end]``, relative to ``start``."""
-    return frozenset(i - start for i in runner.own if start <= i < end)
-
-
-class SqlRunner:
-    """Executes SQL on the driver, or (dry run) records exactly what would be executed."""
-
-    def __init__(self, driver: Driver, *, dry_run: bool = False) -> None:
-        self.driver = driver
-        self.dry_run = dry_run
-        self.recorded: list[str] = []
-        self.own: set[int] = set()  # dry run: indices of ``recorded`` that are migration statements
-        self._simulated_transaction = False
-        self._literals: dict[str, str] = {}
-
-    def run(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        if self.dry_run:
-            self.recorded.append(self.render(sql, params))
-            return
-        self.driver.execute(sql, params)
-
-    def run_all(self, queries: Sequence[Query]) -> None:
-        for sql, params in queries:
-            self.run(sql, params)
-
-    def run_batch(self, queries: Sequence[Query], *, begin: bool = False, commit: bool = False,
-                  then_begin: Sequence[Query] | None = None) -> None:
-        """Bookkeeping in one round trip where the driver takes several statements per call.
-
-        Only our own SQL is batched (values rendered by the driver's ``literal``);
-        migration statements always go one by one so a failure points at one of them.
-        ``then_begin``: after the COMMIT, open the next transaction with these queries.
-        """
-        if self.dry_run or not self.driver.multi_statement:
-            if begin:
-                self.begin()
-            self.run_all(queries)
-            if commit:
-                self.commit()
-            if then_begin is not None:
-                self.begin()
-                self.run_all(then_begin)
-            return
-        parts = ["BEGIN"] if begin else []
-        parts.extend(self.render(sql, params).rstrip(";") for sql, params in queries)
-        if commit:
-            parts.append("COMMIT")
-        if then_begin is not None:
-            parts.append("BEGIN")
-            parts.extend(self.render(sql, params).rstrip(";") for sql, params in then_begin)
-        self.driver.execute(";\n".join(parts), None)
-
-    def run_statements(self, texts: Sequence[str]) -> None:
-        """Several migration statements in one go (StatementFailed names the one that failed)."""
-        if self.dry_run:
-            self.own.update(range(len(self.recorded), len(self.recorded) + len(texts)))
-            self.recorded.extend(text.rstrip().rstrip(";") + ";" for text in texts)
-            return
-        self.driver.execute_statements(texts)
-
-    def run_statement(self, statement: Statement) -> None:
-        if self.dry_run:
-            if statement.transaction_control:
-                kind = statement.kind.upper().replace("_", " ")
-                word = kind.split()[0] if kind else ""
-                if word in _BEGIN_KINDS:
-                    self._simulated_transaction = True
-                elif word in _END_KINDS and not kind.startswith("ROLLBACK TO"):
-                    self._simulated_transaction = False
-            self.own.add(len(self.recorded))
-            self.recorded.append(statement.text.rstrip().rstrip(";") + ";")
-            return
-        self.driver.execute(statement.text, None)
-
-    def begin(self) -> None:
-        self._simulated_transaction = True
-        self.run("BEGIN")
-
-    def commit(self) -> None:
-        self._simulated_transaction = False
-        self.run("COMMIT")
-
-    def rollback(self) -> None:
-        self._simulated_transaction = False
-        self.run("ROLLBACK")
-
-    def in_transaction(self) -> bool:
-        return self._simulated_transaction if self.dry_run else self.driver.in_transaction()
-
-    def render(self, sql: str, params: Sequence[Any] | None) -> str:
-        text = sql.strip()
-        if params:
-            text = _render_template(text, self.driver.placeholder).format(*map(self._literal, params))
-        return text if text.endswith(";") else text + ";"
-
-    def _literal(self, value: Any) -> str:
-        """The driver's literal for ``value``; a text value's is kept (the driver's is pure)."""
-        if type(value) is not str:
-            return self.driver.literal(value)
-        rendered = self._literals.get(value)
-        if rendered is None:
-            if len(self._literals) >= _LITERAL_MEMO_SIZE:
-                self._literals.clear()  # run ids and checksums are new every step: bound the memo
-            rendered = self._literals[value] = self.driver.literal(value)
-        return rendered
-
-
-# -- failures ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Failure:
-    """What went wrong in a step, collected while it is rolled back."""
-
-    step: Step
-    script: Script | None
-    mode: str
-    statement_index: int | None  # 0-based index of the failing statement, None for bookkeeping
-    error: DbErrorInfo | None
-    settled: int = 0  # statements whose effects are final (statement mode)
-    block_start: int | None = None  # first statement of the file's own open transaction
-    atomic_steps: int = 0
-
-
-def _lock_table_full(error: DbErrorInfo | None) -> bool:
-    """PostgreSQL's "out of shared memory" that means its lock table is full (SQLSTATE 53200, with
-    max_locks_per_transaction in the hint): one transaction holds a lock on every table it creates
-    or changes until it ends, and the server has room for max_locks_per_transaction x
-    (max_connections + max_prepared_transactions) of them."""
-    return error is not None and error.code == "53200" and "max_locks_per_transaction" in (error.hint or "")
-
-
-def _lock_table_full_hint(failure: _Failure, migrations_run: int) -> str:
-    """What to do when the lock table filled up: smaller transactions, or a bigger lock table."""
-    raise_it = ("or raise max_locks_per_transaction on the server (ALTER SYSTEM SET "
-                "max_locks_per_transaction = ...; it takes effect after a restart)")
-    if failure.mode == "atomic":
-        batch = max(1, migrations_run // 2)
-        return (f"the server's lock table is full: --atomic holds a lock on every table of all "
-                f"{failure.atomic_steps} migrations until it commits, and it filled up at migration "
-                f"{migrations_run}. Nothing was applied. Apply them in batches: safemigrate up {batch} "
-                f"--atomic (repeat until up to date), or run without --atomic (one transaction per "
-                f"migration: safemigrate up), {raise_it}")
-    name = failure.step.file.path.name if failure.step.file else failure.step.name
-    return (f"the server's lock table is full: {name} touches more tables in one transaction than "
-            f"the server can lock at once. Split it into several migrations, {raise_it}")
-
-
-def _caret_lines(text: str, line: int, column: int) -> list[str]:
-    lines = text.splitlines()
-    if not 1 <= line <= len(lines):
-        return []
-    source = lines[line - 1].expandtabs(4)
-    gutter = f"{line:>5} | "
-    return [gutter + source, " " * (len(gutter) - 2) + "| " + " " * max(column - 1, 0) + "^"]
-
-
-# -- the engine ---------------------------------------------------------------------------------
 
 
 class Migrator:
