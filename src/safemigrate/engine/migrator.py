@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,10 +12,8 @@ from typing import Any
 from .._version import __version__
 from ..drivers.base import (
     MAX_VERSION,
-    DbErrorInfo,
     Driver,
     Query,
-    StatementFailed,
     TableName,
     VersionState,
     check_lock_timeout,
@@ -46,26 +43,10 @@ from .failure import (
     _may_not_have_completed,
 )
 from .results import PlannedStep, Reporter, RunResult, SilentReporter, StepResult
-from .runner import _END_KINDS, SqlRunner, _own
+from .runner import SqlRunner, _own
+from .steps import Atomic, InTransaction, StatementByStatement, StepContext, mode_of
 
 __all__ = ["Migrator"]
-
-
-# Procedures and DO blocks may COMMIT themselves, which PostgreSQL refuses inside a transaction
-# block: in statement mode they are announced (like CONCURRENTLY), never wrapped in BEGIN/COMMIT.
-# A file the parser could not read is sent whole ("unparsed"): it may hold anything, so it too.
-_MAY_COMMIT_ITSELF = {"CallStmt", "DoStmt", "CALL", "unparsed"}
-
-
-def _ends_block(statement: Statement, *, commit_only: bool) -> bool:
-    """True for the statement that ends a file's own transaction block (COMMIT; ROLLBACK too
-    unless ``commit_only``); ROLLBACK TO SAVEPOINT does not."""
-    kind = statement.kind.upper().replace("_", " ")
-    if kind.startswith("ROLLBACK TO"):
-        return False
-    word = kind.split()[0] if kind else ""
-    return word in ("COMMIT", "END") if commit_only else word in _END_KINDS
-
 
 
 class Migrator:
@@ -117,10 +98,6 @@ class Migrator:
         self._interrupted = signal_number
         if first:
             self.driver.cancel()
-
-    def _check_interrupt(self) -> None:
-        if self._interrupted is not None:
-            raise _Stop()
 
     # -- reading ---------------------------------------------------------------------------------
     def version(self) -> VersionState:
@@ -228,29 +205,47 @@ class Migrator:
             result = RunResult(command, start, start, no_change=plan.no_change)
             if plan.no_change:
                 return result
+            context = self._step_context(SqlRunner(self.driver))
             if atomic:
-                result.steps = self._run_atomic(plan, scripts, SqlRunner(self.driver))
+                result.steps = Atomic(context).run(plan, scripts)
             else:
-                current = plan.start
-                total = len(plan.steps)
-                runner = SqlRunner(self.driver)
-                opened = False  # the step's transaction was opened by the previous step's last batch
-                for index, (step, script) in enumerate(zip(plan.steps, scripts, strict=True)):
-                    if self._interrupted is not None:
-                        raise self._interrupted_between_steps(step, current)
-                    following = plan.steps[index + 1] if index + 1 < total else None
-                    chain = following is not None and self._mode(script) == "transaction" \
-                        and self._mode(scripts[index + 1]) == "transaction"
-                    self._chain_opened = False
-                    step_result = self._run_step(runner, step, script, current, index, total,
-                                                 opened=opened, chain=following if chain else None)
-                    result.steps.append(step_result)
-                    opened = self._chain_opened
-                    current = step.target
+                result.steps = self._run_steps(context, plan, scripts)
             result.end = self.driver.read_version()
             if plan.error is not None:
                 raise plan.error
             return result
+
+    def _run_steps(self, context: StepContext, plan: Plan, scripts: Sequence[Script | None]) -> list[StepResult]:
+        """Each step in its mode; two steps in a row in one transaction each share a round trip
+        (the first's commit, the second's begin)."""
+        modes = [mode_of(self.driver, script) for script in scripts]
+        in_transaction, by_statement = InTransaction(context), StatementByStatement(context)
+        results: list[StepResult] = []
+        current = plan.start
+        total = len(plan.steps)
+        opened = False  # the step's transaction was opened by the previous step's last batch
+        for index, (step, script, mode) in enumerate(zip(plan.steps, scripts, modes, strict=True)):
+            if self._interrupted is not None:
+                raise self._interrupted_between_steps(step, current)
+            self.reporter.step_started(step, index, total, mode)
+            if mode == "transaction":
+                chain = index + 1 < total and modes[index + 1] == "transaction"
+                outcome = in_transaction.run(step, script, current, opened=opened,
+                                             chain=plan.steps[index + 1] if chain else None)
+                step_result, opened = outcome.result, outcome.next_opened
+            else:
+                step_result, opened = by_statement.run(step, script, current), False
+            self.reporter.step_finished(step_result)
+            results.append(step_result)
+            current = step.target
+        return results
+
+    def _step_context(self, runner: SqlRunner) -> StepContext:
+        return StepContext(
+            driver=self.driver, runner=runner, reporter=self.reporter, history=self.history,
+            history_ready=self._history_ready, new_record=self._new_record,
+            interrupted=lambda: self._interrupted, failure_error=self._failure_error,
+            error_text=self._error_text, raise_database_error=self._raise_database_error)
 
     def _prepare(self, planner: Callable[[int], Plan], *,
                  atomic: bool) -> tuple[VersionState, Plan, list[Script | None]]:
@@ -281,22 +276,24 @@ class Migrator:
             setup = SqlRunner(self.driver, dry_run=True)
             setup.run_all(self._setup_sql())
             result.setup_sql = setup.recorded
+        context = self._step_context(runner)
         if atomic:
             marks: list[int] = []
-            self._run_atomic(plan, scripts, runner, on_step=lambda: marks.append(len(runner.recorded)))
+            Atomic(context).run(plan, scripts, on_step=lambda: marks.append(len(runner.recorded)))
             bounds = [0, *marks[1:], len(runner.recorded)]
             for i, step in enumerate(plan.steps):
                 result.planned.append(PlannedStep(step, "atomic", None, runner.recorded[bounds[i]:bounds[i + 1]],
                                                   _own(runner, bounds[i], bounds[i + 1])))
             return result
+        in_transaction, by_statement = InTransaction(context), StatementByStatement(context)
         current = plan.start
         for step, script in zip(plan.steps, scripts, strict=True):
             before = len(runner.recorded)
-            mode = self._mode(script)
+            mode = mode_of(self.driver, script)
             if mode == "transaction":
-                self._run_in_transaction(runner, step, script, current)
+                in_transaction.run(step, script, current)
             else:
-                self._run_statements(runner, step, script, current)
+                by_statement.run(step, script, current)
             result.planned.append(
                 PlannedStep(step, mode, script.statement_mode_reason() if script else None,
                             runner.recorded[before:], _own(runner, before, len(runner.recorded)))
@@ -406,7 +403,7 @@ class Migrator:
                     runner.run(*self.history.insert_sql(record))
                 runner.commit()
             except BaseException as exc:
-                self._safe_rollback(runner)
+                runner.rollback_quietly()
                 if self._interrupted is not None:
                     raise RunInterruptedError(
                         "force interrupted; nothing was changed", signal_number=self._interrupted,
@@ -449,7 +446,6 @@ class Migrator:
 
     _lock_depth = 0
     _history_ready = False
-    _chain_opened = False
 
     def _take_lock(self) -> None:
         """The migration lock; a signal during the wait ends the run as interrupted, nothing changed."""
@@ -557,24 +553,6 @@ class Migrator:
         refuse_unrunnable(script, step.file.path)  # before any file of the plan runs
         return script
 
-    def _mode(self, script: Script | None) -> str:
-        if not self.driver.transactional_ddl or self.driver.statement_mode_everywhere:
-            return "statements"
-        if script is not None and script.needs_statement_mode:
-            return "statements"
-        return "transaction"
-
-    def _run_step(self, runner: SqlRunner, step: Step, script: Script | None, current: int,
-                  index: int, total: int, *, opened: bool = False, chain: Step | None = None) -> StepResult:
-        mode = self._mode(script)
-        self.reporter.step_started(step, index, total, mode)
-        if mode == "transaction":
-            result = self._run_in_transaction(runner, step, script, current, opened=opened, chain=chain)
-        else:
-            result = self._run_statements(runner, step, script, current)
-        self.reporter.step_finished(result)
-        return result
-
     def _new_record(self, version: int, direction: str, from_version: int, to_version: int, *,
                     mode: str, outcome: str, started: datetime, step: Step | None = None,
                     script: Script | None = None) -> HistoryRecord:
@@ -597,334 +575,7 @@ class Migrator:
             tool_version=self.tool_version,
         )
 
-    def _run_in_transaction(self, runner: SqlRunner, step: Step, script: Script | None, current: int,
-                            *, own_transaction: bool = True,
-                            atomic_history: list[HistoryRecord] | None = None,
-                            opened: bool = False, chain: Step | None = None) -> StepResult:
-        """One migration in one transaction; inside --atomic (``own_transaction`` False) the version
-        is written once for the whole run by the caller and history rows are collected in ``atomic_history``.
-
-        ``opened``: the previous step's last round trip already began this transaction and marked it
-        dirty. ``chain``: end with one round trip that commits this step and opens ``chain``'s."""
-        started_wall = datetime.now(UTC)
-        started = time.monotonic()
-        statements = script.statements if script else ()
-        record = self._new_record(step.version, step.direction, current, step.target,
-                                  mode="transaction" if own_transaction else "atomic",
-                                  outcome="applied", started=started_wall, step=step, script=script)
-        failing: int | None = None
-        try:
-            if own_transaction and not opened:
-                runner.run_batch([*self.driver.set_version_sql(optional_version(step.target), True),
-                                  *self._enter(runner)], begin=True)
-            for i, statement in enumerate(statements):
-                self._check_interrupt()
-                failing = i
-                self.reporter.statement_started(step, statement, i, len(statements))
-                runner.run_statement(statement)
-            failing = None
-            self._check_interrupt()
-            record.finished_at = datetime.now(UTC)
-            record.duration_ms = (time.monotonic() - started) * 1000
-            record.statements_committed = len(statements)
-            if atomic_history is not None:
-                atomic_history.append(record)
-            else:
-                closing = [*self._leave(runner),
-                           *self.driver.set_version_sql(optional_version(step.target), False)]
-                if self._history_ready or runner.dry_run:
-                    closing.append(self.history.insert_sql(record))
-                if chain is None:
-                    runner.run_batch(closing, commit=True)
-                else:
-                    self._commit_and_open(runner, step, closing, chain)
-        except BaseException as exc:
-            info = self.driver.describe_error(exc)
-            stopped = isinstance(exc, _Stop) or self._interrupted is not None
-            if info is None and not stopped:
-                if own_transaction:
-                    self._safe_rollback(runner)
-                raise
-            failure = _Failure(step, script, "transaction" if own_transaction else "atomic",
-                               failing, info)
-            if own_transaction and failing is None and not stopped:
-                # Our own SQL failed (the version or history table), not the migration's.
-                self._safe_rollback(runner)
-                error = self.driver.bookkeeping_error(exc)
-                if error is not None:
-                    raise error from None
-            if own_transaction:
-                self._safe_rollback(runner)
-                self._record_failure(record, failure, started, stopped)
-                raise self._failure_error(failure, current, stopped) from None
-            raise _AtomicFailure(failure, record, started, stopped) from None
-        return StepResult(step, "transaction" if own_transaction else "atomic",
-                          time.monotonic() - started, len(statements), current)
-
-    def _commit_and_open(self, runner: SqlRunner, step: Step, closing: Sequence[Query], chain: Step) -> None:
-        """Commit ``step`` and open ``chain``'s transaction (dirty marker included) in one round trip.
-
-        If that round trip fails, the version table tells which half failed: showing ``step``'s
-        target clean means the commit happened and only the opening of ``chain`` failed; then
-        ``chain`` simply opens its own transaction (``self._chain_opened`` says which happened).
-        """
-        self._chain_opened = False
-        try:
-            runner.run_batch(closing, commit=True,
-                             then_begin=[*self.driver.set_version_sql(optional_version(chain.target), True),
-                                         *self._enter(runner)])
-        except BaseException as exc:
-            if self.driver.describe_error(exc) is None:
-                raise
-            self._safe_rollback(runner)
-            try:
-                committed = self.driver.read_version() == VersionState(optional_version(step.target), False)
-            except Exception:
-                raise exc from None
-            if not committed:
-                raise
-            return
-        self._chain_opened = True
-
-    def _run_statements(self, runner: SqlRunner, step: Step, script: Script | None,
-                        current: int) -> StepResult:
-        started_wall = datetime.now(UTC)
-        started = time.monotonic()
-        statements = script.statements if script else ()
-        record = self._new_record(step.version, step.direction, current, step.target,
-                                  mode="statements", outcome="running", started=started_wall,
-                                  step=step, script=script)
-        history = self._history_ready or runner.dry_run
-        # 1. The dirty marker (and a "running" history row) commit before anything runs.
-        try:
-            opening = self.driver.set_version_sql(optional_version(step.target), True)
-            if history:
-                opening.append(self.history.insert_sql(record))
-            runner.run_batch(opening, begin=True, commit=True)
-        except BaseException as exc:
-            self._safe_rollback(runner)
-            self._raise_database_error(exc, f"mark version {step.target} dirty")
-        # 2. Each statement on its own; the file's own BEGIN ... COMMIT blocks are honoured.
-        settled = 0
-        block_start: int | None = None
-        failing: int | None = None
-        try:
-            for i, statement in enumerate(statements):
-                self._check_interrupt()
-                failing = i
-                self.reporter.statement_started(step, statement, i, len(statements))
-                in_block = runner.in_transaction()
-                self._send_settled(runner, record.run_id, statement, i, history=history, in_block=in_block)
-                if runner.in_transaction():
-                    if block_start is None:
-                        block_start = i
-                else:
-                    block_start = None
-                    settled = i + 1
-            failing = None
-            if runner.in_transaction():
-                raise _UnclosedTransaction(block_start)
-            self._check_interrupt()
-        except BaseException as exc:
-            info = self.driver.describe_error(exc)
-            stopped = isinstance(exc, _Stop) or self._interrupted is not None
-            if isinstance(exc, _UnclosedTransaction):
-                start_stmt = statements[exc.block_start] if exc.block_start is not None else None
-                info = DbErrorInfo(
-                    message="the file opened a transaction and did not end it"
-                    + (f" (BEGIN at line {start_stmt.line})" if start_stmt else "")
-                    + "; it was rolled back"
-                )
-                failing = exc.block_start
-            elif info is None and not stopped:
-                self._safe_rollback(runner)
-                raise
-            failure = _Failure(step, script, "statements", failing, info, settled=settled,
-                               block_start=block_start)
-            self._safe_rollback(runner)
-            with contextlib.suppress(Exception):
-                runner.run_all(self._leave(runner))
-            restore = settled == 0 and (
-                failing is None or failing >= len(statements) or statements[failing].transactional
-            )
-            self._finish_statement_failure(runner, record, failure, started, stopped, restore, current)
-            raise self._failure_error(failure, current, stopped, restored=restore) from None
-        # 3. The clean marker and the history row commit together.
-        try:
-            closing = self.driver.set_version_sql(optional_version(step.target), False)
-            if history:
-                closing.append(self.history.update_sql(
-                    record.run_id, outcome="applied", finished_at=datetime.now(UTC),
-                    duration_ms=(time.monotonic() - started) * 1000,
-                    statements_committed=len(statements)))
-            runner.run_batch(closing, begin=True, commit=True)
-        except BaseException as exc:
-            self._safe_rollback(runner)
-            self._raise_database_error(exc, f"mark version {step.target} clean")
-        return StepResult(step, "statements", time.monotonic() - started, len(statements), current)
-
-    def _send_settled(self, runner: SqlRunner, run_id: str, statement: Statement, index: int, *,
-                      history: bool, in_block: bool) -> None:
-        """Send one statement of a statement-mode file so that a crash at any moment leaves a
-        history that tells the truth about it.
-
-        * a statement that can run in a transaction commits in ONE transaction with the history's
-          ``statements_committed`` (BEGIN; statement; UPDATE history; COMMIT): both or neither;
-        * one that cannot (CREATE INDEX CONCURRENTLY, VACUUM, MySQL DDL; CALL and DO, which may
-          COMMIT themselves) is announced first:
-          ``statement_started`` commits BEFORE it is sent and is cleared after it completed, so
-          after a crash the history says that this statement may or may not have completed;
-        * inside the file's own transaction block the history update joins that block just
-          before its COMMIT.
-        """
-        done = index + 1
-        if not history:
-            runner.run_all(self._enter(runner))
-            runner.run_statement(statement)
-            runner.run_all(self._leave(runner))
-            return
-        if in_block:
-            closes = statement.transaction_control and _ends_block(statement, commit_only=True)
-            if closes:
-                runner.run_batch([*self._leave(runner),
-                                  self.history.update_sql(run_id, statements_committed=done),
-                                  *self._enter(runner)])
-            runner.run_statement(statement)
-            if not runner.in_transaction():
-                runner.run_batch([*self._leave(runner)] + (
-                    [] if closes else [self.history.update_sql(run_id, statements_committed=done)]))
-            return
-        if statement.transaction_control:
-            # Opens the file's own block (or is a stray COMMIT/SET autocommit): sent as it is.
-            runner.run_all(self._enter(runner))
-            runner.run_statement(statement)
-            if not runner.in_transaction():
-                runner.run_batch([*self._leave(runner),
-                                  self.history.update_sql(run_id, statements_committed=done)])
-            return
-        if statement.transactional and statement.kind not in _MAY_COMMIT_ITSELF:
-            runner.run_batch(self._enter(runner), begin=True)
-            runner.run_statement(statement)
-            runner.run_batch([*self._leave(runner),
-                              self.history.update_sql(run_id, statements_committed=done)], commit=True)
-            return
-        runner.run_batch([self.history.update_sql(run_id, statement_started=done), *self._enter(runner)])
-        runner.run_statement(statement)
-        runner.run_batch([*self._leave(runner),
-                          self.history.update_sql(run_id, statements_committed=done, statement_started=None)])
-
-    def _run_atomic(self, plan: Plan, scripts: Sequence[Script | None], runner: SqlRunner,
-                    on_step: Callable[[], None] | None = None) -> list[StepResult]:
-        """Every step in ONE transaction. The version row is written twice for the whole run
-        (dirty at the start, clean at the end): per-step writes would be invisible to every
-        other session anyway, and leave a dead row per migration for each later write to scan."""
-        results: list[StepResult] = []
-        history: list[HistoryRecord] = []
-        current = plan.start
-        total = len(plan.steps)
-        final = optional_version(plan.end)
-        try:
-            runner.run_batch([*self.driver.set_version_sql(final, True), *self._enter(runner)], begin=True)
-            if not runner.dry_run and all(script is None or script.parsed for script in scripts):
-                results = self._run_atomic_statements(plan, scripts, runner, history)
-            else:
-                for index, (step, script) in enumerate(zip(plan.steps, scripts, strict=True)):
-                    if on_step is not None:
-                        on_step()
-                    if not runner.dry_run:
-                        self.reporter.step_started(step, index, total, "atomic")
-                    results.append(self._run_in_transaction(runner, step, script, current,
-                                                            own_transaction=False, atomic_history=history))
-                    current = step.target
-            closing = [*self._leave(runner), *self.driver.set_version_sql(final, False)]
-            if (self._history_ready or runner.dry_run) and history:
-                closing.append(self.history.insert_sql(*history))
-            runner.run_batch(closing, commit=True)
-        except _AtomicFailure as failed:
-            self._safe_rollback(runner)
-            failed.failure.atomic_steps = total
-            self._record_failure(failed.record, failed.failure, failed.started, failed.stopped)
-            raise self._failure_error(failed.failure, plan.start, failed.stopped) from None
-        except BaseException as exc:
-            self._safe_rollback(runner)
-            if self.driver.describe_error(exc) is not None:
-                self._raise_database_error(exc, "commit the --atomic transaction")
-            raise
-        if not runner.dry_run:
-            for result in results:
-                self.reporter.step_finished(result)
-        return results
-
-    def _run_atomic_statements(self, plan: Plan, scripts: Sequence[Script | None], runner: SqlRunner,
-                               history: list[HistoryRecord]) -> list[StepResult]:
-        """The statements of every step sent as one list (pipelined on PostgreSQL): the client
-        prepares the next statement while the server runs the previous one. A failure still
-        names its statement; per-step times are not measurable, so each step records the run's."""
-        started_wall = datetime.now(UTC)
-        started = time.monotonic()
-        where = [(i, j) for i, script in enumerate(scripts) if script for j in range(len(script.statements))]
-        texts = [scripts[i].statements[j].text for i, j in where]  # type: ignore[union-attr]
-        self._check_interrupt()
-        for index, step in enumerate(plan.steps):
-            self.reporter.step_started(step, index, len(plan.steps), "atomic")
-        previous_versions = [plan.start, *[s.target for s in plan.steps[:-1]]]
-        records = [self._new_record(step.version, step.direction, previous, step.target, mode="atomic",
-                                    outcome="applied", started=started_wall, step=step, script=script)
-                   for step, script, previous in zip(plan.steps, scripts, previous_versions, strict=True)]
-        try:
-            runner.run_statements(texts)
-        except StatementFailed as failed:
-            step_index, statement_index = where[failed.index]
-            failure = _Failure(plan.steps[step_index], scripts[step_index], "atomic", statement_index,
-                               self.driver.describe_error(failed.error))
-            raise _AtomicFailure(failure, records[step_index], started,
-                                 self._interrupted is not None) from None
-        elapsed = time.monotonic() - started
-        finished = datetime.now(UTC)
-        results: list[StepResult] = []
-        for step, script, record, previous in zip(plan.steps, scripts, records, previous_versions,
-                                                  strict=True):
-            record.finished_at = finished
-            record.duration_ms = elapsed * 1000
-            record.statements_committed = len(script.statements) if script else 0
-            history.append(record)
-            results.append(StepResult(step, "atomic", elapsed, record.statements_committed, previous))
-        return results
-
     # -- failure bookkeeping --------------------------------------------------------------------------
-    def _safe_rollback(self, runner: SqlRunner) -> None:
-        with contextlib.suppress(Exception):
-            if runner.dry_run or self.driver.in_transaction():
-                runner.rollback()
-
-    def _record_failure(self, record: HistoryRecord, failure: _Failure, started: float,
-                        stopped: bool) -> None:
-        if not self._history_ready:
-            return
-        record.outcome = "interrupted" if stopped else "failed"
-        record.finished_at = datetime.now(UTC)
-        record.duration_ms = (time.monotonic() - started) * 1000
-        record.statements_committed = 0
-        record.error = self._error_text(failure)
-        with contextlib.suppress(Exception):
-            sql, params = self.history.insert_sql(record)
-            self.driver.execute(sql, params)
-
-    def _finish_statement_failure(self, runner: SqlRunner, record: HistoryRecord, failure: _Failure,
-                                  started: float, stopped: bool, restore: bool, current: int) -> None:
-        history = self._history_ready
-        with contextlib.suppress(Exception):
-            runner.begin()
-            if restore:
-                # Nothing committed: going back to the previous clean version is exactly true.
-                runner.run_all(self.driver.set_version_sql(optional_version(current), False))
-            if history:
-                runner.run(*self.history.update_sql(
-                    record.run_id, outcome="interrupted" if stopped else "failed",
-                    finished_at=datetime.now(UTC), duration_ms=(time.monotonic() - started) * 1000,
-                    statements_committed=failure.settled, error=self._error_text(failure)))
-            runner.commit()
-
     def _error_text(self, failure: _Failure) -> str:
         if failure.error is None:
             return "interrupted"
@@ -1053,14 +704,6 @@ class Migrator:
                 f"finish the migration by hand and run: safemigrate force {target.as_int}")
         return committed, target, hint
 
-    def _enter(self, runner: SqlRunner) -> list[Query]:
-        """Before the migration's SQL: its own lock-wait settings (a plan shows them too: it is what runs)."""
-        return self.driver.enter_migration_sql()
-
-    def _leave(self, runner: SqlRunner) -> list[Query]:
-        """After the migration's SQL: our bookkeeping's waits bounded by the lock timeout again."""
-        return self.driver.leave_migration_sql()
-
     def _raise_database_error(self, exc: BaseException, action: str) -> None:
         error = self.driver.bookkeeping_error(exc)
         if error is not None:
@@ -1130,23 +773,3 @@ class Migrator:
                 f"it; or inspect the database, repair it by hand, then run: "
                 f"safemigrate force {fallback} (to retry it) or safemigrate force {dirty} "
                 "(if it is complete)")
-
-
-class _Stop(Exception):
-    """Raised inside a step when a signal asked the run to stop."""
-
-
-class _UnclosedTransaction(Exception):
-    def __init__(self, block_start: int | None) -> None:
-        super().__init__("unclosed transaction")
-        self.block_start = block_start
-
-
-class _AtomicFailure(Exception):
-    def __init__(self, failure: _Failure, record: HistoryRecord, started: float, stopped: bool) -> None:
-        super().__init__("atomic step failed")
-        self.failure = failure
-        self.record = record
-        self.started = started
-        self.stopped = stopped
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -113,6 +114,13 @@ class SqlRunner:
     def rollback(self) -> None:
         self._simulated_transaction = False
         self.run("ROLLBACK")
+
+    def rollback_quietly(self) -> None:
+        """After a failure: roll back what is open, if anything; a failure to do so changes nothing
+        (the server rolls back when the connection goes)."""
+        with contextlib.suppress(Exception):
+            if self.dry_run or self.driver.in_transaction():
+                self.rollback()
 
     def in_transaction(self) -> bool:
         return self._simulated_transaction if self.dry_run else self.driver.in_transaction()
