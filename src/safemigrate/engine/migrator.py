@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 from .._version import __version__
 from ..drivers.base import (
@@ -23,7 +21,6 @@ from ..errors import (
     DatabaseError,
     DirtyDatabaseError,
     LockTimeoutError,
-    MigrationFailedError,
     PlanChangedError,
     RunInterruptedError,
     SafemigrateError,
@@ -32,16 +29,9 @@ from ..errors import (
 from ..history import HistoryRecord, HistoryTable, new_run_id
 from ..planner import NIL, Plan, Step, optional_version, plan_down, plan_goto, plan_up
 from ..source import MigrationSource
-from ..sql.script import LineIndex, Script, Statement, refuse_unrunnable
+from ..sql.script import Script, Statement, refuse_unrunnable
 from ..status import Problem, StatusReport, build_status
-from .failure import (
-    _caret_lines,
-    _Failure,
-    _leftover_check,
-    _lock_table_full,
-    _lock_table_full_hint,
-    _may_not_have_completed,
-)
+from .failure import FailureReport, _Failure, _leftover_check, _may_not_have_completed, build_report
 from .results import PlannedStep, Reporter, RunResult, SilentReporter, StepResult
 from .runner import SqlRunner, _own
 from .steps import Atomic, InTransaction, StatementByStatement, StepContext, mode_of
@@ -244,8 +234,8 @@ class Migrator:
         return StepContext(
             driver=self.driver, runner=runner, reporter=self.reporter, history=self.history,
             history_ready=self._history_ready, new_record=self._new_record,
-            interrupted=lambda: self._interrupted, failure_error=self._failure_error,
-            error_text=self._error_text, raise_database_error=self._raise_database_error)
+            interrupted=lambda: self._interrupted, report=self._report,
+            raise_database_error=self._raise_database_error)
 
     def _prepare(self, planner: Callable[[int], Plan], *,
                  atomic: bool) -> tuple[VersionState, Plan, list[Script | None]]:
@@ -576,133 +566,9 @@ class Migrator:
         )
 
     # -- failure bookkeeping --------------------------------------------------------------------------
-    def _error_text(self, failure: _Failure) -> str:
-        if failure.error is None:
-            return "interrupted"
-        text = failure.error.message
-        if failure.error.code:
-            text = f"{failure.error.code}: {text}"
-        location = self._location(failure)
-        if location is not None:
-            text += f" (line {location[0]}, column {location[1]})"
-        return text
-
-    def _location(self, failure: _Failure) -> tuple[int, int] | None:
-        if failure.script is None or failure.statement_index is None:
-            return None
-        if failure.statement_index >= len(failure.script.statements):
-            return None
-        statement = failure.script.statements[failure.statement_index]
-        position = failure.error.position if failure.error else None
-        if position:
-            offset = statement.start + position - 1
-            return LineIndex(failure.script.text).position(min(offset, len(failure.script.text)))
-        return statement.line, statement.column
-
-    def _failure_error(self, failure: _Failure, current: int, stopped: bool,
-                       restored: bool = True) -> SafemigrateError:
-        step = failure.step
-        path = step.file.path if step.file else None
-        location = self._location(failure)
-        statements = failure.script.statements if failure.script else ()
-        index = failure.statement_index
-        where = str(path) if path else step.log_string
-        if location:
-            where += f":{location[0]}:{location[1]}"
-        cause = "interrupted" if stopped and (failure.error is None or self._interrupted) else (
-            failure.error.message if failure.error else "failed")
-        message = f"migration {step.log_string} failed at {where}: {cause}"
-        if stopped:
-            message = f"migration {step.log_string} interrupted at {where}"
-        lines: list[str] = []
-        if location and failure.script is not None:
-            n = len(statements)
-            lines.append(f"  file:      {path}, line {location[0]}, column {location[1]}"
-                         + (f" (statement {index + 1} of {n})" if index is not None and index < n else ""))
-            lines.extend("  " + line for line in _caret_lines(failure.script.text, *location))
-        if failure.error is not None and not (stopped and self._interrupted):
-            code = f" {failure.error.code}" if failure.error.code else ""
-            lines.append(f"  database:  ERROR{code}: {failure.error.message}")
-            if failure.error.detail:
-                lines.append(f"  detail:    {failure.error.detail}")
-            if failure.error.hint:
-                lines.append(f"  db hint:   {failure.error.hint}")
-        prev_state = VersionState(optional_version(current), False)
-        if failure.mode == "atomic":
-            committed = (f"nothing: all {failure.atomic_steps} migrations ran in one transaction "
-                         "(--atomic), which was rolled back")
-            after = prev_state
-            hint = f"fix {path.name if path else step.name}, then run: safemigrate up --atomic"
-        elif failure.mode == "transaction":
-            committed = "nothing: the migration ran in one transaction, which was rolled back"
-            after = prev_state
-            hint = (f"fix {path.name if path else step.name}, then run: safemigrate up"
-                    if step.direction == "up" else
-                    f"fix {path.name if path else step.name}, then run the same command again")
-        else:
-            committed, after, hint = self._statement_mode_summary(failure, current, restored)
-        if stopped:
-            hint = ("run the same command again to continue" if after == prev_state
-                    else hint)
-        elif _lock_table_full(failure.error):
-            message += " (the server's lock table is full: max_locks_per_transaction)"
-            versions = self.source.versions  # the failing step is the n-th after ``current``
-            reached = bisect.bisect_right(versions, step.version) - bisect.bisect_right(versions, current)
-            hint = _lock_table_full_hint(failure, reached)
-        lines.append(f"  committed: {committed}")
-        lines.append(f"  version:   {after.describe()}")
-        details: dict[str, Any] = {
-            "version": step.version,
-            "name": step.name,
-            "direction": step.direction,
-            "file": str(path) if path else None,
-            "line": location[0] if location else None,
-            "column": location[1] if location else None,
-            "statement_index": index + 1 if index is not None else None,
-            "statements_total": len(statements),
-            "mode": failure.mode,
-            "database_error": failure.error.__dict__ if failure.error else None,
-            "statements_committed": failure.settled if failure.mode == "statements" else 0,
-            "version_after": {"version": after.version, "dirty": after.dirty},
-            "report_lines": lines,
-        }
-        if stopped:
-            signal_number = self._interrupted or 2
-            return RunInterruptedError(message, signal_number=signal_number, hint=hint, details=details)
-        return MigrationFailedError(message, hint=hint, details=details)
-
-    def _statement_mode_summary(self, failure: _Failure, current: int,
-                                restored: bool) -> tuple[str, VersionState, str]:
-        step = failure.step
-        statements = failure.script.statements if failure.script else ()
-        settled = failure.settled
-        target = VersionState(optional_version(step.target), True)
-        if settled == 0:
-            committed = "nothing"
-        else:
-            last = statements[settled - 1]
-            committed = (f"statements 1-{settled} of {len(statements)} (lines {statements[0].line}-"
-                         f"{last.end_line}) were committed before the failure")
-        if failure.block_start is not None and failure.block_start < len(statements):
-            begin = statements[failure.block_start]
-            committed += (f"; the file's own transaction from line {begin.line} was rolled back")
-        rest = len(statements) - (failure.statement_index or 0) - 1
-        if failure.statement_index is not None and rest > 0:
-            committed += f"; {rest} statement(s) after the failing one did not run"
-        index = failure.statement_index
-        if index is not None and index < len(statements) and not statements[index].transactional:
-            leftover = _leftover_check(statements[index], self.driver.dialect)
-            if leftover:
-                committed += f"; statement {index + 1} cannot run in a transaction: {leftover}"
-        name = step.file.path.name if step.file else step.name
-        previous = str(current)
-        if restored:
-            return (committed, VersionState(optional_version(current), False),
-                    f"fix {name}, then run the same command again")
-        hint = (f"the database is dirty at version {target.as_int}: inspect what the committed statements "
-                f"changed, then either undo them by hand and run: safemigrate force {previous}, or "
-                f"finish the migration by hand and run: safemigrate force {target.as_int}")
-        return committed, target, hint
+    def _report(self, failure: _Failure, current: int, stopped: bool, restored: bool = True) -> FailureReport:
+        return build_report(failure, current=current, stopped=stopped, signal=self._interrupted,
+                            dialect=self.driver.dialect, versions=self.source.versions, restored=restored)
 
     def _raise_database_error(self, exc: BaseException, action: str) -> None:
         error = self.driver.bookkeeping_error(exc)

@@ -20,11 +20,10 @@ from datetime import UTC, datetime
 from typing import ClassVar, NoReturn, Protocol
 
 from ..drivers.base import DbErrorInfo, Driver, Query, StatementFailed, VersionState
-from ..errors import SafemigrateError
 from ..history import HistoryRecord, HistoryTable
 from ..planner import Plan, Step, optional_version
 from ..sql.script import Script, Statement
-from .failure import _Failure
+from .failure import FailureReport, _Failure, failure_error, history_error
 from .results import Reporter, StepResult
 from .runner import _END_KINDS, SqlRunner
 
@@ -61,9 +60,9 @@ class _NewRecord(Protocol):
                  script: Script | None = None) -> HistoryRecord: ...
 
 
-class _FailureError(Protocol):
+class _Report(Protocol):
     def __call__(self, failure: _Failure, current: int, stopped: bool,
-                 restored: bool = True) -> SafemigrateError: ...
+                 restored: bool = True) -> FailureReport: ...
 
 
 @dataclass
@@ -77,8 +76,7 @@ class StepContext:
     history_ready: bool  # the history table may be written (a dry run shows its rows anyway)
     new_record: _NewRecord
     interrupted: Callable[[], int | None]  # the signal that asked the run to stop, if any
-    failure_error: _FailureError
-    error_text: Callable[[_Failure], str]  # the history row's ``error`` for a failure
+    report: _Report  # the failure report of a step that started at version ``current``
     raise_database_error: Callable[[BaseException, str], None]
 
     @property
@@ -92,7 +90,7 @@ class StepContext:
     def stopped(self, exc: BaseException) -> bool:
         return isinstance(exc, _Stop) or self.interrupted() is not None
 
-    def record_failure(self, record: HistoryRecord, failure: _Failure, started: float, stopped: bool) -> None:
+    def record_failure(self, record: HistoryRecord, report: FailureReport, started: float, stopped: bool) -> None:
         """The failed step's history row, after its transaction was rolled back."""
         if not self.history_ready:
             return
@@ -100,7 +98,7 @@ class StepContext:
         record.finished_at = datetime.now(UTC)
         record.duration_ms = (time.monotonic() - started) * 1000
         record.statements_committed = 0
-        record.error = self.error_text(failure)
+        record.error = history_error(report)
         with contextlib.suppress(Exception):
             sql, params = self.history.insert_sql(record)
             self.driver.execute(sql, params)
@@ -192,9 +190,10 @@ class InTransaction(_StepMode):
                 error = self.driver.bookkeeping_error(exc)
                 if error is not None:
                     raise error from None
-            failure = _Failure(step, script, self.mode, progress.failing, info)
-            self.context.record_failure(record, failure, started, stopped)
-            raise self.context.failure_error(failure, current, stopped) from None
+            report = self.context.report(_Failure(step, script, self.mode, progress.failing, info), current,
+                                         stopped)
+            self.context.record_failure(record, report, started, stopped)
+            raise failure_error(report) from None
         return TransactionOutcome(StepResult(step, self.mode, time.monotonic() - started, len(statements), current),
                                   next_opened)
 
@@ -303,10 +302,11 @@ class StatementByStatement(_StepMode):
         restore = progress.settled == 0 and (
             failing is None or failing >= len(statements) or statements[failing].transactional
         )
-        self._write_failure(progress.record, failure, started, stopped, restore, current)
-        raise self.context.failure_error(failure, current, stopped, restored=restore) from None
+        report = self.context.report(failure, current, stopped, restored=restore)
+        self._write_failure(progress.record, report, started, stopped, restore, current)
+        raise failure_error(report) from None
 
-    def _write_failure(self, record: HistoryRecord, failure: _Failure, started: float, stopped: bool,
+    def _write_failure(self, record: HistoryRecord, report: FailureReport, started: float, stopped: bool,
                        restore: bool, current: int) -> None:
         """The history row's outcome, and the previous clean version when nothing committed."""
         with contextlib.suppress(Exception):
@@ -318,7 +318,7 @@ class StatementByStatement(_StepMode):
                 self.runner.run(*self.context.history.update_sql(
                     record.run_id, outcome="interrupted" if stopped else "failed",
                     finished_at=datetime.now(UTC), duration_ms=(time.monotonic() - started) * 1000,
-                    statements_committed=failure.settled, error=self.context.error_text(failure)))
+                    statements_committed=report.statements_committed, error=history_error(report)))
             self.runner.commit()
 
     def _send_settled(self, run_id: str, statement: Statement, index: int, *, in_block: bool) -> None:
@@ -405,8 +405,9 @@ class Atomic(_StepMode):
         except _AtomicFailure as failed:
             runner.rollback_quietly()
             failed.failure.atomic_steps = total
-            self.context.record_failure(failed.progress.record, failed.failure, failed.started, failed.stopped)
-            raise self.context.failure_error(failed.failure, plan.start, failed.stopped) from None
+            report = self.context.report(failed.failure, plan.start, failed.stopped)
+            self.context.record_failure(failed.progress.record, report, failed.started, failed.stopped)
+            raise failure_error(report) from None
         except BaseException as exc:
             runner.rollback_quietly()
             if self.driver.describe_error(exc) is not None:
