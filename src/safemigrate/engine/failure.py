@@ -194,14 +194,14 @@ def _location(failure: _Failure) -> Location | None:
     return Location(line, column, lines[line - 1] if 1 <= line <= len(lines) else None)
 
 
-def build_report(failure: _Failure, *, current: int, stopped: bool, signal: int | None, dialect: str,
+def build_report(failure: _Failure, *, current: int | None, stopped: bool, signal: int | None, dialect: str,
                  versions: Sequence[int], restored: bool = True) -> FailureReport:
     """The report of ``failure``, the step having started at version ``current``; ``restored``:
     (statement mode) the version table was set back to ``current``, clean."""
     step = failure.step
     statements = failure.script.statements if failure.script else ()
     index = failure.statement_index
-    before = VersionState(optional_version(current), False)
+    before = VersionState(current, False)
     committed_lines = own_line = leftover = None
     not_run = 0
     hint: HintKind
@@ -228,7 +228,8 @@ def build_report(failure: _Failure, *, current: int, stopped: bool, signal: int 
     elif _lock_table_full(failure.error):
         hint = "lock_table_full"
         # The failing step is the n-th after ``current``.
-        reached = bisect.bisect_right(versions, step.version) - bisect.bisect_right(versions, current)
+        reached = bisect.bisect_right(versions, step.version) - (
+            0 if current is None else bisect.bisect_right(versions, current))
     return FailureReport(
         version=step.version, name=step.name, direction=step.direction,
         file=str(step.file.path) if step.file else None, mode=failure.mode, location=_location(failure),

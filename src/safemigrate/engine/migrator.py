@@ -211,7 +211,7 @@ class Migrator:
         modes = [mode_of(self.driver, script) for script in scripts]
         in_transaction, by_statement = InTransaction(context), StatementByStatement(context)
         results: list[StepResult] = []
-        current = plan.start
+        current = optional_version(plan.start)
         total = len(plan.steps)
         opened = False  # the step's transaction was opened by the previous step's last batch
         for index, (step, script, mode) in enumerate(zip(plan.steps, scripts, modes, strict=True)):
@@ -227,7 +227,7 @@ class Migrator:
                 step_result, opened = by_statement.run(step, script, current), False
             self.reporter.step_finished(step_result)
             results.append(step_result)
-            current = step.target
+            current = step_result.to_version
         return results
 
     def _step_context(self, runner: SqlRunner) -> StepContext:
@@ -276,19 +276,18 @@ class Migrator:
                                                   _own(runner, bounds[i], bounds[i + 1])))
             return result
         in_transaction, by_statement = InTransaction(context), StatementByStatement(context)
-        current = plan.start
+        current = optional_version(plan.start)
         for step, script in zip(plan.steps, scripts, strict=True):
             before = len(runner.recorded)
             mode = mode_of(self.driver, script)
             if mode == "transaction":
-                in_transaction.run(step, script, current)
+                current = in_transaction.run(step, script, current).result.to_version
             else:
-                by_statement.run(step, script, current)
+                current = by_statement.run(step, script, current).to_version
             result.planned.append(
                 PlannedStep(step, mode, script.statement_mode_reason() if script else None,
                             runner.recorded[before:], _own(runner, before, len(runner.recorded)))
             )
-            current = step.target
         return result
 
     def _refuse_non_atomic(self, steps: Sequence[Step], scripts: Sequence[Script | None]) -> None:
@@ -383,7 +382,7 @@ class Migrator:
                 if self._history_ready:
                     now = datetime.now(UTC)
                     record = self._new_record(
-                        version if version != NIL else before.as_int, "force", before.as_int, version,
+                        version if version != NIL else before.as_int, "force", before.version, target,
                         mode="none", outcome="forced", started=now,
                     )
                     record.finished_at = now
@@ -543,7 +542,7 @@ class Migrator:
         refuse_unrunnable(script, step.file.path)  # before any file of the plan runs
         return script
 
-    def _new_record(self, version: int, direction: str, from_version: int, to_version: int, *,
+    def _new_record(self, version: int, direction: str, from_version: int | None, to_version: int | None, *,
                     mode: str, outcome: str, started: datetime, step: Step | None = None,
                     script: Script | None = None) -> HistoryRecord:
         return HistoryRecord(
@@ -551,8 +550,8 @@ class Migrator:
             version=version,
             name=step.name if step else self.source.name(version),
             direction=direction,
-            from_version=optional_version(from_version),
-            to_version=optional_version(to_version),
+            from_version=from_version,
+            to_version=to_version,
             started_at=started,
             outcome=outcome,
             mode=mode,
@@ -566,7 +565,7 @@ class Migrator:
         )
 
     # -- failure bookkeeping --------------------------------------------------------------------------
-    def _report(self, failure: _Failure, current: int, stopped: bool, restored: bool = True) -> FailureReport:
+    def _report(self, failure: _Failure, current: int | None, stopped: bool, restored: bool = True) -> FailureReport:
         return build_report(failure, current=current, stopped=stopped, signal=self._interrupted,
                             dialect=self.driver.dialect, versions=self.source.versions, restored=restored)
 
@@ -581,8 +580,8 @@ class Migrator:
         raise DatabaseError(f"could not {action}: {info.message}{code}",
                             details={"database_error": info.__dict__}) from None
 
-    def _interrupted_between_steps(self, step: Step, current: int) -> RunInterruptedError:
-        state = VersionState(optional_version(current), False)
+    def _interrupted_between_steps(self, step: Step, current: int | None) -> RunInterruptedError:
+        state = VersionState(current, False)
         return RunInterruptedError(
             f"interrupted before {step.log_string}; the database is at version {state.describe()}",
             signal_number=self._interrupted or 2,
@@ -622,7 +621,7 @@ class Migrator:
                     last = record
                     break
         dirty = state.as_int
-        if last is not None and last.to_version == (optional_version(dirty)):
+        if last is not None and last.to_version == state.version:
             before = NIL if last.from_version is None else last.from_version
             what = (f"migration {last.version}/{'u' if last.direction == 'up' else 'd'} {last.name} "
                     f"stopped after {last.statements_committed or 0} of "
@@ -633,7 +632,7 @@ class Migrator:
             return (f"{what}: run safemigrate recover to see what it left, statement by statement, and "
                     f"finish or undo it; or undo its committed statements by hand and run: safemigrate force "
                     f"{before}; or complete it by hand and run: safemigrate force {dirty}")
-        previous = self.source.prev(dirty) if dirty != NIL else None
+        previous = self.source.prev(state.version) if state.version is not None else None
         fallback = NIL if previous is None else previous
         return (f"run safemigrate recover to see what the failed migration {dirty} left and finish or undo "
                 f"it; or inspect the database, repair it by hand, then run: "

@@ -45,7 +45,11 @@ class StepResult:
     mode: str
     duration: float
     statements: int
-    from_version: int
+    from_version: int | None  # None: no version (the database had none before the step)
+
+    @property
+    def to_version(self) -> int | None:
+        return optional_version(self.step.target)
 
     @property
     def no_down_file(self) -> bool:
@@ -57,8 +61,8 @@ class StepResult:
             "version": self.step.version,
             "name": self.step.name,
             "direction": self.step.direction,
-            "from_version": optional_version(self.from_version),
-            "to_version": optional_version(self.step.target),
+            "from_version": self.from_version,
+            "to_version": self.to_version,
             "file": str(self.step.file.path) if self.step.file else None,
             "mode": self.mode,
             "statements": self.statements,

@@ -55,13 +55,13 @@ def mode_of(driver: Driver, script: Script | None) -> str:
 
 
 class _NewRecord(Protocol):
-    def __call__(self, version: int, direction: str, from_version: int, to_version: int, *,
+    def __call__(self, version: int, direction: str, from_version: int | None, to_version: int | None, *,
                  mode: str, outcome: str, started: datetime, step: Step | None = None,
                  script: Script | None = None) -> HistoryRecord: ...
 
 
 class _Report(Protocol):
-    def __call__(self, failure: _Failure, current: int, stopped: bool,
+    def __call__(self, failure: _Failure, current: int | None, stopped: bool,
                  restored: bool = True) -> FailureReport: ...
 
 
@@ -136,8 +136,9 @@ class _StepMode:
     def _send(self, statement: Statement, index: int, progress: _Progress) -> None:
         self.runner.run_statement(statement)
 
-    def _record(self, step: Step, script: Script | None, current: int, outcome: str) -> HistoryRecord:
-        return self.context.new_record(step.version, step.direction, current, step.target, mode=self.mode,
+    def _record(self, step: Step, script: Script | None, current: int | None, outcome: str) -> HistoryRecord:
+        return self.context.new_record(step.version, step.direction, current, optional_version(step.target),
+                                       mode=self.mode,
                                        outcome=outcome, started=datetime.now(UTC), step=step, script=script)
 
 
@@ -152,19 +153,20 @@ class InTransaction(_StepMode):
 
     mode = "transaction"
 
-    def run(self, step: Step, script: Script | None, current: int, *, opened: bool = False,
+    def run(self, step: Step, script: Script | None, current: int | None, *, opened: bool = False,
             chain: Step | None = None) -> TransactionOutcome:
         """``opened``: the previous step's last round trip already began this transaction and
         marked it dirty. ``chain``: end with one round trip that commits this step and opens
         ``chain``'s."""
         started = time.monotonic()
         statements = script.statements if script else ()
+        target = optional_version(step.target)
         progress = _Progress(self._record(step, script, current, "applied"))
         record = progress.record
         next_opened = False
         try:
             if not opened:
-                self.runner.run_batch([*self.driver.set_version_sql(optional_version(step.target), True),
+                self.runner.run_batch([*self.driver.set_version_sql(target, True),
                                        *self.driver.enter_migration_sql()], begin=True)
             self._body(step, statements, progress)
             self.context.check_interrupt()
@@ -172,13 +174,13 @@ class InTransaction(_StepMode):
             record.duration_ms = (time.monotonic() - started) * 1000
             record.statements_committed = len(statements)
             closing = [*self.driver.leave_migration_sql(),
-                       *self.driver.set_version_sql(optional_version(step.target), False)]
+                       *self.driver.set_version_sql(target, False)]
             if self.context.records_history:
                 closing.append(self.context.history.insert_sql(record))
             if chain is None:
                 self.runner.run_batch(closing, commit=True)
             else:
-                next_opened = self._commit_and_open(step, closing, chain)
+                next_opened = self._commit_and_open(target, closing, chain)
         except BaseException as exc:
             info = self.driver.describe_error(exc)
             stopped = self.context.stopped(exc)
@@ -197,12 +199,12 @@ class InTransaction(_StepMode):
         return TransactionOutcome(StepResult(step, self.mode, time.monotonic() - started, len(statements), current),
                                   next_opened)
 
-    def _commit_and_open(self, step: Step, closing: Sequence[Query], chain: Step) -> bool:
-        """Commit ``step`` and open ``chain``'s transaction (dirty marker included) in one round
+    def _commit_and_open(self, target: int | None, closing: Sequence[Query], chain: Step) -> bool:
+        """Commit the step that goes to ``target`` and open ``chain``'s transaction (dirty marker included) in one round
         trip; True when that happened.
 
-        If that round trip fails, the version table tells which half failed: showing ``step``'s
-        target clean means the commit happened and only the opening of ``chain`` failed; then
+        If that round trip fails, the version table tells which half failed: showing ``target``
+        clean means the commit happened and only the opening of ``chain`` failed; then
         False, and ``chain`` simply opens its own transaction.
         """
         try:
@@ -214,7 +216,7 @@ class InTransaction(_StepMode):
                 raise
             self.runner.rollback_quietly()
             try:
-                committed = self.driver.read_version() == VersionState(optional_version(step.target), False)
+                committed = self.driver.read_version() == VersionState(target, False)
             except Exception:
                 raise exc from None
             if not committed:
@@ -229,15 +231,16 @@ class StatementByStatement(_StepMode):
 
     mode = "statements"
 
-    def run(self, step: Step, script: Script | None, current: int) -> StepResult:
+    def run(self, step: Step, script: Script | None, current: int | None) -> StepResult:
         started = time.monotonic()
         statements = script.statements if script else ()
+        target = optional_version(step.target)
         progress = _Progress(self._record(step, script, current, "running"))
         record = progress.record
         history = self.context.records_history
         # 1. The dirty marker (and a "running" history row) commit before anything runs.
         try:
-            opening = self.driver.set_version_sql(optional_version(step.target), True)
+            opening = self.driver.set_version_sql(target, True)
             if history:
                 opening.append(self.context.history.insert_sql(record))
             self.runner.run_batch(opening, begin=True, commit=True)
@@ -254,7 +257,7 @@ class StatementByStatement(_StepMode):
             self._fail(exc, step, script, current, progress, started)
         # 3. The clean marker and the history row commit together.
         try:
-            closing = self.driver.set_version_sql(optional_version(step.target), False)
+            closing = self.driver.set_version_sql(target, False)
             if history:
                 closing.append(self.context.history.update_sql(
                     record.run_id, outcome="applied", finished_at=datetime.now(UTC),
@@ -276,7 +279,7 @@ class StatementByStatement(_StepMode):
             progress.block_start = None
             progress.settled = index + 1
 
-    def _fail(self, exc: BaseException, step: Step, script: Script | None, current: int,
+    def _fail(self, exc: BaseException, step: Step, script: Script | None, current: int | None,
               progress: _Progress, started: float) -> NoReturn:
         """Roll back what is open, write down what committed, raise the failure report."""
         statements = script.statements if script else ()
@@ -307,13 +310,13 @@ class StatementByStatement(_StepMode):
         raise failure_error(report) from None
 
     def _write_failure(self, record: HistoryRecord, report: FailureReport, started: float, stopped: bool,
-                       restore: bool, current: int) -> None:
+                       restore: bool, current: int | None) -> None:
         """The history row's outcome, and the previous clean version when nothing committed."""
         with contextlib.suppress(Exception):
             self.runner.begin()
             if restore:
                 # Nothing committed: going back to the previous clean version is exactly true.
-                self.runner.run_all(self.driver.set_version_sql(optional_version(current), False))
+                self.runner.run_all(self.driver.set_version_sql(current, False))
             if self.context.history_ready:
                 self.runner.run(*self.context.history.update_sql(
                     record.run_id, outcome="interrupted" if stopped else "failed",
@@ -382,7 +385,7 @@ class Atomic(_StepMode):
         runner = self.runner
         results: list[StepResult] = []
         history: list[HistoryRecord] = []
-        current = plan.start
+        current = optional_version(plan.start)
         total = len(plan.steps)
         final = optional_version(plan.end)
         try:
@@ -396,8 +399,9 @@ class Atomic(_StepMode):
                         on_step()
                     if not runner.dry_run:
                         self.context.reporter.step_started(step, index, total, self.mode)
-                    results.append(self._one(step, script, current, history))
-                    current = step.target
+                    result = self._one(step, script, current, history)
+                    results.append(result)
+                    current = result.to_version
             closing = [*self.driver.leave_migration_sql(), *self.driver.set_version_sql(final, False)]
             if self.context.records_history and history:
                 closing.append(self.context.history.insert_sql(*history))
@@ -405,7 +409,7 @@ class Atomic(_StepMode):
         except _AtomicFailure as failed:
             runner.rollback_quietly()
             failed.failure.atomic_steps = total
-            report = self.context.report(failed.failure, plan.start, failed.stopped)
+            report = self.context.report(failed.failure, optional_version(plan.start), failed.stopped)
             self.context.record_failure(failed.progress.record, report, failed.started, failed.stopped)
             raise failure_error(report) from None
         except BaseException as exc:
@@ -418,7 +422,7 @@ class Atomic(_StepMode):
                 self.context.reporter.step_finished(result)
         return results
 
-    def _one(self, step: Step, script: Script | None, current: int,
+    def _one(self, step: Step, script: Script | None, current: int | None,
              history: list[HistoryRecord]) -> StepResult:
         """One step's statements inside the run's transaction; its history row is kept for the end."""
         started = time.monotonic()
@@ -453,9 +457,10 @@ class Atomic(_StepMode):
         self.context.check_interrupt()
         for index, step in enumerate(plan.steps):
             self.context.reporter.step_started(step, index, len(plan.steps), self.mode)
-        previous_versions = [plan.start, *[s.target for s in plan.steps[:-1]]]
-        records = [self.context.new_record(step.version, step.direction, previous, step.target, mode=self.mode,
-                                           outcome="applied", started=started_wall, step=step, script=script)
+        previous_versions = [optional_version(v) for v in (plan.start, *[s.target for s in plan.steps[:-1]])]
+        records = [self.context.new_record(step.version, step.direction, previous, optional_version(step.target),
+                                           mode=self.mode, outcome="applied", started=started_wall, step=step,
+                                           script=script)
                    for step, script, previous in zip(plan.steps, scripts, previous_versions, strict=True)]
         try:
             self.runner.run_statements(texts)
