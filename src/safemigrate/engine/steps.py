@@ -454,14 +454,17 @@ class Atomic(_StepMode):
         started = time.monotonic()
         where = [(i, j) for i, script in enumerate(scripts) if script for j in range(len(script.statements))]
         texts = [scripts[i].statements[j].text for i, j in where]  # type: ignore[union-attr]
-        self.context.check_interrupt()
-        for index, step in enumerate(plan.steps):
-            self.context.reporter.step_started(step, index, len(plan.steps), self.mode)
         previous_versions = [optional_version(v) for v in (plan.start, *[s.target for s in plan.steps[:-1]])]
         records = [self.context.new_record(step.version, step.direction, previous, optional_version(step.target),
                                            mode=self.mode, outcome="applied", started=started_wall, step=step,
                                            script=script)
                    for step, script, previous in zip(plan.steps, scripts, previous_versions, strict=True)]
+        if self.context.interrupted() is not None:
+            # Stopped before the first statement was sent: reported as the step-by-step loop does.
+            raise _AtomicFailure(_Failure(plan.steps[0], scripts[0], self.mode, None, None), _Progress(records[0]),
+                                 started, True)
+        for index, step in enumerate(plan.steps):
+            self.context.reporter.step_started(step, index, len(plan.steps), self.mode)
         try:
             self.runner.run_statements(texts)
         except StatementFailed as failed:
