@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..drivers.base import (
@@ -31,10 +32,15 @@ from ..planner import NIL, Plan, Step, optional_version, plan_down, plan_goto, p
 from ..source import MigrationSource
 from ..sql.script import Script, Statement, refuse_unrunnable
 from ..status import Problem, StatusReport, build_status
-from .failure import FailureReport, _Failure, _leftover_check, _may_not_have_completed, build_report
 from .results import PlannedStep, Reporter, RunResult, SilentReporter, StepResult
 from .runner import SqlRunner, _own
-from .steps import Atomic, InTransaction, StatementByStatement, StepContext, mode_of
+
+if TYPE_CHECKING:
+    from .failure import FailureReport, _Failure
+    from .steps import StepContext
+
+# The step modes and the failure report are imported where a step runs or fails: `up` with
+# nothing pending loads neither.
 
 __all__ = ["Migrator"]
 
@@ -195,6 +201,8 @@ class Migrator:
             result = RunResult(command, start, start, no_change=plan.no_change)
             if plan.no_change:
                 return result
+            from .steps import Atomic
+
             context = self._step_context(SqlRunner(self.driver))
             if atomic:
                 result.steps = Atomic(context).run(plan, scripts)
@@ -208,6 +216,8 @@ class Migrator:
     def _run_steps(self, context: StepContext, plan: Plan, scripts: Sequence[Script | None]) -> list[StepResult]:
         """Each step in its mode; two steps in a row in one transaction each share a round trip
         (the first's commit, the second's begin)."""
+        from .steps import InTransaction, StatementByStatement, mode_of
+
         modes = [mode_of(self.driver, script) for script in scripts]
         in_transaction, by_statement = InTransaction(context), StatementByStatement(context)
         results: list[StepResult] = []
@@ -231,6 +241,8 @@ class Migrator:
         return results
 
     def _step_context(self, runner: SqlRunner) -> StepContext:
+        from .steps import StepContext
+
         return StepContext(
             driver=self.driver, runner=runner, reporter=self.reporter, history=self.history,
             history_ready=self._history_ready, new_record=self._new_record,
@@ -260,12 +272,15 @@ class Migrator:
         end = VersionState(optional_version(plan.end), False)
         result = RunResult(command, start, end, no_change=plan.no_change, dry_run=True,
                            pending_error=plan.error)
+        if plan.no_change:
+            return result
+        from .steps import Atomic, InTransaction, StatementByStatement, mode_of
+
+        # The first statements up would send here: our own tables, created or upgraded.
+        setup = SqlRunner(self.driver, dry_run=True)
+        setup.run_all(self._setup_sql())
+        result.setup_sql = setup.recorded
         runner = SqlRunner(self.driver, dry_run=True)
-        if not plan.no_change:
-            # The first statements up would send here: our own tables, created or upgraded.
-            setup = SqlRunner(self.driver, dry_run=True)
-            setup.run_all(self._setup_sql())
-            result.setup_sql = setup.recorded
         context = self._step_context(runner)
         if atomic:
             marks: list[int] = []
@@ -566,6 +581,8 @@ class Migrator:
 
     # -- failure bookkeeping --------------------------------------------------------------------------
     def _report(self, failure: _Failure, current: int | None, stopped: bool, restored: bool = True) -> FailureReport:
+        from .failure import build_report
+
         return build_report(failure, current=current, stopped=stopped, signal=self._interrupted,
                             dialect=self.driver.dialect, versions=self.source.versions, restored=restored)
 
@@ -592,6 +609,8 @@ class Migrator:
     def _unsettled_statement(self, record: HistoryRecord) -> str | None:
         """For a step that stopped while a statement that cannot run in a transaction was running
         (``statement_started`` still set): that it may or may not have completed, and how to check."""
+        from .failure import _leftover_check, _may_not_have_completed
+
         number = record.statement_started
         if not number or (record.statements_committed or 0) >= number:
             return None
