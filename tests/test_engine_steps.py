@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -150,3 +151,17 @@ def test_the_error_carries_the_report_not_its_text(sqlite_url: str, tmp_path: Pa
     document = error.to_dict()
     assert document["report"]["statement_number"] == 2 and document["report"]["location"]["line"] == 2
     assert document["version_after"] == {"version": None, "dirty": False}  # one transaction, rolled back
+
+
+def test_engine_modules_import_one_way() -> None:
+    """docs/architecture.md: runner, results and failure import no other engine module; steps
+    imports only those; the migrator may import them all."""
+    package = Path(__file__).resolve().parent.parent / "src" / "safemigrate" / "engine"
+    allowed = {"runner": set(), "results": set(), "failure": set(),
+               "steps": {"runner", "results", "failure"},
+               "migrator": {"runner", "results", "failure", "steps"}}
+    for name, may in allowed.items():
+        tree = ast.parse((package / f"{name}.py").read_text())
+        imported = {node.module for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module}
+        assert imported <= may, f"engine/{name}.py imports {sorted(imported - may)}"
