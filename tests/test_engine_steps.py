@@ -165,3 +165,16 @@ def test_engine_modules_import_one_way() -> None:
         imported = {node.module for node in ast.walk(tree)
                     if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module}
         assert imported <= may, f"engine/{name}.py imports {sorted(imported - may)}"
+
+
+def test_a_plan_stopped_by_a_signal_writes_nothing(pg_url: str, tmp_path: Path) -> None:
+    """Even after a real step made the history writable, a dry run's failure bookkeeping goes to
+    its recording runner, never to the database."""
+    m = Migrator(load_source(write_migrations(tmp_path / "m", TWO_TABLES)), open_driver(pg_url), lock_timeout=5)
+    with m:
+        m.up(1)
+        m._interrupted = 2
+        with pytest.raises(RunInterruptedError):
+            m.plan("up")
+        assert [(r.version, r.outcome) for r in m.read_history()] == [(1, "applied")]
+        assert m.version() == VersionState(1, False)

@@ -363,9 +363,7 @@ class Migrator:
 
     def disconnect_for_restore(self) -> None:
         """Let go of the connection (and with it the lock) so a restore can replace the database."""
-        with contextlib.suppress(Exception):
-            if self.driver.in_transaction():
-                self.driver.execute("ROLLBACK")
+        SqlRunner(self.driver).rollback_quietly()
         with contextlib.suppress(Exception):
             self.driver.unlock()
         with contextlib.suppress(Exception):
@@ -441,9 +439,7 @@ class Migrator:
                 self._ensure_tables()
             yield
         finally:
-            with contextlib.suppress(Exception):
-                if self.driver.in_transaction():
-                    self.driver.execute("ROLLBACK")
+            SqlRunner(self.driver).rollback_quietly()
             with contextlib.suppress(Exception):
                 self.driver.unlock()
             self._lock_depth = 0
@@ -527,9 +523,7 @@ class Migrator:
             info = self.driver.describe_error(exc)
             if info is None:
                 raise
-            with contextlib.suppress(Exception):
-                if self.driver.in_transaction():
-                    self.driver.execute("ROLLBACK")
+            runner.rollback_quietly()
             self.reporter.warning(
                 f"cannot create or upgrade the history table {self.history.table}: {info.message}; "
                 "continuing without history (grant CREATE on the schema, or ALTER on the table, to keep "

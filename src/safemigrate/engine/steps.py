@@ -100,8 +100,7 @@ class StepContext:
         record.statements_committed = 0
         record.error = history_error(report)
         with contextlib.suppress(Exception):
-            sql, params = self.history.insert_sql(record)
-            self.driver.execute(sql, params)
+            self.runner.run(*self.history.insert_sql(record))
 
 
 @dataclass
