@@ -137,8 +137,8 @@ class _StepMode:
 
     def _record(self, step: Step, script: Script | None, current: int | None, outcome: str) -> HistoryRecord:
         return self.context.new_record(step.version, step.direction, current, optional_version(step.target),
-                                       mode=self.mode,
-                                       outcome=outcome, started=datetime.now(UTC), step=step, script=script)
+                                       mode=self.mode, outcome=outcome, started=datetime.now(UTC), step=step,
+                                       script=script)
 
 
 @dataclass(frozen=True)
