@@ -36,7 +36,7 @@ its JSON error document (``--format json``). The root class itself is never rais
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 __all__ = [
     "BackupFailedError",
@@ -64,12 +64,13 @@ __all__ = [
 ]
 
 
-class Report(Protocol):
-    """Data an error carries whose words are rendered when asked for (the engine's FailureReport)."""
+if TYPE_CHECKING:  # a type only: every class of this module at run time is an error class
+    class Report(Protocol):
+        """Data an error carries whose words are rendered when asked for (the engine's FailureReport)."""
 
-    def lines(self) -> list[str]: ...
+        def lines(self) -> list[str]: ...
 
-    def to_dict(self) -> dict[str, Any]: ...
+        def to_dict(self) -> dict[str, Any]: ...
 
 
 class SafemigrateError(Exception):
