@@ -16,9 +16,10 @@ run swaps in a recording runner and runs the very same code.
 The package's modules (docs/architecture.md says what each may import):
 
 * ``migrator``: the :class:`Migrator`, the public API;
-* ``results``: what a run returns and reports while it works;
+* ``steps``: one class per step mode (one transaction, statement by statement, --atomic);
+* ``failure``: the failure report as data, and the one function that words it;
 * ``runner``: :class:`SqlRunner`;
-* ``failure``: the failure report.
+* ``results``: what a run returns and reports while it works.
 """
 
 from __future__ import annotations
