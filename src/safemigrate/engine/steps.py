@@ -15,17 +15,23 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar, NoReturn, Protocol
+from typing import TYPE_CHECKING, ClassVar, NoReturn, Protocol
 
 from ..drivers.base import DbErrorInfo, Driver, Query, StatementFailed, VersionState
+from ..errors import MigrationFailedError, RunInterruptedError
 from ..history import HistoryRecord, HistoryTable
 from ..planner import Plan, Step, optional_version
 from ..sql.script import Script, Statement
-from .failure import FailureReport, _Failure, failure_error, history_error
 from .results import Reporter, StepResult
 from .runner import _END_KINDS, SqlRunner
+
+if TYPE_CHECKING:
+    from .failure import FailureReport, _Failure
+
+# Defining classes costs start-up time (a dataclass about a millisecond): this module's are plain
+# classes with __slots__, the failure report's module is imported when a step fails, and the
+# protocols below exist for the type checker only.
 
 __all__ = ["Atomic", "InTransaction", "StatementByStatement", "StepContext", "mode_of"]
 
@@ -54,30 +60,35 @@ def mode_of(driver: Driver, script: Script | None) -> str:
     return "transaction"
 
 
-class _NewRecord(Protocol):
-    def __call__(self, version: int, direction: str, from_version: int | None, to_version: int | None, *,
-                 mode: str, outcome: str, started: datetime, step: Step | None = None,
-                 script: Script | None = None) -> HistoryRecord: ...
+if TYPE_CHECKING:
+    class _NewRecord(Protocol):
+        def __call__(self, version: int, direction: str, from_version: int | None, to_version: int | None, *,
+                     mode: str, outcome: str, started: datetime, step: Step | None = None,
+                     script: Script | None = None) -> HistoryRecord: ...
+
+    class _Report(Protocol):
+        def __call__(self, failure: _Failure, current: int | None, stopped: bool,
+                     restored: bool = True) -> FailureReport: ...
 
 
-class _Report(Protocol):
-    def __call__(self, failure: _Failure, current: int | None, stopped: bool,
-                 restored: bool = True) -> FailureReport: ...
-
-
-@dataclass
 class StepContext:
     """What the step modes need from the Migrator for one run."""
 
-    driver: Driver
-    runner: SqlRunner
-    reporter: Reporter
-    history: HistoryTable
-    history_ready: bool  # the history table may be written (a dry run shows its rows anyway)
-    new_record: _NewRecord
-    interrupted: Callable[[], int | None]  # the signal that asked the run to stop, if any
-    report: _Report  # the failure report of a step that started at version ``current``
-    raise_database_error: Callable[[BaseException, str], None]
+    __slots__ = ("driver", "history", "history_ready", "interrupted", "new_record", "raise_database_error",
+                 "report", "reporter", "runner")
+
+    def __init__(self, *, driver: Driver, runner: SqlRunner, reporter: Reporter, history: HistoryTable,
+                 history_ready: bool, new_record: _NewRecord, interrupted: Callable[[], int | None],
+                 report: _Report, raise_database_error: Callable[[BaseException, str], None]) -> None:
+        self.driver = driver
+        self.runner = runner
+        self.reporter = reporter
+        self.history = history
+        self.history_ready = history_ready  # the history table may be written (a dry run shows its rows anyway)
+        self.new_record = new_record
+        self.interrupted = interrupted  # the signal that asked the run to stop, if any
+        self.report = report  # the failure report of a step that started at version ``current``
+        self.raise_database_error = raise_database_error
 
     @property
     def records_history(self) -> bool:
@@ -98,19 +109,40 @@ class StepContext:
         record.finished_at = datetime.now(UTC)
         record.duration_ms = (time.monotonic() - started) * 1000
         record.statements_committed = 0
-        record.error = history_error(report)
+        record.error = _history_error(report)
         with contextlib.suppress(Exception):
             self.runner.run(*self.history.insert_sql(record))
 
 
-@dataclass
+def _failure(step: Step, script: Script | None, mode: str, statement_index: int | None, error: DbErrorInfo | None,
+             *, settled: int = 0, block_start: int | None = None) -> _Failure:
+    from .failure import _Failure
+
+    return _Failure(step, script, mode, statement_index, error, settled=settled, block_start=block_start)
+
+
+def _error(report: FailureReport) -> MigrationFailedError | RunInterruptedError:
+    from .failure import failure_error
+
+    return failure_error(report)
+
+
+def _history_error(report: FailureReport) -> str:
+    from .failure import history_error
+
+    return history_error(report)
+
+
 class _Progress:
     """How far a step's body loop got: what its failure report is made of."""
 
-    record: HistoryRecord
-    failing: int | None = None  # 0-based index of the statement being sent (None: our own SQL)
-    settled: int = 0  # statements whose effects are final (statement mode)
-    block_start: int | None = None  # first statement of the file's own open transaction
+    __slots__ = ("block_start", "failing", "record", "settled")
+
+    def __init__(self, record: HistoryRecord) -> None:
+        self.record = record
+        self.failing: int | None = None  # 0-based index of the statement being sent (None: our own SQL)
+        self.settled = 0  # statements whose effects are final (statement mode)
+        self.block_start: int | None = None  # first statement of the file's own open transaction
 
 
 class _StepMode:
@@ -141,10 +173,15 @@ class _StepMode:
                                        script=script)
 
 
-@dataclass(frozen=True)
 class TransactionOutcome:
-    result: StepResult
-    next_opened: bool  # the last round trip also opened the next step's transaction
+    """What :meth:`InTransaction.run` did: its result, and whether its last round trip also
+    opened the next step's transaction."""
+
+    __slots__ = ("next_opened", "result")
+
+    def __init__(self, result: StepResult, next_opened: bool) -> None:
+        self.result = result
+        self.next_opened = next_opened
 
 
 class InTransaction(_StepMode):
@@ -191,10 +228,10 @@ class InTransaction(_StepMode):
                 error = self.driver.bookkeeping_error(exc)
                 if error is not None:
                     raise error from None
-            report = self.context.report(_Failure(step, script, self.mode, progress.failing, info), current,
+            report = self.context.report(_failure(step, script, self.mode, progress.failing, info), current,
                                          stopped)
             self.context.record_failure(record, report, started, stopped)
-            raise failure_error(report) from None
+            raise _error(report) from None
         return TransactionOutcome(StepResult(step, self.mode, time.monotonic() - started, len(statements), current),
                                   next_opened)
 
@@ -296,7 +333,7 @@ class StatementByStatement(_StepMode):
         elif info is None and not stopped:
             self.runner.rollback_quietly()
             raise exc
-        failure = _Failure(step, script, self.mode, failing, info, settled=progress.settled,
+        failure = _failure(step, script, self.mode, failing, info, settled=progress.settled,
                            block_start=progress.block_start)
         self.runner.rollback_quietly()
         with contextlib.suppress(Exception):
@@ -306,7 +343,7 @@ class StatementByStatement(_StepMode):
         )
         report = self.context.report(failure, current, stopped, restored=restore)
         self._write_failure(progress.record, report, started, stopped, restore, current)
-        raise failure_error(report) from None
+        raise _error(report) from None
 
     def _write_failure(self, record: HistoryRecord, report: FailureReport, started: float, stopped: bool,
                        restore: bool, current: int | None) -> None:
@@ -320,7 +357,7 @@ class StatementByStatement(_StepMode):
                 self.runner.run(*self.context.history.update_sql(
                     record.run_id, outcome="interrupted" if stopped else "failed",
                     finished_at=datetime.now(UTC), duration_ms=(time.monotonic() - started) * 1000,
-                    statements_committed=report.statements_committed, error=history_error(report)))
+                    statements_committed=report.statements_committed, error=_history_error(report)))
             self.runner.commit()
 
     def _send_settled(self, run_id: str, statement: Statement, index: int, *, in_block: bool) -> None:
@@ -410,7 +447,7 @@ class Atomic(_StepMode):
             failed.failure.atomic_steps = total
             report = self.context.report(failed.failure, optional_version(plan.start), failed.stopped)
             self.context.record_failure(failed.progress.record, report, failed.started, failed.stopped)
-            raise failure_error(report) from None
+            raise _error(report) from None
         except BaseException as exc:
             runner.rollback_quietly()
             if self.driver.describe_error(exc) is not None:
@@ -435,7 +472,7 @@ class Atomic(_StepMode):
             stopped = self.context.stopped(exc)
             if info is None and not stopped:
                 raise
-            failure = _Failure(step, script, self.mode, progress.failing, info)
+            failure = _failure(step, script, self.mode, progress.failing, info)
             raise _AtomicFailure(failure, progress, started, stopped) from None
         record = progress.record
         record.finished_at = datetime.now(UTC)
@@ -460,7 +497,7 @@ class Atomic(_StepMode):
                    for step, script, previous in zip(plan.steps, scripts, previous_versions, strict=True)]
         if self.context.interrupted() is not None:
             # Stopped before the first statement was sent: reported as the step-by-step loop does.
-            raise _AtomicFailure(_Failure(plan.steps[0], scripts[0], self.mode, None, None), _Progress(records[0]),
+            raise _AtomicFailure(_failure(plan.steps[0], scripts[0], self.mode, None, None), _Progress(records[0]),
                                  started, True)
         for index, step in enumerate(plan.steps):
             self.context.reporter.step_started(step, index, len(plan.steps), self.mode)
@@ -468,7 +505,7 @@ class Atomic(_StepMode):
             self.runner.run_statements(texts)
         except StatementFailed as failed:
             step_index, statement_index = where[failed.index]
-            failure = _Failure(plan.steps[step_index], scripts[step_index], self.mode, statement_index,
+            failure = _failure(plan.steps[step_index], scripts[step_index], self.mode, statement_index,
                                self.driver.describe_error(failed.error))
             raise _AtomicFailure(failure, _Progress(records[step_index]), started,
                                  self.context.interrupted() is not None) from None
