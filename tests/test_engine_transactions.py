@@ -54,7 +54,7 @@ def test_a_failing_migration_leaves_the_previous_clean_version(db: TestDatabase,
         assert db.version_row() == [(1, False)]
         assert "orders" not in db.tables()
         assert error.details["statements_committed"] == 0
-        assert "rolled back" in "\n".join(error.details["report_lines"])
+        assert "rolled back" in "\n".join(error.report_lines)
     else:
         # No transactional DDL: the CREATE TABLE committed, so the version stays dirty.
         assert db.version_row() == [(2, True)]
@@ -75,7 +75,7 @@ def test_failure_report_names_file_line_column_message_and_next_command(
     assert error.details["statement_index"] == 2
     assert error.hint
     assert "safemigrate" in error.hint
-    report = "\n".join(error.details["report_lines"])
+    report = "\n".join(error.report_lines)
     assert "no_such_column" in (error.details["database_error"]["message"] + report)
     if db.dialect == "postgres":
         # PostgreSQL gives the position of the offending word: line 4, column 8.
@@ -143,7 +143,7 @@ def test_statement_mode_failure_reports_what_committed_and_stays_dirty(
     assert (error.details["statement_index"], error.details["line"]) == (3, 4)
     assert db.version_row() == [(1, True)]
     assert {"a", "b"} <= db.tables() and "c" not in db.tables()
-    report = "\n".join(error.details["report_lines"])
+    report = "\n".join(error.report_lines)
     assert "statements 1-2 of 4 (lines 2-3) were committed" in report
     assert "safemigrate force -1" in (error.hint or "") and "safemigrate force 1" in (error.hint or "")
     with m:
@@ -200,7 +200,7 @@ def test_atomic_up_is_all_or_nothing(db: TestDatabase, tmp_path: Path) -> None:
         m.up(atomic=True)
     assert db.version_row() == []
     assert not {"a", "b"} & db.tables()
-    assert "all 3 migrations ran in one transaction" in "\n".join(caught.value.details["report_lines"])
+    assert "all 3 migrations ran in one transaction" in "\n".join(caught.value.report_lines)
     # Statements are sent without waiting for each result, and the failure still names its own.
     assert caught.value.details["file"].endswith("3_c.up.sql")
     assert (caught.value.details["line"], caught.value.details["statement_index"]) == (1, 1)
@@ -340,7 +340,7 @@ def test_a_failed_create_index_concurrently_reports_the_invalid_index_it_leaves_
         m.up()
     # PostgreSQL keeps the INVALID index of the failed build: the report says so, and how to drop it.
     assert db.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('guard_n')") == [(False,)]
-    report = " ".join("\n".join(caught.value.details["report_lines"]).split())
+    report = " ".join("\n".join(caught.value.report_lines).split())
     assert "INVALID index" in report and "DROP INDEX CONCURRENTLY guard_n" in report
     with m:
         (record,) = m.read_history()

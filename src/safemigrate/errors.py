@@ -39,7 +39,7 @@ its JSON error document (``--format json``). The root class itself is never rais
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 __all__ = [
     "BackupFailedError",
@@ -70,6 +70,15 @@ __all__ = [
 ]
 
 
+if TYPE_CHECKING:  # a type only: every class of this module at run time is an error class
+    class Report(Protocol):
+        """Data an error carries whose words are rendered when asked for (the engine's FailureReport)."""
+
+        def lines(self) -> list[str]: ...
+
+        def to_dict(self) -> dict[str, Any]: ...
+
+
 class SafemigrateError(Exception):
     """Root of all expected failures.
 
@@ -79,6 +88,7 @@ class SafemigrateError(Exception):
 
     exit_code: int = 1
     code: str = "error"
+    report: Report | None = None
 
     def __init__(
         self,
@@ -96,9 +106,15 @@ class SafemigrateError(Exception):
         data: dict[str, Any] = {"type": self.code, "message": self.message}
         if self.hint:
             data["hint"] = self.hint
-        # report_lines is the text rendering of the details; machines get the details themselves.
-        data.update({k: v for k, v in self.details.items() if k != "report_lines"})
+        data.update(self.details)
+        if self.report is not None:
+            data["report"] = self.report.to_dict()
         return data
+
+    @property
+    def report_lines(self) -> list[str]:
+        """The lines shown under the message: the failure report, rendered from its data."""
+        return self.report.lines() if self.report is not None else []
 
 
 class UsageError(SafemigrateError):
@@ -164,9 +180,14 @@ class ShortLimitError(SafemigrateError):
 
 
 class MigrationFailedError(SafemigrateError):
-    """A migration's SQL failed; ``details`` holds the full failure report."""
+    """A migration's SQL failed; ``report`` is the failure report, ``details`` its main fields."""
 
     code = "migration_failed"
+
+    def __init__(self, message: str, *, hint: str | None = None, details: Mapping[str, Any] | None = None,
+                 report: Report | None = None) -> None:
+        super().__init__(message, hint=hint, details=details)
+        self.report = report
 
 
 class RunInterruptedError(SafemigrateError):
@@ -175,8 +196,9 @@ class RunInterruptedError(SafemigrateError):
     code = "interrupted"
 
     def __init__(self, message: str, *, signal_number: int, hint: str | None = None,
-                 details: Mapping[str, Any] | None = None) -> None:
+                 details: Mapping[str, Any] | None = None, report: Report | None = None) -> None:
         super().__init__(message, hint=hint, details=details)
+        self.report = report
         # 128 + signal number is what shells report for a process killed by that signal.
         self.exit_code = 128 + signal_number
 

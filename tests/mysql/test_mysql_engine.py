@@ -124,7 +124,7 @@ def test_a_syntax_error_is_located_at_its_word(mysql_url: str, tmp_path: Path) -
     assert (details["line"], details["column"]) == (5, 24)  # the "NUL" the server complains about
     assert details["database_error"]["code"] == "1064"
     assert details["statements_committed"] == 1
-    assert "5 |   name varchar(10) NOT NUL" in "\n".join(details["report_lines"])
+    assert "5 |   name varchar(10) NOT NUL" in "\n".join(caught.value.report_lines)
 
 
 def test_a_use_statement_in_a_migration_does_not_move_the_bookkeeping(

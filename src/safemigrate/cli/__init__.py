@@ -130,8 +130,7 @@ def _render_error(out: Output, exc: SafemigrateError) -> None:
     if out.json:
         out.result({"ok": False, "error": exc.to_dict()})
         return
-    extra = exc.details.get("report_lines", [])
-    out.error(exc.message, hint=exc.hint, extra=extra if isinstance(extra, list) else [])
+    out.error(exc.message, hint=exc.hint, extra=exc.report_lines)
 
 
 def main() -> None:

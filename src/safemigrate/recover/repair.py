@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..engine import _MAY_COMMIT_ITSELF
+from ..engine.steps import _MAY_COMMIT_ITSELF
 from ..errors import DatabaseError, UsageError
 from .diagnose import Diagnosis, RepairOption, diagnose
 

@@ -635,7 +635,7 @@ class _Release:
         state = self.driver.read_version()
         self.report.version_after, self.report.dirty_after = state.version, state.dirty
         self.step("apply", "apply", StepStatus.FAILED, exc.message, started,
-                  report=exc.details.get("report_lines", []))
+                  report=exc.report_lines)
         if state.dirty:
             self.stop(Outcome.HELD, f"{exc.message}; the database is dirty at version {state.as_int}: "
                       "statements of a file that cannot run in one transaction were committed",
