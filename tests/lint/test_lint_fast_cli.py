@@ -17,20 +17,18 @@ import pytest
 
 from safemigrate.cli import fast_lint
 from safemigrate.cli.settings import Settings
-from support import run_cli
+from support import run_cli, write_migrations
 
 UNSAFE = "ALTER TABLE users ADD COLUMN plan text NOT NULL;\nCREATE TABLE t (at timestamp);\n"
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    folder = tmp_path / "migrations"
-    folder.mkdir()
-    (folder / "000001_plan.up.sql").write_text(UNSAFE)
-    (folder / "000001_plan.down.sql").write_text("ALTER TABLE users DROP COLUMN plan;\n")
-    (folder / "000002_x.UP.sql").write_text("SELECT 1;\n")  # a source warning on stderr
-    (tmp_path / "a.sql").write_text("SET lock_timeout = '1s';\nCREATE INDEX i ON t (a);\n")
-    (tmp_path / "mysql.sql").write_text("ALTER TABLE t ADD COLUMN c int;\n")
+    write_migrations(tmp_path / "migrations", {
+        "000001_plan.up.sql": UNSAFE, "000001_plan.down.sql": "ALTER TABLE users DROP COLUMN plan;\n",
+        "000002_x.UP.sql": "SELECT 1;\n"})  # a misnamed file: a source warning on stderr
+    write_migrations(tmp_path, {"a.sql": "SET lock_timeout = '1s';\nCREATE INDEX i ON t (a);\n",
+                                "mysql.sql": "ALTER TABLE t ADD COLUMN c int;\n"})
     return tmp_path
 
 
