@@ -70,16 +70,57 @@ def url_secrets(url: str) -> set[str]:
     return {text for text in found if text}
 
 
-_SECRET_HINTS = ("://", "pass", "pwd", "secret")
+# Every keyword of _KEY_VALUE_SECRET contains one of these (lower-cased), so text without any
+# of them cannot hold a key=value secret. U+017F (long s) is the one character outside ASCII
+# that the expression's case-insensitive match takes for an ASCII letter of a keyword ("s")
+# while str.lower() keeps it apart: it is folded too, so that the gate never skips a match.
+_KEY_VALUE_HINTS = ("pass", "pwd", "secret")
+_LONG_S = "\u017f"
+
+
+def _may_hold_key_value_secret(text: str) -> bool:
+    lowered = text.lower()
+    if _LONG_S in lowered:
+        lowered = lowered.replace(_LONG_S, "s")
+    return any(hint in lowered for hint in _KEY_VALUE_HINTS)
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    return redact_url(match.group(0))
+
+
+def _redact_urls(text: str) -> str:
+    """``_URL_TOKEN`` replaced in ``text``, run only over the lines that contain "://".
+
+    A URL token holds no whitespace, so no match crosses a line break, and one line without
+    "://" holds none: the result is the expression's over the whole text, at the cost of the
+    lines that name a URL (a status table of 10,000 rows has one, its header).
+    """
+    found = text.find("://")
+    if found < 0:
+        return text
+    pieces: list[str] = []
+    done = 0  # text[:done] is handled; done is 0 or just after a line break
+    while found >= 0:
+        line_break = text.rfind("\n", done, found)
+        start = line_break + 1 if line_break >= 0 else done
+        end = text.find("\n", found)
+        if end < 0:
+            end = len(text)
+        pieces.append(text[done:start])
+        pieces.append(_URL_TOKEN.sub(_redact_match, text[start:end]))
+        done = end
+        found = text.find("://", end)
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Redact every URL and ``password=`` pair in ``text``, and every known secret verbatim."""
-    out = text
-    lowered = text.lower()
-    # The regexes cost real time on long reports; text without any hint of a secret skips them.
-    if any(hint in lowered for hint in _SECRET_HINTS):
-        out = _URL_TOKEN.sub(lambda m: redact_url(m.group(0)), out)
+    # The expressions cost real time on long reports (a status table of 10,000 rows): each runs
+    # only where it can match.
+    out = _redact_urls(text)
+    if _may_hold_key_value_secret(out):
         out = _KEY_VALUE_SECRET.sub(lambda m: m.group(1) + m.group(2) + MASK, out)
     for secret in secrets:
         # Very short secrets would blank out ordinary words; URLs and key=value pairs
