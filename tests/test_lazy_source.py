@@ -82,14 +82,44 @@ def test_up_builds_and_reads_only_the_pending_files(tmp_path: Path, counts: Coun
     assert counts.opened == 2  # only the two up files that ran, each read once (hashed from memory)
 
 
-def test_status_streams_each_applied_file_once(tmp_path: Path, counts: Counts) -> None:
+def test_status_hashes_each_applied_file_once_and_builds_no_file_object(
+        tmp_path: Path, counts: Counts, monkeypatch: pytest.MonkeyPatch) -> None:
     url = applied(tmp_path)
     counts.built = counts.opened = 0
+    folder_text = str(tmp_path / "migrations")
+    opened: list[str] = []
+    real_os_open = os.open
+
+    def counting_os_open(path: str | Path, flags: int, *args: int, **kwargs: object) -> int:
+        if str(path).startswith(folder_text):
+            opened.append(os.path.basename(path))
+        return real_os_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", counting_os_open)
     with Migrator(load_source(tmp_path / "migrations"), open_driver(url)) as m:
         report = m.status()
     assert [row.state for row in report.migrations] == ["applied"] * (COUNT - 1) + ["current"]
-    assert counts.built == 2 * COUNT
-    assert counts.opened == COUNT  # every applied up file hashed to compare with the history
+    # every applied up file hashed once to compare with the history, nothing else opened
+    assert sorted(opened) == [f"{v:04d}_t{v}.up.sql" for v in range(1, COUNT + 1)]
+    assert all(row.checksum_matches for row in report.migrations)
+    # Before: both files of every version were built as objects (60 here, 20,000 at 10,000 versions).
+    assert counts.built == 0
+    assert report.migrations[0].up_file == str(tmp_path / "migrations" / "0001_t1.up.sql")
+    assert report.migrations[0].down_file == str(tmp_path / "migrations" / "0001_t1.down.sql")
+
+
+@pytest.mark.parametrize("spelling", [".", "./", "migrations", "./migrations/", "migrations//", "ABS"])
+def test_status_shows_each_path_as_the_file_object_would(tmp_path: Path, spelling: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    folder(tmp_path, 2)
+    monkeypatch.chdir(tmp_path / "migrations" if spelling in (".", "./") else tmp_path)
+    source = load_source(str(tmp_path / "migrations") if spelling == "ABS" else spelling)
+    listed = list(source.listing())
+    built = [(v, m.name, str(m.up.path) if m.up else None, str(m.down.path) if m.down else None)
+             for v in source.versions for m in (source.migrations[v],)]
+    assert listed == built
+    assert [source.up_sha256(v) for v in source.versions] == \
+        [hashlib.sha256(f"CREATE TABLE t{v} (id int);\n".encode()).hexdigest() for v in (1, 2)]
 
 
 def test_a_file_built_late_is_the_same_object_every_time(tmp_path: Path) -> None:
@@ -136,3 +166,17 @@ def test_a_streamed_checksum_is_the_sha256_of_the_whole_file(tmp_path: Path, siz
     (path / "0001_t1.up.sql").write_bytes(data)
     up = load_source(path).up_file(1)
     assert up is not None and up.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_file_replaced_by_a_fifo_after_the_listing_is_refused_by_the_checksum(tmp_path: Path) -> None:
+    from safemigrate.errors import SourceError
+
+    path = folder(tmp_path, 2)
+    source = load_source(path)
+    (path / "0002_t2.up.sql").unlink()
+    os.mkfifo(path / "0002_t2.up.sql")
+    with pytest.raises(SourceError, match=r"0002_t2\.up\.sql is not a regular file"):
+        source.up_sha256(2)  # never blocks: opened non-blocking
+    (path / "0001_t1.up.sql").unlink()
+    with pytest.raises(SourceError, match=r"cannot read .*0001_t1\.up\.sql: No such file"):
+        source.up_sha256(1)

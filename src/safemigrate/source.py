@@ -71,6 +71,40 @@ def _open_regular(path: Path) -> io.BufferedReader:
     return handle
 
 
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _sha256_of_file(path: str | Path) -> str:
+    """The SHA-256 of a regular file, streamed; what ``status`` computes for every applied file.
+
+    The same checks and errors as :func:`_open_regular`, on a bare descriptor: a file smaller
+    than the block is read and hashed in one call each (no buffered reader, no Path), which is
+    most of what comparing 10,000 files with the history costs. A larger or growing file is
+    still streamed in blocks, never held whole.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror}",
+                          hint="check that the file exists and is readable, then run the command again") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"{path} is not a regular file", hint="replace it with a regular file, or move it away")
+        size = info.st_size
+        block = min(size + 1, _HASH_BLOCK)  # +1: it may have grown
+        data = os.read(fd, block)
+        if len(data) == size < block:  # all of it, as large as the folder said: the end
+            return hashlib.sha256(data).hexdigest()
+        digest = hashlib.sha256(data)
+        while data:
+            data = os.read(fd, block)
+            digest.update(data)
+        return digest.hexdigest()
+    finally:
+        os.close(fd)
+
+
 def _too_large(path: Path, size: int) -> SourceError:
     return SourceError(
         f"{path} is {size / 1048576:.1f} MB; migration files are limited to "
@@ -139,15 +173,8 @@ class MigrationFile:
     def sha256(self) -> str:
         if "data" in self.__dict__:  # already read for running: hash exactly what runs
             return hashlib.sha256(self.data).hexdigest()
-        # status hashes every file: stream it rather than hold (or refuse) a large one. Blocks
-        # sized to the file: hashlib.file_digest zeroes a 256 KB buffer for each file, which for
-        # 10,000 small files cost more than reading and hashing them.
-        with _open_regular(self.path) as handle:
-            block = min(os.fstat(handle.fileno()).st_size + 1, _HASH_BLOCK)  # +1: it may have grown
-            digest = hashlib.sha256()
-            while chunk := handle.read(block):
-                digest.update(chunk)
-            return digest.hexdigest()
+        # status hashes every file: stream it rather than hold (or refuse) a large one.
+        return _sha256_of_file(self.path)
 
     @property
     def filename(self) -> str:
@@ -206,6 +233,9 @@ class _LazyMigrations(Mapping[int, Migration]):
         # about 4x cheaper than ``directory / name``, which parses the name again; status builds
         # every file. The same Path either way.
         self._child: Callable[[str], Path] = getattr(directory, "_make_child_relpath", directory.joinpath)
+        # str(directory / name) without a Path: what status prints for each of 20,000 files.
+        text = str(directory)
+        self._prefix = "" if text == "." else text if text.endswith(os.sep) else text + os.sep
 
     def _file(self, version: int, direction: Direction, names: tuple[str, str] | None) -> MigrationFile | None:
         if names is None:
@@ -228,6 +258,24 @@ class _LazyMigrations(Mapping[int, Migration]):
 
     def __len__(self) -> int:
         return len(self._names)
+
+    def listing(self) -> Iterator[tuple[int, str, str | None, str | None]]:
+        """(version, name, up file's path, down file's path) in version order, as text, building
+        nothing (the paths are the files' ``str(path)``)."""
+        prefix = self._prefix
+        for version, (up, down) in self._names.items():
+            names = up or down
+            yield (version, names[0] if names else "", None if up is None else prefix + up[1],
+                   None if down is None else prefix + down[1])
+
+    def up_sha256(self, version: int) -> str | None:
+        """The up file's checksum without building its objects (unless they are built already:
+        then a file read for running is hashed from what runs)."""
+        built = self._built.get(version)
+        if built is not None:
+            return None if built.up is None else built.up.sha256
+        up = self._names[version][0]
+        return None if up is None else _sha256_of_file(self._prefix + up[1])
 
     def name(self, version: int) -> str:
         """The version's name without building its files (the up file's, else the down file's)."""
@@ -278,6 +326,20 @@ class MigrationSource:
     def down_file(self, version: int) -> MigrationFile | None:
         m = self.migrations.get(version)
         return m.down if m else None
+
+    def listing(self) -> Iterator[tuple[int, str, str | None, str | None]]:
+        """(version, name, up file's path, down file's path) for every version in order, as text."""
+        if isinstance(self.migrations, _LazyMigrations):
+            return self.migrations.listing()
+        return ((v, m.name, None if m.up is None else str(m.up.path), None if m.down is None else str(m.down.path))
+                for v in self.versions for m in (self.migrations[v],))
+
+    def up_sha256(self, version: int) -> str | None:
+        """The SHA-256 of the version's up file (None without one), as ``up_file(v).sha256``."""
+        if isinstance(self.migrations, _LazyMigrations):
+            return self.migrations.up_sha256(version)
+        up = self.up_file(version)
+        return None if up is None else up.sha256
 
     def name(self, version: int) -> str:
         if isinstance(self.migrations, _LazyMigrations):
