@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import safemigrate.source as source_module
 from safemigrate import Migrator, load_source, open_driver
@@ -180,3 +184,76 @@ def test_a_file_replaced_by_a_fifo_after_the_listing_is_refused_by_the_checksum(
     (path / "0001_t1.up.sql").unlink()
     with pytest.raises(SourceError, match=r"cannot read .*0001_t1\.up\.sql: No such file"):
         source.up_sha256(1)
+
+
+# --- the listing matched in one pass (issue 11, third round) ------------------------------------
+
+_NAME_PARTS = st.sampled_from(["1", "0002", "10", "9", "_", "a", ".up.", ".down.", ".UP.", "up", ".sql", ".",
+                               "\n", " ", "\t", "\u00e9", "_x", ".up.sql", ".down.sql", "-", "\\", "\\0"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.sets(st.lists(_NAME_PARTS, min_size=1, max_size=6).map("".join), max_size=12))
+def test_the_listing_finds_what_the_expression_finds_in_each_name(tmp_path_factory: pytest.TempPathFactory,
+                                                                  names: set[str]) -> None:
+    path = tmp_path_factory.mktemp("listing")
+    names = {n for n in names if n not in (".", "..") and "/" not in n}
+    for name in names:
+        (path / name).write_text("SELECT 1;\n")
+    expected: dict[tuple[int, str], tuple[str, str]] = {}
+    for name in sorted(names):
+        match = source_module.MIGRATION_FILE_RE.match(name)
+        if match is not None:
+            key = (int(match.group(1)), match.group(3))
+            if key in expected:
+                with pytest.raises(source_module.SourceError, match="duplicate migration file"):
+                    load_source(path)
+                return
+            expected[key] = (match.group(2), name)
+    source = load_source(path)
+    assert source.versions == sorted({version for version, _ in expected})
+    assert list(source.listing()) == [
+        (v, (expected.get((v, "up")) or expected[(v, "down")])[0],
+         str(path / expected[(v, "up")][1]) if (v, "up") in expected else None,
+         str(path / expected[(v, "down")][1]) if (v, "down") in expected else None)
+        for v in source.versions]
+    misnamed = sorted(n for n in names if source_module.MIGRATION_FILE_RE.match(n) is None
+                      and not n.startswith(".") and source_module._looks_like_migration(n))
+    assert [w.path.name for w in source.warnings] == misnamed
+
+
+def test_warnings_come_in_the_listing_order_whatever_made_them(tmp_path: Path) -> None:
+    path = folder(tmp_path, 3)
+    (path / "0002_b.UP.sql").write_text("x")  # misnamed
+    os.mkfifo(path / "0002_c.up.sql")  # not a regular file
+    (path / "0001_a.sql").write_text("x")  # misnamed
+    os.mkdir(path / "0003_d.down.sql")  # a folder named like a migration
+    outside = tmp_path / "outside.sql"
+    outside.write_text("SELECT 1;\n")
+    os.symlink(outside, path / "0004_e.up.sql")  # a link out of the folder
+    names = [w.path.name for w in load_source(path).warnings]
+    assert names == ["0001_a.sql", "0002_b.UP.sql", "0002_c.up.sql", "0003_d.down.sql", "0004_e.up.sql"]
+
+
+def python_calls(work: Callable[[], object]) -> int:
+    """Python-level function calls (generators resumed included) made while running ``work()``."""
+    calls = 0
+
+    def count(_frame: FrameType, event: str, _arg: object) -> None:
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_reading_the_folder_makes_no_python_call_per_file(tmp_path: Path) -> None:
+    small, large = folder(tmp_path / "small", 50), folder(tmp_path / "large", 550)
+    extra = python_calls(lambda: load_source(large).versions) - python_calls(lambda: load_source(small).versions)
+    # 1,000 more files. Before: 3 calls per file (the sort key, the entry's type, the version), 3,000.
+    assert extra < 50

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import io
+import operator
 import os
 import re
 import stat
@@ -43,6 +44,13 @@ MAX_VERSION = 2**63 - 1
 # Splitting a file with the database's parser needs about 50 times the file's size in memory
 # (libpg_query's parse tree), so a larger file is refused before anything runs.
 MAX_FILE_SIZE = 32 * 1024 * 1024
+# MIGRATION_FILE_RE over a listing of NUL-separated names ("\0" + names joined + "\0"): each name
+# matches exactly when MIGRATION_FILE_RE matches it alone, with the same groups (the greedy
+# name runs to the last ".up." / ".down." either way); findall gives (file name, version digits,
+# name, direction) per matching file.
+_LISTING_RE = re.compile(r"\0(([0-9]+)_([^\0]*)\.(down|up)\.[^\0]*)(?=\0)")
+_NAME_OF: Callable[[os.DirEntry[str]], str] = operator.attrgetter("name")
+_FIRST = operator.itemgetter(0)
 _HASH_BLOCK = 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -453,50 +461,73 @@ def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -
             f"{str(path)!r} is not a folder",
             hint="-path must name the folder that holds the migration files",
         )
-    # (version, direction) -> (name, file name): MigrationFile objects are built only when used.
-    files: dict[tuple[int, Direction], tuple[str, str]] = {}
-    warnings: list[SourceWarning] = []
+    # (file name, warning): sorted by the file at the end, so that they come in the listing's order
+    keyed: list[tuple[str, SourceWarning]] = []
     try:
-        entries = sorted(os.scandir(path), key=lambda e: e.name)
+        entries = list(os.scandir(path))  # read to the end, which closes it
     except OSError as exc:
         raise SourceError(f"cannot read migrations folder {str(path)!r}: {exc.strerror}",
                           hint="check the folder's permissions (-path names it)") from None
+    by_name = dict(zip(map(_NAME_OF, entries), entries, strict=True))
+    # Every name matched in one pass over the sorted listing joined with NULs (no file name holds
+    # one): no Match object and no call per name; the same files, in the same order, as
+    # MIGRATION_FILE_RE on each name.
+    listing_text = "\0" + "\0".join(sorted(by_name)) + "\0"
+    found = _LISTING_RE.findall(listing_text)
+    check_utf8 = not listing_text.isascii()
     folder = os.path.realpath(path)
-    for entry in entries:
-        filename = entry.name
-        match = MIGRATION_FILE_RE.match(filename)
-        if match is None:
-            if not entry.is_dir() and not filename.startswith(".") and _looks_like_migration(filename):
-                warnings.append(SourceWarning(Path(os.path.dirname(entry.path),
-                                                   display_name(filename)), _MISNAMED))
-            continue
-        if not filename.isascii() and display_name(filename) != filename:
+    # (name, file name) of each version's up and down file: MigrationFile objects are built only when used.
+    ups: dict[int, tuple[str, str]] = {}
+    downs: dict[int, tuple[str, str]] = {}
+    for filename, digits, name, direction in found:
+        if check_utf8 and not filename.isascii() and display_name(filename) != filename:
             raise SourceError(
                 f"{os.path.join(path, display_name(filename))}: the file name is not valid UTF-8",
                 hint="rename the file with a UTF-8 name (ASCII is safest), then run the command again",
             )
-        kind = _entry_kind(entry, folder, no_follow, warnings)
-        if kind is not None:
-            warnings.append(SourceWarning(
-                Path(entry.path),
-                f"is named like a migration but is {kind}, so it is ignored (only regular files are read)",
-                hint="move it away, or replace it with a regular file",
-            ))
-            continue
-        version = _version_of(entry, match.group(1))
-        direction: Direction = "up" if match.group(3) == "up" else "down"
-        key = (version, direction)
-        if key in files:
+        entry = by_name[filename]
+        try:
+            plain = entry.is_file(follow_symlinks=False)  # from the listing's d_type: no stat
+        except OSError:
+            plain = False  # _entry_kind reports it
+        if not plain:
+            made: list[SourceWarning] = []
+            kind = _entry_kind(entry, folder, no_follow, made)
+            keyed.extend((filename, warning) for warning in made)
+            if kind is not None:
+                keyed.append((filename, SourceWarning(
+                    Path(entry.path),
+                    f"is named like a migration but is {kind}, so it is ignored (only regular files are read)",
+                    hint="move it away, or replace it with a regular file",
+                )))
+                continue
+        version = int(digits)
+        if version > MAX_VERSION:
+            _version_of(entry, digits)  # raises
+        files = ups if direction == "up" else downs
+        if version in files:
             raise SourceError(
                 f"duplicate migration file: {filename} has the same version and direction "
-                f"as {files[key][1]}",
+                f"as {files[version][1]}",
                 hint="give one of them a new version number (safemigrate create -seq makes the next one)",
-                details={"files": [str(path / files[key][1]), entry.path]},
+                details={"files": [str(path / files[version][1]), entry.path]},
             )
-        files[key] = (match.group(2), filename)
-    names: dict[int, _Names] = {
-        version: (files.get((version, "up")), files.get((version, "down")))
-        for version in sorted({version for version, _direction in files})
-    }
+        files[version] = (name, filename)
+    if len(found) < len(entries):
+        keyed.extend(_misnamed(by_name, {f[0] for f in found}))
+        keyed.sort(key=_FIRST)  # stable: each entry's warnings stay in the order they were made
+    warnings = [warning for _filename, warning in keyed]
+    versions = sorted(ups.keys() | downs.keys())
+    names: dict[int, _Names] = {version: (ups.get(version), downs.get(version)) for version in versions}
     migrations = _LazyMigrations(path, names)
-    return MigrationSource(path, migrations, warnings)
+    source = MigrationSource(path, migrations, warnings)
+    source.__dict__["versions"] = versions  # already sorted: the cached property's value
+    return source
+
+
+def _misnamed(by_name: dict[str, os.DirEntry[str]], matched: set[str]) -> Iterator[tuple[str, SourceWarning]]:
+    """(file name, warning) for each entry that looks like a migration but does not match."""
+    for filename in sorted(by_name.keys() - matched):
+        entry = by_name[filename]
+        if not entry.is_dir() and not filename.startswith(".") and _looks_like_migration(filename):
+            yield filename, SourceWarning(Path(os.path.dirname(entry.path), display_name(filename)), _MISNAMED)
