@@ -8,6 +8,7 @@ both; versions are ordered numerically and gaps are allowed.
 from __future__ import annotations
 
 import bisect
+import gc
 import hashlib
 import io
 import operator
@@ -15,6 +16,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -461,36 +463,70 @@ def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -
             f"{str(path)!r} is not a folder",
             hint="-path must name the folder that holds the migration files",
         )
-    # (file name, warning): sorted by the file at the end, so that they come in the listing's order
-    keyed: list[tuple[str, SourceWarning]] = []
+    with _no_cyclic_gc():
+        try:
+            entries = list(os.scandir(path))  # read to the end, which closes it
+        except OSError as exc:
+            raise SourceError(f"cannot read migrations folder {str(path)!r}: {exc.strerror}",
+                              hint="check the folder's permissions (-path names it)") from None
+        try:
+            # In the folder's own order: nothing read here depends on the order but which error
+            # comes first, so only a folder with an error is read again, sorted, for that.
+            ups, downs, keyed = _read_entries(path, entries, no_follow, sort=False)
+        except SourceError:
+            ups, downs, keyed = _read_entries(path, entries, no_follow, sort=True)
+        keyed.sort(key=_FIRST)  # stable: each entry's warnings stay in the order they were made
+        warnings = [warning for _filename, warning in keyed]
+        versions = sorted(ups.keys() | downs.keys())
+        names: dict[int, _Names] = {version: (ups.get(version), downs.get(version)) for version in versions}
+    migrations = _LazyMigrations(path, names)
+    source = MigrationSource(path, migrations, warnings)
+    source.__dict__["versions"] = versions  # already sorted: the cached property's value
+    return source
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused: reading a 10,000-version folder makes some 60,000
+    tuples and strings, none in a cycle, and the collections they triggered (each scanning
+    every object alive) cost as much as matching the names."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        entries = list(os.scandir(path))  # read to the end, which closes it
-    except OSError as exc:
-        raise SourceError(f"cannot read migrations folder {str(path)!r}: {exc.strerror}",
-                          hint="check the folder's permissions (-path names it)") from None
-    by_name = dict(zip(map(_NAME_OF, entries), entries, strict=True))
-    # Every name matched in one pass over the sorted listing joined with NULs (no file name holds
-    # one): no Match object and no call per name; the same files, in the same order, as
-    # MIGRATION_FILE_RE on each name.
-    listing_text = "\0" + "\0".join(sorted(by_name)) + "\0"
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_Files = dict[int, tuple[str, str]]
+
+
+def _read_entries(path: Path, entries: list[os.DirEntry[str]], no_follow: bool, *,
+                  sort: bool) -> tuple[_Files, _Files, list[tuple[str, SourceWarning]]]:
+    """The up and down files of each version, (name, file name), and the (file name, warning)s.
+
+    Every name is matched in one pass over the listing joined with NULs (no file name holds
+    one): no Match object and no call per name; the same files and groups as MIGRATION_FILE_RE
+    on each name. ``sort``: in name order, so that the first error raised is the first file's.
+    """
+    names = list(map(_NAME_OF, entries))
+    listing_text = "\0" + "\0".join(sorted(names) if sort else names) + "\0"
     found = _LISTING_RE.findall(listing_text)
     check_utf8 = not listing_text.isascii()
+    odd = _not_plain_files(entries)  # links, folders, FIFOs...: looked at one by one
     folder = os.path.realpath(path)
-    # (name, file name) of each version's up and down file: MigrationFile objects are built only when used.
-    ups: dict[int, tuple[str, str]] = {}
-    downs: dict[int, tuple[str, str]] = {}
+    keyed: list[tuple[str, SourceWarning]] = []
+    ups: _Files = {}
+    downs: _Files = {}
     for filename, digits, name, direction in found:
         if check_utf8 and not filename.isascii() and display_name(filename) != filename:
             raise SourceError(
                 f"{os.path.join(path, display_name(filename))}: the file name is not valid UTF-8",
                 hint="rename the file with a UTF-8 name (ASCII is safest), then run the command again",
             )
-        entry = by_name[filename]
-        try:
-            plain = entry.is_file(follow_symlinks=False)  # from the listing's d_type: no stat
-        except OSError:
-            plain = False  # _entry_kind reports it
-        if not plain:
+        entry = odd.get(filename)
+        if entry is not None:
             made: list[SourceWarning] = []
             kind = _entry_kind(entry, folder, no_follow, made)
             keyed.extend((filename, warning) for warning in made)
@@ -503,31 +539,42 @@ def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -
                 continue
         version = int(digits)
         if version > MAX_VERSION:
-            _version_of(entry, digits)  # raises
+            _version_of(entry or _entry_named(entries, filename), digits)  # raises
         files = ups if direction == "up" else downs
         if version in files:
             raise SourceError(
                 f"duplicate migration file: {filename} has the same version and direction "
                 f"as {files[version][1]}",
                 hint="give one of them a new version number (safemigrate create -seq makes the next one)",
-                details={"files": [str(path / files[version][1]), entry.path]},
+                details={"files": [str(path / files[version][1]), _entry_named(entries, filename).path]},
             )
         files[version] = (name, filename)
     if len(found) < len(entries):
-        keyed.extend(_misnamed(by_name, {f[0] for f in found}))
-        keyed.sort(key=_FIRST)  # stable: each entry's warnings stay in the order they were made
-    warnings = [warning for _filename, warning in keyed]
-    versions = sorted(ups.keys() | downs.keys())
-    names: dict[int, _Names] = {version: (ups.get(version), downs.get(version)) for version in versions}
-    migrations = _LazyMigrations(path, names)
-    source = MigrationSource(path, migrations, warnings)
-    source.__dict__["versions"] = versions  # already sorted: the cached property's value
-    return source
+        keyed.extend(_misnamed(entries, {f[0] for f in found}))
+    return ups, downs, keyed
 
 
-def _misnamed(by_name: dict[str, os.DirEntry[str]], matched: set[str]) -> Iterator[tuple[str, SourceWarning]]:
+def _not_plain_files(entries: list[os.DirEntry[str]]) -> dict[str, os.DirEntry[str]]:
+    """The entries that the listing (d_type) does not show as plain regular files, by name."""
+    odd: dict[str, os.DirEntry[str]] = {}
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False):  # no stat: from the listing
+                continue
+        except OSError:
+            pass  # _entry_kind reports it
+        odd[entry.name] = entry
+    return odd
+
+
+def _entry_named(entries: list[os.DirEntry[str]], filename: str) -> os.DirEntry[str]:
+    return next(entry for entry in entries if entry.name == filename)
+
+
+def _misnamed(entries: list[os.DirEntry[str]], matched: set[str]) -> Iterator[tuple[str, SourceWarning]]:
     """(file name, warning) for each entry that looks like a migration but does not match."""
-    for filename in sorted(by_name.keys() - matched):
-        entry = by_name[filename]
-        if not entry.is_dir() and not filename.startswith(".") and _looks_like_migration(filename):
+    for entry in entries:
+        filename = entry.name
+        if filename not in matched and not entry.is_dir() and not filename.startswith(".") \
+                and _looks_like_migration(filename):
             yield filename, SourceWarning(Path(os.path.dirname(entry.path), display_name(filename)), _MISNAMED)
