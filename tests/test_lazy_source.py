@@ -257,3 +257,17 @@ def test_reading_the_folder_makes_no_python_call_per_file(tmp_path: Path) -> Non
     extra = python_calls(lambda: load_source(large).versions) - python_calls(lambda: load_source(small).versions)
     # 1,000 more files. Before: 3 calls per file (the sort key, the entry's type, the version), 3,000.
     assert extra < 50
+
+
+def test_the_first_error_is_the_first_file_s_whatever_the_folder_s_order(tmp_path: Path) -> None:
+    from safemigrate.errors import SourceError
+
+    path = tmp_path / "migrations"
+    path.mkdir()
+    # Created so that the folder's own order differs from the names' order on most file systems.
+    for name in ["2_d.up.sql", "0002_c.up.sql", "1_b.up.sql", "0001_a.up.sql", "9" * 20 + "_big.up.sql"]:
+        (path / name).write_text("SELECT 1;\n")
+    with pytest.raises(SourceError) as raised:
+        load_source(path)
+    assert raised.value.message.startswith(
+        "duplicate migration file: 1_b.up.sql has the same version and direction as 0001_a.up.sql")
