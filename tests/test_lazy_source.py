@@ -271,3 +271,28 @@ def test_the_first_error_is_the_first_file_s_whatever_the_folder_s_order(tmp_pat
         load_source(path)
     assert raised.value.message.startswith(
         "duplicate migration file: 1_b.up.sql has the same version and direction as 0001_a.up.sql")
+
+
+def test_reading_the_folder_and_building_the_status_pause_the_cycle_collector(tmp_path: Path) -> None:
+    import gc
+
+    url = applied(tmp_path)  # 30 applied, with their history
+    folder(tmp_path, 6000)  # and 5,970 more files, pending
+    collections = 0
+
+    def count(phase: str, _info: dict[str, int]) -> None:
+        nonlocal collections
+        if phase == "start":
+            collections += 1
+
+    with Migrator(load_source(tmp_path / "migrations"), open_driver(url)) as m:
+        gc.collect()
+        gc.callbacks.append(count)
+        try:
+            report = m.status()
+        finally:
+            gc.callbacks.remove(count)
+    assert len(report.pending) == 5970 and gc.isenabled()
+    # One young-generation collection as each paused block ends (reading the history, building
+    # the rows). Before: the rows' objects set off one every 700 allocations, 17 here.
+    assert collections <= 4

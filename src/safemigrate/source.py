@@ -8,7 +8,6 @@ both; versions are ordered numerically and gaps are allowed.
 from __future__ import annotations
 
 import bisect
-import gc
 import hashlib
 import io
 import operator
@@ -16,12 +15,12 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from ._gc import cyclic_gc_paused
 from .errors import SourceError
 
 __all__ = [
@@ -463,7 +462,7 @@ def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -
             f"{str(path)!r} is not a folder",
             hint="-path must name the folder that holds the migration files",
         )
-    with _no_cyclic_gc():
+    with cyclic_gc_paused():
         try:
             entries = list(os.scandir(path))  # read to the end, which closes it
         except OSError as exc:
@@ -483,20 +482,6 @@ def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -
     source = MigrationSource(path, migrations, warnings)
     source.__dict__["versions"] = versions  # already sorted: the cached property's value
     return source
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused: reading a 10,000-version folder makes some 60,000
-    tuples and strings, none in a cycle, and the collections they triggered (each scanning
-    every object alive) cost as much as matching the names."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 _Files = dict[int, tuple[str, str]]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ._gc import cyclic_gc_paused
 from .drivers.base import VersionState
 from .history import HistoryRecord
 from .source import MigrationSource
@@ -147,6 +148,12 @@ class _JumpedOver:
 
 def build_status(source: MigrationSource, state: VersionState, history: list[HistoryRecord],
                  *, database: str, history_available: bool) -> StatusReport:
+    with cyclic_gc_paused():  # a row per file (10,000 and more), no cycle among them
+        return _build_status(source, state, history, database=database, history_available=history_available)
+
+
+def _build_status(source: MigrationSource, state: VersionState, history: list[HistoryRecord],
+                  *, database: str, history_available: bool) -> StatusReport:
     current = state.as_int
     applied = _applied_versions(history)
     jumped_over = _JumpedOver(history)
@@ -251,4 +258,5 @@ def status_table(migrations: list[MigrationStatus]) -> list[str]:
               for title, cells in zip(_TABLE_HEADER, columns, strict=True)]
     # The last cell is not padded: the padding would be cut with the trailing blanks anyway.
     template = "  ".join(f"{{:<{width}}}" for width in widths[:-1]) + "  {}"
-    return [template.format(*cells).rstrip() for cells in (_TABLE_HEADER, *zip(*columns, strict=True))]
+    with cyclic_gc_paused():
+        return [template.format(*cells).rstrip() for cells in (_TABLE_HEADER, *zip(*columns, strict=True))]
