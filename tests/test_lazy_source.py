@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -41,14 +42,15 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
             seen.built += 1
             super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
-    real_open = source_module._open_regular
+    real_open = os.open
 
-    def counting_open(path: Path) -> object:
-        seen.opened += 1
-        return real_open(path)
+    def counting_open(path: str | Path, flags: int, *args: int, **kwargs: object) -> int:
+        if str(path).endswith(".sql"):
+            seen.opened += 1
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(source_module, "MigrationFile", CountingFile)
-    monkeypatch.setattr(source_module, "_open_regular", counting_open)
+    monkeypatch.setattr(os, "open", counting_open)
     yield seen
 
 
@@ -84,6 +86,23 @@ def test_up_builds_and_reads_only_the_pending_files(tmp_path: Path, counts: Coun
     assert [s.step.version for s in result.steps] == [COUNT - 1, COUNT]
     assert counts.built == 4  # the two pending versions' up and down files
     assert counts.opened == 2  # only the two up files that ran, each read once (hashed from memory)
+
+
+def test_a_file_is_read_without_a_buffered_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readers = 0
+    real_fdopen = os.fdopen
+
+    def counting_fdopen(*args: Any, **kwargs: Any) -> Any:
+        nonlocal readers
+        readers += 1
+        return real_fdopen(*args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", counting_fdopen)
+    path = folder(tmp_path, 3)
+    source = load_source(path)
+    assert [source.migrations[v].up.data for v in (1, 2, 3)] == [  # type: ignore[union-attr]
+        (path / f"{v:04d}_t{v}.up.sql").read_bytes() for v in (1, 2, 3)]
+    assert readers == 0  # one per file before (os.fdopen's BufferedReader)
 
 
 def test_status_hashes_each_applied_file_once_and_builds_no_file_object(

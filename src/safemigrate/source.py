@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import io
 import operator
 import os
 import re
@@ -62,31 +61,46 @@ def display_name(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _open_regular(path: Path) -> io.BufferedReader:
-    """Open a migration file for reading, refusing anything but a regular file.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
-    O_NONBLOCK: a FIFO that replaced the file since the folder was read must not block
-    the run for ever (opening a FIFO for reading waits for a writer).
+
+def _read_file(path: str | Path) -> bytes:
+    """A regular file's bytes, refusing one over MAX_FILE_SIZE (before or while reading it).
+
+    Opened non-blocking (a FIFO that replaced the file since the folder was read must not block
+    the run for ever) and refused unless it is a regular file. A bare descriptor, no buffered
+    reader: one ``os.read`` for a file as large as fstat says (every file ``up`` runs is read here).
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}",
                           hint="check that the file exists and is readable, then run the command again") from None
-    handle = os.fdopen(fd, "rb")
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        handle.close()
-        raise SourceError(f"{path} is not a regular file", hint="replace it with a regular file, or move it away")
-    return handle
-
-
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"{path} is not a regular file", hint="replace it with a regular file, or move it away")
+        size = info.st_size
+        if size > MAX_FILE_SIZE:
+            raise _too_large(Path(path), size)
+        data = os.read(fd, size + 1)  # +1: it may have grown
+        if len(data) != size:  # grown or shrunk since: read on to the end, or past the limit
+            parts, total = [data], len(data)
+            while total <= MAX_FILE_SIZE and (chunk := os.read(fd, MAX_FILE_SIZE + 1 - total)):
+                parts.append(chunk)
+                total += len(chunk)
+            data = b"".join(parts)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_SIZE:  # it grew while being read
+        raise _too_large(Path(path), len(data))
+    return data
 
 
 def _sha256_of_file(path: str | Path) -> str:
     """The SHA-256 of a regular file, streamed; what ``status`` computes for every applied file.
 
-    The same checks and errors as :func:`_open_regular`, on a bare descriptor: a file smaller
+    The same checks and errors as :func:`_read_file`, on a bare descriptor: a file smaller
     than the block is read and hashed in one call each (no buffered reader, no Path), which is
     most of what comparing 10,000 files with the history costs. A larger or growing file is
     still streamed in blocks, never held whole.
@@ -135,14 +149,7 @@ class MigrationFile:
 
     @cached_property
     def data(self) -> bytes:
-        with _open_regular(self.path) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > MAX_FILE_SIZE:
-                raise _too_large(self.path, size)
-            data = handle.read(MAX_FILE_SIZE + 1)
-        if len(data) > MAX_FILE_SIZE:  # it grew while being read
-            raise _too_large(self.path, len(data))
-        return data
+        return _read_file(self.path)
 
     @property
     def text(self) -> str:
