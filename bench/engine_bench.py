@@ -20,6 +20,9 @@ Usage (PostgreSQL on 127.0.0.1:5432 with trust auth, dbmate from npm):
     npm install --prefix bench/.work dbmate
     .venv/bin/python bench/engine_bench.py [--rounds 5] [--repeats 21] [--golang-migrate PATH] [--write-docs]
 
+Databases are named ``bench_applied_*`` and ``bench_db_*``; set BENCH_DATABASE_PREFIX to use
+another prefix (two checkouts benching on one server at once).
+
 Results are printed as Markdown; ``--write-docs`` replaces the engine section of
 docs/benchmarks.md. Never a timed test: the suite does not run this.
 """
