@@ -20,6 +20,9 @@ Usage (PostgreSQL on 127.0.0.1:5432 with trust auth, dbmate from npm):
     npm install --prefix bench/.work dbmate
     .venv/bin/python bench/engine_bench.py [--rounds 5] [--repeats 21] [--golang-migrate PATH] [--write-docs]
 
+Databases are named ``bench_applied_*`` and ``bench_db_*``; set BENCH_DATABASE_PREFIX to use
+another prefix (two checkouts benching on one server at once).
+
 Results are printed as Markdown; ``--write-docs`` replaces the engine section of
 docs/benchmarks.md. Never a timed test: the suite does not run this.
 """
@@ -45,6 +48,8 @@ REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "bench" / ".work" / "engine"
 NODE_MODULES = REPO / "bench" / ".work" / "node_modules"
 SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+# Database names start with this, so that two checkouts benching on one server do not collide.
+PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "bench")
 BEGIN, END = "<!-- engine-bench:begin -->", "<!-- engine-bench:end -->"
 
 
@@ -140,7 +145,7 @@ def bench_startup_and_reads(dm: Path, folders: dict[int, Path], repeats: int) ->
     dbmate = dbmate_binary()
     commands: dict[str, list[str]] = {"import psycopg": [sys.executable, "-c", "import psycopg"]}
     for count, folder in folders.items():
-        url = applied_database(f"bench_applied_{count}", folder)
+        url = applied_database(f"{PREFIX}_applied_{count}", folder)
         base = safemigrate("-path", str(folder), "-database", url)
         commands[f"version {count}"] = [*base, "version"]
         commands[f"up {count}"] = [*base, "up"]
@@ -165,9 +170,9 @@ def bench_rounds(commands: dict[str, list[str]], rounds: int) -> dict[str, list[
     names = list(commands)
     for round_number in range(rounds):
         order = names[round_number % len(names):] + names[:round_number % len(names)]
-        urls = prepared_databases([f"bench_db_{i}" for i in range(len(names))])
+        urls = prepared_databases([f"{PREFIX}_db_{i}" for i in range(len(names))])
         for i, name in enumerate(order):
-            url = urls[f"bench_db_{i}"]
+            url = urls[f"{PREFIX}_db_{i}"]
             results[name].append(run([part.replace("{url}", url) for part in commands[name]]))
     return results
 
@@ -367,7 +372,7 @@ def main() -> None:
             layouts[min(read_counts)][1], {c: layouts[c][0] for c in read_counts}, args.repeats))  # type: ignore[assignment]
         if args.callgrind:
             small = min(read_counts)
-            url = f"{SERVER}/bench_applied_{small}?sslmode=disable"
+            url = f"{SERVER}/{PREFIX}_applied_{small}?sslmode=disable"
             base = safemigrate("-path", str(layouts[small][0]), "-database", url)
             for name, argv in {"import psycopg": [sys.executable, "-c", "import psycopg"],
                                f"version ({small} applied)": [*base, "version"],
@@ -382,7 +387,7 @@ def main() -> None:
     if args.only in (None, "atomic"):
         gm, _, script = layouts[args.atomic_migrations]
         atomic = timed("atomic", lambda: bench_atomic(gm, script, args.rounds))  # type: ignore[assignment]
-    for name in (f"bench_db_{i}" for i in range(4)):
+    for name in (f"{PREFIX}_db_{i}" for i in range(4)):
         psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     if args.only:
         for group in (reads, *applies.values(), atomic):

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import safemigrate.source as source_module
 from safemigrate import Migrator, load_source, open_driver
@@ -37,14 +42,15 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
             seen.built += 1
             super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
-    real_open = source_module._open_regular
+    real_open = os.open
 
-    def counting_open(path: Path) -> object:
-        seen.opened += 1
-        return real_open(path)
+    def counting_open(path: str | Path, flags: int, *args: int, **kwargs: object) -> int:
+        if str(path).endswith(".sql"):
+            seen.opened += 1
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(source_module, "MigrationFile", CountingFile)
-    monkeypatch.setattr(source_module, "_open_regular", counting_open)
+    monkeypatch.setattr(os, "open", counting_open)
     yield seen
 
 
@@ -82,14 +88,61 @@ def test_up_builds_and_reads_only_the_pending_files(tmp_path: Path, counts: Coun
     assert counts.opened == 2  # only the two up files that ran, each read once (hashed from memory)
 
 
-def test_status_streams_each_applied_file_once(tmp_path: Path, counts: Counts) -> None:
+def test_a_file_is_read_without_a_buffered_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readers = 0
+    real_fdopen = os.fdopen
+
+    def counting_fdopen(*args: Any, **kwargs: Any) -> Any:
+        nonlocal readers
+        readers += 1
+        return real_fdopen(*args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", counting_fdopen)
+    path = folder(tmp_path, 3)
+    source = load_source(path)
+    assert [source.migrations[v].up.data for v in (1, 2, 3)] == [  # type: ignore[union-attr]
+        (path / f"{v:04d}_t{v}.up.sql").read_bytes() for v in (1, 2, 3)]
+    assert readers == 0  # one per file before (os.fdopen's BufferedReader)
+
+
+def test_status_hashes_each_applied_file_once_and_builds_no_file_object(
+        tmp_path: Path, counts: Counts, monkeypatch: pytest.MonkeyPatch) -> None:
     url = applied(tmp_path)
     counts.built = counts.opened = 0
+    folder_text = str(tmp_path / "migrations")
+    opened: list[str] = []
+    real_os_open = os.open
+
+    def counting_os_open(path: str | Path, flags: int, *args: int, **kwargs: object) -> int:
+        if str(path).startswith(folder_text):
+            opened.append(os.path.basename(path))
+        return real_os_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", counting_os_open)
     with Migrator(load_source(tmp_path / "migrations"), open_driver(url)) as m:
         report = m.status()
     assert [row.state for row in report.migrations] == ["applied"] * (COUNT - 1) + ["current"]
-    assert counts.built == 2 * COUNT
-    assert counts.opened == COUNT  # every applied up file hashed to compare with the history
+    # every applied up file hashed once to compare with the history, nothing else opened
+    assert sorted(opened) == [f"{v:04d}_t{v}.up.sql" for v in range(1, COUNT + 1)]
+    assert all(row.checksum_matches for row in report.migrations)
+    # Before: both files of every version were built as objects (60 here, 20,000 at 10,000 versions).
+    assert counts.built == 0
+    assert report.migrations[0].up_file == str(tmp_path / "migrations" / "0001_t1.up.sql")
+    assert report.migrations[0].down_file == str(tmp_path / "migrations" / "0001_t1.down.sql")
+
+
+@pytest.mark.parametrize("spelling", [".", "./", "migrations", "./migrations/", "migrations//", "ABS"])
+def test_status_shows_each_path_as_the_file_object_would(tmp_path: Path, spelling: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    folder(tmp_path, 2)
+    monkeypatch.chdir(tmp_path / "migrations" if spelling in (".", "./") else tmp_path)
+    source = load_source(str(tmp_path / "migrations") if spelling == "ABS" else spelling)
+    listed = list(source.listing())
+    built = [(v, m.name, str(m.up.path) if m.up else None, str(m.down.path) if m.down else None)
+             for v in source.versions for m in (source.migrations[v],)]
+    assert listed == built
+    assert [source.up_sha256(v) for v in source.versions] == \
+        [hashlib.sha256(f"CREATE TABLE t{v} (id int);\n".encode()).hexdigest() for v in (1, 2)]
 
 
 def test_a_file_built_late_is_the_same_object_every_time(tmp_path: Path) -> None:
@@ -136,3 +189,129 @@ def test_a_streamed_checksum_is_the_sha256_of_the_whole_file(tmp_path: Path, siz
     (path / "0001_t1.up.sql").write_bytes(data)
     up = load_source(path).up_file(1)
     assert up is not None and up.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_file_replaced_by_a_fifo_after_the_listing_is_refused_by_the_checksum(tmp_path: Path) -> None:
+    from safemigrate.errors import SourceError
+
+    path = folder(tmp_path, 2)
+    source = load_source(path)
+    (path / "0002_t2.up.sql").unlink()
+    os.mkfifo(path / "0002_t2.up.sql")
+    with pytest.raises(SourceError, match=r"0002_t2\.up\.sql is not a regular file"):
+        source.up_sha256(2)  # never blocks: opened non-blocking
+    (path / "0001_t1.up.sql").unlink()
+    with pytest.raises(SourceError, match=r"cannot read .*0001_t1\.up\.sql: No such file"):
+        source.up_sha256(1)
+
+
+# --- the listing matched in one pass (issue 11, third round) ------------------------------------
+
+_NAME_PARTS = st.sampled_from(["1", "0002", "10", "9", "_", "a", ".up.", ".down.", ".UP.", "up", ".sql", ".",
+                               "\n", " ", "\t", "\u00e9", "_x", ".up.sql", ".down.sql", "-", "\\", "\\0"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.sets(st.lists(_NAME_PARTS, min_size=1, max_size=6).map("".join), max_size=12))
+def test_the_listing_finds_what_the_expression_finds_in_each_name(tmp_path_factory: pytest.TempPathFactory,
+                                                                  names: set[str]) -> None:
+    path = tmp_path_factory.mktemp("listing")
+    names = {n for n in names if n not in (".", "..") and "/" not in n}
+    for name in names:
+        (path / name).write_text("SELECT 1;\n")
+    expected: dict[tuple[int, str], tuple[str, str]] = {}
+    for name in sorted(names):
+        match = source_module.MIGRATION_FILE_RE.match(name)
+        if match is not None:
+            key = (int(match.group(1)), match.group(3))
+            if key in expected:
+                with pytest.raises(source_module.SourceError, match="duplicate migration file"):
+                    load_source(path)
+                return
+            expected[key] = (match.group(2), name)
+    source = load_source(path)
+    assert source.versions == sorted({version for version, _ in expected})
+    assert list(source.listing()) == [
+        (v, (expected.get((v, "up")) or expected[(v, "down")])[0],
+         str(path / expected[(v, "up")][1]) if (v, "up") in expected else None,
+         str(path / expected[(v, "down")][1]) if (v, "down") in expected else None)
+        for v in source.versions]
+    misnamed = sorted(n for n in names if source_module.MIGRATION_FILE_RE.match(n) is None
+                      and not n.startswith(".") and source_module._looks_like_migration(n))
+    assert [w.path.name for w in source.warnings] == misnamed
+
+
+def test_warnings_come_in_the_listing_order_whatever_made_them(tmp_path: Path) -> None:
+    path = folder(tmp_path, 3)
+    (path / "0002_b.UP.sql").write_text("x")  # misnamed
+    os.mkfifo(path / "0002_c.up.sql")  # not a regular file
+    (path / "0001_a.sql").write_text("x")  # misnamed
+    os.mkdir(path / "0003_d.down.sql")  # a folder named like a migration
+    outside = tmp_path / "outside.sql"
+    outside.write_text("SELECT 1;\n")
+    os.symlink(outside, path / "0004_e.up.sql")  # a link out of the folder
+    names = [w.path.name for w in load_source(path).warnings]
+    assert names == ["0001_a.sql", "0002_b.UP.sql", "0002_c.up.sql", "0003_d.down.sql", "0004_e.up.sql"]
+
+
+def python_calls(work: Callable[[], object]) -> int:
+    """Python-level function calls (generators resumed included) made while running ``work()``."""
+    calls = 0
+
+    def count(_frame: FrameType, event: str, _arg: object) -> None:
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_reading_the_folder_makes_no_python_call_per_file(tmp_path: Path) -> None:
+    small, large = folder(tmp_path / "small", 50), folder(tmp_path / "large", 550)
+    extra = python_calls(lambda: load_source(large).versions) - python_calls(lambda: load_source(small).versions)
+    # 1,000 more files. Before: 3 calls per file (the sort key, the entry's type, the version), 3,000.
+    assert extra < 50
+
+
+def test_the_first_error_is_the_first_file_s_whatever_the_folder_s_order(tmp_path: Path) -> None:
+    from safemigrate.errors import SourceError
+
+    path = tmp_path / "migrations"
+    path.mkdir()
+    # Created so that the folder's own order differs from the names' order on most file systems.
+    for name in ["2_d.up.sql", "0002_c.up.sql", "1_b.up.sql", "0001_a.up.sql", "9" * 20 + "_big.up.sql"]:
+        (path / name).write_text("SELECT 1;\n")
+    with pytest.raises(SourceError) as raised:
+        load_source(path)
+    assert raised.value.message.startswith(
+        "duplicate migration file: 1_b.up.sql has the same version and direction as 0001_a.up.sql")
+
+
+def test_reading_the_folder_and_building_the_status_pause_the_cycle_collector(tmp_path: Path) -> None:
+    import gc
+
+    url = applied(tmp_path)  # 30 applied, with their history
+    folder(tmp_path, 6000)  # and 5,970 more files, pending
+    collections = 0
+
+    def count(phase: str, _info: dict[str, int]) -> None:
+        nonlocal collections
+        if phase == "start":
+            collections += 1
+
+    with Migrator(load_source(tmp_path / "migrations"), open_driver(url)) as m:
+        gc.collect()
+        gc.callbacks.append(count)
+        try:
+            report = m.status()
+        finally:
+            gc.callbacks.remove(count)
+    assert len(report.pending) == 5970 and gc.isenabled()
+    # One young-generation collection as each paused block ends (reading the history, building
+    # the rows). Before: the rows' objects set off one every 700 allocations, 17 here.
+    assert collections <= 4

@@ -45,3 +45,79 @@ def test_any_password_in_a_url_is_redacted(password: str) -> None:
     assert password not in redact_url(url).replace("xxxxx", "").split("@")[0].split("//user:")[-1] or \
         password == "xxxxx"
     assert "user:xxxxx@" in redact_url(url)
+
+
+# --- the expressions run only where they can match (issue 11: status of 10,000 rows) ----------
+
+def _redact_everywhere(text: str, secrets: list[str]) -> str:
+    """The definition: both expressions over the whole text, then the verbatim secrets."""
+    from safemigrate import redact
+
+    out = redact._URL_TOKEN.sub(lambda m: redact_url(m.group(0)), text)
+    out = redact._KEY_VALUE_SECRET.sub(lambda m: m.group(1) + m.group(2) + "xxxxx", out)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            out = out.replace(secret, "xxxxx")
+    return out
+
+
+# Pieces that hostile text is made of: keywords in every case (and with the long s, which the
+# expression's case-insensitive match reads as "s"), URL parts, separators, quotes and line breaks
+# of every kind, including those that are whitespace to the expressions but not to str.splitlines.
+_HOSTILE_PIECES = st.sampled_from([
+    "password", "PassWord", "pa\u017f\u017fword", "PA\u017fSWD", "passwd", "pwd", "PWD", "pgpassword",
+    "mysql_pwd", "secret_access_key", "AWS_SECRET_ACCESS_KEY", "SE\u212aRET", "secret", "\u017fecret",
+    "://", "postgres://", "u:p@h/db", "mysql://a:b@tcp(h)/d", "@", ":", "=", " = ", "&", ";", ",",
+    "'", '"', "<", ">", " ", "\t", "\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x85", "\u2028",
+    "(using password: YES)", "hunter22", "x", "9", "_", "-", ".", "+", "é", "\u0130",
+])
+
+
+@given(pieces=st.lists(_HOSTILE_PIECES, max_size=40), secrets=st.lists(st.sampled_from(
+    ["hunter22", "secret", "p@h/", "xy"]), max_size=2))
+def test_redacting_only_where_a_match_can_be_changes_nothing(pieces: list[str], secrets: list[str]) -> None:
+    text = "".join(pieces)
+    assert redact_text(text, secrets) == _redact_everywhere(text, secrets)
+
+
+def test_the_long_s_spelling_of_password_is_still_redacted() -> None:
+    # The case-insensitive expression matches it; a gate on text.lower() alone would skip it.
+    assert redact_text("pa\u017fsword=hunter22") == "pa\u017fsword=xxxxx"
+
+
+class _Recording:
+    """Stands in for a compiled expression and records the length of every text it is run over."""
+
+    def __init__(self, pattern: object) -> None:
+        self.pattern = pattern
+        self.seen: list[int] = []
+
+    def sub(self, repl: object, text: str) -> str:
+        self.seen.append(len(text))
+        return self.pattern.sub(repl, text)  # type: ignore[attr-defined, no-any-return]
+
+
+def test_a_long_table_with_one_url_runs_the_expressions_over_that_line_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from safemigrate import redact
+
+    url_token, key_value = _Recording(redact._URL_TOKEN), _Recording(redact._KEY_VALUE_SECRET)
+    monkeypatch.setattr(redact, "_URL_TOKEN", url_token)
+    monkeypatch.setattr(redact, "_KEY_VALUE_SECRET", key_value)
+    header = "database:   postgres://me:hunter22@db:5432/app?sslmode=disable"
+    rows = [f"{i:<6}  create_table_{i}  applied  2026-12-01 10:00:00 UTC  me@host" for i in range(1, 1001)]
+    out = redact_text("\n".join([header, "", *rows, "", "0 pending"]))
+    assert out.splitlines()[0] == "database:   postgres://me:xxxxx@db:5432/app?sslmode=disable"
+    assert url_token.seen == [len(header)]  # the whole table (70 KB) before
+    # No keyword in the table: the key=value expression runs only inside the URL (its query string).
+    assert key_value.seen == [len("me:xxxxx@db:5432/app?sslmode=disable")]
+
+
+def test_a_keyword_anywhere_still_runs_the_key_value_expression(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safemigrate import redact
+
+    key_value = _Recording(redact._KEY_VALUE_SECRET)
+    monkeypatch.setattr(redact, "_KEY_VALUE_SECRET", key_value)
+    assert redact_text("line one\nhost=db PassWord =\n 'hunter 22' user=me") == \
+        "line one\nhost=db PassWord =\n xxxxx user=me"
+    assert len(key_value.seen) == 1

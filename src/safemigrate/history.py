@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from ._gc import cyclic_gc_paused
 from .drivers.base import Driver, Query
 
 __all__ = ["HISTORY_COLUMNS", "HistoryRecord", "HistoryTable", "new_run_id"]
@@ -161,18 +162,19 @@ class HistoryTable:
             return []
         present = self.driver.table_columns(self.driver.history_table)
         names = [*(name for name in HISTORY_COLUMNS if name not in _ADDED_COLUMNS or name in present), "id"]
-        rows = self.driver.query(f"SELECT {', '.join(names)} FROM {self.table} ORDER BY id")
-        if tuple(names) != _FIELD_ORDER:  # a table from an older release: by name
-            return [self._record(names, row) for row in rows]
-        # Every column, in the dataclass's field order: positional, without a dict per row
-        # (status reads the whole history: 10,000 rows and more).
-        records = [HistoryRecord(*row) for row in rows]
-        for record in records:
-            for key in ("started_at", "finished_at"):
-                value = getattr(record, key)
-                if isinstance(value, str) or (isinstance(value, datetime) and value.tzinfo is None):
-                    setattr(record, key, self._read_ts(value))
-        return records
+        with cyclic_gc_paused():  # 10,000 rows and records, no cycle among them
+            rows = self.driver.query(f"SELECT {', '.join(names)} FROM {self.table} ORDER BY id")
+            if tuple(names) != _FIELD_ORDER:  # a table from an older release: by name
+                return [self._record(names, row) for row in rows]
+            # Every column, in the dataclass's field order: positional, without a dict per row
+            # (status reads the whole history: 10,000 rows and more).
+            records = [HistoryRecord(*row) for row in rows]
+            for record in records:
+                for key in ("started_at", "finished_at"):
+                    value = getattr(record, key)
+                    if isinstance(value, str) or (isinstance(value, datetime) and value.tzinfo is None):
+                        setattr(record, key, self._read_ts(value))
+            return records
 
     def _record(self, names: Sequence[str], row: Sequence[Any]) -> HistoryRecord:
         data = dict(zip(names, row, strict=True))

@@ -70,16 +70,27 @@ def url_secrets(url: str) -> set[str]:
     return {text for text in found if text}
 
 
-_SECRET_HINTS = ("://", "pass", "pwd", "secret")
+# Every keyword of _KEY_VALUE_SECRET contains one of these (lower-cased), so text without any
+# of them cannot hold a key=value secret. U+017F (long s) is the one character outside ASCII
+# that the expression's case-insensitive match takes for an ASCII letter of a keyword ("s")
+# while str.lower() keeps it apart: it is folded too, so that the gate never skips a match.
+_KEY_VALUE_HINTS = ("pass", "pwd", "secret")
+_LONG_S = "\u017f"
+
+
+def _may_hold_key_value_secret(text: str) -> bool:
+    lowered = text.lower()
+    if _LONG_S in lowered:
+        lowered = lowered.replace(_LONG_S, "s")
+    return any(hint in lowered for hint in _KEY_VALUE_HINTS)
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Redact every URL and ``password=`` pair in ``text``, and every known secret verbatim."""
-    out = text
-    lowered = text.lower()
-    # The regexes cost real time on long reports; text without any hint of a secret skips them.
-    if any(hint in lowered for hint in _SECRET_HINTS):
-        out = _redact_urls(out)
+    # The expressions cost real time on long reports (a status table of 10,000 rows, a lint
+    # report of a few hundred KB): each is tried only where it can match.
+    out = _redact_urls(text)
+    if _may_hold_key_value_secret(out):
         out = _redact_key_values(out)
     for secret in secrets:
         # Very short secrets would blank out ordinary words; URLs and key=value pairs

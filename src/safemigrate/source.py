@@ -8,7 +8,7 @@ both; versions are ordered numerically and gaps are allowed.
 from __future__ import annotations
 
 import bisect
-import io
+import operator
 import os
 import re
 import stat
@@ -18,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from ._gc import cyclic_gc_paused
 from .errors import SourceError
 
 __all__ = [
@@ -42,6 +43,13 @@ MAX_VERSION = 2**63 - 1
 # Splitting a file with the database's parser needs about 50 times the file's size in memory
 # (libpg_query's parse tree), so a larger file is refused before anything runs.
 MAX_FILE_SIZE = 32 * 1024 * 1024
+# MIGRATION_FILE_RE over a listing of NUL-separated names ("\0" + names joined + "\0"): each name
+# matches exactly when MIGRATION_FILE_RE matches it alone, with the same groups (the greedy
+# name runs to the last ".up." / ".down." either way); findall gives (file name, version digits,
+# name, direction) per matching file.
+_LISTING_RE = re.compile(r"\0(([0-9]+)_([^\0]*)\.(down|up)\.[^\0]*)(?=\0)")
+_NAME_OF: Callable[[os.DirEntry[str]], str] = operator.attrgetter("name")
+_FIRST = operator.itemgetter(0)
 _HASH_BLOCK = 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -52,22 +60,73 @@ def display_name(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _open_regular(path: Path) -> io.BufferedReader:
-    """Open a migration file for reading, refusing anything but a regular file.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
-    O_NONBLOCK: a FIFO that replaced the file since the folder was read must not block
-    the run for ever (opening a FIFO for reading waits for a writer).
+
+def _read_file(path: str | Path) -> bytes:
+    """A regular file's bytes, refusing one over MAX_FILE_SIZE (before or while reading it).
+
+    Opened non-blocking (a FIFO that replaced the file since the folder was read must not block
+    the run for ever) and refused unless it is a regular file. A bare descriptor, no buffered
+    reader: one ``os.read`` for a file as large as fstat says (every file ``up`` runs is read here).
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}",
                           hint="check that the file exists and is readable, then run the command again") from None
-    handle = os.fdopen(fd, "rb")
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        handle.close()
-        raise SourceError(f"{path} is not a regular file", hint="replace it with a regular file, or move it away")
-    return handle
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"{path} is not a regular file", hint="replace it with a regular file, or move it away")
+        size = info.st_size
+        if size > MAX_FILE_SIZE:
+            raise _too_large(Path(path), size)
+        data = os.read(fd, size + 1)  # +1: it may have grown
+        if len(data) != size:  # grown or shrunk since: read on to the end, or past the limit
+            parts, total = [data], len(data)
+            while total <= MAX_FILE_SIZE and (chunk := os.read(fd, MAX_FILE_SIZE + 1 - total)):
+                parts.append(chunk)
+                total += len(chunk)
+            data = b"".join(parts)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_SIZE:  # it grew while being read
+        raise _too_large(Path(path), len(data))
+    return data
+
+
+def _sha256_of_file(path: str | Path) -> str:
+    """The SHA-256 of a regular file, streamed; what ``status`` computes for every applied file.
+
+    The same checks and errors as :func:`_read_file`, on a bare descriptor: a file smaller
+    than the block is read and hashed in one call each (no buffered reader, no Path), which is
+    most of what comparing 10,000 files with the history costs. A larger or growing file is
+    still streamed in blocks, never held whole.
+    """
+    import hashlib  # here, not at the top: loading OpenSSL costs `lint` a tenth of its start-up
+
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror}",
+                          hint="check that the file exists and is readable, then run the command again") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"{path} is not a regular file", hint="replace it with a regular file, or move it away")
+        size = info.st_size
+        block = min(size + 1, _HASH_BLOCK)  # +1: it may have grown
+        data = os.read(fd, block)
+        if len(data) == size < block:  # all of it, as large as the folder said: the end
+            return hashlib.sha256(data).hexdigest()
+        digest = hashlib.sha256(data)
+        while data:
+            data = os.read(fd, block)
+            digest.update(data)
+        return digest.hexdigest()
+    finally:
+        os.close(fd)
 
 
 def _too_large(path: Path, size: int) -> SourceError:
@@ -91,14 +150,7 @@ class MigrationFile:
 
     @cached_property
     def data(self) -> bytes:
-        with _open_regular(self.path) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > MAX_FILE_SIZE:
-                raise _too_large(self.path, size)
-            data = handle.read(MAX_FILE_SIZE + 1)
-        if len(data) > MAX_FILE_SIZE:  # it grew while being read
-            raise _too_large(self.path, len(data))
-        return data
+        return _read_file(self.path)
 
     @property
     def text(self) -> str:
@@ -140,15 +192,8 @@ class MigrationFile:
 
         if "data" in self.__dict__:  # already read for running: hash exactly what runs
             return hashlib.sha256(self.data).hexdigest()
-        # status hashes every file: stream it rather than hold (or refuse) a large one. Blocks
-        # sized to the file: hashlib.file_digest zeroes a 256 KB buffer for each file, which for
-        # 10,000 small files cost more than reading and hashing them.
-        with _open_regular(self.path) as handle:
-            block = min(os.fstat(handle.fileno()).st_size + 1, _HASH_BLOCK)  # +1: it may have grown
-            digest = hashlib.sha256()
-            while chunk := handle.read(block):
-                digest.update(chunk)
-            return digest.hexdigest()
+        # status hashes every file: stream it rather than hold (or refuse) a large one.
+        return _sha256_of_file(self.path)
 
     @property
     def filename(self) -> str:
@@ -207,6 +252,9 @@ class _LazyMigrations(Mapping[int, Migration]):
         # about 4x cheaper than ``directory / name``, which parses the name again; status builds
         # every file. The same Path either way.
         self._child: Callable[[str], Path] = getattr(directory, "_make_child_relpath", directory.joinpath)
+        # str(directory / name) without a Path: what status prints for each of 20,000 files.
+        text = str(directory)
+        self._prefix = "" if text == "." else text if text.endswith(os.sep) else text + os.sep
 
     def _file(self, version: int, direction: Direction, names: tuple[str, str] | None) -> MigrationFile | None:
         if names is None:
@@ -229,6 +277,24 @@ class _LazyMigrations(Mapping[int, Migration]):
 
     def __len__(self) -> int:
         return len(self._names)
+
+    def listing(self) -> Iterator[tuple[int, str, str | None, str | None]]:
+        """(version, name, up file's path, down file's path) in version order, as text, building
+        nothing (the paths are the files' ``str(path)``)."""
+        prefix = self._prefix
+        for version, (up, down) in self._names.items():
+            names = up or down
+            yield (version, names[0] if names else "", None if up is None else prefix + up[1],
+                   None if down is None else prefix + down[1])
+
+    def up_sha256(self, version: int) -> str | None:
+        """The up file's checksum without building its objects (unless they are built already:
+        then a file read for running is hashed from what runs)."""
+        built = self._built.get(version)
+        if built is not None:
+            return None if built.up is None else built.up.sha256
+        up = self._names[version][0]
+        return None if up is None else _sha256_of_file(self._prefix + up[1])
 
     def name(self, version: int) -> str:
         """The version's name without building its files (the up file's, else the down file's)."""
@@ -279,6 +345,20 @@ class MigrationSource:
     def down_file(self, version: int) -> MigrationFile | None:
         m = self.migrations.get(version)
         return m.down if m else None
+
+    def listing(self) -> Iterator[tuple[int, str, str | None, str | None]]:
+        """(version, name, up file's path, down file's path) for every version in order, as text."""
+        if isinstance(self.migrations, _LazyMigrations):
+            return self.migrations.listing()
+        return ((v, m.name, None if m.up is None else str(m.up.path), None if m.down is None else str(m.down.path))
+                for v in self.versions for m in (self.migrations[v],))
+
+    def up_sha256(self, version: int) -> str | None:
+        """The SHA-256 of the version's up file (None without one), as ``up_file(v).sha256``."""
+        if isinstance(self.migrations, _LazyMigrations):
+            return self.migrations.up_sha256(version)
+        up = self.up_file(version)
+        return None if up is None else up.sha256
 
     def name(self, version: int) -> str:
         if isinstance(self.migrations, _LazyMigrations):
@@ -392,50 +472,104 @@ def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -
             f"{str(path)!r} is not a folder",
             hint="-path must name the folder that holds the migration files",
         )
-    # (version, direction) -> (name, file name): MigrationFile objects are built only when used.
-    files: dict[tuple[int, Direction], tuple[str, str]] = {}
-    warnings: list[SourceWarning] = []
-    try:
-        entries = sorted(os.scandir(path), key=lambda e: e.name)
-    except OSError as exc:
-        raise SourceError(f"cannot read migrations folder {str(path)!r}: {exc.strerror}",
-                          hint="check the folder's permissions (-path names it)") from None
+    with cyclic_gc_paused():
+        try:
+            entries = list(os.scandir(path))  # read to the end, which closes it
+        except OSError as exc:
+            raise SourceError(f"cannot read migrations folder {str(path)!r}: {exc.strerror}",
+                              hint="check the folder's permissions (-path names it)") from None
+        try:
+            # In the folder's own order: nothing read here depends on the order but which error
+            # comes first, so only a folder with an error is read again, sorted, for that.
+            ups, downs, keyed = _read_entries(path, entries, no_follow, sort=False)
+        except SourceError:
+            ups, downs, keyed = _read_entries(path, entries, no_follow, sort=True)
+        keyed.sort(key=_FIRST)  # stable: each entry's warnings stay in the order they were made
+        warnings = [warning for _filename, warning in keyed]
+        versions = sorted(ups.keys() | downs.keys())
+        names: dict[int, _Names] = {version: (ups.get(version), downs.get(version)) for version in versions}
+    migrations = _LazyMigrations(path, names)
+    source = MigrationSource(path, migrations, warnings)
+    source.__dict__["versions"] = versions  # already sorted: the cached property's value
+    return source
+
+
+_Files = dict[int, tuple[str, str]]
+
+
+def _read_entries(path: Path, entries: list[os.DirEntry[str]], no_follow: bool, *,
+                  sort: bool) -> tuple[_Files, _Files, list[tuple[str, SourceWarning]]]:
+    """The up and down files of each version, (name, file name), and the (file name, warning)s.
+
+    Every name is matched in one pass over the listing joined with NULs (no file name holds
+    one): no Match object and no call per name; the same files and groups as MIGRATION_FILE_RE
+    on each name. ``sort``: in name order, so that the first error raised is the first file's.
+    """
+    names = list(map(_NAME_OF, entries))
+    listing_text = "\0" + "\0".join(sorted(names) if sort else names) + "\0"
+    found = _LISTING_RE.findall(listing_text)
+    check_utf8 = not listing_text.isascii()
+    odd = _not_plain_files(entries)  # links, folders, FIFOs...: looked at one by one
     folder = os.path.realpath(path)
-    for entry in entries:
-        filename = entry.name
-        match = MIGRATION_FILE_RE.match(filename)
-        if match is None:
-            if not entry.is_dir() and not filename.startswith(".") and _looks_like_migration(filename):
-                warnings.append(SourceWarning(Path(os.path.dirname(entry.path),
-                                                   display_name(filename)), _MISNAMED))
-            continue
-        if not filename.isascii() and display_name(filename) != filename:
+    keyed: list[tuple[str, SourceWarning]] = []
+    ups: _Files = {}
+    downs: _Files = {}
+    for filename, digits, name, direction in found:
+        if check_utf8 and not filename.isascii() and display_name(filename) != filename:
             raise SourceError(
                 f"{os.path.join(path, display_name(filename))}: the file name is not valid UTF-8",
                 hint="rename the file with a UTF-8 name (ASCII is safest), then run the command again",
             )
-        kind = _entry_kind(entry, folder, no_follow, warnings)
-        if kind is not None:
-            warnings.append(SourceWarning(
-                Path(entry.path),
-                f"is named like a migration but is {kind}, so it is ignored (only regular files are read)",
-                hint="move it away, or replace it with a regular file",
-            ))
-            continue
-        version = _version_of(entry, match.group(1))
-        direction: Direction = "up" if match.group(3) == "up" else "down"
-        key = (version, direction)
-        if key in files:
+        entry = odd.get(filename)
+        if entry is not None:
+            made: list[SourceWarning] = []
+            kind = _entry_kind(entry, folder, no_follow, made)
+            keyed.extend((filename, warning) for warning in made)
+            if kind is not None:
+                keyed.append((filename, SourceWarning(
+                    Path(entry.path),
+                    f"is named like a migration but is {kind}, so it is ignored (only regular files are read)",
+                    hint="move it away, or replace it with a regular file",
+                )))
+                continue
+        version = int(digits)
+        if version > MAX_VERSION:
+            _version_of(entry or _entry_named(entries, filename), digits)  # raises
+        files = ups if direction == "up" else downs
+        if version in files:
             raise SourceError(
                 f"duplicate migration file: {filename} has the same version and direction "
-                f"as {files[key][1]}",
+                f"as {files[version][1]}",
                 hint="give one of them a new version number (safemigrate create -seq makes the next one)",
-                details={"files": [str(path / files[key][1]), entry.path]},
+                details={"files": [str(path / files[version][1]), _entry_named(entries, filename).path]},
             )
-        files[key] = (match.group(2), filename)
-    names: dict[int, _Names] = {
-        version: (files.get((version, "up")), files.get((version, "down")))
-        for version in sorted({version for version, _direction in files})
-    }
-    migrations = _LazyMigrations(path, names)
-    return MigrationSource(path, migrations, warnings)
+        files[version] = (name, filename)
+    if len(found) < len(entries):
+        keyed.extend(_misnamed(entries, {f[0] for f in found}))
+    return ups, downs, keyed
+
+
+def _not_plain_files(entries: list[os.DirEntry[str]]) -> dict[str, os.DirEntry[str]]:
+    """The entries that the listing (d_type) does not show as plain regular files, by name."""
+    odd: dict[str, os.DirEntry[str]] = {}
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False):  # no stat: from the listing
+                continue
+        except OSError:
+            pass  # _entry_kind reports it
+        odd[entry.name] = entry
+    return odd
+
+
+def _entry_named(entries: list[os.DirEntry[str]], filename: str) -> os.DirEntry[str]:
+    return next(entry for entry in entries if entry.name == filename)
+
+
+def _misnamed(entries: list[os.DirEntry[str]], matched: set[str]) -> Iterator[tuple[str, SourceWarning]]:
+    """(file name, warning) for each entry that looks like a migration but does not match."""
+    for entry in entries:
+        filename = entry.name
+        if filename not in matched and not entry.is_dir() and not filename.startswith(".") \
+                and _looks_like_migration(filename):
+            yield filename, SourceWarning(Path(os.path.dirname(entry.path), display_name(filename)), _MISNAMED)

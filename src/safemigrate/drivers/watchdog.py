@@ -79,9 +79,19 @@ class Watchdog:
     @contextmanager
     def watch(self, patience: float, probe: Probe | None) -> Iterator[None]:
         """Guard one round trip; ``probe`` None makes ``patience`` a hard deadline."""
-        if patience <= 0:
+        if not self.arm(patience, probe):
             yield
             return
+        try:
+            yield
+        finally:
+            self.disarm()
+
+    def arm(self, patience: float, probe: Probe | None) -> bool:
+        """Start guarding a round trip (what ``watch`` does, without a context manager: the engine
+        makes two round trips per migration); False when ``patience`` is 0 (nothing to disarm)."""
+        if patience <= 0:
+            return False
         with self._lock:
             self._round += 1
             self._patience = patience
@@ -89,11 +99,11 @@ class Watchdog:
             self._armed_at = self._started = time.monotonic()
             self.fired = False
             self._start_thread()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._armed_at = None
+        return True
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed_at = None
 
     def close(self) -> None:
         with self._lock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...status import StatusReport
+from ...status import StatusReport, status_table
 from ..output import Output
 
 __all__ = ["render_status"]
@@ -16,17 +16,7 @@ def render_status(out: Output, report: StatusReport) -> None:
             f"version:    {report.version.describe()}",
             "",
         ]
-        header = ("VERSION", "NAME", "STATE", "APPLIED", "BY", "FLAGS")
-        rows = [header]
-        for m in report.migrations:
-            rows.append((
-                str(m.version), m.name, m.state,
-                m.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC") if m.applied_at else "",
-                m.applied_by or "", ",".join(m.flags),
-            ))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        for r in rows:
-            lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip())
+        lines.extend(status_table(report.migrations))
         pending = report.pending
         lines.append("")
         lines.append(f"{len(pending)} pending" + (": " + ", ".join(map(str, pending)) if pending else ""))
