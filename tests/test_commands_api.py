@@ -80,7 +80,7 @@ def test_a_cancel_token_stops_a_running_migration_and_rolls_it_back(tmp_path: Pa
         with psycopg.connect(pg_plain_url, autocommit=True) as conn:
             for _ in range(400):
                 if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' "
-                                "AND pid <> pg_backend_pid()").fetchone()[0]:
+                                "AND pid <> pg_backend_pid() AND datname = current_database()").fetchone()[0]:
                     cancel.cancel(15)
                     return
                 time.sleep(0.05)

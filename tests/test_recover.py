@@ -273,8 +273,8 @@ def test_an_interrupted_create_index_concurrently_is_found_invalid_and_finished(
         worker.start()
         with psycopg.connect(plain, autocommit=True) as watcher:
             for _ in range(600):
-                row = watcher.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' "
-                                      "AND wait_event_type = 'Lock'").fetchone()
+                row = watcher.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                      "AND query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'").fetchone()
                 if row:
                     watcher.execute("SELECT pg_terminate_backend(%s)", [row[0]])
                     break

@@ -34,11 +34,13 @@ def wait_until_running(proc: subprocess.Popen[str], db: TestDatabase, seconds: f
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         if db.dialect == "postgres":
-            rows = db.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'")
+            rows = db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                             "AND query LIKE 'SELECT pg_sleep(60)%'")
             if rows[0][0]:
                 return
         elif db.dialect == "mysql":
-            rows = db.query("SELECT count(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(60)%'")
+            rows = db.query("SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() "
+                            "AND info LIKE 'SELECT SLEEP(60)%'")
             if rows[0][0]:
                 return
         elif "schema_migrations" in db.tables() and db.version_row():

@@ -320,7 +320,7 @@ def test_sigterm_during_the_apply_rolls_the_migration_back_and_unlocks(project: 
         def sleeping() -> bool:
             with connect(project["plain"]) as conn:
                 return bool(conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                                         "'%pg_sleep(60)%' AND pid <> pg_backend_pid()").fetchone()[0])
+                                         "'%pg_sleep(60)%' AND pid <> pg_backend_pid() AND datname = current_database()").fetchone()[0])
 
         _wait_for(sleeping)
         proc.send_signal(signal.SIGTERM)

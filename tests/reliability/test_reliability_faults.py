@@ -116,8 +116,10 @@ def through(url: str, port: int) -> str:
 
 
 SLOW = {"postgres": "SELECT pg_sleep(3);", "mysql": "DO SLEEP(3);"}
-SLOW_RUNNING = {"postgres": "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(3)%'",
-                "mysql": "SELECT count(*) FROM information_schema.processlist WHERE info LIKE 'DO SLEEP(3)%'"}
+SLOW_RUNNING = {"postgres": "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND query LIKE 'SELECT pg_sleep(3)%'",
+                "mysql": "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() "
+                         "AND info LIKE 'DO SLEEP(3)%'"}
 
 
 def slow_folder(tmp_path: Path, dialect: str) -> Path:
