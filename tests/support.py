@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,21 @@ def write_migrations(folder: Path, files: dict[str, str]) -> Path:
 def database_name(url: str) -> str:
     """The database a URL names (its path), also for socket URLs such as postgresql://u@/db?host=/run."""
     return urlsplit(url).path.lstrip("/")
+
+
+def python_calls(work: Callable[[], object]) -> int:
+    """Python-level function calls (generators resumed included) made while running ``work()``:
+    a count of work that does not depend on the machine's speed or load."""
+    calls = 0
+
+    def count(_frame: object, event: str, _arg: object) -> None:
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return calls

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
@@ -22,7 +20,7 @@ from hypothesis import strategies as st
 import safemigrate.source as source_module
 from safemigrate import Migrator, load_source, open_driver
 from safemigrate.source import MigrationFile
-from support import write_migrations
+from support import python_calls, write_migrations
 
 COUNT = 30
 
@@ -252,23 +250,6 @@ def test_warnings_come_in_the_listing_order_whatever_made_them(tmp_path: Path) -
     os.symlink(outside, path / "0004_e.up.sql")  # a link out of the folder
     names = [w.path.name for w in load_source(path).warnings]
     assert names == ["0001_a.sql", "0002_b.UP.sql", "0002_c.up.sql", "0003_d.down.sql", "0004_e.up.sql"]
-
-
-def python_calls(work: Callable[[], object]) -> int:
-    """Python-level function calls (generators resumed included) made while running ``work()``."""
-    calls = 0
-
-    def count(_frame: FrameType, event: str, _arg: object) -> None:
-        nonlocal calls
-        if event == "call":
-            calls += 1
-
-    sys.setprofile(count)
-    try:
-        work()
-    finally:
-        sys.setprofile(None)
-    return calls
 
 
 def test_reading_the_folder_makes_no_python_call_per_file(tmp_path: Path) -> None:

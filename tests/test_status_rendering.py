@@ -8,14 +8,13 @@ cell-by-cell definition on hostile rows, and count the Python-level calls made p
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, timedelta, timezone
-from types import FrameType
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from safemigrate.status import MigrationStatus, status_table
+from support import python_calls
 
 
 def defined_table(migrations: list[MigrationStatus]) -> list[str]:
@@ -53,23 +52,6 @@ _ROW = st.builds(
 @given(st.lists(_ROW, max_size=12))
 def test_the_table_is_the_cell_by_cell_padding(migrations: list[MigrationStatus]) -> None:
     assert status_table(migrations) == defined_table(migrations)
-
-
-def python_calls(work: object) -> int:
-    """Python-level function calls (generators resumed included) made while running ``work()``."""
-    calls = 0
-
-    def count(_frame: FrameType, event: str, _arg: object) -> None:
-        nonlocal calls
-        if event == "call":
-            calls += 1
-
-    sys.setprofile(count)
-    try:
-        work()  # type: ignore[operator]
-    finally:
-        sys.setprofile(None)
-    return calls
 
 
 def rows(count: int) -> list[MigrationStatus]:

@@ -63,13 +63,10 @@ def display_name(name: str) -> str:
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def _read_file(path: str | Path) -> bytes:
-    """A regular file's bytes, refusing one over MAX_FILE_SIZE (before or while reading it).
-
-    Opened non-blocking (a FIFO that replaced the file since the folder was read must not block
-    the run for ever) and refused unless it is a regular file. A bare descriptor, no buffered
-    reader: one ``os.read`` for a file as large as fstat says (every file ``up`` runs is read here).
-    """
+def _open_regular(path: str | Path) -> tuple[int, int]:
+    """A descriptor of ``path`` and its size, or a SourceError when it cannot be opened or is not
+    a regular file. Opened non-blocking: a FIFO that replaced the file since the folder was read
+    must not block the run for ever."""
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
@@ -77,9 +74,24 @@ def _read_file(path: str | Path) -> bytes:
                           hint="check that the file exists and is readable, then run the command again") from None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SourceError(f"{path} is not a regular file", hint="replace it with a regular file, or move it away")
-        size = info.st_size
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise SourceError(f"{path} is not a regular file", hint="replace it with a regular file, or move it away")
+    return fd, info.st_size
+
+
+def _read_file(path: str | Path) -> bytes:
+    """A regular file's bytes, refusing one over MAX_FILE_SIZE (before or while reading it).
+
+    Opened non-blocking (a FIFO that replaced the file since the folder was read must not block
+    the run for ever) and refused unless it is a regular file. A bare descriptor, no buffered
+    reader: one ``os.read`` for a file as large as fstat says (every file ``up`` runs is read here).
+    """
+    fd, size = _open_regular(path)
+    try:
         if size > MAX_FILE_SIZE:
             raise _too_large(Path(path), size)
         data = os.read(fd, size + 1)  # +1: it may have grown
@@ -106,16 +118,8 @@ def _sha256_of_file(path: str | Path) -> str:
     """
     import hashlib  # here, not at the top: loading OpenSSL costs `lint` a tenth of its start-up
 
+    fd, size = _open_regular(path)
     try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror}",
-                          hint="check that the file exists and is readable, then run the command again") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SourceError(f"{path} is not a regular file", hint="replace it with a regular file, or move it away")
-        size = info.st_size
         block = min(size + 1, _HASH_BLOCK)  # +1: it may have grown
         data = os.read(fd, block)
         if len(data) == size < block:  # all of it, as large as the folder said: the end
