@@ -132,10 +132,14 @@ class BackupDialect(Protocol):
 
 
 class DialectEvents:
-    """The part of a dialect that reports: info and warning events on the run's one callback."""
+    """What every dialect holds (its database URL, the run's progress callback and cancel token)
+    and the part of it that reports: info and warning events on that one callback."""
 
-    progress: ProgressCallback | None
-    cancel: Cancel | None
+    def __init__(self, url: DatabaseURL | None, *, progress: ProgressCallback | None = None,
+                 cancel: Cancel | None = None) -> None:
+        self._url = url
+        self.progress = progress
+        self.cancel = cancel
 
     def info(self, message: str) -> None:
         if self.progress is not None:
@@ -159,12 +163,6 @@ class ServerDialect(DialectEvents, ABC):
     needs_server = True
     max_name: int  # the server's longest database name
     client: str  # the command-line client that runs the statements we print
-
-    def __init__(self, url: DatabaseURL | None, *, progress: ProgressCallback | None = None,
-                 cancel: Cancel | None = None) -> None:
-        self._url = url
-        self.progress = progress
-        self.cancel = cancel
 
     @property
     def url(self) -> DatabaseURL:

@@ -257,12 +257,6 @@ class SqliteDialect(DialectEvents):
     dialect = "sqlite"
     needs_server = False
 
-    def __init__(self, url: DatabaseURL | None, *, progress: ProgressCallback | None = None,
-                 cancel: Cancel | None = None) -> None:
-        self._url = url
-        self.progress = progress
-        self.cancel = cancel
-
     @property
     def url(self) -> DatabaseURL:
         if self._url is None:  # the callers check first; a bug otherwise
