@@ -7,7 +7,6 @@ app gives) or ``"slow"`` (answer after ``slow_seconds``). Every request is count
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -16,18 +15,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-
-def send_json(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
-    """Answer ``body`` as JSON; a client that gave up waiting (its timeout) is not an error here."""
-    payload = json.dumps(body).encode()
-    try:
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
+from safemigrate.demo.app import send_json  # the demo app answers its probes the same way
 
 
 class HealthApp:

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ChatApp", "loopback_works"]
+__all__ = ["ChatApp", "loopback_works", "send_json"]
 
 READY_PATH = "/health/ready"
 
@@ -34,6 +34,19 @@ def loopback_works() -> bool:
     except OSError:
         return False
 
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+    """Answer ``body`` as JSON; a client that gave up waiting (its timeout) is not an error here."""
+    payload = json.dumps(body).encode()
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
 
 class _UnixHTTPServer(ThreadingHTTPServer):
     address_family = socket.AF_UNIX
@@ -54,15 +67,7 @@ class ChatApp:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 status, body = app.ready() if self.path == READY_PATH else (404, {"error": "not found"})
-                payload = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                send_json(self, status, body)
 
             def address_string(self) -> str:
                 return "local"
