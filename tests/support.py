@@ -13,7 +13,8 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,3 +246,30 @@ def python_calls(work: Callable[[], object]) -> int:
     finally:
         sys.setprofile(None)
     return calls
+
+
+@contextmanager
+def login_role(plain_url: str, admin_url: str, prefix: str, *setup: str) -> Iterator[str]:
+    """A new login role with USAGE on schema public, then ``setup`` (``{role}`` filled in) run as
+    the test's owner; its objects and the role itself dropped afterwards."""
+    import psycopg
+
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(plain_url, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN')
+        conn.execute(f'GRANT USAGE ON SCHEMA public TO "{name}"')
+        for statement in setup:
+            conn.execute(statement.format(role=f'"{name}"'))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(plain_url, autocommit=True) as conn:
+            conn.execute(f'DROP OWNED BY "{name}"')
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+def as_role(url: str, role: str) -> str:
+    """``url`` logging in as ``role`` (with the canary password, so any leak of it is caught)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{role}:{CANARY_PASSWORD}@{parts.hostname}:{parts.port}"))

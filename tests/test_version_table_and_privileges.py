@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from support import CANARY_PASSWORD, TestDatabase, run_cli, write_migrations
+from support import TestDatabase, as_role, login_role, run_cli, write_migrations
 
 FILES = {"1_a.up.sql": "CREATE TABLE a (id INTEGER);\n", "1_a.down.sql": "DROP TABLE a;\n",
          "2_b.up.sql": "CREATE TABLE b (id INTEGER);\n", "2_b.down.sql": "DROP TABLE b;\n"}
@@ -82,22 +82,8 @@ def test_down_over_versions_without_a_down_file_says_nothing_was_undone(sqlite_u
 
 @pytest.fixture
 def role(pg_plain_url: str, postgres_admin_url: str) -> Iterator[str]:
-    name = f"sm_role_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_plain_url, autocommit=True) as conn:
-        conn.execute(f'CREATE ROLE "{name}" LOGIN')
-        conn.execute(f'GRANT USAGE ON SCHEMA public TO "{name}"')
-    try:
+    with login_role(pg_plain_url, postgres_admin_url, "sm_role_") as name:
         yield name
-    finally:
-        with psycopg.connect(pg_plain_url, autocommit=True) as conn:
-            conn.execute(f'DROP OWNED BY "{name}"')
-        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP ROLE IF EXISTS "{name}"')
-
-
-def as_role(url: str, role: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{role}:{CANARY_PASSWORD}@{parts.hostname}:{parts.port}"))
 
 
 def admin_sql(pg_plain_url: str, *statements: str) -> None:

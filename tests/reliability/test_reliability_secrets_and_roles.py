@@ -16,19 +16,26 @@ import json
 import os
 import stat
 import threading
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from reliability_support import fingerprint, record
 
 from schema_app import serve_app
-from support import CANARY_PASSWORD, REPO, TestDatabase, database_name, run_cli, write_migrations
+from support import (
+    CANARY_PASSWORD,
+    REPO,
+    TestDatabase,
+    as_role,
+    database_name,
+    login_role,
+    run_cli,
+    write_migrations,
+)
 
 FILES = {
     "000001_users.up.sql": "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);\n",
@@ -207,24 +214,9 @@ def test_no_shell_true_anywhere_in_the_source() -> None:
 # -- roles ---------------------------------------------------------------------------------------
 @pytest.fixture
 def role(pg_plain_url: str, postgres_admin_url: str) -> Iterator[str]:
-    name = f"sm_rel_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_plain_url, autocommit=True) as conn:
-        conn.execute(f'CREATE ROLE "{name}" LOGIN')
-        conn.execute(f'GRANT USAGE ON SCHEMA public TO "{name}"')
-        conn.execute(f'REVOKE CREATE ON SCHEMA public FROM "{name}"')
-        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-    try:
+    with login_role(pg_plain_url, postgres_admin_url, "sm_rel_", "REVOKE CREATE ON SCHEMA public FROM {role}",
+                    "REVOKE CREATE ON SCHEMA public FROM PUBLIC") as name:
         yield name
-    finally:
-        with psycopg.connect(pg_plain_url, autocommit=True) as conn:
-            conn.execute(f'DROP OWNED BY "{name}"')
-        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP ROLE IF EXISTS "{name}"')
-
-
-def as_role(url: str, role: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{role}:{CANARY_PASSWORD}@{parts.hostname}:{parts.port}"))
 
 
 @pytest.mark.postgres
