@@ -313,3 +313,11 @@ def test_the_pre_commit_hook_runs_under_pre_commit(tmp_path: Path) -> None:
     bad = hook("migrations/000005_drop_rooms.up.sql", "migrations/000005_drop_rooms.down.sql")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "error[drop-table]" in bad.stdout and "notes.sql" not in bad.stdout
+
+
+def test_the_example_project_migrations_are_the_ones_the_demo_ships() -> None:
+    # Two copies on purpose: the demo's are in the wheel, the example's are a project to copy.
+    # They must not drift apart, or the demo would show a project that differs from the example.
+    shipped = REPO / "src" / "safemigrate" / "demo" / "chat" / "postgres"
+    example = {p.name: p.read_bytes() for p in (CHAT / "migrations").iterdir()}
+    assert example == {p.name: p.read_bytes() for p in shipped.iterdir() if p.suffix == ".sql"}
