@@ -329,9 +329,9 @@ def plan(config: Config, command: str = "up", argument: int | None = None, *, li
         return opened.plan(command, argument)
 
 
-def force(config: Config, target: int, *, events: Events = None, cancel: CancelToken | None = None,
+def force(config: Config, target: int | None, *, events: Events = None, cancel: CancelToken | None = None,
           reporter: Reporter | None = None, on_connect: OnConnect | None = None) -> VersionState:
-    """golang-migrate's force: set version ``target`` (-1: none), clean, running nothing."""
+    """golang-migrate's force: set version ``target`` (None, or golang-migrate's -1: none), clean, running nothing."""
     with migrator(config, events=events, cancel=cancel, reporter=reporter) as opened:
         if on_connect is not None:
             on_connect(opened.driver)

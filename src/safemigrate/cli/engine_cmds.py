@@ -211,7 +211,8 @@ def force(ctx: click.Context, v: str | None) -> None:
     config = settings.config()
     connected = ConnectionNote(settings.output)
     with cancel_on_signals(settings.output) as cancel:
-        state = commands.force(config, number, cancel=cancel, reporter=CliReporter(settings.output),
+        # golang-migrate's -1 on the command line is the library's None: no version.
+        state = commands.force(config, None if number == -1 else number, cancel=cancel, reporter=CliReporter(settings.output),
                                on_connect=connected)
     render_force(settings.output, state, connected.data)
 

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from ..drivers.base import VersionState
 from ..errors import SafemigrateError
-from ..planner import Step, optional_version
+from ..planner import Step
 from ..sql.script import Statement
 
 __all__ = ["PlannedStep", "Reporter", "RunResult", "SilentReporter", "StepResult"]
@@ -49,7 +49,7 @@ class StepResult:
 
     @property
     def to_version(self) -> int | None:
-        return optional_version(self.step.target)
+        return self.step.target
 
     @property
     def no_down_file(self) -> bool:
@@ -85,7 +85,7 @@ class PlannedStep:
             "version": self.step.version,
             "name": self.step.name,
             "direction": self.step.direction,
-            "to_version": optional_version(self.step.target),
+            "to_version": self.step.target,
             "file": str(self.step.file.path) if self.step.file else None,
             "mode": self.mode,
             "why_not_one_transaction": self.reason,
