@@ -32,10 +32,11 @@ from ..planner import Plan, Step, plan_down, plan_goto, plan_up
 from ..source import MigrationSource
 from ..sql.script import Script, Statement, refuse_unrunnable
 from ..status import Problem, StatusReport, build_status
-from .results import PlannedStep, Reporter, RunResult, SilentReporter, StepResult
+from .results import PlannedStep, RunEvents, RunResult, StepResult
 from .runner import SqlRunner, _own
 
 if TYPE_CHECKING:
+    from ..events import EventSink
     from .failure import FailureReport, _Failure
     from .steps import StepContext
 
@@ -46,7 +47,10 @@ __all__ = ["Migrator"]
 
 
 class Migrator:
-    """Applies a folder of migrations to one database. Use as a context manager (connects/closes)."""
+    """Applies a folder of migrations to one database. Use as a context manager (connects/closes).
+
+    ``events``: the sink (:mod:`safemigrate.events`) of its warnings, steps and statements.
+    """
 
     def __init__(
         self,
@@ -54,7 +58,7 @@ class Migrator:
         driver: Driver,
         *,
         lock_timeout: float = 15.0,
-        reporter: Reporter | None = None,
+        events: EventSink | None = None,
         history: bool = True,
         tool_version: str = __version__,
         pre_apply_check: Callable[[Sequence[Step]], None] | None = None,
@@ -63,7 +67,7 @@ class Migrator:
         self.driver = driver
         self.lock_timeout = check_lock_timeout(lock_timeout)
         driver.lock_wait_timeout = self.lock_timeout  # bounds our waits on the version/history tables
-        self.reporter: Reporter = reporter or SilentReporter()
+        self.events = RunEvents(events, driver)
         self.history_enabled = history
         self.tool_version = tool_version
         self.pre_apply_check = pre_apply_check
@@ -76,7 +80,7 @@ class Migrator:
         self.driver.connect()
         self._history = HistoryTable(self.driver)
         for warning in self.source.warnings:
-            self.reporter.warning(str(warning))
+            self.events.warning(str(warning))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -225,7 +229,7 @@ class Migrator:
         for index, (step, script, mode) in enumerate(zip(plan.steps, scripts, modes, strict=True)):
             if self._interrupted is not None:
                 raise self._interrupted_between_steps(step, current)
-            self.reporter.step_started(step, index, total, mode)
+            self.events.step_started(step, index, total, mode)
             if mode == "transaction":
                 chain = index + 1 < total and modes[index + 1] == "transaction"
                 outcome = in_transaction.run(step, script, current, opened=opened,
@@ -233,7 +237,7 @@ class Migrator:
                 step_result, opened = outcome.result, outcome.next_opened
             else:
                 step_result, opened = by_statement.run(step, script, current), False
-            self.reporter.step_finished(step_result)
+            self.events.step_finished(step_result)
             results.append(step_result)
             current = step_result.to_version
         return results
@@ -242,7 +246,7 @@ class Migrator:
         from .steps import StepContext
 
         return StepContext(
-            driver=self.driver, runner=runner, reporter=self.reporter, history=self.history,
+            driver=self.driver, runner=runner, events=self.events, history=self.history,
             history_ready=self._history_ready, new_record=self._new_record,
             interrupted=lambda: self._interrupted, report=self._report,
             raise_database_error=self._raise_database_error)
@@ -384,7 +388,7 @@ class Migrator:
                 hint="check the number: migration versions are at most 19 digits",
             )
         if version is not None and not self.source.exists(version):
-            self.reporter.warning(
+            self.events.warning(
                 f"version {version} has no file in {self.source.directory}; "
                 "up and down will refuse to move from it until the file exists"
             )
@@ -529,7 +533,7 @@ class Migrator:
             if info is None:
                 raise
             runner.rollback_quietly()
-            self.reporter.warning(
+            self.events.warning(
                 f"cannot create or upgrade the history table {self.history.table}: {info.message}; "
                 "continuing without history (grant CREATE on the schema, or ALTER on the table, to keep "
                 "a record of each step)"
@@ -540,7 +544,7 @@ class Migrator:
             grants = [m for m in missing if not m.startswith("USAGE")]
             commands = [f"GRANT {', '.join(grants)} ON {self.history.table} TO {user}"] if grants else []
             commands += [f"GRANT {m} TO {user}" for m in missing if m.startswith("USAGE")]
-            self.reporter.warning(
+            self.events.warning(
                 f"role {user} may not write the history table {self.history.table} (it lacks "
                 f"{', '.join(missing)}); continuing without history (to keep a record of each step, "
                 f"ask the table's owner to run: {'; '.join(commands)})"

@@ -23,7 +23,7 @@ from ..errors import MigrationFailedError, RunInterruptedError
 from ..history import HistoryRecord, HistoryTable
 from ..planner import Plan, Step
 from ..sql.script import Script, Statement
-from .results import Reporter, StepResult
+from .results import RunEvents, StepResult
 from .runner import _END_KINDS, SqlRunner
 
 if TYPE_CHECKING:
@@ -74,15 +74,15 @@ if TYPE_CHECKING:
 class StepContext:
     """What the step modes need from the Migrator for one run."""
 
-    __slots__ = ("driver", "history", "history_ready", "interrupted", "new_record", "raise_database_error",
-                 "report", "reporter", "runner")
+    __slots__ = ("driver", "events", "history", "history_ready", "interrupted", "new_record",
+                 "raise_database_error", "report", "runner")
 
-    def __init__(self, *, driver: Driver, runner: SqlRunner, reporter: Reporter, history: HistoryTable,
+    def __init__(self, *, driver: Driver, runner: SqlRunner, events: RunEvents, history: HistoryTable,
                  history_ready: bool, new_record: _NewRecord, interrupted: Callable[[], int | None],
                  report: _Report, raise_database_error: Callable[[BaseException, str], None]) -> None:
         self.driver = driver
         self.runner = runner
-        self.reporter = reporter
+        self.events = events
         self.history = history
         self.history_ready = history_ready  # the history table may be written (a dry run shows its rows anyway)
         self.new_record = new_record
@@ -160,7 +160,7 @@ class _StepMode:
         for index, statement in enumerate(statements):
             self.context.check_interrupt()
             progress.failing = index
-            self.context.reporter.statement_started(step, statement, index, len(statements))
+            self.context.events.statement_started(step, statement, index, len(statements))
             self._send(statement, index, progress)
         progress.failing = None
 
@@ -434,7 +434,7 @@ class Atomic(_StepMode):
                     if on_step is not None:
                         on_step()
                     if not runner.dry_run:
-                        self.context.reporter.step_started(step, index, total, self.mode)
+                        self.context.events.step_started(step, index, total, self.mode)
                     result = self._one(step, script, current, history)
                     results.append(result)
                     current = result.to_version
@@ -455,7 +455,7 @@ class Atomic(_StepMode):
             raise
         if not runner.dry_run:
             for result in results:
-                self.context.reporter.step_finished(result)
+                self.context.events.step_finished(result)
         return results
 
     def _one(self, step: Step, script: Script | None, current: int | None,
@@ -500,7 +500,7 @@ class Atomic(_StepMode):
             raise _AtomicFailure(_failure(plan.steps[0], scripts[0], self.mode, None, None), _Progress(records[0]),
                                  started, True)
         for index, step in enumerate(plan.steps):
-            self.context.reporter.step_started(step, index, len(plan.steps), self.mode)
+            self.context.events.step_started(step, index, len(plan.steps), self.mode)
         try:
             self.runner.run_statements(texts)
         except StatementFailed as failed:
