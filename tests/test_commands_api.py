@@ -125,7 +125,13 @@ def test_no_command_takes_a_reporter_only_events() -> None:
 
 
 def test_the_event_stream_of_up_carries_what_the_terminal_shows(tmp_path: Path) -> None:
-    from safemigrate.events import RunFinished, RunStarted, StatementStarted, StepFinished, StepStarted
+    from safemigrate.events import (
+        RunFinished,
+        RunStarted,
+        StatementStarted,
+        StepFinished,
+        StepStarted,
+    )
 
     folder = write_migrations(tmp_path / "m", {
         "1_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);\n\n  -- who\n  INSERT INTO users VALUES (1);\n",
