@@ -113,21 +113,39 @@ def __getattr__(name: str) -> Any:
 
 
 # The event classes are imported where they are sent: a run whose sinks hear nothing (every
-# `safemigrate up` with nothing pending) never loads them.
+# `safemigrate up` with nothing pending: the terminal's sink does not listen to run_started and
+# run_finished) never loads them.
 
 
-def _fan_out(events: Events) -> EventSink | None:
-    """One sink delivering to all of ``events`` (:func:`safemigrate.events.fan_out`, without
-    importing the event module before an event is sent)."""
-    if events is None or callable(events):
-        return events
-    chosen = tuple(events)
+class _Sinks:
+    """Several sinks as one; each hears the kinds it listens to (its optional ``kinds``), and
+    ``kinds`` says what any of them listens to (None: everything), so no event nobody hears is built."""
 
-    def deliver(event: Event) -> None:
-        for sink in chosen:
-            sink(event)
+    __slots__ = ("kinds", "sinks")
 
-    return deliver
+    def __init__(self, sinks: Sequence[tuple[EventSink, frozenset[str] | None]]) -> None:
+        self.sinks = sinks
+        heard = [kinds for _, kinds in sinks]
+        self.kinds = None if None in heard else frozenset().union(*(k for k in heard if k is not None))
+
+    def __call__(self, event: Event) -> None:
+        for sink, kinds in self.sinks:
+            if kinds is None or event.kind in kinds:
+                sink(event)
+
+
+def _fan_out(events: Events, kind: str | None = None) -> EventSink | None:
+    """``events`` as one sink (:func:`safemigrate.events.fan_out` without importing the event
+    module before an event is sent); with ``kind``: only the sinks listening to it. None: no sink."""
+    if events is None:
+        return None
+    listening = [(sink, getattr(sink, "kinds", None)) for sink in ((events,) if callable(events) else events)]
+    chosen = [(sink, kinds) for sink, kinds in listening if kind is None or kinds is None or kind in kinds]
+    if not chosen:
+        return None
+    if len(chosen) == 1:  # its kinds are its own: the engine builds no other event for it
+        return chosen[0][0]
+    return _Sinks(chosen)
 
 
 class LintGate:
@@ -214,29 +232,32 @@ def migrator(config: Config, *, events: Events = None, cancel: CancelToken | Non
 def _run(config: Config, command: str, move: Callable[[Migrator], RunResult], *, events: Events,
          cancel: CancelToken | None, lint: LintGate | None, on_connect: OnConnect | None) -> RunResult:
     with migrator(config, events=events, cancel=cancel, lint=lint) as opened:
-        sink = opened.events.sink
-        if sink is None:
+        starts, ends = _fan_out(events, "run_started"), _fan_out(events, "run_finished")
+        if starts is None and ends is None:
             if on_connect is not None:
                 on_connect(opened.driver)
             return move(opened)
         from .events import RunFinished, RunStarted
 
         database = opened.events.database
-        sink(RunStarted(database, command=command))
+        if starts is not None:
+            starts(RunStarted(database, command=command))
         try:
             if on_connect is not None:
                 on_connect(opened.driver)
             result = move(opened)
         except BaseException:
-            try:
-                state = opened.driver.read_version()
-                sink(RunFinished(database, command=command, ok=False, version=state.version, dirty=state.dirty))
-            except Exception:  # the connection may be gone with the failure; the error says what happened
-                sink(RunFinished(database, command=command, ok=False, version=None))
+            if ends is not None:
+                try:
+                    state = opened.driver.read_version()
+                    ends(RunFinished(database, command=command, ok=False, version=state.version, dirty=state.dirty))
+                except Exception:  # the connection may be gone with the failure; the error says what happened
+                    ends(RunFinished(database, command=command, ok=False, version=None))
             raise
-        # The version the run read at its end (a dry run's: the one it started from, unchanged).
-        state = result.start if result.dry_run else result.end
-        sink(RunFinished(database, command=command, ok=True, version=state.version, dirty=state.dirty))
+        if ends is not None:
+            # The version the run read at its end (a dry run's: the one it started from, unchanged).
+            state = result.start if result.dry_run else result.end
+            ends(RunFinished(database, command=command, ok=True, version=state.version, dirty=state.dirty))
         return result
 
 

@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 
+_KINDS: dict[type, str] = {}
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -54,8 +57,11 @@ class Event:
 
     @property
     def kind(self) -> str:
-        name = type(self).__name__
-        return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+        cls = type(self)
+        kind = _KINDS.get(cls)
+        if kind is None:  # once per class: sinks ask it of every event
+            kind = _KINDS[cls] = "".join(f"_{c.lower()}" if c.isupper() else c for c in cls.__name__).lstrip("_")
+        return kind
 
     def to_dict(self) -> dict[str, Any]:
         return {"event": self.kind, **asdict(self)}
@@ -137,6 +143,10 @@ class WarningEvent(Event):
 
 
 class EventSink(Protocol):
+    """Any callable taking an event. A sink may also have ``kinds``, the set of the event kinds
+    it listens to (``"step_started"``, ...): the commands then build no other kind of run event
+    for it (a backup's progress it may still be sent)."""
+
     def __call__(self, event: Event) -> None: ...
 
 

@@ -87,6 +87,13 @@ class ProgressSink:
         self._clock = clock
         # A dumb terminal cannot redraw a line: it gets the plain lines, as a pipe does.
         self._live = output.format == "text" and output.stderr.isatty() and os.environ.get("TERM") != "dumb"
+        # The kinds of event it shows, so that no other is built: never a run's start and end (`up`
+        # with nothing to do builds no event); steps and statements as they start only when a
+        # spinner or --verbose shows them (piped, it prints each finished step).
+        shown = {"step_finished", "warning"}
+        if self._live or output.verbose:
+            shown |= {"step_started", "statement_started"}
+        self.kinds = frozenset(shown)
 
     def __call__(self, event: Event) -> None:
         from ..events import StatementStarted, StepFinished, StepStarted, WarningEvent

@@ -20,16 +20,25 @@ class RunEvents:
     """Sends a Migrator's typed events (:mod:`safemigrate.events`) to its sink; nothing without one.
 
     The event classes are imported with the first event sent: a run with nothing to say (``up``
-    with nothing pending, no sink) never loads them.
+    with nothing pending, no sink) never loads them. An event of a kind the sink does not listen
+    to (its optional ``kinds``) is not built at all: a piped ``up`` prints finished steps only.
     """
 
-    __slots__ = ("_database", "_secrets", "driver", "sink")
+    __slots__ = ("_database", "_secrets", "driver", "sink", "statements", "steps", "warnings")
 
     def __init__(self, sink: EventSink | None, driver: Driver) -> None:
         self.sink = sink
         self.driver = driver
         self._database: str | None = None
         self._secrets: set[str] | None = None
+        kinds: frozenset[str] | None = getattr(sink, "kinds", None)
+
+        def hears(kind: str) -> bool:
+            return sink is not None and (kinds is None or kind in kinds)
+
+        self.warnings = hears("warning")
+        self.steps = hears("step_started"), hears("step_finished")
+        self.statements = hears("statement_started")
 
     @property
     def database(self) -> str:
@@ -38,14 +47,14 @@ class RunEvents:
         return self._database
 
     def warning(self, message: str) -> None:
-        if self.sink is None:
+        if not self.warnings or self.sink is None:
             return
         from ..events import WarningEvent
 
         self.sink(WarningEvent(self.database, message=message))
 
     def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
-        if self.sink is None:
+        if not self.steps[0] or self.sink is None:
             return
         from ..events import StepStarted
 
@@ -54,7 +63,7 @@ class RunEvents:
                               file=str(step.file.path) if step.file is not None else None))
 
     def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
-        if self.sink is None:
+        if not self.statements or self.sink is None:
             return
         from ..events import StatementStarted
 
@@ -75,7 +84,7 @@ class RunEvents:
         return redact_text(lines[0], self._secrets)[:200] if lines else ""
 
     def step_finished(self, result: StepResult) -> None:
-        if self.sink is None:
+        if not self.steps[1] or self.sink is None:
             return
         from ..events import StepFinished
 
