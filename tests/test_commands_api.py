@@ -268,3 +268,20 @@ def test_a_script_backs_up_verifies_and_resolves_latest_through_the_api(tmp_path
     pruned = c.backup_prune(config, dry_run=True)
     assert pruned.plan.policy == c.backup_policy(config)  # the configuration's, not a built-in
     assert [d.candidate.id for d in pruned.plan.decisions] == [created.manifest.id]
+
+
+def test_a_sink_that_says_what_it_listens_to_hears_only_that(tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", FILES)
+    config = c.load_config(flags={"database_url": f"sqlite3://{tmp_path / 'k.db'}", "path": str(folder)},
+                           environ={}, start=tmp_path)
+
+    class Finished(ListSink):
+        listens_to = frozenset({"step_finished"})
+
+    everything, finished = ListSink(), Finished()
+    c.up(config, events=[finished, everything])
+    assert finished.kinds() == ["step_finished", "step_finished"]
+    assert everything.kinds()[0] == "run_started" and everything.kinds().count("statement_started") == 2
+    alone = Finished()
+    c.down(config, events=alone)
+    assert alone.kinds() == ["step_finished", "step_finished"]

@@ -118,15 +118,15 @@ def __getattr__(name: str) -> Any:
 
 
 class _Sinks:
-    """Several sinks as one; each hears the kinds it listens to (its optional ``kinds``), and
-    ``kinds`` says what any of them listens to (None: everything), so no event nobody hears is built."""
+    """Several sinks as one; each hears the kinds it listens to (its optional ``listens_to``), and
+    ``listens_to`` says what any of them does (None: everything), so no event nobody hears is built."""
 
-    __slots__ = ("kinds", "sinks")
+    __slots__ = ("listens_to", "sinks")
 
     def __init__(self, sinks: Sequence[tuple[EventSink, frozenset[str] | None]]) -> None:
         self.sinks = sinks
         heard = [kinds for _, kinds in sinks]
-        self.kinds = None if None in heard else frozenset().union(*(k for k in heard if k is not None))
+        self.listens_to = None if None in heard else frozenset().union(*(k for k in heard if k is not None))
 
     def __call__(self, event: Event) -> None:
         for sink, kinds in self.sinks:
@@ -139,11 +139,11 @@ def _fan_out(events: Events, kind: str | None = None) -> EventSink | None:
     module before an event is sent); with ``kind``: only the sinks listening to it. None: no sink."""
     if events is None:
         return None
-    listening = [(sink, getattr(sink, "kinds", None)) for sink in ((events,) if callable(events) else events)]
+    listening = [(sink, getattr(sink, "listens_to", None)) for sink in ((events,) if callable(events) else events)]
     chosen = [(sink, kinds) for sink, kinds in listening if kind is None or kinds is None or kind in kinds]
     if not chosen:
         return None
-    if len(chosen) == 1:  # its kinds are its own: the engine builds no other event for it
+    if len(chosen) == 1:  # it says what it listens to: the engine builds no other event for it
         return chosen[0][0]
     return _Sinks(chosen)
 

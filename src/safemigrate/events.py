@@ -143,7 +143,7 @@ class WarningEvent(Event):
 
 
 class EventSink(Protocol):
-    """Any callable taking an event. A sink may also have ``kinds``, the set of the event kinds
+    """Any callable taking an event. A sink may also have ``listens_to``, the set of the event kinds
     it listens to (``"step_started"``, ...): the commands then build no other kind of run event
     for it (a backup's progress it may still be sent)."""
 

@@ -93,7 +93,7 @@ class ProgressSink:
         shown = {"step_finished", "warning"}
         if self._live or output.verbose:
             shown |= {"step_started", "statement_started"}
-        self.kinds = frozenset(shown)
+        self.listens_to = frozenset(shown)
 
     def __call__(self, event: Event) -> None:
         from ..events import StatementStarted, StepFinished, StepStarted, WarningEvent

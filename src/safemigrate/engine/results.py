@@ -21,7 +21,7 @@ class RunEvents:
 
     The event classes are imported with the first event sent: a run with nothing to say (``up``
     with nothing pending, no sink) never loads them. An event of a kind the sink does not listen
-    to (its optional ``kinds``) is not built at all: a piped ``up`` prints finished steps only.
+    to (its optional ``listens_to``) is not built at all: a piped ``up`` prints finished steps only.
     """
 
     __slots__ = ("_database", "_secrets", "driver", "sink", "statements", "steps", "warnings")
@@ -31,7 +31,7 @@ class RunEvents:
         self.driver = driver
         self._database: str | None = None
         self._secrets: set[str] | None = None
-        kinds: frozenset[str] | None = getattr(sink, "kinds", None)
+        kinds: frozenset[str] | None = getattr(sink, "listens_to", None)
 
         def hears(kind: str) -> bool:
             return sink is not None and (kinds is None or kind in kinds)
