@@ -213,10 +213,11 @@ class LintGate:
         if self.strict and report.fails():
             raise LintBlockedError(
                 f"lint: {report.counts()['error']} error-level finding(s) in the migrations about to run; "
-                "nothing was applied (--strict)",
+                "nothing was applied (`strict`)",
                 hint="fix them, or acknowledge each on its statement with "
                 "-- safemigrate:ignore RULE-ID -- reason, then run the command again",
                 details={"lint": report.to_dict()},
+                settings=("strict",),
             )
 
 

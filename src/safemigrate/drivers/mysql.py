@@ -326,7 +326,8 @@ class MysqlDriver(Driver):
             except ValueError:
                 raise UsageError(
                     f"could not parse x-try-lock-timeout: {try_lock!r} is not a number of seconds",
-                    hint="use x-try-lock-timeout=<seconds> (negative: wait as long as -lock-timeout)",
+                    hint="use x-try-lock-timeout=<seconds> (negative: wait as long as `lock_timeout`)",
+                    settings=("lock_timeout",),
                 ) from None
         self._kwargs = self.connect_kwargs(url)  # validates every parameter up front
         # Only the URL's readTimeout/writeTimeout apply after connecting (see connect()).

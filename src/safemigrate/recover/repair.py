@@ -37,8 +37,8 @@ def choose(diagnosis: Diagnosis, wanted: str | None) -> tuple[RepairOption, str]
     if wanted is not None:
         option = diagnosis.option(wanted)
         if wanted != "mark" and not option.safe:
-            raise UsageError(f"--choose {wanted} is not safe here: {option.reason}; nothing was changed",
-                             hint=_other_hint(diagnosis, wanted))
+            raise UsageError(f"`choice` {wanted} is not safe here: {option.reason}; nothing was changed",
+                             hint=_other_hint(diagnosis, wanted), settings=("choice",))
         return option, "asked for with --choose"
     safe = diagnosis.safe_options
     if len(safe) == 1:
