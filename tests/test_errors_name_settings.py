@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import pytest
 
 from support import REPO
 
@@ -63,9 +65,11 @@ def message_strings(tree: ast.AST) -> Iterator[tuple[int, str]]:
                 parts = []
                 for value in node.values:
                     seen.add(id(value))
-                    constant = isinstance(value, ast.Constant) and isinstance(value.value, str)
-                    parts.append(value.value if constant else "{}")  # type: ignore[union-attr]
-                yield node.lineno, "".join(str(p) for p in parts)
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        parts.append(value.value)
+                    else:
+                        parts.append("{}")
+                yield node.lineno, "".join(parts)
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 seen.add(id(node))
                 yield node.lineno, node.value
@@ -147,3 +151,130 @@ def test_the_message_scan_tells_messages_from_subprocess_arguments() -> None:
     found = [(line, flags_in(text, spellings, settings)) for line, text in message_strings(tree)]
     assert sorted((line, flags) for line, flags in found if flags) == [
         (2, ["--atomic"]), (2, ["-database"]), (3, ["--to"]), (5, ["--to"])]
+
+
+# -- the CLI's table of flags -------------------------------------------------------------------
+
+def _command_spellings(name: str) -> set[str]:
+    from safemigrate.cli.app import cli
+
+    ctx = click.Context(cli, info_name="safemigrate")
+    command = cli.get_command(ctx, name)
+    assert command is not None, name
+    spellings: set[str] = set()
+    for each in _commands(command, click.Context(command, parent=ctx, info_name=name)):
+        for param in each.params:
+            if isinstance(param, click.Option):
+                spellings.update(param.opts, param.secondary_opts)
+    return spellings
+
+
+def test_every_flag_of_the_table_is_an_option_of_the_cli() -> None:
+    from safemigrate.cli.flags import FLAG_OF, FLAG_OF_IN
+
+    spellings = cli_option_spellings()
+    assert {name: flag for name, flag in FLAG_OF.items() if flag not in spellings} == {}
+    for command, flags in FLAG_OF_IN.items():
+        mine = _command_spellings(command)
+        assert {name: flag for name, flag in flags.items() if flag not in mine} == {}, command
+
+
+def _settings_literals(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "settings":
+            items = node.value.elts if isinstance(node.value, ast.Tuple | ast.List) else []
+            for item in items:  # a computed name (f"backup.keep_{name}", a parameter) is not checked here
+                if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                    yield item.lineno, item.value
+
+
+def test_every_setting_a_library_error_names_has_a_flag_in_the_cli() -> None:
+    from safemigrate.cli.flags import FLAG_OF
+
+    missing = [f"{path.relative_to(REPO)}:{line}: {name}" for path in library_modules()
+               for line, name in _settings_literals(ast.parse(path.read_text(encoding="utf-8")))
+               if name not in FLAG_OF]
+    assert missing == []
+
+
+def test_a_setting_is_spelled_by_the_flag_of_the_command_that_runs() -> None:
+    from safemigrate.cli.flags import spell_error
+    from safemigrate.errors import StorageError
+
+    exc = StorageError("the storage is full", hint="choose another place with `backup.location`",
+                       settings=("backup.location",))
+    assert spell_error(exc, "backup")[1] == "choose another place with --to"
+    assert spell_error(exc, "release")[1] == "choose another place with --backup-location"
+    assert exc.hint == "choose another place with `backup.location`"  # the error itself is untouched
+    unlisted = StorageError("`target` is taken", settings=())
+    assert spell_error(unlisted, "backup")[0] == "`target` is taken"  # only the names it lists
+
+
+# -- the same mistake from Python and from the command line --------------------------------------
+
+def _no_database_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SAFEMIGRATE_DATABASE_URL",
+                                                             "SAFEMIGRATE_ENV", "SAFEMIGRATE_CONFIG")}
+    env["HOME"] = str(tmp_path)
+    return env
+
+
+def test_a_release_without_a_database_names_settings_in_python_and_flags_on_the_command_line(
+        tmp_path: Path) -> None:
+    import safemigrate.commands as c
+    from safemigrate.errors import UsageError
+    from support import run_cli
+
+    (tmp_path / "migrations").mkdir()
+    with pytest.raises(UsageError) as caught:
+        c.release(c.load_config(environ={}, start=tmp_path))
+    assert caught.value.message == "no database: give `database_url`, set $DATABASE_URL, or choose `env` NAME"
+    assert caught.value.settings == ("database_url", "env")
+    assert "-database" not in caught.value.message and "--env" not in str(caught.value.hint)
+
+    text = run_cli("release", env=_no_database_env(tmp_path), cwd=tmp_path)
+    assert text.exit_code == 2
+    assert "error: no database: give -database, set $DATABASE_URL, or choose --env NAME" in text.stderr
+    assert "next: for example: --env staging" in text.stderr and "`" not in text.stderr
+    error = run_cli("--format", "json", "release", env=_no_database_env(tmp_path), cwd=tmp_path).json()["error"]
+    assert error["type"] == "usage" and error["settings"] == ["database_url", "env"]
+    assert error["message"] == "no database: give -database, set $DATABASE_URL, or choose --env NAME"
+
+
+def test_create_without_an_extension_names_the_parameter_in_python_and_golang_migrates_flag_on_the_cli(
+        tmp_path: Path) -> None:
+    from safemigrate.create import create_migration
+    from safemigrate.errors import UsageError
+    from support import run_cli
+
+    with pytest.raises(UsageError, match=r"^`ext` flag must be specified$") as caught:
+        create_migration("users", ext="", directory=str(tmp_path))
+    assert caught.value.hint == "for SQL files: `ext` sql"
+    result = run_cli("create", "-dir", str(tmp_path), "users")
+    assert result.exit_code == 2
+    assert "error: -ext flag must be specified\nnext: for SQL files: -ext sql\n" in result.stderr
+
+
+def test_restore_over_a_target_names_parameters_in_python_and_flags_on_the_cli(tmp_path: Path) -> None:
+    import safemigrate.commands as c
+    from safemigrate.errors import UsageError
+    from support import run_cli
+
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "1_t.up.sql").write_text("CREATE TABLE t (x INTEGER);\n", encoding="utf-8")
+    url = f"sqlite3://{tmp_path / 'app.db'}"
+    config = c.load_config(flags={"database_url": url, "backup.location": str(tmp_path / "store"),
+                                  "path": str(tmp_path / "migrations")}, environ={}, start=tmp_path)
+    c.up(config)
+    backup_id = c.backup_create(config).manifest.id
+    with pytest.raises(UsageError) as caught:
+        c.backup_restore(config, backup_id, replace=True, confirmed=True, target=str(tmp_path / "copy.db"))
+    assert caught.value.message == ("`replace` restores over the database of `database_url`; `target` cannot be "
+                                    "used with it")
+    assert caught.value.hint == "drop `target`, or drop `replace` to restore into TARGET"
+    result = run_cli("backup", "restore", backup_id, "--replace", "--yes", "--target", str(tmp_path / "copy.db"),
+                     "--database", url, "--to", str(tmp_path / "store"), env=_no_database_env(tmp_path))
+    assert result.exit_code == 2
+    assert ("error: --replace restores over the database of --database; --target cannot be used with it\n"
+            "next: drop --target, or drop --replace to restore into TARGET\n") in result.stderr
+    assert not (tmp_path / "copy.db").exists()

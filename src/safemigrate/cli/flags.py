@@ -69,10 +69,11 @@ FLAG_OF: dict[str, str] = {
     "time_format": "-format",
 }
 
-# the commands where a name has another flag (release's backup location is --backup-location)
+# the (top-level) commands where a name has another flag (release's backup location is --backup-location)
 FLAG_OF_IN: dict[str, dict[str, str]] = {
     "release": {"backup.location": "--backup-location"},
     "preflight": {"backup.location": "--backup-location"},
+    "backup": {"database_url": "--database"},  # the spelling of every backup example
 }
 
 
