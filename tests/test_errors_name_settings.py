@@ -228,17 +228,18 @@ def test_a_release_without_a_database_names_settings_in_python_and_flags_on_the_
     (tmp_path / "migrations").mkdir()
     with pytest.raises(UsageError) as caught:
         c.release(c.load_config(environ={}, start=tmp_path))
-    assert caught.value.message == "no database: give `database_url`, set $DATABASE_URL, or choose `env` NAME"
+    assert caught.value.message == "no database: pass `database_url`, set $DATABASE_URL, or choose `env` NAME"
     assert caught.value.settings == ("database_url", "env")
     assert "-database" not in caught.value.message and "--env" not in str(caught.value.hint)
 
     text = run_cli("release", env=_no_database_env(tmp_path), cwd=tmp_path)
     assert text.exit_code == 2
-    assert "error: no database: give -database, set $DATABASE_URL, or choose --env NAME" in text.stderr
-    assert "next: for example: --env staging" in text.stderr and "`" not in text.stderr
+    assert "error: no database: pass -database, set $DATABASE_URL, or choose --env NAME" in text.stderr
+    assert "next: for example: safemigrate release --env staging" in text.stderr and "`" not in text.stderr
+    assert caught.value.hint == "for example: safemigrate release `env` staging"
     error = run_cli("--format", "json", "release", env=_no_database_env(tmp_path), cwd=tmp_path).json()["error"]
     assert error["type"] == "usage" and error["settings"] == ["database_url", "env"]
-    assert error["message"] == "no database: give -database, set $DATABASE_URL, or choose --env NAME"
+    assert error["message"] == "no database: pass -database, set $DATABASE_URL, or choose --env NAME"
 
 
 def test_create_without_an_extension_names_the_parameter_in_python_and_golang_migrates_flag_on_the_cli(

@@ -480,7 +480,7 @@ def _resolve_database(layers: _Layers, environ: Mapping[str, str], flags: Mappin
         if variable:
             if not environ.get(variable):
                 raise UsageError(f"${variable} is not set ({origin} names it as database_url_env)",
-                                 hint=f"export {variable}='postgres://…', or give `database_url`", settings=("database_url",))
+                                 hint=f"export {variable}='postgres://…', or pass `database_url`", settings=("database_url",))
             return ConfigValue(environ[variable], f"${variable} (named by {origin})")
     if environ.get("DATABASE_URL"):
         return ConfigValue(environ["DATABASE_URL"], "$DATABASE_URL")

@@ -41,8 +41,8 @@ def release_options(config: Config, *, to_version: int | None = None, dry_run: b
     from .release.procedure import ReleaseOptions
 
     if not config.database_url:
-        raise UsageError("no database: give `database_url`, set $DATABASE_URL, or choose `env` NAME",
-                         hint="for example: `env` staging (the [env.staging] section of safemigrate.toml)",
+        raise UsageError("no database: pass `database_url`, set $DATABASE_URL, or choose `env` NAME",
+                         hint="for example: safemigrate release `env` staging",
                          settings=("database_url", "env"))
 
     def get(name: str) -> Any:

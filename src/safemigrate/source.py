@@ -469,7 +469,7 @@ def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -
     if not path.exists():
         raise SourceError(
             f"migrations folder {str(path)!r} does not exist",
-            hint="give `path` DIR (default ./migrations), or create the first migration with: "
+            hint="pass `path` DIR (default ./migrations), or create the first migration with: "
             "safemigrate create -ext sql -dir migrations -seq NAME",
             settings=("path",),
         )

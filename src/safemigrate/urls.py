@@ -155,7 +155,7 @@ def parse_database_url(url: str | None) -> DatabaseURL:
     if url is None or not url.strip():
         raise UsageError(
             "no database URL given",
-            hint="give `database_url` (for example sqlite3://app.db) or set DATABASE_URL",
+            hint="pass `database_url` (for example sqlite3://app.db) or set DATABASE_URL",
             settings=("database_url",),
         )
     url = url.strip()

@@ -167,7 +167,7 @@ class ServerDialect(DialectEvents, ABC):
     @property
     def url(self) -> DatabaseURL:
         if self._url is None:  # the callers check first; a bug otherwise
-            raise UsageError(f"a {self.dialect} server URL is needed", hint="give `database_url`",
+            raise UsageError(f"a {self.dialect} server URL is needed", hint="pass `database_url`",
                              settings=("database_url",))
         return self._url
 
@@ -219,7 +219,7 @@ class ServerDialect(DialectEvents, ABC):
     def check_replaceable(self, original: str) -> bool:
         if not original:
             raise UsageError("`replace` needs a URL that names the database to replace",
-                             hint="give `database_url` postgres://user@host/DBNAME",
+                             hint="pass `database_url` postgres://user@host/DBNAME",
                              settings=("replace", "database_url"))
         if not self.exists(original):
             raise UsageError(f"database {original!r} does not exist on the server of {self.url.redacted()}: "

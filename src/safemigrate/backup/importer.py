@@ -160,7 +160,7 @@ def import_dump(path: str | os.PathLike[str], storage: Storage, url: DatabaseURL
     options = options or ImportOptions()
     if url.dialect != "postgres":
         raise UsageError(f"backup import restores pg_dump files on a PostgreSQL server; {url.redacted()} "
-                         f"is {url.dialect}", hint="give `database_url` postgres://... (any database on the "
+                         f"is {url.dialect}", hint="pass `database_url` postgres://... (any database on the "
                          "server: a scratch database is created there and dropped)", settings=("database_url",))
     source = _sniff(Path(path))
     for existing in storage.backups():

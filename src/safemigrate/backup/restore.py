@@ -138,7 +138,7 @@ def _restore(storage: Storage, backup_id: str, database_url: str | DatabaseURL |
     if dialect.needs_server and url is None:
         raise UsageError(
             f"restoring backup {manifest.id} needs the {manifest.dialect} server to restore on",
-            hint="give `database_url` (with `replace`: the database to replace) or set DATABASE_URL",
+            hint="pass `database_url` (with `replace`: the database to replace) or set DATABASE_URL",
             settings=("database_url", "replace"))
     original = dialect.original(manifest)
     found = [f.to_dict() for f in dialect.leftovers(original)]

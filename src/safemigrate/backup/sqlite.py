@@ -261,7 +261,7 @@ class SqliteDialect(DialectEvents):
     @property
     def url(self) -> DatabaseURL:
         if self._url is None:  # the callers check first; a bug otherwise
-            raise UsageError("a SQLite database URL is needed", hint="give `database_url` sqlite3://path/to/app.db",
+            raise UsageError("a SQLite database URL is needed", hint="pass `database_url` sqlite3://path/to/app.db",
                              settings=("database_url",))
         return self._url
 
@@ -290,7 +290,7 @@ class SqliteDialect(DialectEvents):
     def check_replaceable(self, original: str) -> bool:
         if self._url is None:
             raise UsageError("`replace` needs the SQLite database to replace",
-                             hint="give `database_url` sqlite3://path/to/app.db", settings=("replace", "database_url"))
+                             hint="pass `database_url` sqlite3://path/to/app.db", settings=("replace", "database_url"))
         return Path(original).exists()  # a missing file is created: there is no state to back up
 
     def new_target(self, manifest: Manifest, target: str | None) -> str:

@@ -191,7 +191,7 @@ def _expand(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[SourceF
             files.append((_plain_file(path), path))
         else:
             raise UsageError(f"{str(path)!r} does not exist",
-                             hint="give migration files or folders (default: the `path` folder)",
+                             hint="pass migration files or folders (default: the `path` folder)",
                              settings=("path",))
     return files, notes
 
