@@ -279,3 +279,14 @@ def test_restore_over_a_target_names_parameters_in_python_and_flags_on_the_cli(t
     assert ("error: --replace restores over the database of --database; --target cannot be used with it\n"
             "next: drop --target, or drop --replace to restore into TARGET\n") in result.stderr
     assert not (tmp_path / "copy.db").exists()
+
+
+def test_library_text_shown_by_a_renderer_names_the_flags_of_the_command_that_runs() -> None:
+    from safemigrate.cli.flags import spell_text
+
+    # a release step that failed on a storage error, and its next command
+    assert spell_text("pass `backup.location` DIR naming a folder", "release") == \
+        "pass --backup-location DIR naming a folder"
+    assert spell_text("pass `backup.location` DIR naming a folder", "backup") == "pass --to DIR naming a folder"
+    assert spell_text("asked for with `choice`", "recover") == "asked for with --choose"
+    assert spell_text("`nothing_known` stays; so does `code`", "release") == "`nothing_known` stays; so does `code`"

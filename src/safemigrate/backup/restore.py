@@ -220,7 +220,7 @@ def _pre_restore_backup(storage: Storage, url: DatabaseURL, manifest: Manifest,
     except SafemigrateError as exc:
         raise PreRestoreBackupError(
             f"nothing was restored: the backup of the current state failed first: {exc.message}",
-            hint=exc.hint, details=exc.details) from None
+            hint=exc.hint, details=exc.details, settings=exc.settings) from None
     say(f"current state saved as backup {pre.id} (pinned); undo with: safemigrate backup restore "
         f"{pre.id} --replace --to {storage.location}")
     return pre.id

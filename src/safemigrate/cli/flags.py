@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..errors import SafemigrateError
 
-__all__ = ["FLAG_OF", "FLAG_OF_IN", "flag_for", "spell_error"]
+__all__ = ["FLAG_OF", "FLAG_OF_IN", "flag_for", "spell_error", "spell_text"]
 
 _RELEASE_FLAG_OF = {f"release.{name}": "--" + name.replace("_", "-") for name in (
     "health_url", "health_expect", "health_cmd", "log_cmd", "log_fail_pattern", "on_failure", "on_inconclusive",
@@ -57,6 +57,7 @@ FLAG_OF: dict[str, str] = {
     "verify": "--verify",
     "keep_within": "--keep-within",
     "pg_bin_dir": "--pg-bin-dir",
+    "no_owner": "--no-owner",
     "compression": "--compression",
     "dump_format": "--dump-format",
     "pg_version": "--pg-version",
@@ -94,3 +95,12 @@ def spell_error(exc: SafemigrateError, command: str | None = None) -> tuple[str,
     """The error's message and hint as a CLI user reads them: each setting it names as its flag."""
     return (_spell(exc.message, exc.settings, command),
             _spell(exc.hint, exc.settings, command) if exc.hint else exc.hint)
+
+
+def spell_text(text: str, command: str | None = None) -> str:
+    """Library text that reaches the CLI other than as an error (a release step that failed on
+    an error, its next command): each backquoted name the table knows, as its flag."""
+    if "`" not in text:
+        return text
+    names = {*FLAG_OF, *FLAG_OF_IN.get(command or "", {})}
+    return _spell(text, tuple(name for name in names if f"`{name}`" in text), command)

@@ -154,15 +154,17 @@ def _run(ctx: click.Context, params: dict[str, Any]) -> None:
 
     def show(step: Any) -> None:
         if not out.json:
+            from .flags import spell_text
+
             reporter.close()
-            out.lines([step.line()])
+            out.lines([spell_text(step.line(), settings.command)])
 
     with _cancel_on_signals(settings) as cancel:
         result = commands.release(config, to_version=params["to_version"], dry_run=params["dry_run"],
                                   no_backup=params["no_backup"], allow_data_loss=params["allow_data_loss"],
                                   cancel=cancel, reporter=reporter, on_step=show, on_connect=header)
     reporter.close()
-    ctx.exit(render_release(out, result, cancel.signal_number))
+    ctx.exit(render_release(out, result, cancel.signal_number, settings.command or "release"))
 
 
 @click.command()
