@@ -51,7 +51,9 @@ if TYPE_CHECKING:
     from .results import (
         BackupCreateResult,
         BackupListResult,
+        BackupPinResult,
         CheckResult,
+        ConfigShowResult,
         HistoryResult,
         ReleaseResult,
     )
@@ -60,21 +62,26 @@ if TYPE_CHECKING:
 __all__ = [
     "BackupCreateResult",
     "BackupListResult",
+    "BackupPinResult",
     "CheckResult",
+    "ConfigShowResult",
     "HistoryResult",
     "LintGate",
     "ReleaseResult",
     "backup_create",
     "backup_import",
     "backup_list",
+    "backup_pin",
     "backup_policy",
     "backup_prune",
     "backup_resolve",
     "backup_restore",
     "backup_show",
     "backup_storage",
+    "backup_unpin",
     "backup_verify",
     "check",
+    "config_show",
     "down",
     "drop",
     "force",
@@ -100,7 +107,8 @@ if TYPE_CHECKING:
     Events: TypeAlias = EventSink | Sequence[EventSink] | None
     OnConnect: TypeAlias = Callable[[Driver], None]
 
-_RESULTS = frozenset({"BackupCreateResult", "BackupListResult", "CheckResult", "HistoryResult", "ReleaseResult"})
+_RESULTS = frozenset({"BackupCreateResult", "BackupListResult", "BackupPinResult", "CheckResult", "ConfigShowResult",
+                      "HistoryResult", "ReleaseResult"})
 
 
 def __getattr__(name: str) -> Any:
@@ -181,10 +189,11 @@ class LintGate:
         if self.strict and report.fails():
             raise LintBlockedError(
                 f"lint: {report.counts()['error']} error-level finding(s) in the migrations about to run; "
-                "nothing was applied (--strict)",
+                "nothing was applied (`strict`)",
                 hint="fix them, or acknowledge each on its statement with "
                 "-- safemigrate:ignore RULE-ID -- reason, then run the command again",
                 details={"lint": report.to_dict()},
+                settings=("strict",),
             )
 
 
@@ -333,6 +342,15 @@ def _open(config: Config) -> Driver:
     driver = open_driver(parse_database_url(config.database_url))
     driver.connect()
     return driver
+
+
+# -- config -----------------------------------------------------------------------------------
+
+def config_show(config: Config) -> ConfigShowResult:
+    """Every resolved setting of ``config``, where it came from, passwords masked."""
+    from .results import ConfigShowResult
+
+    return ConfigShowResult(config.file, config.env, tuple(config.shown()), config)
 
 
 # -- check ------------------------------------------------------------------------------------
@@ -667,6 +685,22 @@ def backup_list(config: Config, *, storage: Storage | None = None, database_name
                 damaged[m.id] = problem
     return BackupListResult(storage.location, backups, selector.name if selector is not None else None,
                             tuple(listing.incomplete), dict(listing.broken), check, damaged)
+
+
+def backup_pin(config: Config, backup_id: str, *, storage: Storage | None = None,
+               pinned: bool = True) -> BackupPinResult:
+    """Pin backup ``backup_id`` (or ``latest``): prune never deletes it; ``pinned=False`` unpins it."""
+    from .backup import pin_backup
+    from .results import BackupPinResult
+
+    storage = storage or backup_storage(config)
+    manifest = pin_backup(storage, backup_resolve(config, backup_id, storage=storage), pinned=pinned)
+    return BackupPinResult(manifest.id, manifest.pinned)
+
+
+def backup_unpin(config: Config, backup_id: str, *, storage: Storage | None = None) -> BackupPinResult:
+    """Unpin backup ``backup_id`` (or ``latest``): the retention policy decides again."""
+    return backup_pin(config, backup_id, storage=storage, pinned=False)
 
 
 def backup_import(config: Config, file: str, options: ImportOptions | None = None, *,

@@ -75,6 +75,7 @@ class Settings:
     env: str | None = None
     config_file: str | None = None
     events: str | None = None
+    command: str | None = None  # the command run (its flags name the settings in an error)
     output: Output = field(default_factory=Output)
     _config: Config | None = field(default=None, repr=False)
 

@@ -12,4 +12,5 @@ a sink of its events):
 * :mod:`.backup`: backup create, list, show, verify, restore, prune, pin, import, and their progress
 * :mod:`.recover`: recover's diagnosis and repair
 * :mod:`.release`: release and preflight
+* :mod:`.config`: config show
 """
