@@ -126,19 +126,21 @@ def test_a_dumb_terminal_gets_the_plain_lines(project: tuple[Path, str]) -> None
 
 def test_the_progress_line_reads_step_total_file_statement_and_elapsed(tmp_path: Path) -> None:
     from safemigrate.cli.runtime import _Progress
-    from safemigrate.planner import Step
-    from safemigrate.source import MigrationFile
+    from safemigrate.events import StepStarted
 
     now = [100.0]
-    file = MigrationFile(12, "add_index", "up", tmp_path / "000012_add_index.up.sql")
-    progress = _Progress(Step(11, 12, file, "add_index"), 11, 340, clock=lambda: now[0])
+    up = StepStarted("db", version=12, name="add_index", direction="up", index=11, total=340, mode="transaction",
+                     file=str(tmp_path / "000012_add_index.up.sql"))
+    progress = _Progress(up, clock=lambda: now[0])
     assert progress.text() == "applying 12/340 000012_add_index.up.sql, 0s"
     progress.statement = (1, 3)
     now[0] += 63.4
     assert progress.text() == "applying 12/340 000012_add_index.up.sql, statement 2/3, 1m03s"
-    down = _Progress(Step(12, 11, MigrationFile(12, "add_index", "down", tmp_path / "000012_add_index.down.sql"),
-                          "add_index"), 0, 1, clock=lambda: now[0])
-    assert down.text() == "rolling back 1/1 000012_add_index.down.sql, 0s"
+    down = StepStarted("db", version=12, name="add_index", direction="down", index=0, total=1, mode="transaction",
+                       file=str(tmp_path / "000012_add_index.down.sql"))
+    assert _Progress(down, clock=lambda: now[0]).text() == "rolling back 1/1 000012_add_index.down.sql, 0s"
+    no_file = StepStarted("db", version=5, name="gap", direction="up", index=0, total=1, mode="transaction")
+    assert _Progress(no_file, clock=lambda: now[0]).text() == "applying 1/1 5 gap, 0s"
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (7.9, "7s"), (63, "1m03s"), (7509, "2h05m09s")])

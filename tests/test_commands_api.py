@@ -114,6 +114,56 @@ def test_the_public_commands_are_pinned() -> None:
         assert getattr(c, name).__doc__, f"{name} has no docstring"
 
 
+def test_no_command_takes_a_reporter_only_events() -> None:
+    import inspect
+
+    functions = {name: getattr(c, name) for name in c.__all__ if inspect.isfunction(getattr(c, name))}
+    takes = {name: set(inspect.signature(f).parameters) for name, f in functions.items()}
+    assert [name for name, params in takes.items() if "reporter" in params] == []
+    engine = {"up", "down", "goto", "plan", "force", "drop", "status", "migrator", "recover_diagnose",
+              "recover_repair", "release"}
+    assert [name for name in sorted(engine) if "events" not in takes[name]] == []
+
+
+def test_the_event_stream_of_up_carries_what_the_terminal_shows(tmp_path: Path) -> None:
+    from safemigrate.events import (
+        RunFinished,
+        RunStarted,
+        StatementStarted,
+        StepFinished,
+        StepStarted,
+    )
+
+    folder = write_migrations(tmp_path / "m", {
+        "1_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);\n\n  -- who\n  INSERT INTO users VALUES (1);\n",
+        "2_links.up.sql": f"CREATE TABLE links (url TEXT);\nINSERT INTO links VALUES ('https://u:{CANARY_PASSWORD}@h/x');\n",
+    })
+    url = f"sqlite3://{tmp_path / 'app.db'}"
+    sink = ListSink()
+    c.up(c.load_config(flags={"database_url": url, "path": str(folder)}, environ={}, start=tmp_path), events=sink)
+    assert sink.kinds() == ["run_started", "step_started", "statement_started", "statement_started", "step_finished",
+                            "step_started", "statement_started", "statement_started", "step_finished",
+                            "run_finished"]
+    assert {e.database for e in sink.events} == {url}
+    started, s1, s2, finished = sink.events[1:5]
+    assert isinstance(sink.events[0], RunStarted) and sink.events[0].command == "up"
+    assert isinstance(started, StepStarted)
+    assert (started.version, started.name, started.direction, started.index, started.total, started.mode,
+            started.file) == (1, "users", "up", 0, 2, "transaction", str(folder / "1_users.up.sql"))
+    assert isinstance(s1, StatementStarted) and isinstance(s2, StatementStarted)
+    assert [(s.version, s.index, s.total, s.line, s.first_line) for s in (s1, s2)] == [
+        (1, 0, 2, 1, "CREATE TABLE users (id INTEGER PRIMARY KEY)"), (1, 1, 2, 4, "INSERT INTO users VALUES (1)")]
+    assert isinstance(finished, StepFinished)
+    assert (finished.version, finished.name, finished.direction, finished.statements, finished.no_down_file,
+            finished.file) == (1, "users", "up", 2, False, str(folder / "1_users.up.sql"))
+    assert finished.duration_ms > 0 and finished.to_dict()["duration_ms"] == round(finished.duration_ms, 3)
+    second = sink.events[7]
+    assert isinstance(second, StatementStarted) and second.first_line.startswith("INSERT INTO links VALUES ('https://u:")
+    assert CANARY_PASSWORD not in second.first_line  # a password in a migration's SQL is masked
+    last = sink.events[-1]
+    assert isinstance(last, RunFinished) and (last.ok, last.version, last.dirty) == (True, 2, False)
+
+
 def test_no_core_package_imports_the_cli() -> None:
     offenders = []
     for path in (REPO / "src" / "safemigrate").rglob("*.py"):
@@ -219,6 +269,23 @@ def test_a_script_backs_up_verifies_and_resolves_latest_through_the_api(tmp_path
     pruned = c.backup_prune(config, dry_run=True)
     assert pruned.plan.policy == c.backup_policy(config)  # the configuration's, not a built-in
     assert [d.candidate.id for d in pruned.plan.decisions] == [created.manifest.id]
+
+
+def test_a_sink_that_says_what_it_listens_to_hears_only_that(tmp_path: Path) -> None:
+    folder = write_migrations(tmp_path / "m", FILES)
+    config = c.load_config(flags={"database_url": f"sqlite3://{tmp_path / 'k.db'}", "path": str(folder)},
+                           environ={}, start=tmp_path)
+
+    class Finished(ListSink):
+        listens_to = frozenset({"step_finished"})
+
+    everything, finished = ListSink(), Finished()
+    c.up(config, events=[finished, everything])
+    assert finished.kinds() == ["step_finished", "step_finished"]
+    assert everything.kinds()[0] == "run_started" and everything.kinds().count("statement_started") == 2
+    alone = Finished()
+    c.down(config, events=alone)
+    assert alone.kinds() == ["step_finished", "step_finished"]
 
 
 def test_a_script_pins_and_unpins_the_latest_backup_through_the_api(tmp_path: Path) -> None:

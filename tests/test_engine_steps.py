@@ -34,7 +34,7 @@ def steps_of(url: str, folder: Path, files: dict[str, str]) -> Iterator[tuple[Mi
     """A connected Migrator holding the lock, the run's step context, the plan of ``up`` and its scripts."""
     m = Migrator(load_source(write_migrations(folder, files)), open_driver(url), lock_timeout=5)
     with m, m.locked():
-        plan = plan_up(m.source, -1, -1)
+        plan = plan_up(m.source, None)
         yield m, m._step_context(SqlRunner(m.driver)), plan, [m._script(step) for step in plan.steps]
 
 

@@ -53,6 +53,13 @@ def test_up_with_nothing_pending_loads_no_parser_linter_or_rich(up_to_date: tupl
     assert heavy(modules) == set()
 
 
+def test_up_with_nothing_pending_builds_no_event(up_to_date: tuple[str, ...]) -> None:
+    # The terminal's output is a sink of the run's events, and it does not listen to a run's start
+    # and end: with nothing to apply, no event is built and the event classes are never loaded.
+    modules, _ = imported_modules(*up_to_date, "up")
+    assert "safemigrate.engine" in modules and "safemigrate.events" not in modules
+
+
 @pytest.mark.parametrize("command", [["plan"], ["status"], ["status", "--exit-code"]])
 def test_read_only_commands_on_an_up_to_date_database_load_no_parser_linter_or_rich(
         up_to_date: tuple[str, ...], command: list[str]) -> None:

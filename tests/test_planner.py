@@ -1,6 +1,8 @@
 """golang-migrate's TestRead, TestReadUp and TestReadDown tables (migrate_test.go), row for row.
 
 M(v) is the up step of version v; M(v, t) the step from v to target t (-1: no version).
+The rows keep golang-migrate's -1 ("no version" as a version, "all" as a limit); :func:`nil`
+turns it into the planner's None where a row is handed to it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ NO_CHANGE = "no change"
 NOT_EXIST = "not exist"
 
 
-def M(version: int, target: int | None = None) -> tuple[int, int]:
-    return (version, version if target is None else target)
+def M(version: int, target: int | None = None) -> tuple[int, int | None]:
+    return (version, version if target is None else nil(target))
+
+
+def nil(value: int) -> int | None:
+    """golang-migrate's -1 (no version; every migration as a limit) as the planner spells it."""
+    return None if value == -1 else value
 
 
 def short(n: int) -> str:
@@ -42,7 +49,7 @@ def outcome(plan: Plan) -> str | None:
     return None
 
 
-def steps(plan: Plan) -> list[tuple[int, int]]:
+def steps(plan: Plan) -> list[tuple[int, int | None]]:
     return [(s.version, s.target) for s in plan.steps]
 
 
@@ -111,9 +118,9 @@ READ_DOWN = [
 
 @pytest.mark.parametrize(("start", "to", "expected", "expected_steps"), READ)
 def test_goto_plans_match_golang_migrate_read_table(
-    source: MigrationSource, start: int, to: int, expected: str | None, expected_steps: list[tuple[int, int]]
+    source: MigrationSource, start: int, to: int, expected: str | None, expected_steps: list[tuple[int, int | None]]
 ) -> None:
-    plan = plan_goto(source, start, to)
+    plan = plan_goto(source, nil(start), nil(to))
     assert outcome(plan) == expected
     if expected_steps:
         assert steps(plan) == expected_steps
@@ -122,9 +129,9 @@ def test_goto_plans_match_golang_migrate_read_table(
 @pytest.mark.parametrize(("start", "limit", "expected", "expected_steps"), READ_UP)
 def test_up_plans_match_golang_migrate_read_up_table(
     source: MigrationSource, start: int, limit: int, expected: str | None,
-    expected_steps: list[tuple[int, int]],
+    expected_steps: list[tuple[int, int | None]],
 ) -> None:
-    plan = plan_up(source, start, limit)
+    plan = plan_up(source, nil(start), nil(limit))
     assert outcome(plan) == expected
     if expected_steps:
         assert steps(plan) == expected_steps
@@ -133,9 +140,9 @@ def test_up_plans_match_golang_migrate_read_up_table(
 @pytest.mark.parametrize(("start", "limit", "expected", "expected_steps"), READ_DOWN)
 def test_down_plans_match_golang_migrate_read_down_table(
     source: MigrationSource, start: int, limit: int, expected: str | None,
-    expected_steps: list[tuple[int, int]],
+    expected_steps: list[tuple[int, int | None]],
 ) -> None:
-    plan = plan_down(source, start, limit)
+    plan = plan_down(source, nil(start), nil(limit))
     assert outcome(plan) == expected
     if expected_steps:
         assert steps(plan) == expected_steps
@@ -151,12 +158,12 @@ def test_a_step_without_a_file_still_moves_the_version(source: MigrationSource) 
 
 
 def test_log_strings_are_golang_migrates(source: MigrationSource) -> None:
-    assert [s.log_string for s in plan_goto(source, -1, 3).steps] == ["1/u f", "3/u f"]
+    assert [s.log_string for s in plan_goto(source, None, 3).steps] == ["1/u f", "3/u f"]
     assert [s.log_string for s in plan_down(source, 4, 1).steps] == ["4/d f"]
 
 
 def test_up_on_an_empty_folder_says_no_migration_files_were_found(tmp_path: Path) -> None:
     empty = load_source(tmp_path)
-    plan = plan_up(empty, -1)
+    plan = plan_up(empty, None)
     assert isinstance(plan.error, NotExistError)
     assert "no migration files found" in plan.error.message

@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from .backup.importer import ImportOptions
     from .cancel import CancelToken
     from .drivers.base import Driver, VersionState
-    from .engine import Migrator, Reporter, RunResult, StepResult
-    from .events import EventSink
+    from .engine import Migrator, RunResult
+    from .events import Event, EventSink
     from .lint import LintReport
     from .planner import Step
     from .recover import Diagnosis, RepairResult
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
         HistoryResult,
         ReleaseResult,
     )
-    from .sql.script import Statement
     from .status import StatusReport
 
 __all__ = [
@@ -121,63 +120,40 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-# The event classes are imported where they are sent: a run without sinks (every plain
-# `safemigrate up`) never loads them.
+# The event classes are imported where they are sent: a run whose sinks hear nothing (every
+# `safemigrate up` with nothing pending: the terminal's sink does not listen to run_started and
+# run_finished) never loads them.
 
 
-class _EventReporter:
-    """The engine's reporter interface, turned into typed events for the sinks."""
+class _Sinks:
+    """Several sinks as one; each hears the kinds it listens to (its optional ``listens_to``), and
+    ``listens_to`` says what any of them does (None: everything), so no event nobody hears is built."""
 
-    def __init__(self, sink: EventSink, database: str) -> None:
-        self.sink = sink
-        self.database = database
+    __slots__ = ("listens_to", "sinks")
 
-    def warning(self, message: str) -> None:
-        from .events import WarningEvent
+    def __init__(self, sinks: Sequence[tuple[EventSink, frozenset[str] | None]]) -> None:
+        self.sinks = sinks
+        heard = [kinds for _, kinds in sinks]
+        self.listens_to = None if None in heard else frozenset().union(*(k for k in heard if k is not None))
 
-        self.sink(WarningEvent(self.database, message=message))
-
-    def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
-        from .events import StepStarted
-
-        self.sink(StepStarted(self.database, version=step.version, name=step.name, direction=step.direction,
-                              index=index, total=total, mode=mode))
-
-    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
-        from .events import StatementStarted
-
-        self.sink(StatementStarted(self.database, version=step.version, index=index, total=total,
-                                   line=statement.line))
-
-    def step_finished(self, result: StepResult) -> None:
-        from .events import StepFinished
-
-        self.sink(StepFinished(self.database, version=result.step.version, name=result.step.name,
-                               direction=result.step.direction, duration_ms=round(result.duration * 1000, 3),
-                               statements=result.statements, no_down_file=result.no_down_file))
+    def __call__(self, event: Event) -> None:
+        for sink, kinds in self.sinks:
+            if kinds is None or event.kind in kinds:
+                sink(event)
 
 
-class _TeeReporter:
-    """Hands each engine report to several reporters (a terminal's progress, the event sinks)."""
-
-    def __init__(self, *reporters: Reporter) -> None:
-        self.reporters = reporters
-
-    def warning(self, message: str) -> None:
-        for reporter in self.reporters:
-            reporter.warning(message)
-
-    def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
-        for reporter in self.reporters:
-            reporter.step_started(step, index, total, mode)
-
-    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
-        for reporter in self.reporters:
-            reporter.statement_started(step, statement, index, total)
-
-    def step_finished(self, result: StepResult) -> None:
-        for reporter in self.reporters:
-            reporter.step_finished(result)
+def _fan_out(events: Events, kind: str | None = None) -> EventSink | None:
+    """``events`` as one sink (:func:`safemigrate.events.fan_out` without importing the event
+    module before an event is sent); with ``kind``: only the sinks listening to it. None: no sink."""
+    if events is None:
+        return None
+    listening = [(sink, getattr(sink, "listens_to", None)) for sink in ((events,) if callable(events) else events)]
+    chosen = [(sink, kinds) for sink, kinds in listening if kind is None or kinds is None or kind in kinds]
+    if not chosen:
+        return None
+    if len(chosen) == 1:  # it says what it listens to: the engine builds no other event for it
+        return chosen[0][0]
+    return _Sinks(chosen)
 
 
 class LintGate:
@@ -231,13 +207,11 @@ def _major(server_version: str) -> int | None:
 
 @contextmanager
 def migrator(config: Config, *, events: Events = None, cancel: CancelToken | None = None,
-             reporter: Reporter | None = None, lint: LintGate | None = None,
-             pre_apply_check: Any = None) -> Iterator[Migrator]:
+             lint: LintGate | None = None, pre_apply_check: Any = None) -> Iterator[Migrator]:
     """An open :class:`~safemigrate.engine.Migrator` for ``config``: the folder, the database, the lock timeout.
 
-    ``cancel`` stops its run at the next safe point; ``events`` receive its steps; ``reporter``
-    (the engine's own interface, with its step objects) too, first: a terminal's live progress.
-    ``lint`` checks the files about to run before any of them runs.
+    ``cancel`` stops its run at the next safe point; ``events`` receive its warnings, steps and
+    statements. ``lint`` checks the files about to run before any of them runs.
     """
     from .drivers import open_driver
     from .engine import Migrator
@@ -247,11 +221,6 @@ def migrator(config: Config, *, events: Events = None, cancel: CancelToken | Non
     url = parse_database_url(config.database_url)
     source = load_source(config.migrations_path, no_follow=config.no_follow)
     driver = open_driver(url)
-    reporters = [] if reporter is None else [reporter]
-    if events is not None:
-        from .events import fan_out
-
-        reporters.append(_EventReporter(fan_out(events), driver.url.redacted()))
     check = pre_apply_check
     if lint is not None:
         gate, given = lint, pre_apply_check
@@ -261,7 +230,7 @@ def migrator(config: Config, *, events: Events = None, cancel: CancelToken | Non
             if given is not None:
                 given(steps)
 
-    opened = Migrator(source, driver, lock_timeout=config.lock_timeout, reporter=_one_reporter(reporters),
+    opened = Migrator(source, driver, lock_timeout=config.lock_timeout, events=_fan_out(events),
                       pre_apply_check=check)
     if cancel is not None:
         cancel.on_cancel(opened.interrupt)
@@ -269,88 +238,86 @@ def migrator(config: Config, *, events: Events = None, cancel: CancelToken | Non
         yield opened
 
 
-def _one_reporter(reporters: Sequence[Reporter]) -> Reporter | None:
-    if len(reporters) > 1:
-        return _TeeReporter(*reporters)
-    return reporters[0] if reporters else None
-
-
 def _run(config: Config, command: str, move: Callable[[Migrator], RunResult], *, events: Events,
-         cancel: CancelToken | None, reporter: Reporter | None, lint: LintGate | None,
-         on_connect: OnConnect | None) -> RunResult:
-    with migrator(config, events=events, cancel=cancel, reporter=reporter, lint=lint) as opened:
-        if events is None:
+         cancel: CancelToken | None, lint: LintGate | None, on_connect: OnConnect | None) -> RunResult:
+    with migrator(config, events=events, cancel=cancel, lint=lint) as opened:
+        starts, ends = _fan_out(events, "run_started"), _fan_out(events, "run_finished")
+        if starts is None and ends is None:
             if on_connect is not None:
                 on_connect(opened.driver)
             return move(opened)
-        from .events import RunFinished, RunStarted, fan_out
+        from .events import RunFinished, RunStarted
 
-        sink = fan_out(events)
-        database = opened.driver.url.redacted()
-        sink(RunStarted(database, command=command))
-        ok = False
+        database = opened.events.database
+        if starts is not None:
+            starts(RunStarted(database, command=command))
         try:
             if on_connect is not None:
                 on_connect(opened.driver)
             result = move(opened)
-            ok = True
-            return result
-        finally:
-            try:
-                state = opened.driver.read_version()
-                sink(RunFinished(database, command=command, ok=ok, version=state.version, dirty=state.dirty))
-            except Exception:  # the connection may be gone with the failure; the error says what happened
-                sink(RunFinished(database, command=command, ok=ok, version=None))
+        except BaseException:
+            if ends is not None:
+                try:
+                    state = opened.driver.read_version()
+                    ends(RunFinished(database, command=command, ok=False, version=state.version, dirty=state.dirty))
+                except Exception:  # the connection may be gone with the failure; the error says what happened
+                    ends(RunFinished(database, command=command, ok=False, version=None))
+            raise
+        if ends is not None:
+            # The version the run read at its end (a dry run's: the one it started from, unchanged).
+            state = result.start if result.dry_run else result.end
+            ends(RunFinished(database, command=command, ok=True, version=state.version, dirty=state.dirty))
+        return result
 
 
 def up(config: Config, limit: int | None = None, *, dry_run: bool = False, atomic: bool = False,
        lint: LintGate | None = None, events: Events = None, cancel: CancelToken | None = None,
-       reporter: Reporter | None = None, on_connect: OnConnect | None = None) -> RunResult:
+       on_connect: OnConnect | None = None) -> RunResult:
     """Apply all (or ``limit``) pending migrations; ``dry_run`` plans only.
 
     ``on_connect(driver)`` runs once connected, before anything changes (the CLI says which
     database it reached there).
     """
     return _run(config, "up", lambda m: m.up(limit, dry_run=dry_run, atomic=atomic), events=events,
-                cancel=cancel, reporter=reporter, lint=lint, on_connect=on_connect)
+                cancel=cancel, lint=lint, on_connect=on_connect)
 
 
 def down(config: Config, limit: int | None = None, *, dry_run: bool = False,
-         events: Events = None, cancel: CancelToken | None = None, reporter: Reporter | None = None,
+         events: Events = None, cancel: CancelToken | None = None,
          on_connect: OnConnect | None = None) -> RunResult:
     """Apply ``limit`` down migrations (all of them when None: a library call never asks)."""
     return _run(config, "down", lambda m: m.down(limit, dry_run=dry_run), events=events, cancel=cancel,
-                reporter=reporter, lint=None, on_connect=on_connect)
+                lint=None, on_connect=on_connect)
 
 
 def goto(config: Config, target: int, *, dry_run: bool = False, lint: LintGate | None = None,
-         events: Events = None, cancel: CancelToken | None = None, reporter: Reporter | None = None,
+         events: Events = None, cancel: CancelToken | None = None,
          on_connect: OnConnect | None = None) -> RunResult:
     """Move up or down to version ``target``."""
     return _run(config, "goto", lambda m: m.goto(target, dry_run=dry_run), events=events, cancel=cancel,
-                reporter=reporter, lint=lint, on_connect=on_connect)
+                lint=lint, on_connect=on_connect)
 
 
 def plan(config: Config, command: str = "up", argument: int | None = None, *, lint: LintGate | None = None,
-         events: Events = None, reporter: Reporter | None = None) -> RunResult:
+         events: Events = None) -> RunResult:
     """What ``up [N]``, ``down [N]`` or ``goto V`` would run, SQL included; changes nothing."""
-    with migrator(config, events=events, reporter=reporter, lint=lint) as opened:
+    with migrator(config, events=events, lint=lint) as opened:
         return opened.plan(command, argument)
 
 
-def force(config: Config, target: int, *, events: Events = None, cancel: CancelToken | None = None,
-          reporter: Reporter | None = None, on_connect: OnConnect | None = None) -> VersionState:
-    """golang-migrate's force: set version ``target`` (-1: none), clean, running nothing."""
-    with migrator(config, events=events, cancel=cancel, reporter=reporter) as opened:
+def force(config: Config, target: int | None, *, events: Events = None, cancel: CancelToken | None = None,
+          on_connect: OnConnect | None = None) -> VersionState:
+    """golang-migrate's force: set version ``target`` (None, or golang-migrate's -1: none), clean, running nothing."""
+    with migrator(config, events=events, cancel=cancel) as opened:
         if on_connect is not None:
             on_connect(opened.driver)
         return opened.force(target)
 
 
-def drop(config: Config, *, reporter: Reporter | None = None,
+def drop(config: Config, *, events: Events = None,
          on_connect: OnConnect | None = None) -> list[str]:
     """Drop every table of the database's migration schema; the names of those dropped. Never asks."""
-    with migrator(config, reporter=reporter) as opened:
+    with migrator(config, events=events) as opened:
         if on_connect is not None:
             on_connect(opened.driver)
         return opened.drop()
@@ -362,9 +329,9 @@ def version(config: Config) -> VersionState:
         return opened.version()
 
 
-def status(config: Config, *, reporter: Reporter | None = None) -> StatusReport:
+def status(config: Config, *, events: Events = None) -> StatusReport:
     """Every file against the version table and the history (read-only)."""
-    with migrator(config, reporter=reporter) as opened:
+    with migrator(config, events=events) as opened:
         return opened.status()
 
 
@@ -480,23 +447,23 @@ def history(config: Config, *, limit: int | None = None, version: int | None = N
 
 # -- recover ----------------------------------------------------------------------------------
 
-def recover_diagnose(config: Config, *, reporter: Reporter | None = None) -> Diagnosis:
+def recover_diagnose(config: Config, *, events: Events = None) -> Diagnosis:
     """What the failed migration of a dirty database left, and the repairs possible; read-only."""
     from .recover import diagnose
 
-    with migrator(config, reporter=reporter) as opened:
+    with migrator(config, events=events) as opened:
         return diagnose(opened.driver, opened.source, opened.read_history())
 
 
 def recover_repair(config: Config, choice: str | None = None, *, mark_version: int | None = None,
-                   reporter: Reporter | None = None, cancel: CancelToken | None = None) -> RepairResult:
+                   events: Events = None, cancel: CancelToken | None = None) -> RepairResult:
     """Diagnose again under the lock, then ``finish``, ``undo`` or ``mark`` (None: the only safe one).
 
     ``mark`` (the database repaired by hand) runs nothing: a caller asks a person first.
     """
     from .recover import repair
 
-    with migrator(config, reporter=reporter, cancel=cancel) as opened:
+    with migrator(config, events=events, cancel=cancel) as opened:
         return repair(opened, choice, mark_version=mark_version)
 
 
@@ -514,7 +481,7 @@ def recover_undo(config: Config, **kwargs: Any) -> RepairResult:
 
 def release(config: Config, *, to_version: int | None = None, dry_run: bool = False, no_backup: bool = False,
             allow_data_loss: bool = False, events: Events = None, cancel: CancelToken | None = None,
-            reporter: Reporter | None = None, on_step: Callable[[StepRecord], None] | None = None,
+            on_step: Callable[[StepRecord], None] | None = None,
             on_connect: OnConnect | None = None) -> ReleaseResult:
     """The runbook's procedure under one held lock: pre-flight, backup, apply, health gate, rollback.
 
@@ -530,7 +497,7 @@ def release(config: Config, *, to_version: int | None = None, dry_run: bool = Fa
                               allow_data_loss=allow_data_loss)
     assert config.database_url is not None  # release_options refuses a configuration without one
     stop = ReleaseCancel()
-    with migrator(config, events=events, reporter=reporter) as opened:
+    with migrator(config, events=events) as opened:
         if cancel is not None:
             cancel.on_cancel(stop.cancel)
             cancel.on_cancel(opened.interrupt)

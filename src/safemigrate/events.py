@@ -5,7 +5,9 @@ and ``cancel=`` (a :class:`CancelToken`). The CLI's progress and text output is 
 :class:`JsonLinesSink` (``--events FILE``) writes one JSON object per line for CI logs and
 the release report; a test or a script can collect events with :class:`ListSink`.
 
-Each event names the database it concerns (redacted) and carries a UTC timestamp.
+Each event names the database it concerns (redacted) and carries a UTC timestamp. The engine's
+events carry all that the CLI's text and progress output shows (file, statement, warning), so
+that output is just another sink and ``--events FILE`` holds the same information.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ __all__ = [
 ]
 
 
+_KINDS: dict[type, str] = {}
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -52,8 +57,11 @@ class Event:
 
     @property
     def kind(self) -> str:
-        name = type(self).__name__
-        return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+        cls = type(self)
+        kind = _KINDS.get(cls)
+        if kind is None:  # once per class: sinks ask it of every event
+            kind = _KINDS[cls] = "".join(f"_{c.lower()}" if c.isupper() else c for c in cls.__name__).lstrip("_")
+        return kind
 
     def to_dict(self) -> dict[str, Any]:
         return {"event": self.kind, **asdict(self)}
@@ -73,6 +81,7 @@ class StepStarted(Event):
     index: int  # 0-based, of ``total``
     total: int
     mode: str  # transaction | statements | atomic
+    file: str | None = None  # the migration file's path (None: no file, only the version moves)
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,7 @@ class StatementStarted(Event):
     index: int  # 0-based, of ``total``
     total: int
     line: int
+    first_line: str = ""  # the statement's first line (at most 200 characters), passwords masked
 
 
 @dataclass(frozen=True)
@@ -88,9 +98,15 @@ class StepFinished(Event):
     version: int
     name: str
     direction: str
-    duration_ms: float
+    duration_ms: float  # as measured; to_dict() rounds it to the microsecond
     statements: int
     no_down_file: bool = False  # a down step over a version with no down file: nothing was undone
+    file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["duration_ms"] = round(self.duration_ms, 3)
+        return data
 
 
 @dataclass(frozen=True)
@@ -127,6 +143,10 @@ class WarningEvent(Event):
 
 
 class EventSink(Protocol):
+    """Any callable taking an event. A sink may also have ``listens_to``, the set of the event kinds
+    it listens to (``"step_started"``, ...): the commands then build no other kind of run event
+    for it (a backup's progress it may still be sent)."""
+
     def __call__(self, event: Event) -> None: ...
 
 

@@ -2,7 +2,8 @@
 
 These are golang-migrate v4's ``read``, ``readUp`` and ``readDown`` (migrate.go),
 ported step for step so that every command moves through the same versions and
-fails in the same cases. A version number is an int; -1 is "no version".
+fails in the same cases. A version number is an int; None is "no version" (golang-migrate's -1,
+which only the version table and the CLI's ``force -1`` still spell that way).
 A plan may end with an error that is raised after its steps ran (``limit N short``),
 exactly as golang-migrate applies the migrations it found and then reports it.
 """
@@ -14,14 +15,7 @@ from dataclasses import dataclass
 from .errors import NotExistError, SafemigrateError, ShortLimitError
 from .source import Direction, MigrationFile, MigrationSource
 
-__all__ = ["NIL", "Plan", "Step", "optional_version", "plan_down", "plan_goto", "plan_up"]
-
-NIL = -1
-
-
-def optional_version(version: int) -> int | None:
-    """The planner's int version as the rest of the code spells it: None for no version (-1)."""
-    return None if version == NIL else version
+__all__ = ["Plan", "Step", "plan_down", "plan_goto", "plan_up"]
 
 
 @dataclass(frozen=True)
@@ -29,13 +23,13 @@ class Step:
     """Run ``file`` (None: no file, the version still moves) to go from ``version`` to ``target``."""
 
     version: int
-    target: int
+    target: int | None  # None: no version (the first migration's down step)
     file: MigrationFile | None
     name: str
 
     @property
     def direction(self) -> Direction:
-        return "up" if self.target >= self.version else "down"
+        return "up" if self.target is not None and self.target >= self.version else "down"
 
     @property
     def log_string(self) -> str:
@@ -45,19 +39,19 @@ class Step:
 
 @dataclass(frozen=True)
 class Plan:
-    start: int
+    start: int | None  # None: the database had no version
     steps: tuple[Step, ...] = ()
     no_change: bool = False
     error: SafemigrateError | None = None
 
     @property
-    def end(self) -> int:
+    def end(self) -> int | None:
         return self.steps[-1].target if self.steps else self.start
 
 
-def _step(source: MigrationSource, version: int, target: int) -> Step:
+def _step(source: MigrationSource, version: int, target: int | None) -> Step:
     """golang-migrate's newMigration: the up file when moving up, else the down file; either may be missing."""
-    file = source.up_file(version) if target >= version else source.down_file(version)
+    file = source.up_file(version) if target is not None and target >= version else source.down_file(version)
     return Step(version, target, file, file.name if file is not None else source.name(version))
 
 
@@ -97,53 +91,64 @@ def _no_files(source: MigrationSource) -> NotExistError:
     )
 
 
-def plan_goto(source: MigrationSource, current: int, to: int) -> Plan:
-    """golang-migrate's ``read(from, to)``: the steps from ``current`` to version ``to``."""
-    if current >= 0 and not source.exists(current):
+def plan_goto(source: MigrationSource, current: int | None, to: int | None) -> Plan:
+    """golang-migrate's ``read(from, to)``: the steps from ``current`` to version ``to`` (None: no version)."""
+    if current is not None and not source.exists(current):
         return Plan(current, error=_missing_current(source, current))
-    if to >= 0 and not source.exists(to):
+    if to is not None and not source.exists(to):
         return Plan(current, error=_missing_target(source, to))
     if current == to:
         return Plan(current, no_change=True)
+    if to is not None and (current is None or current < to):
+        return _goto_up(source, current, to)
+    assert current is not None  # current == to (both None) returned above
+    return _goto_down(source, current, to)
+
+
+def _goto_up(source: MigrationSource, current: int | None, to: int) -> Plan:
     steps: list[Step] = []
     position = current
-    if position < to:
-        if position == NIL:
-            first = source.first()
-            if first is None:
-                return Plan(current, error=_no_files(source))
-            steps.append(_step(source, first, first))
-            position = first
-        while position < to:
-            following = source.next(position)
-            if following is None:
-                return Plan(current, tuple(steps), error=_missing_target(source, to))
-            steps.append(_step(source, following, following))
-            position = following
-    else:
-        while position > to and position >= 0:
-            previous = source.prev(position)
-            if previous is None:
-                if to == NIL:
-                    steps.append(_step(source, position, NIL))
-                    break
-                return Plan(current, tuple(steps), error=_missing_target(source, to))
-            steps.append(_step(source, position, previous))
-            position = previous
+    if position is None:
+        first = source.first()
+        if first is None:
+            return Plan(current, error=_no_files(source))
+        steps.append(_step(source, first, first))
+        position = first
+    while position < to:
+        following = source.next(position)
+        if following is None:
+            return Plan(current, tuple(steps), error=_missing_target(source, to))
+        steps.append(_step(source, following, following))
+        position = following
     return Plan(current, tuple(steps))
 
 
-def plan_up(source: MigrationSource, current: int, limit: int = -1) -> Plan:
-    """golang-migrate's ``readUp(from, limit)``; ``limit`` -1 means all pending migrations."""
-    if current >= 0 and not source.exists(current):
+def _goto_down(source: MigrationSource, current: int, to: int | None) -> Plan:
+    steps: list[Step] = []
+    position = current
+    while to is None or position > to:
+        previous = source.prev(position)
+        if previous is None:
+            if to is None:
+                steps.append(_step(source, position, None))
+                break
+            return Plan(current, tuple(steps), error=_missing_target(source, to))
+        steps.append(_step(source, position, previous))
+        position = previous
+    return Plan(current, tuple(steps))
+
+
+def plan_up(source: MigrationSource, current: int | None, limit: int | None = None) -> Plan:
+    """golang-migrate's ``readUp(from, limit)``; ``limit`` None means all pending migrations."""
+    if current is not None and not source.exists(current):
         return Plan(current, error=_missing_current(source, current))
     if limit == 0:
         return Plan(current, no_change=True)
     steps: list[Step] = []
     position = current
     count = 0
-    while count < limit or limit == -1:
-        if position == NIL:
+    while limit is None or count < limit:
+        if position is None:
             first = source.first()
             if first is None:
                 return Plan(current, tuple(steps), error=_no_files(source))
@@ -153,9 +158,9 @@ def plan_up(source: MigrationSource, current: int, limit: int = -1) -> Plan:
             continue
         following = source.next(position)
         if following is None:
-            if limit == -1 and count == 0:
+            if limit is None and count == 0:
                 return Plan(current, no_change=True)
-            if limit == -1:
+            if limit is None:
                 break
             if count == 0:
                 return Plan(current, error=NotExistError(
@@ -175,15 +180,15 @@ def plan_up(source: MigrationSource, current: int, limit: int = -1) -> Plan:
     return Plan(current, tuple(steps))
 
 
-def plan_down(source: MigrationSource, current: int, limit: int = -1) -> Plan:
-    """golang-migrate's ``readDown(from, limit)``; ``limit`` -1 means down to no version."""
-    if current >= 0 and not source.exists(current):
+def plan_down(source: MigrationSource, current: int | None, limit: int | None = None) -> Plan:
+    """golang-migrate's ``readDown(from, limit)``; ``limit`` None means down to no version."""
+    if current is not None and not source.exists(current):
         return Plan(current, error=_missing_current(source, current))
     if limit == 0:
         return Plan(current, no_change=True)
-    if current == NIL and limit == -1:
+    if current is None and limit is None:
         return Plan(current, no_change=True)
-    if current == NIL and limit > 0:
+    if current is None:
         return Plan(current, error=NotExistError(
             "no migration to undo: the database has no version: file does not exist",
             hint="nothing to do; run safemigrate status to see every version",
@@ -191,15 +196,14 @@ def plan_down(source: MigrationSource, current: int, limit: int = -1) -> Plan:
     steps: list[Step] = []
     position = current
     count = 0
-    while count < limit or limit == -1:
+    while limit is None or count < limit:
         previous = source.prev(position)
         if previous is None:
-            if limit == -1 or limit - count > 0:
-                first = source.first()
-                assert first is not None  # ``current`` exists, so the folder is not empty
-                steps.append(_step(source, first, NIL))
-                count += 1
-            if count < limit:
+            first = source.first()
+            assert first is not None  # ``current`` exists, so the folder is not empty
+            steps.append(_step(source, first, None))
+            count += 1
+            if limit is not None and count < limit:
                 return Plan(current, tuple(steps), error=ShortLimitError(
                     limit - count,
                     hint=f"{count} of the {limit} migrations asked for existed and were undone; "

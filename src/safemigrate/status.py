@@ -154,7 +154,7 @@ def build_status(source: MigrationSource, state: VersionState, history: list[His
 
 def _build_status(source: MigrationSource, state: VersionState, history: list[HistoryRecord],
                   *, database: str, history_available: bool) -> StatusReport:
-    current = state.as_int
+    current = state.version
     applied = _applied_versions(history)
     jumped_over = _JumpedOver(history)
     problems: list[Problem] = []
@@ -164,7 +164,7 @@ def _build_status(source: MigrationSource, state: VersionState, history: list[Hi
     # hashed straight from its descriptor.
     for version, name, up_file, down_file in source.listing():
         row = MigrationStatus(version, name, "pending", up_file, down_file)
-        if version <= current:
+        if current is not None and version <= current:
             row.state = "current" if version == current else "applied"
             if version == current and state.dirty:
                 row.state = "dirty"
@@ -216,7 +216,7 @@ def _build_status(source: MigrationSource, state: VersionState, history: list[Hi
             f"safemigrate recover diagnoses version {state.as_int} against the catalog and finishes or undoes "
             "it; or repair the database, then run safemigrate force V (see the error of the failed run)",
             state.version))
-    if current >= 0 and not source.exists(current):
+    if current is not None and not source.exists(current):
         problems.append(Problem(
             "version-missing", f"the database is at version {current} but {source.directory} has no file "
             "for it", "check -path: this database may have been migrated from a newer folder", current))

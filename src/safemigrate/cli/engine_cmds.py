@@ -106,20 +106,20 @@ def _move(settings: Settings, move: Callable[..., RunResult], *, dry_run: bool,
           gate: LintGate | None = None) -> None:
     """Run one library move with progress, signal handling and --events, then render its result.
 
-    ``move(config, events=, cancel=, reporter=, on_connect=)`` is ``commands.up``, ``down`` or
-    ``goto`` with the command's arguments bound.
+    ``move(config, events=, cancel=, on_connect=)`` is ``commands.up``, ``down`` or ``goto`` with
+    the command's arguments bound. The terminal's output is the first sink of the run's events.
     """
     from .render.engine import render_plan, render_run
-    from .runtime import CliReporter, ConnectionNote, cancel_on_signals, event_sinks
+    from .runtime import ConnectionNote, ProgressSink, cancel_on_signals, event_sinks
 
     config = settings.config()
-    reporter = CliReporter(settings.output)
+    progress = ProgressSink(settings.output)
     connected = ConnectionNote(settings.output)
     # Signals are handled from before connecting: one during the connect is honoured after it.
-    with cancel_on_signals(settings.output) as cancel, event_sinks(settings) as events:
-        result = move(config, events=events, cancel=cancel, reporter=reporter,
+    with cancel_on_signals(settings.output) as cancel, event_sinks(settings) as sinks:
+        result = move(config, events=[progress, *(sinks or ())], cancel=cancel,
                       on_connect=None if dry_run else connected)
-    reporter.close()
+    progress.close()
     (render_plan if dry_run else render_run)(settings.output, result, _with_lint(gate, connected.data))
 
 
@@ -206,13 +206,14 @@ def force(ctx: click.Context, v: str | None) -> None:
     if number < -1:
         raise UsageError("argument V must be >= -1", hint="V is a version number or -1 (no version)")
     from .render.engine import render_force
-    from .runtime import CliReporter, ConnectionNote, cancel_on_signals
+    from .runtime import ConnectionNote, ProgressSink, cancel_on_signals
 
     config = settings.config()
     connected = ConnectionNote(settings.output)
     with cancel_on_signals(settings.output) as cancel:
-        state = commands.force(config, number, cancel=cancel, reporter=CliReporter(settings.output),
-                               on_connect=connected)
+        # golang-migrate's -1 on the command line is the library's None: no version.
+        state = commands.force(config, None if number == -1 else number, cancel=cancel,
+                               events=ProgressSink(settings.output), on_connect=connected)
     render_force(settings.output, state, connected.data)
 
 
@@ -234,14 +235,14 @@ def drop(ctx: click.Context, force_drop: bool) -> None:
     """Drop every table in the database's migration schema (asks first)."""
     from .. import commands
     from .render.engine import render_drop
-    from .runtime import CliReporter, ConnectionNote, confirm
+    from .runtime import ConnectionNote, ProgressSink, confirm
 
     settings = settings_of(ctx)
     confirm("Are you sure you want to drop the entire database schema?", yes=force_drop,
             refusal="drop deletes every table, and there is no terminal to confirm",
             hint="pass -f to drop without asking (take a backup first: safemigrate backup create)")
     connected = ConnectionNote(settings.output)
-    dropped = commands.drop(settings.config(), reporter=CliReporter(settings.output), on_connect=connected)
+    dropped = commands.drop(settings.config(), events=ProgressSink(settings.output), on_connect=connected)
     render_drop(settings.output, dropped, connected.data)
 
 
@@ -292,10 +293,10 @@ def status(ctx: click.Context, exit_code: bool) -> None:
     """Every migration: applied, pending or current, with loud flags for what is wrong."""
     from .. import commands
     from .render.status import render_status
-    from .runtime import CliReporter
+    from .runtime import ProgressSink
 
     settings = settings_of(ctx)
-    report = commands.status(settings.config(), reporter=CliReporter(settings.output))
+    report = commands.status(settings.config(), events=ProgressSink(settings.output))
     render_status(settings.output, report)
     if exit_code and not report.ok:
         ctx.exit(1)
@@ -311,7 +312,7 @@ def plan(ctx: click.Context, words: tuple[str, ...], strict: bool, no_lint: bool
     """Show what up [N], down [N|-all] or goto V would run, SQL included; change nothing."""
     from .. import commands
     from .render.engine import render_plan
-    from .runtime import CliReporter
+    from .runtime import ProgressSink
 
     settings = settings_of(ctx)
     command = words[0] if words else "up"
@@ -329,5 +330,5 @@ def plan(ctx: click.Context, words: tuple[str, ...], strict: bool, no_lint: bool
     elif command == "goto":
         raise UsageError("please specify version argument V", hint="safemigrate plan goto V")
     gate = _lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details)
-    result = commands.plan(settings.config(), command, argument, lint=gate, reporter=CliReporter(settings.output))
+    result = commands.plan(settings.config(), command, argument, lint=gate, events=ProgressSink(settings.output))
     render_plan(settings.output, result, _with_lint(gate, {}))

@@ -28,7 +28,7 @@ def recover(ctx: click.Context, apply_it: bool, choose: str | None, mark_version
     from .. import commands
     from ..errors import UsageError
     from .render.recover import render_diagnosis, render_repair
-    from .runtime import CliReporter, confirm
+    from .runtime import ProgressSink, confirm
 
     settings = settings_of(ctx)
     out = settings.output
@@ -39,12 +39,12 @@ def recover(ctx: click.Context, apply_it: bool, choose: str | None, mark_version
         raise UsageError("--version goes with --choose mark")
     config = settings.config()
     if not apply_it:
-        diagnosis = commands.recover_diagnose(config, reporter=CliReporter(out))
+        diagnosis = commands.recover_diagnose(config, events=ProgressSink(out))
         out.result(diagnosis.to_dict(), lambda: render_diagnosis(diagnosis))
         return
     if choose == "mark":
         confirm("Mark the version clean without running anything (the database was repaired by hand)?",
                 yes=yes, refusal="--choose mark forces the version and needs confirmation",
                 hint="run it from a terminal to be asked, or add --yes")
-    result = commands.recover_repair(config, choose, mark_version=mark_version, reporter=CliReporter(out))
+    result = commands.recover_repair(config, choose, mark_version=mark_version, events=ProgressSink(out))
     out.result(result.to_dict(), lambda: render_repair(result))

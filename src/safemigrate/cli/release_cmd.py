@@ -140,12 +140,12 @@ def _cancel_on_signals(settings: Settings) -> Iterator[CancelToken]:
 def _run(ctx: click.Context, params: dict[str, Any]) -> None:
     from .. import commands
     from .render.release import render_release
-    from .runtime import CliReporter
+    from .runtime import ProgressSink
 
     settings = settings_of(ctx)
     config = release_config(settings, params)
     out = settings.output
-    reporter = CliReporter(out)
+    progress = ProgressSink(out)
 
     def header(driver: Any) -> None:
         if not out.json:
@@ -156,14 +156,14 @@ def _run(ctx: click.Context, params: dict[str, Any]) -> None:
         if not out.json:
             from .flags import spell_text
 
-            reporter.close()
+            progress.close()
             out.lines([spell_text(step.line(), settings.command)])
 
     with _cancel_on_signals(settings) as cancel:
         result = commands.release(config, to_version=params["to_version"], dry_run=params["dry_run"],
                                   no_backup=params["no_backup"], allow_data_loss=params["allow_data_loss"],
-                                  cancel=cancel, reporter=reporter, on_step=show, on_connect=header)
-    reporter.close()
+                                  cancel=cancel, events=progress, on_step=show, on_connect=header)
+    progress.close()
     ctx.exit(render_release(out, result, cancel.signal_number, settings.command or "release"))
 
 

@@ -22,12 +22,9 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from ..drivers.base import Driver
-    from ..engine import StepResult
-    from ..events import CancelToken, EventSink
-    from ..planner import Step
-    from ..sql.script import Statement
+    from ..events import CancelToken, Event, EventSink, StatementStarted, StepFinished, StepStarted
 
-__all__ = ["CliReporter", "ConnectionNote", "cancel_on_signals", "confirm", "elapsed_text", "event_sinks",
+__all__ = ["ConnectionNote", "ProgressSink", "cancel_on_signals", "confirm", "elapsed_text", "event_sinks",
            "signal_handler"]
 
 def elapsed_text(seconds: float) -> str:
@@ -42,22 +39,26 @@ def elapsed_text(seconds: float) -> str:
     return f"{secs}s"
 
 
+def _log_string(version: int, direction: str, name: str) -> str:
+    """golang-migrate's Migration.LogString (``planner.Step.log_string``), from an event's fields."""
+    return f"{version}/{'u' if direction == 'up' else 'd'} {name}"
+
+
 class _Progress:
     """Where a run is: the step, the statement, since when. Rendered afresh at every refresh."""
 
-    def __init__(self, step: Step, index: int, total: int, clock: Callable[[], float]) -> None:
+    def __init__(self, step: StepStarted, clock: Callable[[], float]) -> None:
         self.step = step
-        self.index = index
-        self.total = total
         self.statement: tuple[int, int] | None = None
         self.started = clock()
         self.clock = clock
 
     def text(self) -> str:
         """``applying 12/340 000012_add_index.up.sql, statement 2/3, 1m03s``."""
-        verb = "applying" if self.step.direction == "up" else "rolling back"
-        file = self.step.file.path.name if self.step.file is not None else f"{self.step.version} {self.step.name}"
-        parts = [f"{verb} {self.index + 1}/{self.total} {file}"]
+        step = self.step
+        verb = "applying" if step.direction == "up" else "rolling back"
+        file = os.path.basename(step.file) if step.file is not None else f"{step.version} {step.name}"
+        parts = [f"{verb} {step.index + 1}/{step.total} {file}"]
         if self.statement is not None and self.statement[1] > 1:
             parts.append(f"statement {self.statement[0] + 1}/{self.statement[1]}")
         parts.append(elapsed_text(self.clock() - self.started))
@@ -67,15 +68,16 @@ class _Progress:
         return self.text()
 
 
-class CliReporter:
-    """Prints each finished step as golang-migrate does (``1/u create_users (12.3ms)``).
+class ProgressSink:
+    """The CLI's text output of a run: a sink of its events (:mod:`safemigrate.events`).
 
-    On a terminal (stderr, text mode) a spinner line shows the running step: steps done / total,
-    the file, the statement and the time spent in it (``applying 12/340 000012_add_index.up.sql,
-    statement 2/3, 1m03s``), redrawn several times a second so a long ``CREATE INDEX`` visibly
-    makes progress; it is erased when the step ends. Piped or redirected, only the finished-step
-    lines are printed, unchanged, so scripts and CI logs see golang-migrate's output. Colour
-    follows :meth:`Output.color` (a terminal, and no ``NO_COLOR``).
+    Prints each finished step as golang-migrate does (``1/u create_users (12.3ms)``), and each
+    warning. On a terminal (stderr, text mode) a spinner line shows the running step: steps done /
+    total, the file, the statement and the time spent in it (``applying 12/340
+    000012_add_index.up.sql, statement 2/3, 1m03s``), redrawn several times a second so a long
+    ``CREATE INDEX`` visibly makes progress; it is erased when the step ends. Piped or redirected,
+    only the finished-step lines are printed, unchanged, so scripts and CI logs see golang-migrate's
+    output. Colour follows :meth:`Output.color` (a terminal, and no ``NO_COLOR``).
     """
 
     def __init__(self, output: Output, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -85,15 +87,32 @@ class CliReporter:
         self._clock = clock
         # A dumb terminal cannot redraw a line: it gets the plain lines, as a pipe does.
         self._live = output.format == "text" and output.stderr.isatty() and os.environ.get("TERM") != "dumb"
+        # The kinds of event it shows, so that no other is built: never a run's start and end (`up`
+        # with nothing to do builds no event); steps and statements as they start only when a
+        # spinner or --verbose shows them (piped, it prints each finished step).
+        shown = {"step_finished", "warning"}
+        if self._live or output.verbose:
+            shown |= {"step_started", "statement_started"}
+        self.listens_to = frozenset(shown)
 
-    def warning(self, message: str) -> None:
-        self._stop_status()
-        self.output.warn(message)
+    def __call__(self, event: Event) -> None:
+        from ..events import StatementStarted, StepFinished, StepStarted, WarningEvent
 
-    def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
-        self._progress = _Progress(step, index, total, self._clock)
+        if isinstance(event, StatementStarted):
+            self._statement_started(event)
+        elif isinstance(event, StepStarted):
+            self._step_started(event)
+        elif isinstance(event, StepFinished):
+            self._step_finished(event)
+        elif isinstance(event, WarningEvent):
+            self._stop_status()
+            self.output.warn(event.message)
+
+    def _step_started(self, step: StepStarted) -> None:
+        self._progress = _Progress(step, self._clock)
         if self.output.verbose:
-            self.output.progress(f"Start {step.log_string} ({index + 1}/{total}, {mode})")
+            self.output.progress(f"Start {_log_string(step.version, step.direction, step.name)} "
+                                 f"({step.index + 1}/{step.total}, {step.mode})")
         if self._live:
             from rich.console import Console
 
@@ -104,20 +123,20 @@ class CliReporter:
             self._status = console.status(self._progress, spinner_style="green" if color else "")
             self._status.start()
 
-    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
+    def _statement_started(self, statement: StatementStarted) -> None:
         if self.output.verbose:
-            first = statement.text.strip().splitlines()[0][:80] if statement.text.strip() else ""
-            self.output.progress(f"  statement {index + 1}/{total} (line {statement.line}): {first}")
+            self.output.progress(f"  statement {statement.index + 1}/{statement.total} (line {statement.line}): "
+                                 f"{statement.first_line[:80]}")
         if self._progress is not None:
-            self._progress.statement = (index, total)
+            self._progress.statement = (statement.index, statement.total)
 
-    def step_finished(self, result: StepResult) -> None:
+    def _step_finished(self, step: StepFinished) -> None:
         self._stop_status()
         self._progress = None
-        elapsed = result.duration * 1000
         # golang-migrate's line first (scripts grep for it), then what it does not say.
-        note = " -- no down file: nothing undone" if result.no_down_file else ""
-        self.output.lines([f"{result.step.log_string} ({elapsed:.2f}ms){note}"])
+        note = " -- no down file: nothing undone" if step.no_down_file else ""
+        self.output.lines([f"{_log_string(step.version, step.direction, step.name)} "
+                           f"({step.duration_ms:.2f}ms){note}"])
 
     def _stop_status(self) -> None:
         if self._status is not None:

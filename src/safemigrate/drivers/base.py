@@ -71,6 +71,8 @@ class VersionState:
 
     @property
     def as_int(self) -> int:
+        """golang-migrate's int spelling (-1: no version), for its table and its texts only
+        (``Dirty database version -1``, ``force -1``); everything else uses :attr:`version`."""
         return -1 if self.version is None else self.version
 
     def describe(self) -> str:

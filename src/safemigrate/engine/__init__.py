@@ -19,21 +19,20 @@ The package's modules (docs/architecture.md says what each may import):
 * ``steps``: one class per step mode (one transaction, statement by statement, --atomic);
 * ``failure``: the failure report as data, and the one function that words it;
 * ``runner``: :class:`SqlRunner`;
-* ``results``: what a run returns and reports while it works.
+* ``results``: what a run returns, and :class:`RunEvents`, the typed events it sends while it works.
 """
 
 from __future__ import annotations
 
 from .migrator import Migrator
-from .results import PlannedStep, Reporter, RunResult, SilentReporter, StepResult
+from .results import PlannedStep, RunEvents, RunResult, StepResult
 from .runner import SqlRunner
 
 __all__ = [
     "Migrator",
     "PlannedStep",
-    "Reporter",
+    "RunEvents",
     "RunResult",
-    "SilentReporter",
     "SqlRunner",
     "StepResult",
 ]

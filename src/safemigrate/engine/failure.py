@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from ..drivers.base import DbErrorInfo, VersionState
 from ..errors import MigrationFailedError, RunInterruptedError
-from ..planner import Step, optional_version
+from ..planner import Step
 from ..sql.script import LEADING_NOISE, LineIndex, Script, Statement
 
 __all__ = ["FailureReport", "Leftover", "Location", "build_report", "failure_error", "history_error", "render"]
@@ -221,7 +221,7 @@ def build_report(failure: _Failure, *, current: int | None, stopped: bool, signa
         if restored:
             after, hint = before, "fix_then_same_command"
         else:
-            after, hint = VersionState(optional_version(step.target), True), "force_by_hand"
+            after, hint = VersionState(step.target, True), "force_by_hand"
     reached = 0
     if stopped:
         hint = "run_again" if after == before else hint
@@ -320,7 +320,7 @@ def _hint(report: FailureReport) -> str:
         return "run the same command again to continue"
     if kind == "force_by_hand":
         dirty = report.version_after.as_int
-        previous = -1 if report.version_before is None else report.version_before
+        previous = VersionState(report.version_before).as_int  # the CLI's spelling: force -1
         return (f"the database is dirty at version {dirty}: inspect what the committed statements "
                 f"changed, then either undo them by hand and run: safemigrate force {previous}, or "
                 f"finish the migration by hand and run: safemigrate force {dirty}")

@@ -28,14 +28,15 @@ from ..errors import (
     UsageError,
 )
 from ..history import HistoryRecord, HistoryTable, new_run_id
-from ..planner import NIL, Plan, Step, optional_version, plan_down, plan_goto, plan_up
+from ..planner import Plan, Step, plan_down, plan_goto, plan_up
 from ..source import MigrationSource
 from ..sql.script import Script, Statement, refuse_unrunnable
 from ..status import Problem, StatusReport, build_status
-from .results import PlannedStep, Reporter, RunResult, SilentReporter, StepResult
+from .results import PlannedStep, RunEvents, RunResult, StepResult
 from .runner import SqlRunner, _own
 
 if TYPE_CHECKING:
+    from ..events import EventSink
     from .failure import FailureReport, _Failure
     from .steps import StepContext
 
@@ -46,7 +47,10 @@ __all__ = ["Migrator"]
 
 
 class Migrator:
-    """Applies a folder of migrations to one database. Use as a context manager (connects/closes)."""
+    """Applies a folder of migrations to one database. Use as a context manager (connects/closes).
+
+    ``events``: the sink (:mod:`safemigrate.events`) of its warnings, steps and statements.
+    """
 
     def __init__(
         self,
@@ -54,7 +58,7 @@ class Migrator:
         driver: Driver,
         *,
         lock_timeout: float = 15.0,
-        reporter: Reporter | None = None,
+        events: EventSink | None = None,
         history: bool = True,
         tool_version: str = __version__,
         pre_apply_check: Callable[[Sequence[Step]], None] | None = None,
@@ -63,7 +67,7 @@ class Migrator:
         self.driver = driver
         self.lock_timeout = check_lock_timeout(lock_timeout)
         driver.lock_wait_timeout = self.lock_timeout  # bounds our waits on the version/history tables
-        self.reporter: Reporter = reporter or SilentReporter()
+        self.events = RunEvents(events, driver)
         self.history_enabled = history
         self.tool_version = tool_version
         self.pre_apply_check = pre_apply_check
@@ -76,7 +80,7 @@ class Migrator:
         self.driver.connect()
         self._history = HistoryTable(self.driver)
         for warning in self.source.warnings:
-            self.reporter.warning(str(warning))
+            self.events.warning(str(warning))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -168,12 +172,10 @@ class Migrator:
 
     # -- moving ------------------------------------------------------------------------------------
     def up(self, limit: int | None = None, *, dry_run: bool = False, atomic: bool = False) -> RunResult:
-        n = -1 if limit is None else limit
-        return self._move("up", lambda cur: plan_up(self.source, cur, n), dry_run=dry_run, atomic=atomic)
+        return self._move("up", lambda cur: plan_up(self.source, cur, limit), dry_run=dry_run, atomic=atomic)
 
     def down(self, limit: int | None = None, *, dry_run: bool = False) -> RunResult:
-        n = -1 if limit is None else limit
-        return self._move("down", lambda cur: plan_down(self.source, cur, n), dry_run=dry_run)
+        return self._move("down", lambda cur: plan_down(self.source, cur, limit), dry_run=dry_run)
 
     def goto(self, version: int, *, dry_run: bool = False) -> RunResult:
         if version < 0:
@@ -192,7 +194,7 @@ class Migrator:
         raise UsageError(f"unknown plan command {command!r}", hint="use: plan up [N] | down [N] | goto V")
 
     def _move(
-        self, command: str, planner: Callable[[int], Plan], *, dry_run: bool, atomic: bool = False
+        self, command: str, planner: Callable[[int | None], Plan], *, dry_run: bool, atomic: bool = False
     ) -> RunResult:
         if dry_run:
             return self._dry_run(command, planner, atomic=atomic)
@@ -221,13 +223,13 @@ class Migrator:
         modes = [mode_of(self.driver, script) for script in scripts]
         in_transaction, by_statement = InTransaction(context), StatementByStatement(context)
         results: list[StepResult] = []
-        current = optional_version(plan.start)
+        current = plan.start
         total = len(plan.steps)
         opened = False  # the step's transaction was opened by the previous step's last batch
         for index, (step, script, mode) in enumerate(zip(plan.steps, scripts, modes, strict=True)):
             if self._interrupted is not None:
                 raise self._interrupted_between_steps(step, current)
-            self.reporter.step_started(step, index, total, mode)
+            self.events.step_started(step, index, total, mode)
             if mode == "transaction":
                 chain = index + 1 < total and modes[index + 1] == "transaction"
                 outcome = in_transaction.run(step, script, current, opened=opened,
@@ -235,7 +237,7 @@ class Migrator:
                 step_result, opened = outcome.result, outcome.next_opened
             else:
                 step_result, opened = by_statement.run(step, script, current), False
-            self.reporter.step_finished(step_result)
+            self.events.step_finished(step_result)
             results.append(step_result)
             current = step_result.to_version
         return results
@@ -244,18 +246,18 @@ class Migrator:
         from .steps import StepContext
 
         return StepContext(
-            driver=self.driver, runner=runner, reporter=self.reporter, history=self.history,
+            driver=self.driver, runner=runner, events=self.events, history=self.history,
             history_ready=self._history_ready, new_record=self._new_record,
             interrupted=lambda: self._interrupted, report=self._report,
             raise_database_error=self._raise_database_error)
 
-    def _prepare(self, planner: Callable[[int], Plan], *,
+    def _prepare(self, planner: Callable[[int | None], Plan], *,
                  atomic: bool) -> tuple[VersionState, Plan, list[Script | None]]:
         """Read the version, refuse a dirty database, plan, split the files, run the pre-apply check."""
         start = self.driver.read_version()
         if start.dirty:
             raise DirtyDatabaseError(start.as_int, hint=self._dirty_hint(start))
-        plan = planner(start.as_int)
+        plan = planner(start.version)
         if plan.no_change:
             return start, plan, []
         if plan.error is not None and not plan.steps:
@@ -267,9 +269,9 @@ class Migrator:
             self.pre_apply_check(plan.steps)
         return start, plan, scripts
 
-    def _dry_run(self, command: str, planner: Callable[[int], Plan], *, atomic: bool) -> RunResult:
+    def _dry_run(self, command: str, planner: Callable[[int | None], Plan], *, atomic: bool) -> RunResult:
         start, plan, scripts = self._prepare(planner, atomic=atomic)
-        end = VersionState(optional_version(plan.end), False)
+        end = VersionState(plan.end, False)
         result = RunResult(command, start, end, no_change=plan.no_change, dry_run=True,
                            pending_error=plan.error)
         if plan.no_change:
@@ -291,7 +293,7 @@ class Migrator:
                                                   _own(runner, bounds[i], bounds[i + 1])))
             return result
         in_transaction, by_statement = InTransaction(context), StatementByStatement(context)
-        current = optional_version(plan.start)
+        current = plan.start
         for step, script in zip(plan.steps, scripts, strict=True):
             before = len(runner.recorded)
             mode = mode_of(self.driver, script)
@@ -337,14 +339,14 @@ class Migrator:
 
     def apply(self, plan: Plan) -> RunResult:
         """Run exactly ``plan``, made earlier; refuse, changing nothing, when the version moved since."""
-        def the_same_plan(current: int) -> Plan:
+        def the_same_plan(current: int | None) -> Plan:
             if current != plan.start:
                 raise PlanChangedError(
-                    f"the database moved from version {VersionState(optional_version(plan.start)).describe()} "
-                    f"to {VersionState(optional_version(current)).describe()} since the plan was made; "
+                    f"the database moved from version {VersionState(plan.start).describe()} "
+                    f"to {VersionState(current).describe()} since the plan was made; "
                     "nothing was applied",
                     hint="another runner migrated it: look at safemigrate history, then plan again",
-                    details={"planned_from": optional_version(plan.start), "now": optional_version(current)})
+                    details={"planned_from": plan.start, "now": current})
             return plan
 
         command = "up" if all(step.direction == "up" for step in plan.steps) else "goto"
@@ -372,24 +374,29 @@ class Migrator:
             self.driver.close()
 
     # -- force / drop ----------------------------------------------------------------------------
-    def force(self, version: int) -> VersionState:
-        """golang-migrate's force: set the version, clean, without running anything."""
-        if version < -1:
+    def force(self, version: int | None) -> VersionState:
+        """golang-migrate's force: set the version (None: no version), clean, without running anything.
+
+        golang-migrate's own spelling of no version, ``Force(-1)``, is accepted too.
+        """
+        if version == -1:
+            version = None
+        if version is not None and version < 0:
             raise UsageError("argument V must be >= -1")
-        if version > MAX_VERSION:
+        if version is not None and version > MAX_VERSION:
             raise UsageError(
                 f"version {version} is too large: the version table holds at most {MAX_VERSION} (2^63-1); "
                 "nothing was written",
                 hint="check the number: migration versions are at most 19 digits",
             )
-        if version != NIL and not self.source.exists(version):
-            self.reporter.warning(
+        if version is not None and not self.source.exists(version):
+            self.events.warning(
                 f"version {version} has no file in {self.source.directory}; "
                 "up and down will refuse to move from it until the file exists"
             )
         with self._locked():
             before = self.driver.read_version()
-            target = optional_version(version)
+            target = version
             runner = SqlRunner(self.driver)
             runner.begin()
             try:
@@ -397,7 +404,9 @@ class Migrator:
                 if self._history_ready:
                     now = datetime.now(UTC)
                     record = self._new_record(
-                        version if version != NIL else before.as_int, "force", before.version, target,
+                        # The history row's version column is NOT NULL: forcing no version over no
+                        # version records golang-migrate's -1 there, as it always did.
+                        version if version is not None else before.as_int, "force", before.version, target,
                         mode="none", outcome="forced", started=now,
                     )
                     record.finished_at = now
@@ -526,7 +535,7 @@ class Migrator:
             if info is None:
                 raise
             runner.rollback_quietly()
-            self.reporter.warning(
+            self.events.warning(
                 f"cannot create or upgrade the history table {self.history.table}: {info.message}; "
                 "continuing without history (grant CREATE on the schema, or ALTER on the table, to keep "
                 "a record of each step)"
@@ -537,7 +546,7 @@ class Migrator:
             grants = [m for m in missing if not m.startswith("USAGE")]
             commands = [f"GRANT {', '.join(grants)} ON {self.history.table} TO {user}"] if grants else []
             commands += [f"GRANT {m} TO {user}" for m in missing if m.startswith("USAGE")]
-            self.reporter.warning(
+            self.events.warning(
                 f"role {user} may not write the history table {self.history.table} (it lacks "
                 f"{', '.join(missing)}); continuing without history (to keep a record of each step, "
                 f"ask the table's owner to run: {'; '.join(commands)})"
@@ -637,7 +646,7 @@ class Migrator:
                     break
         dirty = state.as_int
         if last is not None and last.to_version == state.version:
-            before = NIL if last.from_version is None else last.from_version
+            before = VersionState(last.from_version).as_int  # the CLI's spelling: force -1
             what = (f"migration {last.version}/{'u' if last.direction == 'up' else 'd'} {last.name} "
                     f"stopped after {last.statements_committed or 0} of "
                     f"{last.statements_total or 0} statements")
@@ -648,7 +657,7 @@ class Migrator:
                     f"finish or undo it; or undo its committed statements by hand and run: safemigrate force "
                     f"{before}; or complete it by hand and run: safemigrate force {dirty}")
         previous = self.source.prev(state.version) if state.version is not None else None
-        fallback = NIL if previous is None else previous
+        fallback = VersionState(previous).as_int
         return (f"run safemigrate recover to see what the failed migration {dirty} left and finish or undo "
                 f"it; or inspect the database, repair it by hand, then run: "
                 f"safemigrate force {fallback} (to retry it) or safemigrate force {dirty} "

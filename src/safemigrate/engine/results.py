@@ -1,42 +1,98 @@
-"""What a run returns and what it tells its caller while it works."""
+"""What a run returns and the typed events it sends while it works."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ..drivers.base import VersionState
+from ..drivers.base import Driver, VersionState
 from ..errors import SafemigrateError
-from ..planner import Step, optional_version
+from ..planner import Step
 from ..sql.script import Statement
 
-__all__ = ["PlannedStep", "Reporter", "RunResult", "SilentReporter", "StepResult"]
+if TYPE_CHECKING:
+    from ..events import EventSink
+
+__all__ = ["PlannedStep", "RunEvents", "RunResult", "StepResult"]
 
 
-class Reporter(Protocol):
-    """What the engine tells its caller while it works (the CLI renders it)."""
+class RunEvents:
+    """Sends a Migrator's typed events (:mod:`safemigrate.events`) to its sink; nothing without one.
 
-    def warning(self, message: str) -> None: ...
+    The event classes are imported with the first event sent: a run with nothing to say (``up``
+    with nothing pending, no sink) never loads them. An event of a kind the sink does not listen
+    to (its optional ``listens_to``) is not built at all: a piped ``up`` prints finished steps only.
+    """
 
-    def step_started(self, step: Step, index: int, total: int, mode: str) -> None: ...
+    __slots__ = ("_database", "_secrets", "driver", "sink", "statements", "steps", "warnings")
 
-    def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None: ...
+    def __init__(self, sink: EventSink | None, driver: Driver) -> None:
+        self.sink = sink
+        self.driver = driver
+        self._database: str | None = None
+        self._secrets: set[str] | None = None
+        kinds: frozenset[str] | None = getattr(sink, "listens_to", None)
 
-    def step_finished(self, result: StepResult) -> None: ...
+        def hears(kind: str) -> bool:
+            return sink is not None and (kinds is None or kind in kinds)
 
+        self.warnings = hears("warning")
+        self.steps = hears("step_started"), hears("step_finished")
+        self.statements = hears("statement_started")
 
-class SilentReporter:
+    @property
+    def database(self) -> str:
+        if self._database is None:
+            self._database = self.driver.url.redacted()
+        return self._database
+
     def warning(self, message: str) -> None:
-        pass
+        if not self.warnings or self.sink is None:
+            return
+        from ..events import WarningEvent
+
+        self.sink(WarningEvent(self.database, message=message))
 
     def step_started(self, step: Step, index: int, total: int, mode: str) -> None:
-        pass
+        if not self.steps[0] or self.sink is None:
+            return
+        from ..events import StepStarted
+
+        self.sink(StepStarted(self.database, version=step.version, name=step.name, direction=step.direction,
+                              index=index, total=total, mode=mode,
+                              file=str(step.file.path) if step.file is not None else None))
 
     def statement_started(self, step: Step, statement: Statement, index: int, total: int) -> None:
-        pass
+        if not self.statements or self.sink is None:
+            return
+        from ..events import StatementStarted
+
+        self.sink(StatementStarted(self.database, version=step.version, index=index, total=total,
+                                   line=statement.line, first_line=self._first_line(statement.text)))
+
+    def _first_line(self, text: str) -> str:
+        """The first line of ``text`` without its leading blanks, passwords masked, at most 200
+        characters; read from its first 1,000 characters only (a statement may be megabytes)."""
+        from ..redact import redact_text
+
+        start = 0
+        while start < len(text) and text[start].isspace():
+            start += 1
+        lines = text[start:start + 1000].strip().splitlines()
+        if self._secrets is None:
+            self._secrets = self.driver.url.secrets
+        return redact_text(lines[0], self._secrets)[:200] if lines else ""
 
     def step_finished(self, result: StepResult) -> None:
-        pass
+        if not self.steps[1] or self.sink is None:
+            return
+        from ..events import StepFinished
+
+        step = result.step
+        self.sink(StepFinished(self.database, version=step.version, name=step.name, direction=step.direction,
+                               duration_ms=result.duration * 1000, statements=result.statements,
+                               no_down_file=result.no_down_file,
+                               file=str(step.file.path) if step.file is not None else None))
 
 
 @dataclass(frozen=True)
@@ -49,7 +105,7 @@ class StepResult:
 
     @property
     def to_version(self) -> int | None:
-        return optional_version(self.step.target)
+        return self.step.target
 
     @property
     def no_down_file(self) -> bool:
@@ -85,7 +141,7 @@ class PlannedStep:
             "version": self.step.version,
             "name": self.step.name,
             "direction": self.step.direction,
-            "to_version": optional_version(self.step.target),
+            "to_version": self.step.target,
             "file": str(self.step.file.path) if self.step.file else None,
             "mode": self.mode,
             "why_not_one_transaction": self.reason,

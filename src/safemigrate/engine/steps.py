@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, ClassVar, NoReturn, Protocol
 from ..drivers.base import DbErrorInfo, Driver, Query, StatementFailed, VersionState
 from ..errors import MigrationFailedError, RunInterruptedError
 from ..history import HistoryRecord, HistoryTable
-from ..planner import Plan, Step, optional_version
+from ..planner import Plan, Step
 from ..sql.script import Script, Statement
-from .results import Reporter, StepResult
+from .results import RunEvents, StepResult
 from .runner import _END_KINDS, SqlRunner
 
 if TYPE_CHECKING:
@@ -74,15 +74,15 @@ if TYPE_CHECKING:
 class StepContext:
     """What the step modes need from the Migrator for one run."""
 
-    __slots__ = ("driver", "history", "history_ready", "interrupted", "new_record", "raise_database_error",
-                 "report", "reporter", "runner")
+    __slots__ = ("driver", "events", "history", "history_ready", "interrupted", "new_record",
+                 "raise_database_error", "report", "runner")
 
-    def __init__(self, *, driver: Driver, runner: SqlRunner, reporter: Reporter, history: HistoryTable,
+    def __init__(self, *, driver: Driver, runner: SqlRunner, events: RunEvents, history: HistoryTable,
                  history_ready: bool, new_record: _NewRecord, interrupted: Callable[[], int | None],
                  report: _Report, raise_database_error: Callable[[BaseException, str], None]) -> None:
         self.driver = driver
         self.runner = runner
-        self.reporter = reporter
+        self.events = events
         self.history = history
         self.history_ready = history_ready  # the history table may be written (a dry run shows its rows anyway)
         self.new_record = new_record
@@ -160,7 +160,7 @@ class _StepMode:
         for index, statement in enumerate(statements):
             self.context.check_interrupt()
             progress.failing = index
-            self.context.reporter.statement_started(step, statement, index, len(statements))
+            self.context.events.statement_started(step, statement, index, len(statements))
             self._send(statement, index, progress)
         progress.failing = None
 
@@ -168,7 +168,7 @@ class _StepMode:
         self.runner.run_statement(statement)
 
     def _record(self, step: Step, script: Script | None, current: int | None, outcome: str) -> HistoryRecord:
-        return self.context.new_record(step.version, step.direction, current, optional_version(step.target),
+        return self.context.new_record(step.version, step.direction, current, step.target,
                                        mode=self.mode, outcome=outcome, started=datetime.now(UTC), step=step,
                                        script=script)
 
@@ -196,7 +196,7 @@ class InTransaction(_StepMode):
         ``chain``'s."""
         started = time.monotonic()
         statements = script.statements if script else ()
-        target = optional_version(step.target)
+        target = step.target
         progress = _Progress(self._record(step, script, current, "applied"))
         record = progress.record
         next_opened = False
@@ -245,7 +245,7 @@ class InTransaction(_StepMode):
         """
         try:
             self.runner.run_batch(closing, commit=True,
-                                  then_begin=[*self.driver.set_version_sql(optional_version(chain.target), True),
+                                  then_begin=[*self.driver.set_version_sql(chain.target, True),
                                               *self.driver.enter_migration_sql()])
         except BaseException as exc:
             if self.driver.describe_error(exc) is None:
@@ -270,7 +270,7 @@ class StatementByStatement(_StepMode):
     def run(self, step: Step, script: Script | None, current: int | None) -> StepResult:
         started = time.monotonic()
         statements = script.statements if script else ()
-        target = optional_version(step.target)
+        target = step.target
         progress = _Progress(self._record(step, script, current, "running"))
         record = progress.record
         history = self.context.records_history
@@ -421,9 +421,9 @@ class Atomic(_StepMode):
         runner = self.runner
         results: list[StepResult] = []
         history: list[HistoryRecord] = []
-        current = optional_version(plan.start)
+        current = plan.start
         total = len(plan.steps)
-        final = optional_version(plan.end)
+        final = plan.end
         try:
             runner.run_batch([*self.driver.set_version_sql(final, True), *self.driver.enter_migration_sql()],
                              begin=True)
@@ -434,7 +434,7 @@ class Atomic(_StepMode):
                     if on_step is not None:
                         on_step()
                     if not runner.dry_run:
-                        self.context.reporter.step_started(step, index, total, self.mode)
+                        self.context.events.step_started(step, index, total, self.mode)
                     result = self._one(step, script, current, history)
                     results.append(result)
                     current = result.to_version
@@ -445,7 +445,7 @@ class Atomic(_StepMode):
         except _AtomicFailure as failed:
             runner.rollback_quietly()
             failed.failure.atomic_steps = total
-            report = self.context.report(failed.failure, optional_version(plan.start), failed.stopped)
+            report = self.context.report(failed.failure, plan.start, failed.stopped)
             self.context.record_failure(failed.progress.record, report, failed.started, failed.stopped)
             raise _error(report) from None
         except BaseException as exc:
@@ -455,7 +455,7 @@ class Atomic(_StepMode):
             raise
         if not runner.dry_run:
             for result in results:
-                self.context.reporter.step_finished(result)
+                self.context.events.step_finished(result)
         return results
 
     def _one(self, step: Step, script: Script | None, current: int | None,
@@ -490,8 +490,8 @@ class Atomic(_StepMode):
         started = time.monotonic()
         where = [(i, j) for i, script in enumerate(scripts) if script for j in range(len(script.statements))]
         texts = [scripts[i].statements[j].text for i, j in where]  # type: ignore[union-attr]
-        previous_versions = [optional_version(v) for v in (plan.start, *[s.target for s in plan.steps[:-1]])]
-        records = [self.context.new_record(step.version, step.direction, previous, optional_version(step.target),
+        previous_versions = [plan.start, *[s.target for s in plan.steps[:-1]]]
+        records = [self.context.new_record(step.version, step.direction, previous, step.target,
                                            mode=self.mode, outcome="applied", started=started_wall, step=step,
                                            script=script)
                    for step, script, previous in zip(plan.steps, scripts, previous_versions, strict=True)]
@@ -500,7 +500,7 @@ class Atomic(_StepMode):
             raise _AtomicFailure(_failure(plan.steps[0], scripts[0], self.mode, None, None), _Progress(records[0]),
                                  started, True)
         for index, step in enumerate(plan.steps):
-            self.context.reporter.step_started(step, index, len(plan.steps), self.mode)
+            self.context.events.step_started(step, index, len(plan.steps), self.mode)
         try:
             self.runner.run_statements(texts)
         except StatementFailed as failed:

@@ -73,9 +73,11 @@ def _resolve(migrator: Migrator, sql: str) -> str:
 
 
 def repair(migrator: Migrator, wanted: str | None, *, mark_version: int | None = None) -> RepairResult:
-    """Diagnose again under the lock, then run the chosen option and mark the version clean."""
-    from ..planner import optional_version
+    """Diagnose again under the lock, then run the chosen option and mark the version clean.
 
+    ``mark_version``: the version ``mark`` marks clean; None (not given): the dirty one; -1, as
+    in ``force -1`` (golang-migrate's spelling, the only one None cannot take here): no version.
+    """
     driver = migrator.driver
     with migrator.locked():
         history = migrator.read_history()
@@ -86,7 +88,7 @@ def repair(migrator: Migrator, wanted: str | None, *, mark_version: int | None =
         option, because = choose(diagnosis, wanted)
         target = option.target
         if option.name == "mark" and mark_version is not None:
-            target = optional_version(mark_version)
+            target = None if mark_version == -1 else mark_version
         ran: list[str] = []
         started = datetime.now(UTC)
         clock = time.monotonic()

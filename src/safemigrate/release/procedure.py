@@ -219,8 +219,6 @@ class _Release:
 
     # -- 1. pre-flight ----------------------------------------------------------------------------
     def preflight(self) -> None:
-        from ..planner import optional_version
-
         state = self.driver.read_version()
         self.start_version = state.version
         self.report.from_version = state.version
@@ -233,10 +231,10 @@ class _Release:
         if not ok:
             self.stop(Outcome.REFUSED, f"refused: the database is dirty at version {state.as_int}",
                       "safemigrate status (then repair and force the version) before releasing")
-        plan = self._plan(state.as_int)
+        plan = self._plan(state.version)
         self.plan = plan
         self.steps = list(plan.steps)
-        self.report.to_version = optional_version(plan.end) if self.steps else state.version
+        self.report.to_version = plan.end if self.steps else state.version
         self.step("preflight", "plan", StepStatus.PASSED,
                   "nothing to apply" if not self.steps else
                   f"{len(self.steps)} migration(s): {state.describe()} → {self.report.to_version}",
@@ -268,7 +266,7 @@ class _Release:
             self.stop(Outcome.REFUSED, "refused by pre-flight: " + "; ".join(failed) + ". Nothing was changed",
                       "fix what failed, or set its level in [release.checks], then run the release again")
 
-    def _plan(self, current: int) -> Any:
+    def _plan(self, current: int | None) -> Any:
         from ..planner import plan_goto, plan_up
 
         if self.o.to_version is not None:
@@ -278,7 +276,7 @@ class _Release:
                                  hint="a release only moves up; roll back with safemigrate goto V",
                                  settings=("to_version",))
         else:
-            plan = plan_up(self.m.source, current, -1)
+            plan = plan_up(self.m.source, current)
         if plan.error is not None and not plan.steps:
             raise plan.error
         return plan
@@ -586,7 +584,7 @@ class _Release:
                     self.step("apply", f"attempt {attempt}", StepStatus.WARNED,
                               f"lock timeout ({exc.message}); rolled back cleanly; blocked by {holders}; "
                               "trying again", started)
-                    self.plan = self._plan(self.driver.read_version().as_int)
+                    self.plan = self._plan(self.driver.read_version().version)
                     self.steps = list(self.plan.steps)
                     if self.cancel.wait(min(8.0, 0.5 * 2 ** attempt) * (0.5 + uuid.uuid4().int % 100 / 100)):
                         self.check_cancel("while waiting to retry")

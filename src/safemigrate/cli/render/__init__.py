@@ -1,7 +1,8 @@
 """One renderer per result type, text and JSON (``--format json`` prints the result's ``to_dict``).
 
 Each module renders one family of results and is imported by the commands that show them,
-so a command loads only its own renderer (a run's live progress is ``runtime.CliReporter``):
+so a command loads only its own renderer (a run's live progress is ``runtime.ProgressSink``,
+a sink of its events):
 
 * :mod:`.engine`: a run (up, down, goto), a plan (plan, --dry-run), force, drop
 * :mod:`.create`: create's pair of files

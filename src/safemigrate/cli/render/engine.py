@@ -6,7 +6,6 @@ from typing import Any
 
 from ...drivers.base import VersionState
 from ...engine import PlannedStep, RunResult
-from ...planner import NIL
 from ..output import Output
 
 __all__ = ["render_drop", "render_force", "render_plan", "render_run"]
@@ -67,7 +66,7 @@ def _own_sql(planned: PlannedStep) -> list[str]:
     ours = len(planned.sql) - len(own)
     if not ours:
         return own
-    target = "no version" if planned.step.target == NIL else f"version {planned.step.target}"
+    target = "no version" if planned.step.target is None else f"version {planned.step.target}"
     what = {
         "transaction": f"in the same transaction: {target} marked dirty before the file's SQL and "
                        "clean after it, and its history row",
