@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .settings import GLOBAL_OPTIONS, OptionSpec, Settings, store_option
 
-__all__ = ["LINT_OPTIONS", "LintArgs", "parse_lint_command", "run_lint"]
+if TYPE_CHECKING:
+    from ..lint.model import LintResult
+
+__all__ = ["LINT_OPTIONS", "LintArgs", "parse_lint_command", "run_lint", "show_lint_result"]
 
 
 class LintArgs(NamedTuple):
@@ -166,42 +169,35 @@ def _convert(option: _LintOption, value: str | None) -> str | int | None:
 
 
 def run_lint(settings: Settings, args: LintArgs) -> int:
-    """Lint, print the report, and return the exit status (1 when a finding fails the run)."""
-    from ..lint import Severity, lint_paths, render
+    """Lint (:func:`safemigrate.commands.lint`), print the report, and return the exit status
+    (1 when a finding fails the run)."""
+    from ..commands import lint
 
     fmt = _format(settings, args.lint_format)
-    # The [lint] table of the one configuration (--config, --env and safemigrate.toml as for every command).
-    config = settings.config().lint
-    chosen_dialect = args.dialect or _dialect_from_url(settings.database_url()) or "postgres"
-    targets = list(args.paths) or [settings.migrations_dir()]
-    report = lint_paths(targets, dialect=chosen_dialect, pg_version=args.pg_version, config=config,
-                        jobs=args.jobs)
-    threshold = Severity(args.fail_on) if args.fail_on else (config.fail_on or Severity.ERROR)
+    # The one configuration (--config, --env and safemigrate.toml as for every command), its [lint] table.
+    result = lint(settings.config(), args.paths, dialect=args.dialect, pg_version=args.pg_version,
+                  fail_on=args.fail_on, jobs=args.jobs)
+    show_lint_result(settings, result, fmt)
+    return 1 if result.failed else 0
 
+
+def show_lint_result(settings: Settings, result: LintResult, fmt: str) -> None:
+    """The notes on stderr, the report in ``fmt`` (text, json, sarif, github) on stdout.
+
+    Here rather than in cli/render/: the click-free path imports nothing it does not need.
+    """
+    from ..lint import render
+
+    report = result.report
     out = settings.output
     for note in report.notes:
         out.warn(note)
     out.format = "json" if fmt == "json" else "text"
     if fmt == "json":
-        out.result(report.to_dict(threshold))
+        out.result(result.to_dict())
     else:
         text = render(report, fmt, color=_color(settings)) if fmt == "text" else render(report, fmt)
         out.result({}, text)
-    return 1 if report.fails(threshold) else 0
-
-
-def _dialect_from_url(url: str | None) -> str | None:
-    if not url:
-        return None
-    from ..errors import UsageError
-    from ..urls import SCHEMES
-
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    dialect = SCHEMES.get(scheme)
-    if dialect is None:
-        raise UsageError(f"cannot tell the SQL dialect from the database URL scheme {scheme!r}",
-                         hint="pass --dialect postgres, sqlite or mysql")
-    return dialect
 
 
 def _format(settings: Settings, chosen: str | None) -> str:

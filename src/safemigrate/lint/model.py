@@ -137,3 +137,27 @@ class LintReport:
             "findings": [f.to_dict() for f in self.findings],
             "notes": list(self.notes),
         }
+
+
+class LintResult:
+    """What :func:`safemigrate.commands.lint` returns: the report, and the severity that fails the run.
+
+    A plain class, not a dataclass: ``safemigrate lint`` defines it on every start-up.
+    """
+
+    __slots__ = ("fail_on", "report")
+
+    def __init__(self, report: LintReport, fail_on: Severity = Severity.ERROR) -> None:
+        self.report = report
+        self.fail_on = fail_on
+
+    def __repr__(self) -> str:
+        return f"LintResult(report={self.report!r}, fail_on={self.fail_on!r})"
+
+    @property
+    def failed(self) -> bool:
+        """True when a finding is at least ``fail_on`` severe (``safemigrate lint`` exits 1)."""
+        return self.report.fails(self.fail_on)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.report.to_dict(self.fail_on)
