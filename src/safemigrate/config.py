@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._record import Record
 from .errors import UsageError
 from .redact import redact_url
 
@@ -62,16 +62,19 @@ DEFAULT_LOCK_TIMEOUT = 15
 DEFAULT_PATH = "migrations"
 
 
-@dataclass(frozen=True)
-class _Key:
+class _Key(Record, frozen=True):
     """One setting of the file: its type, its environment variable, and its default."""
 
     name: str
     kind: type
-    env: str | None = None
-    default: Any = None
-    help: str = ""
-    maximum: int = 1_000_000  # for whole numbers
+    env: str | None
+    default: Any
+    help: str
+    maximum: int  # for whole numbers
+
+    def __init__(self, name: str, kind: type, env: str | None = None, default: Any = None, help: str = "",
+                 maximum: int = 1_000_000) -> None:
+        self.__dict__.update(name=name, kind=kind, env=env, default=default, help=help, maximum=maximum)
 
 
 # Settings that may appear at the top level and in every [env.NAME] section.
@@ -145,23 +148,29 @@ _CHOICES = {"on_failure": ("rollback", "restore", "stop"), "on_inconclusive": ("
 _SECTIONS = ("lint", "backup", "release", "env")
 
 
-@dataclass(frozen=True)
-class ConfigValue:
+class ConfigValue(Record, frozen=True):
     """A resolved value and where it came from (``default``, a file and section, ``$VAR``, a flag)."""
 
     value: Any
     origin: str
 
+    def __init__(self, value: Any, origin: str) -> None:
+        self.__dict__.update(value=value, origin=origin)
 
-@dataclass(frozen=True)
-class Config:
+
+class Config(Record, frozen=True):
     """Every setting a command needs, resolved once."""
 
     env: str | None
     file: Path | None
     values: Mapping[str, ConfigValue]
-    lint_table: Mapping[str, Any] = field(default_factory=dict)
-    lint_where: str = "lint config"
+    lint_table: Mapping[str, Any]
+    lint_where: str
+
+    def __init__(self, env: str | None, file: Path | None, values: Mapping[str, ConfigValue],
+                 lint_table: Mapping[str, Any] | None = None, lint_where: str = "lint config") -> None:
+        self.__dict__.update(env=env, file=file, values=values, lint_table={} if lint_table is None else lint_table,
+                             lint_where=lint_where)
 
     @property
     def lint(self) -> LintConfig:
@@ -329,11 +338,13 @@ def _section(table: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
 
 # -- resolving --------------------------------------------------------------------------------
 
-@dataclass
-class _Layers:
+class _Layers(Record):
     """The settings each layer gives, lowest precedence first, with the layer's name."""
 
-    layers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    layers: list[tuple[str, dict[str, Any]]]
+
+    def __init__(self, layers: list[tuple[str, dict[str, Any]]] | None = None) -> None:
+        self.layers = [] if layers is None else layers
 
     def resolve(self, name: str, default: Any) -> ConfigValue:
         chosen = ConfigValue(default, "default")

@@ -14,9 +14,9 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+from .._record import Record
 from ..sql.script import NO_TRANSACTION_MARKER, has_no_transaction_marker
 from .config import LintConfig
 from .context import FileContext, Hit, NotNullChecks, ObjectSet, Partner, Stmt
@@ -32,33 +32,43 @@ __all__ = ["Linter", "SourceFile", "lint_sources"]
 _STATEMENT_TEXT_LIMIT = 2000
 
 
-@dataclass
-class SourceFile:
+class SourceFile(Record, hidden=("pair_key",), uncompared=("pair_key",)):
     """A file to lint. ``version``/``direction`` are set for golang-migrate file names."""
 
     path: str
     text: str
-    version: int | None = None
-    direction: str | None = None  # "up" or "down"
-    pair_key: tuple[str, int] | None = field(init=False, repr=False, compare=False)
+    version: int | None
+    direction: str | None  # "up" or "down"
+    pair_key: tuple[str, int] | None
 
-    def __post_init__(self) -> None:
+    def __init__(self, path: str, text: str, version: int | None = None, direction: str | None = None) -> None:
+        self.path = path
+        self.text = text
+        self.version = version
+        self.direction = direction
         # The folder and version that pair an up file with its down file (None: not a migration).
         unpaired = self.version is None or self.direction is None
         self.pair_key = None if unpaired else (os.path.dirname(self.path), self.version or 0)
 
 
-@dataclass
-class _Raw:
+class _Raw(Record):
     rule: Rule
     hit: Hit
     stmt: Stmt | None
 
+    def __init__(self, rule: Rule, hit: Hit, stmt: Stmt | None) -> None:
+        self.rule = rule
+        self.hit = hit
+        self.stmt = stmt
 
-@dataclass
-class Analysis:
+
+class Analysis(Record):
     ctx: FileContext
-    raws: list[_Raw] = field(default_factory=list)
+    raws: list[_Raw]
+
+    def __init__(self, ctx: FileContext, raws: list[_Raw] | None = None) -> None:
+        self.ctx = ctx
+        self.raws = [] if raws is None else raws
 
 
 class Linter:
