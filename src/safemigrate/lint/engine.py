@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._gc import cyclic_gc_paused
 from .._record import Record
 from ..sql.script import NO_TRANSACTION_MARKER, has_no_transaction_marker
 from .config import LintConfig
@@ -311,18 +312,22 @@ def lint_sources(files: Sequence[SourceFile], linter: Linter,
     returns the earlier up files of a file's folder that are not among ``files``, for
     what they left behind (see :mod:`.history`).
     """
-    histories = not_null_histories(files, find_earlier) if linter.dialect == "postgres" else {}
-    workers = _workers(_work(files), jobs)
-    if workers > 1:
-        from .pool import lint_forked
+    # Linting makes no reference cycles (parse trees, statements, findings: a test checks it), but
+    # their allocation triggers collections that scan every live object, the findings so far
+    # included: 27% of the CPU time at 10,000 files. Reference counting frees them as usual.
+    with cyclic_gc_paused():
+        histories = not_null_histories(files, find_earlier) if linter.dialect == "postgres" else {}
+        workers = _workers(_work(files), jobs)
+        if workers > 1:
+            from .pool import lint_forked
 
-        def lint_groups(groups: Sequence[Sequence[SourceFile]]) -> list[Finding]:
-            return _lint_serial([f for group in groups for f in group], linter, find_partner, histories)
+            def lint_groups(groups: Sequence[Sequence[SourceFile]]) -> list[Finding]:
+                return _lint_serial([f for group in groups for f in group], linter, find_partner, histories)
 
-        findings = lint_forked(_groups(files), lint_groups, workers, _work)
-        findings.sort(key=Finding.sort_key)
-        return findings
-    return _lint_serial(files, linter, find_partner, histories)
+            findings = lint_forked(_groups(files), lint_groups, workers, _work)
+            findings.sort(key=Finding.sort_key)
+            return findings
+        return _lint_serial(files, linter, find_partner, histories)
 
 
 def _lint_serial(files: Sequence[SourceFile], linter: Linter,
