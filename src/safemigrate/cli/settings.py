@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._record import Record
-from ..urls import parse_source_url
 from .output import Format, Output
 
 if TYPE_CHECKING:
@@ -105,7 +104,11 @@ class Settings(Record, hidden=("_config",)):
         if self._config is None:
             from ..config import load_config
 
-            folder = parse_source_url(self.source, self.path, default="") if (self.source or self.path) else None
+            folder = None
+            if self.source or self.path:
+                from ..urls import parse_source_url  # here: urllib.parse is not loaded without -source/-path
+
+                folder = parse_source_url(self.source, self.path, default="")
             self._config = load_config(env=self.env, config_file=self.config_file, flags={
                 "database_url": self.database, "path": folder or None, "lock_timeout": self.lock_timeout,
                 "no_follow": self.no_follow or None})
