@@ -33,6 +33,10 @@ class Obj(Record, frozen=True):
 class Facts(Record):
     """What a statement does, independent of the dialect it was written in."""
 
+    # Slots: one per statement, and read by every rule.
+    __slots__ = ("category", "creates", "drops", "writes", "locks", "settings", "tx", "constraints", "validates",
+                 "not_null", "renames")
+
     category: str  # ddl, dml, tx, session, query, other
     creates: list[Obj]
     drops: list[Obj]
@@ -67,6 +71,10 @@ class Facts(Record):
 
 class Stmt(Record, eq=False):
     """One statement of a file, with its position and what the dialect's parser made of it."""
+
+    # Slots: one per statement, and read by every rule.
+    __slots__ = ("index", "start", "end", "line", "column", "end_line", "kind", "text", "node", "tokens",
+                 "transactional", "transaction_control", "byte_base", "facts", "cache")
 
     index: int
     start: int  # character offset of its first token
