@@ -190,3 +190,6 @@ def test_the_console_script_writes_the_whole_report_before_it_leaves_without_tea
                               stderr=subprocess.PIPE, cwd=project, timeout=120).returncode
     assert code == 1
     assert report.read_text().endswith("2360 errors, 118 warnings, 59 info in 59 files\n")
+    small = subprocess.run([sys.executable, "-c", script, "lint", "a.sql"], capture_output=True, text=True,
+                           cwd=project, timeout=120)  # a short report too
+    assert small.stdout == run_cli("lint", "a.sql", cwd=project).stdout != ""
