@@ -47,7 +47,8 @@ class Record:
     def __init_subclass__(cls, *, frozen: bool = False, eq: bool = True, hidden: tuple[str, ...] = (),
                           uncompared: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        own = tuple(name for name, kind in cls.__dict__.get("__annotations__", {}).items()
+        # The class's own annotations (not inspect.get_annotations: importing inspect is what this avoids).
+        own = tuple(name for name, kind in cls.__dict__.get("__annotations__", {}).items()  # noqa: RUF063
                     if not str(kind).startswith(("ClassVar", "typing.ClassVar")))
         cls._fields = cls._fields + tuple(name for name in own if name not in cls._fields)
         cls._shown = tuple(name for name in cls._fields if name not in hidden)

@@ -106,7 +106,7 @@ class Settings(Record, hidden=("_config",)):
 
             folder = None
             if self.source or self.path:
-                from ..urls import parse_source_url  # here: urllib.parse is not loaded without -source/-path
+                from ..urls import parse_source_url  # only -source and -path need the URL module
 
                 folder = parse_source_url(self.source, self.path, default="")
             self._config = load_config(env=self.env, config_file=self.config_file, flags={

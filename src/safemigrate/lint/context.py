@@ -34,8 +34,19 @@ class Facts(Record):
     """What a statement does, independent of the dialect it was written in."""
 
     # Slots: one per statement, and read by every rule.
-    __slots__ = ("category", "creates", "drops", "writes", "locks", "settings", "tx", "constraints", "validates",
-                 "not_null", "renames")
+    __slots__ = (
+        "category",
+        "constraints",
+        "creates",
+        "drops",
+        "locks",
+        "not_null",
+        "renames",
+        "settings",
+        "tx",
+        "validates",
+        "writes",
+    )
 
     category: str  # ddl, dml, tx, session, query, other
     creates: list[Obj]
@@ -73,8 +84,23 @@ class Stmt(Record, eq=False):
     """One statement of a file, with its position and what the dialect's parser made of it."""
 
     # Slots: one per statement, and read by every rule.
-    __slots__ = ("index", "start", "end", "line", "column", "end_line", "kind", "text", "node", "tokens",
-                 "transactional", "transaction_control", "byte_base", "facts", "cache")
+    __slots__ = (
+        "byte_base",
+        "cache",
+        "column",
+        "end",
+        "end_line",
+        "facts",
+        "index",
+        "kind",
+        "line",
+        "node",
+        "start",
+        "text",
+        "tokens",
+        "transaction_control",
+        "transactional",
+    )
 
     index: int
     start: int  # character offset of its first token

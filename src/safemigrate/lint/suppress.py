@@ -10,6 +10,7 @@ reported (rule ``unused-ignore``), so stale ones do not pile up.
 from __future__ import annotations
 
 import re
+
 from .._record import Record
 from .source import SourceText
 

@@ -24,8 +24,17 @@ class Statement(Record, frozen=True, hidden=("node",), uncompared=("node",)):
     Slots: a file of 100,000 statements holds 100,000 of these for the whole run.
     """
 
-    __slots__ = ("text", "start", "line", "column", "end_line", "kind", "transactional", "transaction_control",
-                 "node")
+    __slots__ = (
+        "column",
+        "end_line",
+        "kind",
+        "line",
+        "node",
+        "start",
+        "text",
+        "transaction_control",
+        "transactional",
+    )
 
     text: str
     start: int
