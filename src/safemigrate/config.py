@@ -244,11 +244,30 @@ def find_config_file(start: Path | None = None) -> Path | None:
             if candidate.is_file():
                 return candidate
         pyproject = candidate_dir / "pyproject.toml"
-        if pyproject.is_file() and "safemigrate" in pyproject.read_text("utf-8", errors="replace"):
+        if pyproject.is_file() and _may_hold_tool_table(pyproject.read_text("utf-8", errors="replace")):
             tool = _read_toml(pyproject).get("tool", {})
             if isinstance(tool, dict) and isinstance(tool.get("safemigrate"), dict):
                 return pyproject
     return None
+
+
+def _may_hold_tool_table(text: str) -> bool:
+    """Whether a pyproject.toml may define [tool.safemigrate]; False only when it cannot.
+
+    A project that merely names safemigrate (a dependency, a script, the project itself) is
+    not parsed: tomllib and datetime cost every command 20 M instructions, the tenth of
+    ``lint``'s start-up. The table can only come from a ``[tool]`` or ``[tool.safemigrate...]``
+    header or from a key ``tool`` (dotted or an inline table); a ``\\u`` escape could spell
+    either, so a file holding one is parsed.
+    """
+    if "safemigrate" not in text:
+        return False
+    if "\\u" in text or "\\U" in text:
+        return True
+    import re
+
+    return re.search(r"""^[ \t]*(?:\[\[?[ \t]*["']?tool["']?[ \t]*(?:\]|\.[ \t]*["']?safemigrate["']?[ \t]*[\].])"""
+                     r"""|["']?tool["']?[ \t]*[.=])""", text, re.MULTILINE) is not None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
