@@ -104,9 +104,10 @@ def test_a_command_without_a_database_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_the_public_commands_are_pinned() -> None:
     assert set(c.__all__) == {
-        "BackupCreateResult", "BackupListResult", "CheckResult", "HistoryResult", "LintGate", "ReleaseResult",
-        "backup_create", "backup_import", "backup_list", "backup_policy", "backup_prune", "backup_resolve", "backup_restore", "backup_show", "backup_storage", "backup_verify",
-        "check", "down", "drop", "force", "goto", "history", "lint", "load_config", "migrator", "plan", "preflight",
+        "BackupCreateResult", "BackupListResult", "BackupPinResult", "CheckResult", "ConfigShowResult",
+        "HistoryResult", "LintGate", "ReleaseResult",
+        "backup_create", "backup_import", "backup_list", "backup_pin", "backup_policy", "backup_prune", "backup_resolve", "backup_restore", "backup_show", "backup_storage", "backup_unpin", "backup_verify",
+        "check", "config_show", "down", "drop", "force", "goto", "history", "lint", "load_config", "migrator", "plan", "preflight",
         "recover_diagnose", "recover_finish", "recover_repair", "recover_undo", "release", "status", "up",
         "version"}
     for name in c.__all__:
@@ -245,3 +246,29 @@ def test_a_script_backs_up_verifies_and_resolves_latest_through_the_api(tmp_path
     pruned = c.backup_prune(config, dry_run=True)
     assert pruned.plan.policy == c.backup_policy(config)  # the configuration's, not a built-in
     assert [d.candidate.id for d in pruned.plan.decisions] == [created.manifest.id]
+
+
+def test_a_script_pins_and_unpins_the_latest_backup_through_the_api(tmp_path: Path) -> None:
+    folder = project(tmp_path, "")
+    config = c.load_config(flags={"database_url": f"sqlite3://{tmp_path / 'app.db'}",
+                                  "backup.location": str(tmp_path / "store")}, environ={}, start=folder)
+    c.up(config)
+    created = c.backup_create(config)
+    pinned = c.backup_pin(config, "latest")
+    assert pinned.to_dict() == {"ok": True, "backup_id": created.manifest.id, "pinned": True}
+    assert c.backup_show(config, created.manifest.id).pinned
+    assert c.backup_unpin(config, "latest").to_dict()["pinned"] is False
+    assert not c.backup_show(config, created.manifest.id).pinned
+
+
+def test_config_show_gives_each_setting_its_origin_with_the_password_masked(tmp_path: Path) -> None:
+    folder = project(tmp_path, "")
+    config = c.load_config(flags={"database_url": f"postgres://app:{CANARY_PASSWORD}@db/app"}, env="staging",
+                           environ={}, start=folder)
+    shown = c.config_show(config)
+    assert shown.env == "staging" and shown.file == folder / "safemigrate.toml"
+    rows = {name: (value, origin) for name, value, origin in shown.rows}
+    assert rows["path"][1] == "safemigrate.toml" and rows["lock_timeout"] == ("15", "default")
+    assert CANARY_PASSWORD not in rows["database_url"][0]
+    assert shown.to_dict()["settings"]["database_url"]["origin"] == rows["database_url"][1]
+    assert CANARY_PASSWORD not in json.dumps(shown.to_dict())

@@ -55,7 +55,7 @@ def test_duplicate_version_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"ext": ""}, "-ext flag must be specified"),
+    ({"ext": ""}, "`ext` flag must be specified"),  # the CLI says -ext (golang-migrate's words)
     ({"ext": "sql", "seq": True, "time_format": "unix"}, "mutually exclusive"),
     ({"ext": "sql", "seq": True, "digits": 0}, "Digits must be positive"),
     ({"ext": "sql", "timezone": "Mars/Olympus"}, "unknown time zone"),

@@ -52,7 +52,9 @@ if TYPE_CHECKING:
     from .results import (
         BackupCreateResult,
         BackupListResult,
+        BackupPinResult,
         CheckResult,
+        ConfigShowResult,
         HistoryResult,
         ReleaseResult,
     )
@@ -62,21 +64,26 @@ if TYPE_CHECKING:
 __all__ = [
     "BackupCreateResult",
     "BackupListResult",
+    "BackupPinResult",
     "CheckResult",
+    "ConfigShowResult",
     "HistoryResult",
     "LintGate",
     "ReleaseResult",
     "backup_create",
     "backup_import",
     "backup_list",
+    "backup_pin",
     "backup_policy",
     "backup_prune",
     "backup_resolve",
     "backup_restore",
     "backup_show",
     "backup_storage",
+    "backup_unpin",
     "backup_verify",
     "check",
+    "config_show",
     "down",
     "drop",
     "force",
@@ -103,7 +110,8 @@ if TYPE_CHECKING:
     Events: TypeAlias = EventSink | Sequence[EventSink] | None
     OnConnect: TypeAlias = Callable[[Driver], None]
 
-_RESULTS = frozenset({"BackupCreateResult", "BackupListResult", "CheckResult", "HistoryResult", "ReleaseResult"})
+_RESULTS = frozenset({"BackupCreateResult", "BackupListResult", "BackupPinResult", "CheckResult", "ConfigShowResult",
+                      "HistoryResult", "ReleaseResult"})
 
 
 def __getattr__(name: str) -> Any:
@@ -207,10 +215,11 @@ class LintGate:
         if self.strict and report.fails():
             raise LintBlockedError(
                 f"lint: {report.counts()['error']} error-level finding(s) in the migrations about to run; "
-                "nothing was applied (--strict)",
+                "nothing was applied (`strict`)",
                 hint="fix them, or acknowledge each on its statement with "
                 "-- safemigrate:ignore RULE-ID -- reason, then run the command again",
                 details={"lint": report.to_dict()},
+                settings=("strict",),
             )
 
 
@@ -368,6 +377,15 @@ def _open(config: Config) -> Driver:
     driver = open_driver(parse_database_url(config.database_url))
     driver.connect()
     return driver
+
+
+# -- config -----------------------------------------------------------------------------------
+
+def config_show(config: Config) -> ConfigShowResult:
+    """Every resolved setting of ``config``, where it came from, passwords masked."""
+    from .results import ConfigShowResult
+
+    return ConfigShowResult(config.file, config.env, tuple(config.shown()), config)
 
 
 # -- check ------------------------------------------------------------------------------------
@@ -704,6 +722,22 @@ def backup_list(config: Config, *, storage: Storage | None = None, database_name
                             tuple(listing.incomplete), dict(listing.broken), check, damaged)
 
 
+def backup_pin(config: Config, backup_id: str, *, storage: Storage | None = None,
+               pinned: bool = True) -> BackupPinResult:
+    """Pin backup ``backup_id`` (or ``latest``): prune never deletes it; ``pinned=False`` unpins it."""
+    from .backup import pin_backup
+    from .results import BackupPinResult
+
+    storage = storage or backup_storage(config)
+    manifest = pin_backup(storage, backup_resolve(config, backup_id, storage=storage), pinned=pinned)
+    return BackupPinResult(manifest.id, manifest.pinned)
+
+
+def backup_unpin(config: Config, backup_id: str, *, storage: Storage | None = None) -> BackupPinResult:
+    """Unpin backup ``backup_id`` (or ``latest``): the retention policy decides again."""
+    return backup_pin(config, backup_id, storage=storage, pinned=False)
+
+
 def backup_import(config: Config, file: str, options: ImportOptions | None = None, *,
                   storage: Storage | None = None, verify: bool = False,
                   verify_options: RestoreOptions | None = None,
@@ -752,5 +786,5 @@ def _dialect_of(url: str | None) -> str | None:
     found = SCHEMES.get(scheme)
     if found is None:
         raise UsageError(f"cannot tell the SQL dialect from the database URL scheme {scheme!r}",
-                         hint="pass --dialect postgres, sqlite or mysql")
+                         hint="pass `dialect` postgres, sqlite or mysql", settings=("dialect",))
     return found

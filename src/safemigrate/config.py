@@ -278,7 +278,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})",
-                         hint="fix the file, or point --config at another one") from None
+                         hint="fix the file, or point `config_file` at another one", settings=("config_file",)) from None
     except OSError as exc:
         raise UsageError(f"cannot read the configuration file {path}: {exc.strerror}") from None
 
@@ -395,7 +395,7 @@ def load_config(
         assert path is not None
         if not path.is_file():
             raise UsageError(f"the configuration file {str(path)!r} does not exist",
-                             hint="check --config or $SAFEMIGRATE_CONFIG")
+                             hint="check `config_file` or $SAFEMIGRATE_CONFIG", settings=("config_file",))
     else:
         path = find_config_file(start)
 
@@ -415,7 +415,7 @@ def load_config(
         if path is None:
             raise UsageError(f"environment {env!r} was asked for, but there is no configuration file",
                              hint="create safemigrate.toml with an [env." + env + "] section, "
-                             "or drop --env / $SAFEMIGRATE_ENV")
+                             "or drop `env` / $SAFEMIGRATE_ENV", settings=("env",))
         if env not in envs:
             names = ", ".join(sorted(envs)) or "none"
             raise UsageError(f"{where} has no [env.{env}] section",
@@ -510,7 +510,7 @@ def _resolve_database(layers: _Layers, environ: Mapping[str, str], flags: Mappin
         if variable:
             if not environ.get(variable):
                 raise UsageError(f"${variable} is not set ({origin} names it as database_url_env)",
-                                 hint=f"export {variable}='postgres://…', or pass -database URL")
+                                 hint=f"export {variable}='postgres://…', or pass `database_url`", settings=("database_url",))
             return ConfigValue(environ[variable], f"${variable} (named by {origin})")
     if environ.get("DATABASE_URL"):
         return ConfigValue(environ["DATABASE_URL"], "$DATABASE_URL")

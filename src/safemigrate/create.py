@@ -101,7 +101,8 @@ def go_time_format(moment: datetime, layout: str) -> str:
 
 def _next_sequence(directory: Path, ext: str, digits: int) -> str:
     if digits <= 0:
-        raise UsageError("Digits must be positive", hint="use -digits N with N >= 1 (default 6)")
+        raise UsageError("Digits must be positive", hint="use `digits` N with N >= 1 (default 6)",
+                         settings=("digits",))
     matches = sorted(glob.glob(os.path.join(glob.escape(str(directory)), "*" + ext)))
     next_seq = 1
     if matches:
@@ -118,7 +119,7 @@ def _next_sequence(directory: Path, ext: str, digits: int) -> str:
     version = f"{next_seq:0{digits}d}"
     if len(version) > digits:
         raise CreateFailedError(f"Next sequence number {version} too large. At most {digits} digits are allowed",
-                                hint=f"use -digits {len(version)} or more")
+                                hint=f"use `digits` {len(version)} or more", settings=("digits",))
     return version
 
 
@@ -130,17 +131,19 @@ def _check_part(value: str, what: str, example: str) -> None:
     bad = [f for f in _FORBIDDEN if f in value]
     if bad:
         shown = "NUL" if bad[0] == "\x00" else repr(bad[0])
-        raise UsageError(f"{what} {value!r} contains {shown}: the files must be created inside -dir",
-                         hint=f"use a plain word such as {example}; choose the folder with -dir")
+        raise UsageError(f"`{what}` {value!r} contains {shown}: the files must be created inside `directory`",
+                         hint=f"use a plain word such as {example}; choose the folder with `directory`",
+                         settings=(what, "directory"))
 
 
 def _check_version(version: str, time_format: str) -> None:
     """The version must be digits: golang-migrate's file pattern reads ^([0-9]+)_ and nothing else."""
     if not version.isdigit() or not version.isascii():
         raise UsageError(
-            f"-format {time_format!r} gives the version {version!r}, which is not a number: "
-            "the files would be ignored by up (and could land outside -dir)",
+            f"`time_format` {time_format!r} gives the version {version!r}, which is not a number: "
+            "the files would be ignored by up (and could land outside `directory`)",
             hint="use a layout of digits only, such as 20060102150405 (the default), unix or unixNano",
+            settings=("time_format", "directory"),
         )
 
 
@@ -161,7 +164,7 @@ def _check_length(folder: Path, names: list[str]) -> None:
     size = len(os.fsencode(longest))
     if size > limit:
         raise UsageError(f"the file name would be {size} bytes long; the file system allows {limit}",
-                         hint="use a shorter NAME (or fewer -digits)")
+                         hint="use a shorter NAME (or fewer `digits`)", settings=("digits",))
 
 
 def _write_pair(folder: Path, names: list[str]) -> list[Path]:
@@ -170,7 +173,7 @@ def _write_pair(folder: Path, names: list[str]) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CreateFailedError(f"cannot create the folder {folder}: {exc.strerror}",
-                                hint="choose a writable folder with -dir") from None
+                                hint="choose a writable folder with `directory`", settings=("directory",)) from None
     created: list[Path] = []
     try:
         for file_name in names:
@@ -184,7 +187,7 @@ def _write_pair(folder: Path, names: list[str]) -> list[Path]:
     except OSError as exc:
         _remove(created)
         raise CreateFailedError(f"cannot create {exc.filename or folder}: {exc.strerror}",
-                                hint="choose a writable folder with -dir") from None
+                                hint="choose a writable folder with `directory`", settings=("directory",)) from None
     return [p.resolve() for p in created]
 
 
@@ -200,17 +203,20 @@ def create_migration(name: str, *, ext: str, directory: str = "", seq: bool = Fa
     if not name:
         raise UsageError("please specify name", hint="safemigrate create -ext sql -dir migrations NAME")
     if not ext:
-        raise UsageError("-ext flag must be specified", hint="for SQL files: -ext sql")
+        # golang-migrate's exact words in the CLI ("-ext flag must be specified")
+        raise UsageError("`ext` flag must be specified", hint="for SQL files: `ext` sql", settings=("ext",))
     if seq and time_format != DEFAULT_TIME_FORMAT:
         raise UsageError("The seq and format options are mutually exclusive")
     _check_part(name, "NAME", "add_users")
-    _check_part(ext, "-ext", "sql")
+    _check_part(ext, "ext", "sql")
     if digits > 255:  # also keeps f"{n:0{digits}d}" from building a huge string
-        raise UsageError(f"-digits {digits} is more than a file name can hold", hint="use -digits 6 (the default)")
+        raise UsageError(f"`digits` {digits} is more than a file name can hold", hint="use `digits` 6 (the default)",
+                         settings=("digits",))
     ext = "." + ext.lstrip(".")
     folder = Path(os.path.normpath(directory or "."))
     if folder.exists() and not folder.is_dir():
-        raise UsageError(f"-dir {str(folder)!r} is a file, not a folder", hint="choose a folder with -dir")
+        raise UsageError(f"`directory` {str(folder)!r} is a file, not a folder", hint="choose a folder with `directory`",
+                         settings=("directory",))
     if seq:
         version = _next_sequence(folder, ext, digits)
     else:
@@ -235,6 +241,6 @@ def create_migration(name: str, *, ext: str, directory: str = "", seq: bool = Fa
     _check_length(folder, names)
     if glob.glob(os.path.join(glob.escape(str(folder)), glob.escape(version) + "_*" + glob.escape(ext))):
         raise CreateFailedError(f"duplicate migration version: {version}",
-                                hint="wait a second (timestamps) or use -seq")
+                                hint="wait a second (timestamps) or use `seq`", settings=("seq",))
     up, down = _write_pair(folder, names)
     return CreatedFiles(version, up, down)

@@ -6,6 +6,13 @@ Anything else that escapes is a bug and is shown as an internal error (with a
 traceback only under ``--debug``). Each class has a stable ``code``: the ``type`` of
 its JSON error document (``--format json``). The root class itself is never raised.
 
+Messages name settings and parameters, never CLI flags: an error about a setting
+(``database_url``, ``backup.location``, ``release.log_cmd``) or a command's parameter
+(``allow_data_loss``, ``target``) writes its name in backquotes in ``message``/``hint``
+(`` `database_url` ``) and lists it in ``settings``; a library caller reads the name it
+passes, and the CLI's renderer swaps each listed name for the flag that sets it
+(``-database``, ``--to``, ``--allow-data-loss``).
+
 ::
 
     SafemigrateError                      error (never raised bare)
@@ -38,7 +45,7 @@ its JSON error document (``--format json``). The root class itself is never rais
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 __all__ = [
@@ -83,7 +90,8 @@ class SafemigrateError(Exception):
     """Root of all expected failures.
 
     ``message`` says what happened, ``hint`` what to do next (ideally a command),
-    ``details`` is machine-readable context for ``--json``.
+    ``details`` is machine-readable context for ``--json``, ``settings`` the names of the
+    settings or parameters the message and hint are about (written `in backquotes` in them).
     """
 
     exit_code: int = 1
@@ -96,16 +104,20 @@ class SafemigrateError(Exception):
         *,
         hint: str | None = None,
         details: Mapping[str, Any] | None = None,
+        settings: Sequence[str] = (),
     ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.details: dict[str, Any] = dict(details or {})
+        self.settings: tuple[str, ...] = tuple(settings)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"type": self.code, "message": self.message}
         if self.hint:
             data["hint"] = self.hint
+        if self.settings:
+            data["settings"] = list(self.settings)
         data.update(self.details)
         if self.report is not None:
             data["report"] = self.report.to_dict()

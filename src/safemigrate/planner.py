@@ -73,9 +73,10 @@ def _missing_current(source: MigrationSource, version: int) -> NotExistError:
     return NotExistError(
         f"no migration found for version {version}: file does not exist "
         f"(the database is at version {version} but {source.directory} has no {version}_*.up/down file)",
-        hint="check that -path points at this database's migrations (a newer release may have added "
+        hint="check that `path` points at this database's migrations (a newer release may have added "
         f"files you don't have); {_describe_versions(source)}",
         details={"version": version},
+        settings=("path",),
     )
 
 
@@ -90,8 +91,9 @@ def _missing_target(source: MigrationSource, version: int) -> NotExistError:
 def _no_files(source: MigrationSource) -> NotExistError:
     return NotExistError(
         f"no migration files found in {source.directory}: file does not exist",
-        hint="check -path; create the first migration with: safemigrate create -ext sql -dir "
+        hint="check `path`; create the first migration with: safemigrate create -ext sql -dir "
         f"{source.directory} -seq NAME",
+        settings=("path",),
     )
 
 

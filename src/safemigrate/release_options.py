@@ -26,7 +26,7 @@ def _commands(items: Sequence[str | Sequence[str]] | None, what: str) -> list[li
             try:
                 commands.append(shlex.split(item))
             except ValueError as exc:
-                raise UsageError(f"{what} {item!r}: {exc}") from None
+                raise UsageError(f"`{what}` {item!r}: {exc}", settings=(what,)) from None
         else:
             commands.append(list(item))
     return commands
@@ -41,8 +41,9 @@ def release_options(config: Config, *, to_version: int | None = None, dry_run: b
     from .release.procedure import ReleaseOptions
 
     if not config.database_url:
-        raise UsageError("no database: pass -database URL, set $DATABASE_URL, or choose --env NAME",
-                         hint="for example: safemigrate release --env staging")
+        raise UsageError("no database: pass `database_url`, set $DATABASE_URL, or choose `env` NAME",
+                         hint="for example: safemigrate release `env` staging",
+                         settings=("database_url", "env"))
 
     def get(name: str) -> Any:
         return config.release(name)
@@ -57,7 +58,8 @@ def release_options(config: Config, *, to_version: int | None = None, dry_run: b
     require_url = None
     if require_env:
         if require_env == config.env:
-            raise UsageError(f"release.require_env {require_env} names the environment being released")
+            raise UsageError(f"`release.require_env` {require_env} names the environment being released",
+                             settings=("release.require_env",))
         require_url = load_config(env=require_env, config_file=config.file, environ=None).database_url
     named = frozenset({"SAFEMIGRATE_DATABASE_URL", "DATABASE_URL"})
     options = ReleaseOptions(
@@ -86,9 +88,10 @@ def release_options(config: Config, *, to_version: int | None = None, dry_run: b
         long_transaction_seconds=float(get("long_transaction_seconds")),
     )
     if options.log_fail_pattern and not options.log_cmd:
-        raise UsageError("release.log_fail_pattern needs release.log_cmd",
-                         hint="for example: release.log_cmd 'kubectl logs -f deployment/chat-server --tail=100' "
-                         "release.log_fail_pattern 'ERROR|panic:'")
+        raise UsageError("`release.log_fail_pattern` needs `release.log_cmd`",
+                         hint="for example: `release.log_cmd` 'kubectl logs -f deployment/chat-server --tail=100' "
+                         "`release.log_fail_pattern` 'ERROR|panic:'",
+                         settings=("release.log_fail_pattern", "release.log_cmd"))
     return options
 
 

@@ -13,10 +13,12 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .backup import Manifest, VerifyResult
+    from .config import Config
     from .history import HistoryRecord
     from .release.report import ReleaseReport
 
-__all__ = ["BackupCreateResult", "BackupListResult", "CheckResult", "HistoryResult", "ReleaseResult"]
+__all__ = ["BackupCreateResult", "BackupListResult", "BackupPinResult", "CheckResult", "ConfigShowResult",
+           "HistoryResult", "ReleaseResult"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,30 @@ class BackupListResult:
         return {"ok": not self.damaged, "storage": self.storage, "backups": self.rows(),
                 **({"damaged": self.damaged} if self.checked else {}), "incomplete": list(self.incomplete),
                 "unreadable": self.unreadable}
+
+
+@dataclass(frozen=True)
+class BackupPinResult:
+    """The backup pinned (prune never deletes it) or unpinned (the retention policy decides again)."""
+
+    backup_id: str
+    pinned: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": True, "backup_id": self.backup_id, "pinned": self.pinned}
+
+
+@dataclass(frozen=True)
+class ConfigShowResult:
+    """Every resolved setting: (name, value with any password masked, origin), and the file and env used."""
+
+    file: Path | None
+    env: str | None
+    rows: tuple[tuple[str, str, str], ...]
+    config: Config = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.config.to_dict()
 
 
 def _checked_text(m: Manifest, now: bool) -> str:

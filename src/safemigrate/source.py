@@ -426,8 +426,9 @@ def _check_link(entry: os.DirEntry[str], folder: str, no_follow: bool,
     if no_follow:
         raise SourceError(
             f"{entry.path} is a symbolic link to {target}, outside the migrations folder, "
-            "and --no-follow refuses such links",
-            hint="copy the file into the migrations folder, or run without --no-follow to read it",
+            "and `no_follow` refuses such links",
+            hint="copy the file into the migrations folder, or run without `no_follow` to read it",
+            settings=("no_follow",),
             details={"target": target},
         )
     warnings.append(SourceWarning(
@@ -479,20 +480,22 @@ def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -
     if not path.exists():
         raise SourceError(
             f"migrations folder {str(path)!r} does not exist",
-            hint="pass -path DIR (default ./migrations), or create the first migration with: "
+            hint="pass `path` DIR (default ./migrations), or create the first migration with: "
             "safemigrate create -ext sql -dir migrations -seq NAME",
+            settings=("path",),
         )
     if not path.is_dir():
         raise SourceError(
             f"{str(path)!r} is not a folder",
-            hint="-path must name the folder that holds the migration files",
+            hint="`path` must name the folder that holds the migration files",
+            settings=("path",),
         )
     with cyclic_gc_paused():
         try:
             entries = list(os.scandir(path))  # read to the end, which closes it
         except OSError as exc:
             raise SourceError(f"cannot read migrations folder {str(path)!r}: {exc.strerror}",
-                              hint="check the folder's permissions (-path names it)") from None
+                              hint="check the folder's permissions (`path` names it)", settings=("path",)) from None
         try:
             # In the folder's own order: nothing read here depends on the order but which error
             # comes first, so only a folder with an error is read again, sorted, for that.

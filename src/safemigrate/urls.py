@@ -158,7 +158,8 @@ def parse_database_url(url: str | None) -> DatabaseURL:
     if url is None or not url.strip():
         raise UsageError(
             "no database URL given",
-            hint="pass -database URL (for example -database sqlite3://app.db) or set DATABASE_URL",
+            hint="pass `database_url` (for example sqlite3://app.db) or set DATABASE_URL",
+            settings=("database_url",),
         )
     url = url.strip()
     if "://" not in url:
@@ -197,7 +198,8 @@ def parse_source_url(source: str | None, path: str | None, default: str = "migra
             scheme = source.split("://", 1)[0] if "://" in source else source
             raise UsageError(
                 f"unsupported migration source {redact_url(source)!r} ({scheme})",
-                hint="use -source file://path/to/migrations or -path path/to/migrations",
+                hint="use `source` file://path/to/migrations or `path` path/to/migrations",
+                settings=("source", "path"),
             )
         rest = source[len("file://") :]
         return rest.split("?", 1)[0] or "."

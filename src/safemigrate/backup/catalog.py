@@ -71,7 +71,8 @@ def select_backups(storage: Storage, manifests: Sequence[Manifest],
         raise UsageError(
             f"{storage.location} holds backups of several databases: {', '.join(_databases(manifests))}; "
             "say which one",
-            hint="pass --database URL naming the database (or set DATABASE_URL), or --database-name NAME")
+            hint="pass `database_url` naming the database (or set DATABASE_URL), or `database_name` NAME",
+            settings=("database_url", "database_name"))
     return list(manifests)
 
 
@@ -88,7 +89,8 @@ def resolve_backup_id(storage: Storage, backup_id: str, selector: DatabaseSelect
         raise UsageError(
             f"no backups of database {selector.name} in {storage.location}; it holds backups of "
             f"{', '.join(_databases(everything))}",
-            hint="pass --database-name NAME (or the URL of that database), or a backup ID")
+            hint="pass `database_name` NAME (or the URL of that database), or a backup ID",
+            settings=("database_name",))
     return mine[-1].id
 
 

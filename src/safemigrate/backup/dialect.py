@@ -167,7 +167,8 @@ class ServerDialect(DialectEvents, ABC):
     @property
     def url(self) -> DatabaseURL:
         if self._url is None:  # the callers check first; a bug otherwise
-            raise UsageError(f"a {self.dialect} server URL is needed", hint="pass --database URL")
+            raise UsageError(f"a {self.dialect} server URL is needed", hint="pass `database_url`",
+                             settings=("database_url",))
         return self._url
 
     # -- what each server does --------------------------------------------------------------
@@ -217,13 +218,14 @@ class ServerDialect(DialectEvents, ABC):
 
     def check_replaceable(self, original: str) -> bool:
         if not original:
-            raise UsageError("--replace needs a URL that names the database to replace",
-                             hint="pass --database postgres://user@host/DBNAME")
+            raise UsageError("`replace` needs a URL that names the database to replace",
+                             hint="pass `database_url` postgres://user@host/DBNAME",
+                             settings=("replace", "database_url"))
         if not self.exists(original):
             raise UsageError(f"database {original!r} does not exist on the server of {self.url.redacted()}: "
                              "there is nothing to replace",
-                             hint=f"restore into a new database with that name instead: drop --replace and "
-                             f"add --target {original}")
+                             hint=f"restore into a new database with that name instead: drop `replace` and "
+                             f"add `target` {original}", settings=("replace", "target"))
         return True
 
     def new_target(self, manifest: Manifest, target: str | None) -> str:
@@ -231,7 +233,7 @@ class ServerDialect(DialectEvents, ABC):
         name = target or f"{source_db[:40]}_restored_{time.strftime('%Y%m%d%H%M%S')}"
         if len(name) > self.max_name:
             raise UsageError(f"database name {name!r} is longer than {self.max_name} characters",
-                             hint="choose a shorter one with --target NAME")
+                             hint="choose a shorter one with `target` NAME", settings=("target",))
         return name
 
     def incoming(self, original: str) -> str:

@@ -235,17 +235,19 @@ class TeeQueue:
 def run_tool(argv: Sequence[str], *, env: Mapping[str, str] | None = None, what: str,
              secrets: Sequence[str | None] = (), hint: str, cwd: str | None = None,
              stdin: int | IO[bytes] | None = subprocess.DEVNULL,
-             error: type[BackupToolError] = BackupToolError, cancel: Cancel | None = None) -> str:
+             error: type[BackupToolError] = BackupToolError, cancel: Cancel | None = None,
+             settings: Sequence[str] = ()) -> str:
     """Run a tool to completion; raise BackupToolError with its (redacted) stderr if it fails.
 
     ``env`` holds additions (PGPASSFILE) to :func:`child_env`, never the whole environment.
-    A set ``cancel`` kills the tool and raises the interrupted error.
+    A set ``cancel`` kills the tool and raises the interrupted error. ``settings``: those ``hint`` names.
     """
     try:
         proc = subprocess.Popen(list(argv), env=child_env(env), cwd=cwd, stdin=stdin,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, umask=0o077)
     except OSError as exc:
-        raise BackupToolError(f"{what}: cannot run {argv[0]}: {exc.strerror}", hint=hint) from None
+        raise BackupToolError(f"{what}: cannot run {argv[0]}: {exc.strerror}", hint=hint,
+                              settings=settings) from None
     with proc:
         while True:
             try:
@@ -265,7 +267,7 @@ def run_tool(argv: Sequence[str], *, env: Mapping[str, str] | None = None, what:
     if proc.returncode != 0:
         err = clean_stderr(err_bytes.decode("utf-8", "replace"), secrets)
         raise error(f"{what} failed (exit status {proc.returncode}): {err}", hint=hint,
-                    details={"exit_status": proc.returncode})
+                    details={"exit_status": proc.returncode}, settings=settings)
     return out.decode("utf-8", "replace")
 
 

@@ -160,8 +160,8 @@ def import_dump(path: str | os.PathLike[str], storage: Storage, url: DatabaseURL
     options = options or ImportOptions()
     if url.dialect != "postgres":
         raise UsageError(f"backup import restores pg_dump files on a PostgreSQL server; {url.redacted()} "
-                         f"is {url.dialect}", hint="pass --database postgres://... (any database on the "
-                         "server: a scratch database is created there and dropped)")
+                         f"is {url.dialect}", hint="pass `database_url` postgres://... (any database on the "
+                         "server: a scratch database is created there and dropped)", settings=("database_url",))
     source = _sniff(Path(path))
     for existing in storage.backups():
         if existing.extra.get("imported", {}).get("sha256") == source.sha256:
@@ -207,7 +207,7 @@ def _import(source: _Source, storage: Storage, url: DatabaseURL, scratch: str, s
                 argv += ["--no-owner", "--no-privileges"]
             run_tool([*argv, str(plain)], env=env, what=f"restoring {source.path.name} into "
                               f"scratch database {scratch}", secrets=[url.password],
-                              error=RestoreFailedError, hint=_restore_hint(options))
+                              error=RestoreFailedError, hint=_restore_hint(options), settings=("no_owner",))
             restored_with = pg_restore
         else:
             with _open(source.path, source.gzip) as content:
@@ -220,7 +220,7 @@ def _import(source: _Source, storage: Storage, url: DatabaseURL, scratch: str, s
             with _open(source.path, source.gzip) as content:
                 _run_with_stdin(argv, env, content, what=f"restoring {source.path.name} into scratch "
                                 f"database {scratch} with psql", secrets=[url.password],
-                                hint=_restore_hint(options))
+                                hint=_restore_hint(options), settings=("no_owner",))
             restored_with = psql
         inspection = _inspect(url, scratch)
         return _store(source, storage, url, scratch, fields, inspection, restored_with.to_dict(), options,
@@ -231,11 +231,11 @@ def _restore_hint(options: ImportOptions) -> str:
     if options.no_owner:
         return "the dump does not restore on this server; see the error above"
     return ("the dump does not restore on this server; if a role is missing, create it, or add "
-            "--no-owner (owners and privileges are then not restored)")
+            "`no_owner` (owners and privileges are then not restored)")
 
 
 def _run_with_stdin(argv: list[str], env: dict[str, str], content: IO[bytes], *, what: str,
-                    secrets: list[str | None], hint: str) -> None:
+                    secrets: list[str | None], hint: str, settings: tuple[str, ...] = ()) -> None:
     import subprocess
 
     from .tools import clean_stderr
@@ -254,7 +254,7 @@ def _run_with_stdin(argv: list[str], env: dict[str, str], content: IO[bytes], *,
         code = proc.wait()
     if code != 0:
         raise RestoreFailedError(f"{what} failed (exit status {code}): {clean_stderr(err, secrets)}",
-                                 hint=hint, details={"exit_status": code})
+                                 hint=hint, details={"exit_status": code}, settings=settings)
 
 
 def _inspect(url: DatabaseURL, scratch: str) -> dict[str, Any]:

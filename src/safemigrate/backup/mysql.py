@@ -343,12 +343,14 @@ def create_database(url: DatabaseURL, name: str, manifest: Manifest | None) -> N
             _rows(conn, sql)
         except pymysql.err.ProgrammingError as exc:
             if exc.args and exc.args[0] == 1007:
-                raise UsageError(f"database {name!r} already exists", hint="choose another --target NAME") \
+                raise UsageError(f"database {name!r} already exists", hint="choose another `target` NAME",
+                                 settings=("target",)) \
                     from None
             raise DatabaseError(f"cannot create database {name!r}: {exc}") from None
         except pymysql.Error as exc:
             raise DatabaseError(f"cannot create database {name!r}: {exc}",
-                                hint="the user needs the CREATE privilege, or use verify --quick") from None
+                                hint="the user needs the CREATE privilege, or verify with `quick`",
+                                settings=("quick",)) from None
     finally:
         conn.close()
 
@@ -567,8 +569,8 @@ def swap_databases(url: DatabaseURL, original: str, incoming: str) -> None:
     try:
         if not _rows(conn, "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (original,)):
             raise UsageError(f"database {original!r} does not exist on {params.host}:{params.port}",
-                             hint=f"restore into a new database instead: add --target {original} "
-                             "and drop --replace")
+                             hint=f"restore into a new database instead: add `target` {original} "
+                             "and drop `replace`", settings=("target", "replace"))
         old = f"{original[:30]}_safemigrate_old_{secrets.token_hex(3)}"
         charset = _rows(conn, "SELECT default_character_set_name, default_collation_name "
                         "FROM information_schema.schemata WHERE schema_name = %s", (original,))[0]

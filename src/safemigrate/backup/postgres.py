@@ -186,9 +186,10 @@ def _choose_compression(tool: Tool, options: CreateOptions) -> Compression:
     if options.format == "directory":
         if choice == "zstd" and not pg_dump_supports(tool, "zstd"):
             raise UsageError(
-                f"--compression zstd with --dump-format directory needs a pg_dump built with zstd "
+                f"`compression` zstd with `dump_format` directory needs a pg_dump built with zstd "
                 f"({tool.path} {tool.version} is not)",
-                hint="use --compression auto (pg_dump's gzip) or --dump-format custom")
+                hint="use `compression` auto (pg_dump's gzip) or `dump_format` custom",
+                settings=("compression", "dump_format"))
         if choice in ("auto", "zstd") and pg_dump_supports(tool, "zstd"):
             return Compression("pg_dump:zstd", options.level or DEFAULT_ZSTD_LEVEL)
         if choice == "none":
@@ -435,14 +436,14 @@ def create_database(url: DatabaseURL, name: str, manifest: Manifest | None) -> N
                 return
             except psycopg.errors.DuplicateDatabase:
                 raise UsageError(f"database {name!r} already exists on {url.redacted()}",
-                                 hint="choose another name with --target NAME") from None
+                                 hint="choose another name with `target` NAME", settings=("target",)) from None
             except psycopg.Error:
                 pass  # locale not available here: fall back to the server's defaults
         try:
             conn.execute(sql)
         except psycopg.errors.DuplicateDatabase:
             raise UsageError(f"database {name!r} already exists on {url.redacted()}",
-                             hint="choose another name with --target NAME") from None
+                             hint="choose another name with `target` NAME", settings=("target",)) from None
         except psycopg.errors.InsufficientPrivilege:
             raise DatabaseError(
                 f"the user of {url.redacted()} may not create databases (needed for {name!r})",
@@ -648,8 +649,8 @@ def swap_databases(url: DatabaseURL, original: str, incoming: str) -> None:
                              (original,)).fetchone()
         if owner is None:
             raise UsageError(f"database {original!r} does not exist on {url.redacted()}",
-                             hint=f"restore into a new database instead: add --target {original} and "
-                             "drop --replace")
+                             hint=f"restore into a new database instead: add `target` {original} and "
+                             "drop `replace`", settings=("target", "replace"))
         with contextlib.suppress(psycopg.Error):
             conn.execute(f"ALTER DATABASE {_quote(incoming)} OWNER TO {_quote(owner[0])}")
         # No ALLOW_CONNECTIONS false: a kill would leave the live database closed. Sessions are

@@ -116,10 +116,12 @@ def _restore(storage: Storage, backup_id: str, database_url: str | DatabaseURL |
     if replace and not confirmed:
         raise UsageError(
             f"restoring backup {backup_id} over the original database needs confirmation",
-            hint="run again with --replace --yes, or without --replace to restore into a new database")
+            hint="run again with `replace` `confirmed`, or without `replace` to restore into a new database",
+            settings=("replace", "confirmed"))
     if replace and target:
-        raise UsageError("--replace restores over the database of --database; --target cannot be used "
-                         "with it", hint="drop --target, or drop --replace to restore into TARGET")
+        raise UsageError("`replace` restores over the database of `database_url`; `target` cannot be used "
+                         "with it", hint="drop `target`, or drop `replace` to restore into TARGET",
+                         settings=("replace", "database_url", "target"))
     url: DatabaseURL | None = None
     if database_url is not None:
         url = database_url if isinstance(database_url, DatabaseURL) else parse_database_url(database_url)
@@ -136,7 +138,8 @@ def _restore(storage: Storage, backup_id: str, database_url: str | DatabaseURL |
     if dialect.needs_server and url is None:
         raise UsageError(
             f"restoring backup {manifest.id} needs the {manifest.dialect} server to restore on",
-            hint="pass --database URL (with --replace: the database to replace) or set DATABASE_URL")
+            hint="pass `database_url` (with `replace`: the database to replace) or set DATABASE_URL",
+            settings=("database_url", "replace"))
     original = dialect.original(manifest)
     found = [f.to_dict() for f in dialect.leftovers(original)]
     result = _restore_with(dialect, storage, manifest, original, target, replace, options, url, progress,
@@ -187,12 +190,13 @@ def _check_same_database(manifest: Manifest, url: DatabaseURL, from_database: st
         return
     if from_database is not None and DatabaseSelector(from_database).matches(manifest):
         return
-    given = f" (--from-database {from_database} does not name it)" if from_database else ""
+    given = f" (`from_database` {from_database} does not name it)" if from_database else ""
     raise UsageError(
-        f"backup {manifest.id} was taken from database {source}, not {here.name}: --replace would put "
+        f"backup {manifest.id} was taken from database {source}, not {here.name}: `replace` would put "
         f"{source}'s data in place of {here.name}{given}; nothing was changed",
-        hint=f"if that is really what you want, add --from-database {_short(manifest, source)}; "
-        f"otherwise pick a backup of {here.name} (safemigrate backup list)")
+        hint=f"if that is really what you want, add `from_database` {_short(manifest, source)}; "
+        f"otherwise pick a backup of {here.name} (safemigrate backup list)",
+        settings=("replace", "from_database"))
 
 
 def _short(manifest: Manifest, name: str) -> str:
@@ -216,7 +220,7 @@ def _pre_restore_backup(storage: Storage, url: DatabaseURL, manifest: Manifest,
     except SafemigrateError as exc:
         raise PreRestoreBackupError(
             f"nothing was restored: the backup of the current state failed first: {exc.message}",
-            hint=exc.hint, details=exc.details) from None
+            hint=exc.hint, details=exc.details, settings=exc.settings) from None
     say(f"current state saved as backup {pre.id} (pinned); undo with: safemigrate backup restore "
         f"{pre.id} --replace --to {storage.location}")
     return pre.id

@@ -37,8 +37,9 @@ def parse_duration(text: str) -> timedelta:
     if value == "0":
         return timedelta(0)
     if not value or _DURATION_PART.sub("", value):
-        raise UsageError(f"--keep-within {text!r} is not a duration",
-                         hint="write it as a number with a unit: 1d, 36h, 2w, 1d12h (0 turns it off)")
+        raise UsageError(f"`keep_within` {text!r} is not a duration",
+                         hint="write it as a number with a unit: 1d, 36h, 2w, 1d12h (0 turns it off)",
+                         settings=("keep_within",))
     total = timedelta(0)
     for number, unit in _DURATION_PART.findall(value):
         total += int(number) * _UNITS[unit]
@@ -63,9 +64,11 @@ class Policy:
     def __post_init__(self) -> None:
         for name in ("daily", "weekly", "monthly"):
             if getattr(self, name) < 0:
-                raise UsageError(f"--keep-{name} must be 0 or more", hint=f"for example --keep-{name} 7")
+                raise UsageError(f"`backup.keep_{name}` must be 0 or more", hint=f"for example `backup.keep_{name}` 7",
+                                 settings=(f"backup.keep_{name}",))
         if self.within < timedelta(0):
-            raise UsageError("--keep-within must be 0 or more", hint="for example --keep-within 1d")
+            raise UsageError("`keep_within` must be 0 or more", hint="for example `keep_within` 1d",
+                             settings=("keep_within",))
 
     def describe(self) -> str:
         within = (f", everything within {format_duration(self.within)} of the newest backup"

@@ -155,7 +155,8 @@ def restore_to_file(storage: Storage, manifest: Manifest, target: Path,
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise UsageError(f"{target} already exists", hint="choose another --target PATH") from None
+        raise UsageError(f"{target} already exists", hint="choose another `target` PATH",
+                         settings=("target",)) from None
     except OSError as exc:
         raise os_error_message(exc, f"creating {target}") from None
     try:
@@ -260,7 +261,8 @@ class SqliteDialect(DialectEvents):
     @property
     def url(self) -> DatabaseURL:
         if self._url is None:  # the callers check first; a bug otherwise
-            raise UsageError("a SQLite database URL is needed", hint="pass --database sqlite3://path/to/app.db")
+            raise UsageError("a SQLite database URL is needed", hint="pass `database_url` sqlite3://path/to/app.db",
+                             settings=("database_url",))
         return self._url
 
     def identity(self) -> DatabaseIdentity:
@@ -287,8 +289,8 @@ class SqliteDialect(DialectEvents):
 
     def check_replaceable(self, original: str) -> bool:
         if self._url is None:
-            raise UsageError("--replace needs the SQLite database to replace",
-                             hint="pass --database sqlite3://path/to/app.db")
+            raise UsageError("`replace` needs the SQLite database to replace",
+                             hint="pass `database_url` sqlite3://path/to/app.db", settings=("replace", "database_url"))
         return Path(original).exists()  # a missing file is created: there is no state to back up
 
     def new_target(self, manifest: Manifest, target: str | None) -> str:

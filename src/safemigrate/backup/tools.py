@@ -182,14 +182,16 @@ def find_pg_tool(name: str, min_major: int, *, bin_dir: str | None = None,
     if not found:
         raise BackupToolError(
             f"{name} not found{where}",
-            hint=f"install {package} (Debian/Ubuntu: apt-get install {package}) or pass --pg-bin-dir "
+            hint=f"install {package} (Debian/Ubuntu: apt-get install {package}) or pass `pg_bin_dir` "
             f"DIR (or set {PG_BIN_DIR_ENV}) naming the folder that holds {name} {min_major} or newer",
+            settings=("pg_bin_dir",),
         )
     seen = ", ".join(f"{t.path} ({t.version})" for t in found)
     raise BackupToolError(
         f"{name} is too old for {why}: it needs {name} {min_major} or newer, found only {seen}",
         hint=f"install {package} (Debian/Ubuntu: apt-get install {package}) and run again, or pass "
-        f"--pg-bin-dir DIR naming the folder that holds {name} {min_major} or newer",
+        f"`pg_bin_dir` DIR naming the folder that holds {name} {min_major} or newer",
+        settings=("pg_bin_dir",),
         details={"needed_major": min_major, "found": [t.to_dict() for t in found]},
     )
 

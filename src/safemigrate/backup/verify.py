@@ -43,8 +43,9 @@ def _server_url(manifest: Manifest, database_url: str | DatabaseURL | None) -> D
         raise UsageError(
             f"a full verify of backup {manifest.id} restores it on a {manifest.dialect} server: "
             "none was given",
-            hint="pass --database URL (any database on the server to restore on; a scratch database "
-            "is created and dropped there) or set DATABASE_URL, or run with --quick (no server)")
+            hint="pass `database_url` (any database on the server to restore on; a scratch database "
+            "is created and dropped there) or set DATABASE_URL, or verify with `quick` (no server)",
+            settings=("database_url", "quick"))
     url = database_url if isinstance(database_url, DatabaseURL) else parse_database_url(database_url)
     if url.dialect != manifest.dialect:
         raise UsageError(f"backup {manifest.id} is a {manifest.dialect} backup; {url.redacted()} is "

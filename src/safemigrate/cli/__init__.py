@@ -54,7 +54,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             show_version(settings)
             return 0
     except SafemigrateError as exc:
-        _render_error(out, exc)
+        _render_error(out, exc, "version")
         return exc.exit_code
     except Exception as exc:
         return _internal_error(out, exc, debug or settings.debug)
@@ -68,7 +68,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             _leave_without_teardown.append(True)
             return code
     except SafemigrateError as exc:
-        _render_error(out, exc)
+        _render_error(out, exc, "lint")
         return exc.exit_code
     except KeyboardInterrupt:
         out.error("interrupted")
@@ -90,7 +90,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         code = cli.main(args=args, prog_name="safemigrate", standalone_mode=False, obj=settings)
         return code if isinstance(code, int) else 0
     except SafemigrateError as exc:
-        _render_error(out, exc)
+        _render_error(out, exc, settings.command)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
@@ -128,11 +128,20 @@ def _internal_error(out: Output, exc: Exception, debug: bool) -> int:
     return 1
 
 
-def _render_error(out: Output, exc: SafemigrateError) -> None:
+def _render_error(out: Output, exc: SafemigrateError, command: str | None) -> None:
+    message, hint = exc.message, exc.hint
+    if exc.settings:  # the library names settings; a CLI user reads the flags that set them
+        from .flags import spell_error
+
+        message, hint = spell_error(exc, command)
     if out.json:
-        out.result({"ok": False, "error": exc.to_dict()})
+        error = exc.to_dict()
+        error["message"] = message
+        if hint:
+            error["hint"] = hint
+        out.result({"ok": False, "error": error})
         return
-    out.error(exc.message, hint=exc.hint, extra=exc.report_lines)
+    out.error(message, hint=hint, extra=exc.report_lines)
 
 
 # Set by run() when it ran `lint` without click: that command leaves nothing to clean up at exit

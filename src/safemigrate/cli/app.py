@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from .._version import __version__
-from .options import global_options
+from .options import Settings, global_options
 
 __all__ = ["COMMANDS", "cli"]
 
@@ -107,7 +107,10 @@ class LazyGroup(click.Group):
             close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.6)
             hint = f"did you mean: safemigrate {close[0]}? " if close else ""
             raise UsageError(f"unknown command {name!r}", hint=hint + "safemigrate --help lists the commands")
-        return super().resolve_command(ctx, args)
+        resolved = super().resolve_command(ctx, args)
+        if isinstance(ctx.obj, Settings):  # an error names its settings by this command's flags
+            ctx.obj.command = resolved[0]
+        return resolved
 
 
 def _check_leading_options(group: click.Group, ctx: click.Context, args: list[str]) -> None:

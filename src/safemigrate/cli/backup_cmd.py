@@ -369,14 +369,11 @@ def prune_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | N
 def _pin(ctx: click.Context, location: str | None, s3_endpoint_url: str | None, work_dir: str | None,
          backup_id: str, unpin: bool) -> None:
     from .. import commands
-    from ..backup import pin_backup
+    from .render.backup import render_pin
 
     settings = settings_of(ctx)
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
-    manifest = pin_backup(storage, commands.backup_resolve(settings.config(), backup_id, storage=storage),
-                          pinned=not unpin)
-    settings.output.result({"ok": True, "backup_id": manifest.id, "pinned": manifest.pinned},
-                           f"backup {manifest.id} {'pinned' if manifest.pinned else 'unpinned'}")
+    render_pin(settings.output, commands.backup_pin(settings.config(), backup_id, storage=storage, pinned=not unpin))
 
 
 for _name in ("pin", "keep"):

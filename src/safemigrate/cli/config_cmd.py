@@ -19,16 +19,8 @@ def config() -> None:
 @click.pass_context
 def show(ctx: click.Context) -> None:
     """Print each setting's value and origin, for example: safemigrate config show --env staging."""
+    from .. import commands
+    from .render.config import render_config_show
+
     settings = settings_of(ctx)
-    resolved = settings.config()
-
-    def text() -> str:
-        where = str(resolved.file) if resolved.file else "none found (defaults)"
-        lines = [f"file: {where}", f"env:  {resolved.env or '(none)'}", ""]
-        rows = resolved.shown()
-        width = max(len(name) for name, _value, _origin in rows)
-        value_width = max(len(value) for _name, value, _origin in rows)
-        lines += [f"{name:<{width}}  {value:<{value_width}}  ({origin})" for name, value, origin in rows]
-        return "\n".join(lines)
-
-    settings.output.result(resolved.to_dict(), text)
+    render_config_show(settings.output, commands.config_show(settings.config()))

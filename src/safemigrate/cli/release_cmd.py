@@ -108,31 +108,6 @@ def _flag_settings(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# The library's messages name settings; on the command line they are these flags.
-_FLAG_OF_SETTING = {f"release.{name}": "--" + name.replace("_", "-") for name in (
-    "before", "after", "before_restore", "after_restore", "health_cmd", "log_cmd", "log_fail_pattern",
-    "require_env")}
-
-
-@contextmanager
-def _flags_in_messages() -> Iterator[None]:
-    """A usage error naming a release setting names its flag instead."""
-    import re
-
-    from ..errors import UsageError
-
-    def spell(text: str) -> str:
-        return re.sub(r"\brelease\.[a-z_]+", lambda m: _FLAG_OF_SETTING.get(m.group(0), m.group(0)), text)
-
-    try:
-        yield
-    except UsageError as exc:
-        exc.message = spell(exc.message)
-        exc.args = (exc.message,)
-        exc.hint = spell(exc.hint) if exc.hint else exc.hint
-        raise
-
-
 def release_config(settings: Settings, params: dict[str, Any]) -> Config:
     """The resolved configuration with the command line's release flags over it."""
     from ..config import load_config
@@ -179,15 +154,17 @@ def _run(ctx: click.Context, params: dict[str, Any]) -> None:
 
     def show(step: Any) -> None:
         if not out.json:
-            reporter.close()
-            out.lines([step.line()])
+            from .flags import spell_text
 
-    with _cancel_on_signals(settings) as cancel, _flags_in_messages():
+            reporter.close()
+            out.lines([spell_text(step.line(), settings.command)])
+
+    with _cancel_on_signals(settings) as cancel:
         result = commands.release(config, to_version=params["to_version"], dry_run=params["dry_run"],
                                   no_backup=params["no_backup"], allow_data_loss=params["allow_data_loss"],
                                   cancel=cancel, reporter=reporter, on_step=show, on_connect=header)
     reporter.close()
-    ctx.exit(render_release(out, result, cancel.signal_number))
+    ctx.exit(render_release(out, result, cancel.signal_number, settings.command or "release"))
 
 
 @click.command()

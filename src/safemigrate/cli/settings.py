@@ -77,14 +77,15 @@ class Settings(Record, hidden=("_config",)):
     env: str | None
     config_file: str | None
     events: str | None
+    command: str | None  # the command run (its flags name the settings in an error)
     output: Output
     _config: Config | None
 
     def __init__(self, database: str | None = None, source: str | None = None, path: str | None = None,
                  lock_timeout: int | None = None, no_follow: bool = False, verbose: bool = False,
                  format: Format = "text", debug: bool = False, env: str | None = None,
-                 config_file: str | None = None, events: str | None = None, output: Output | None = None,
-                 _config: Config | None = None) -> None:
+                 config_file: str | None = None, events: str | None = None, command: str | None = None,
+                 output: Output | None = None, _config: Config | None = None) -> None:
         self.database = database
         self.source = source
         self.path = path
@@ -96,6 +97,7 @@ class Settings(Record, hidden=("_config",)):
         self.env = env
         self.config_file = config_file
         self.events = events
+        self.command = command
         self.output = Output() if output is None else output
         self._config = _config
 

@@ -326,7 +326,8 @@ class MysqlDriver(Driver):
             except ValueError:
                 raise UsageError(
                     f"could not parse x-try-lock-timeout: {try_lock!r} is not a number of seconds",
-                    hint="use x-try-lock-timeout=<seconds> (negative: wait as long as -lock-timeout)",
+                    hint="use x-try-lock-timeout=<seconds> (negative: wait as long as `lock_timeout`)",
+                    settings=("lock_timeout",),
                 ) from None
         self._kwargs = self.connect_kwargs(url)  # validates every parameter up front
         # Only the URL's readTimeout/writeTimeout apply after connecting (see connect()).
@@ -833,7 +834,7 @@ class MysqlDriver(Driver):
         if statement_timeout and not holders:
             return None
         waited = (f"{self.statement_timeout_ms}ms (x-statement-timeout)" if statement_timeout
-                  else f"{self.lock_wait_timeout:g}s (-lock-timeout)")
+                  else f"{self.lock_wait_timeout:g}s (`lock_timeout`)")
         who = "; ".join(h.describe() for h in holders) if holders else "a session that has since ended"
         hint = "wait for that session to finish and run the command again"
         if holders and holders[0].pid is not None:
@@ -844,6 +845,7 @@ class MysqlDriver(Driver):
             f"held by {who}",
             hint=hint,
             details={"holders": [h.__dict__ for h in holders]},
+            settings=("lock_timeout",),
         )
 
     def _table_lock_candidates(self) -> list[LockHolder]:

@@ -618,7 +618,7 @@ class PostgresDriver(Driver):
         if statement_timeout:
             error = self._table_lock_timeout(f"{self.statement_timeout_ms}ms (x-statement-timeout)")
             return error if error.details else None
-        return self._table_lock_timeout(f"{self.lock_wait_timeout:g}s (-lock-timeout)")
+        return self._table_lock_timeout(f"{self.lock_wait_timeout:g}s (`lock_timeout`)")
 
     def _privilege_error(self, exc: BaseException) -> SafemigrateError:
         grants: list[str] = []
@@ -659,6 +659,7 @@ class PostgresDriver(Driver):
                 f"timeout: waited {waited} for a lock on {tables[0]} or {tables[1]}; "
                 "the session holding it has since ended",
                 hint="run the command again",
+                settings=("lock_timeout",),
             )
         pid, app, user, client, since, state, query, mode, relation = rows[0]
         holder = LockHolder(pid=pid, application_name=app or None, user=user, client=client or "local socket",
@@ -669,6 +670,7 @@ class PostgresDriver(Driver):
             hint=f"wait for that session to finish and run the command again; if it is stuck, end it with "
             f"SELECT pg_terminate_backend({pid}) (its transaction is rolled back and the lock released)",
             details={"table": relation, "lock_mode": mode, "holder": holder.__dict__},
+            settings=("lock_timeout",),
         )
 
     def missing_privileges(self, table: TableName, privileges: Sequence[str]) -> list[str]:

@@ -284,10 +284,11 @@ class SqliteDriver(Driver):
     def bookkeeping_error(self, exc: BaseException) -> SafemigrateError | None:
         if isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc):
             return LockTimeoutError(
-                f"timeout: waited {self.lock_wait_timeout:g}s (-lock-timeout) for another connection's "
+                f"timeout: waited {self.lock_wait_timeout:g}s (`lock_timeout`) for another connection's "
                 f"write lock on {self.path} to be released",
                 hint="find the program that keeps a transaction open on the database file "
                 f"(fuser {self.path}), let it finish, and run the command again",
+                settings=("lock_timeout",),
             )
         return None
 

@@ -308,17 +308,19 @@ class Migrator:
     def _refuse_non_atomic(self, steps: Sequence[Step], scripts: Sequence[Script | None]) -> None:
         if not self.driver.transactional_ddl:
             raise UsageError(
-                f"--atomic needs transactional DDL, which {self.driver.dialect} does not have",
-                hint="run without --atomic; each migration then runs statement by statement",
+                f"`atomic` needs transactional DDL, which {self.driver.dialect} does not have",
+                hint="run without `atomic`; each migration then runs statement by statement",
+                settings=("atomic",),
             )
         for step, script in zip(steps, scripts, strict=True):
             if script is not None and script.needs_statement_mode:
                 path = step.file.path if step.file else step.name
                 raise UsageError(
-                    f"--atomic refused: {path} cannot run inside one transaction: "
+                    f"`atomic` refused: {path} cannot run inside one transaction: "
                     f"{script.statement_mode_reason()}",
-                    hint="apply the migrations before it with --atomic (safemigrate up N), then "
-                    "this one without --atomic",
+                    hint="apply the migrations before it with `atomic` (safemigrate up N), then "
+                    "this one without `atomic`",
+                    settings=("atomic",),
                     details={"file": str(path)},
                 )
 

@@ -22,8 +22,8 @@ def _check_options(dialect: str, pg_version: int | None) -> None:
     if dialect not in _DIALECTS:
         raise UsageError(f"unknown SQL dialect {dialect!r}", hint="use postgres, sqlite or mysql")
     if pg_version is not None and not 9 <= pg_version <= 99:
-        raise UsageError(f"--pg-version {pg_version} is not a PostgreSQL major version",
-                         hint="for example --pg-version 16")
+        raise UsageError(f"`pg_version` {pg_version} is not a PostgreSQL major version",
+                         hint="for example `pg_version` 16", settings=("pg_version",))
 
 
 def display_path(path: Path | str, cwd: str | None = None) -> str:
@@ -188,7 +188,8 @@ def _expand(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[SourceF
             files.append((_plain_file(path), path))
         else:
             raise UsageError(f"{str(path)!r} does not exist",
-                             hint="pass migration files or folders (default: the -path folder)")
+                             hint="pass migration files or folders (default: the `path` folder)",
+                             settings=("path",))
     return files, notes
 
 

@@ -316,7 +316,8 @@ def diagnose(driver: Driver, source: MigrationSource, history: list[HistoryRecor
     if direction == "up":
         if version is None or source.up_file(version) is None:
             raise SourceError(f"the database is dirty at version {state.describe()}, but {source.directory} has no "
-                              "up file for it", hint="point -path at the folder the database was migrated from")
+                              "up file for it", hint="point `path` at the folder the database was migrated from",
+                              settings=("path",))
         failed = source.up_file(version)
         previous = source.prev(version)
         finish_target: int | None = version

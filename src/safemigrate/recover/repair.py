@@ -37,9 +37,9 @@ def choose(diagnosis: Diagnosis, wanted: str | None) -> tuple[RepairOption, str]
     if wanted is not None:
         option = diagnosis.option(wanted)
         if wanted != "mark" and not option.safe:
-            raise UsageError(f"--choose {wanted} is not safe here: {option.reason}; nothing was changed",
-                             hint=_other_hint(diagnosis, wanted))
-        return option, "asked for with --choose"
+            raise UsageError(f"`choice` {wanted} is not safe here: {option.reason}; nothing was changed",
+                             hint=_other_hint(diagnosis, wanted), settings=("choice",))
+        return option, "asked for with `choice`"
     safe = diagnosis.safe_options
     if len(safe) == 1:
         other = next(o for o in diagnosis.options if o.name not in (safe[0].name, "mark"))

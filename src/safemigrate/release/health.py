@@ -159,13 +159,15 @@ def parse_expectation(text: str) -> Expectation:
     while position < len(body):
         match = _STEP.match(body, position)
         if match is None or match.end() == position:
-            raise UsageError(f"--health-expect {text!r}: cannot read the path at {body[position:]!r}",
-                             hint="write it as $.field.sub[0]=VALUE, e.g. $.schema_version=4")
+            raise UsageError(f"`release.health_expect` {text!r}: cannot read the path at {body[position:]!r}",
+                             hint="write it as $.field.sub[0]=VALUE, e.g. $.schema_version=4",
+                             settings=("release.health_expect",))
         steps.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
         position = match.end()
     if not equals or not steps:
-        raise UsageError(f"--health-expect {text!r} must be PATH=VALUE",
-                         hint="for example --health-expect '$.schema_version=4'")
+        raise UsageError(f"`release.health_expect` {text!r} must be PATH=VALUE",
+                         hint="for example `release.health_expect` '$.schema_version=4'",
+                         settings=("release.health_expect",))
     return Expectation(path=path, steps=tuple(steps), expected=expected.strip())
 
 
@@ -223,10 +225,10 @@ class HttpProbe:
 
 def _require_program(argv: Sequence[str], what: str) -> None:
     if not argv:
-        raise UsageError(f"{what}: the command is empty")
+        raise UsageError(f"`{what}`: the command is empty", settings=(what,))
     if shutil.which(argv[0]) is None:
-        raise UsageError(f"{what}: {argv[0]!r} is not an executable on PATH",
-                         hint="give the full path of the program, or install it")
+        raise UsageError(f"`{what}`: {argv[0]!r} is not an executable on PATH",
+                         hint="give the full path of the program, or install it", settings=(what,))
 
 
 @dataclass
@@ -238,7 +240,7 @@ class CommandProbe:
     name: str = field(init=False)
 
     def __post_init__(self) -> None:
-        _require_program(self.argv, "--health-cmd")
+        _require_program(self.argv, "release.health_cmd")
         self.name = redact_text(" ".join(self.argv))
 
     def measure(self, timeout: float) -> tuple[Outcome, str]:
@@ -266,11 +268,12 @@ class LogWatcher:
 
     def __init__(self, argv: Sequence[str], pattern: str, env: Mapping[str, str] | None = None,
                  seen: set[str] | None = None) -> None:
-        _require_program(argv, "--log-cmd")
+        _require_program(argv, "release.log_cmd")
         try:
             self.pattern = re.compile(pattern)
         except re.error as exc:
-            raise UsageError(f"--log-fail-pattern {pattern!r} is not a valid regular expression: {exc}") from None
+            raise UsageError(f"`release.log_fail_pattern` {pattern!r} is not a valid regular expression: {exc}",
+                             settings=("release.log_fail_pattern",)) from None
         self.argv = list(argv)
         self.env = env
         self.name = redact_text(" ".join(self.argv))
@@ -337,7 +340,8 @@ def run_gate(
     """Measure until a verdict or the deadline. ``cancel`` (a threading.Event) stops it early."""
     if not probes and log_watcher is None:
         raise UsageError("the health gate has nothing to measure",
-                         hint="give --health-url URL or --health-cmd CMD")
+                         hint="give `release.health_url` URL or `release.health_cmd` CMD",
+                         settings=("release.health_url", "release.health_cmd"))
     stop = cancel if cancel is not None else threading.Event()
     started = time.monotonic()
     deadline = started + policy.deadline

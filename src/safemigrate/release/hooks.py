@@ -60,16 +60,17 @@ def parse_hook(spec: str | Sequence[str], *, what: str = "hook", timeout: float 
         try:
             argv = tuple(shlex.split(spec))
         except ValueError as exc:
-            raise UsageError(f"{what} {spec!r}: {exc}", hint="quote arguments as a shell would") from None
+            raise UsageError(f"`{what}` {spec!r}: {exc}", hint="quote arguments as a shell would",
+                             settings=(what,)) from None
     else:
         argv = tuple(str(part) for part in spec)
     if not argv:
-        raise UsageError(f"{what}: the command is empty")
+        raise UsageError(f"`{what}`: the command is empty", settings=(what,))
     if shutil.which(argv[0]) is None:
         raise UsageError(f"{what}: {argv[0]!r} is not an executable on PATH",
                          hint="give the program's full path (hooks run without a shell)")
     if timeout <= 0:
-        raise UsageError(f"{what}: the timeout must be more than 0 seconds")
+        raise UsageError(f"`{what}`: the timeout must be more than 0 seconds", settings=(what,))
     return Hook(argv=argv, timeout=timeout)
 
 

@@ -31,7 +31,8 @@ class NotifyResult:
 
 def check_webhook_url(url: str) -> str:
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"--notify URL {redact_url(url)!r} must start with http:// or https://")
+        raise UsageError(f"`release.notify` URL {redact_url(url)!r} must start with http:// or https://",
+                         settings=("release.notify",))
     return url
 
 

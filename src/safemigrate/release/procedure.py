@@ -274,8 +274,9 @@ class _Release:
         if self.o.to_version is not None:
             plan = plan_goto(self.m.source, current, self.o.to_version)
             if any(step.direction == "down" for step in plan.steps):
-                raise UsageError(f"--to {self.o.to_version} is below the current version {current}",
-                                 hint="a release only moves up; roll back with safemigrate goto V")
+                raise UsageError(f"`to_version` {self.o.to_version} is below the current version {current}",
+                                 hint="a release only moves up; roll back with safemigrate goto V",
+                                 settings=("to_version",))
         else:
             plan = plan_up(self.m.source, current, -1)
         if plan.error is not None and not plan.steps:

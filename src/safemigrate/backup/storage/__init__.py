@@ -105,14 +105,17 @@ def write_file_atomic(path: Path, data: bytes) -> None:
 def os_error_message(exc: OSError, what: str) -> StorageError:
     if exc.errno == errno.ENOSPC:
         return StorageError(f"no space left on the device while {what}",
-                            hint="free space or choose another place with --to DIR|s3://bucket/prefix "
-                            "(or --work-dir DIR for the S3 staging folder), then run the command again")
+                            hint="free space or choose another place with `backup.location` DIR|s3://bucket/prefix "
+                            "(or `backup.work_dir` DIR for the S3 staging folder), then run the command again",
+                            settings=("backup.location", "backup.work_dir"))
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return StorageError(f"permission denied while {what}: {exc.strerror}",
-                            hint="check the folder's owner and permissions, or choose another with --to")
+                            hint="check the folder's owner and permissions, or choose another with `backup.location`",
+                            settings=("backup.location",))
     if exc.errno == errno.EFBIG:
         return StorageError(f"file too large while {what} (the file size limit was reached)",
-                            hint="raise the file size limit (ulimit -f) or choose another place with --to")
+                            hint="raise the file size limit (ulimit -f) or choose another place with `backup.location`",
+                            settings=("backup.location",))
     return StorageError(f"{what} failed: {exc.strerror or exc}",
                         hint="check the storage location and run the command again")
 
@@ -178,13 +181,15 @@ class Storage(ABC):
         if not valid_backup_id(backup_id):
             raise UsageError(
                 f"{backup_id!r} is not a backup id",
-                hint=f"run safemigrate backup list --to {self.location} to see the ids",
+                hint=f"run safemigrate backup list `backup.location` {self.location} to see the ids",
+                settings=("backup.location",),
             )
 
     def not_found(self, backup_id: str) -> BackupNotFoundError:
         return BackupNotFoundError(
             f"no complete backup {backup_id!r} in {self.location}",
-            hint=f"run safemigrate backup list --to {self.location} to see the backups there",
+            hint=f"run safemigrate backup list `backup.location` {self.location} to see the backups there",
+            settings=("backup.location",),
         )
 
 
@@ -209,7 +214,8 @@ def open_storage(location: str | None = None, *, s3_endpoint_url: str | None = N
     if "://" in where:
         scheme = where.split("://", 1)[0]
         raise UsageError(f"unsupported backup location {redact_text(where)!r} ({scheme}://)",
-                         hint="use a local folder (--to ./backups) or S3 (--to s3://bucket/prefix)")
+                         hint="use a local folder (`backup.location` ./backups) or S3 (`backup.location` s3://bucket/prefix)",
+                         settings=("backup.location",))
     return LocalStorage(where)
 
 

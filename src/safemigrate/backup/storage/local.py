@@ -41,7 +41,8 @@ class LocalStorage(Storage):
             return result
         if not self.root.is_dir():
             raise StorageError(f"backup location {self.location} is not a folder",
-                               hint="pass --to DIR naming a folder, or s3://bucket/prefix")
+                               hint="pass `backup.location` DIR naming a folder, or s3://bucket/prefix",
+                               settings=("backup.location",))
         try:
             entries = sorted(self.root.iterdir())
         except OSError as exc:

@@ -78,19 +78,20 @@ class S3Storage(Storage):
             code = str(response.get("Error", {}).get("Code", ""))
         name = type(exc).__name__
         if code == "NoSuchBucket":
-            hint = f"create the bucket {self.bucket} or fix the location (--to s3://bucket/prefix)"
+            hint = f"create the bucket {self.bucket} or fix the location (`backup.location` s3://bucket/prefix)"
         elif code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch") or name in (
                 "NoCredentialsError", "PartialCredentialsError"):
             hint = ("check the AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) "
                     "and the bucket policy")
         elif name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
                       "ConnectionClosedError"):
-            hint = ("check that the S3 endpoint is reachable (--s3-endpoint-url or "
+            hint = ("check that the S3 endpoint is reachable (`backup.s3_endpoint_url` or "
                     f"{S3_ENDPOINT_ENV}) and run the command again")
         else:
             hint = "check the S3 location and credentials, then run the command again"
         message = redact_text(f"{what} on {where} failed: {name}: {exc}")
-        return StorageError(message, hint=hint, details={"s3_error": code or name})
+        return StorageError(message, hint=hint, details={"s3_error": code or name},
+                            settings=("backup.location", "backup.s3_endpoint_url"))
 
     def _call(self, what: str, method: str, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -11,4 +11,5 @@ so a command loads only its own renderer (a run's live progress is ``runtime.Cli
 * :mod:`.backup`: backup create, list, show, verify, restore, prune, pin, import, and their progress
 * :mod:`.recover`: recover's diagnosis and repair
 * :mod:`.release`: release and preflight
+* :mod:`.config`: config show
 """

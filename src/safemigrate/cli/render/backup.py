@@ -11,10 +11,10 @@ from ..output import Output
 if TYPE_CHECKING:
     from ...backup import BackupEvent, PruneResult, RestoreResult, VerifyResult
     from ...backup.retention import Policy
-    from ...commands import BackupCreateResult, BackupListResult
+    from ...commands import BackupCreateResult, BackupListResult, BackupPinResult
 
-__all__ = ["BackupProgress", "describe", "render_create", "render_import", "render_list", "render_prune",
-           "render_restore", "render_verify", "size_text"]
+__all__ = ["BackupProgress", "describe", "render_create", "render_import", "render_list", "render_pin",
+           "render_prune", "render_restore", "render_verify", "size_text"]
 
 
 def size_text(n: float) -> str:
@@ -143,6 +143,10 @@ def render_list(out: Output, result: BackupListResult) -> None:
     for backup_id, why in result.damaged.items():
         out.warn(f"{backup_id} is damaged, now marked failed: {why}")
     out.result(result.to_dict(), text)
+
+
+def render_pin(out: Output, result: BackupPinResult) -> None:
+    out.result(result.to_dict(), f"backup {result.backup_id} {'pinned' if result.pinned else 'unpinned'}")
 
 
 def render_import(out: Output, result: BackupCreateResult, file: str) -> None:

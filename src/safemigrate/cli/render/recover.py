@@ -49,8 +49,10 @@ def render_diagnosis(d: Any) -> str:
 
 
 def render_repair(result: Any) -> str:
+    from ..flags import spell_text
+
     marks = "no version" if result.version_after is None else f"version {result.version_after}"
-    lines = [f"recover {result.option.name}: {result.chosen_because}"]
+    lines = [f"recover {result.option.name}: {spell_text(result.chosen_because, 'recover')}"]
     lines += [f"  ran: {' '.join(sql.split())[:160]}" for sql in result.ran]
     lines.append(f"the database is clean at {marks}; the history records the repair (safemigrate history)")
     return "\n".join(lines)

@@ -12,15 +12,19 @@ if TYPE_CHECKING:
 __all__ = ["render_release"]
 
 
-def render_release(out: Output, result: ReleaseResult, signal_number: int | None) -> int:
-    """Print the closing lines (the steps were printed as they ended); the exit status."""
+def render_release(out: Output, result: ReleaseResult, signal_number: int | None, command: str = "release") -> int:
+    """Print the closing lines (the steps were printed as they ended); the exit status.
+
+    The report names settings (`backup.location`); the lines printed here name their flags."""
     report = result.report
     data = result.to_dict()
 
     def text() -> str:
-        lines = ["", f"{report.outcome}: {report.summary}"]
+        from ..flags import spell_text
+
+        lines = ["", f"{report.outcome}: {spell_text(report.summary, command)}"]
         if report.next_command:
-            lines.append(f"next: {report.next_command}")
+            lines.append(f"next: {spell_text(report.next_command, command)}")
         if result.report_files:
             lines.append("report: " + ", ".join(str(p) for p in result.report_files))
         return "\n".join(lines)
