@@ -107,7 +107,7 @@ def test_the_public_commands_are_pinned() -> None:
         "BackupCreateResult", "BackupListResult", "BackupPinResult", "CheckResult", "ConfigShowResult",
         "HistoryResult", "LintGate", "ReleaseResult",
         "backup_create", "backup_import", "backup_list", "backup_pin", "backup_policy", "backup_prune", "backup_resolve", "backup_restore", "backup_show", "backup_storage", "backup_unpin", "backup_verify",
-        "check", "config_show", "down", "drop", "force", "goto", "history", "load_config", "migrator", "plan", "preflight",
+        "check", "config_show", "down", "drop", "force", "goto", "history", "lint", "load_config", "migrator", "plan", "preflight",
         "recover_diagnose", "recover_finish", "recover_repair", "recover_undo", "release", "status", "up",
         "version"}
     for name in c.__all__:
@@ -162,6 +162,33 @@ def test_the_event_stream_of_up_carries_what_the_terminal_shows(tmp_path: Path) 
     assert CANARY_PASSWORD not in second.first_line  # a password in a migration's SQL is masked
     last = sink.events[-1]
     assert isinstance(last, RunFinished) and (last.ok, last.version, last.dirty) == (True, 2, False)
+
+
+def test_lint_returns_the_findings_as_data_for_the_configured_folder(tmp_path: Path) -> None:
+    write_migrations(tmp_path / "db" / "migrations", {
+        "1_t.up.sql": "CREATE TABLE t (id int);\n",
+        "1_t.down.sql": "DROP TABLE t;\n",
+        "2_i.up.sql": "CREATE INDEX t_id ON t (id);\n",
+        "2_i.down.sql": "DROP INDEX t_id;\n",
+    })
+    (tmp_path / "safemigrate.toml").write_text('path = "db/migrations"\n', encoding="utf-8")
+    config = c.load_config(start=tmp_path, environ={})
+    result = c.lint(config)
+    data = result.to_dict()
+    assert data["files"] == 4 and data["dialect"] == "postgres"
+    assert "create-index-not-concurrently" in {f["rule_id"] for f in data["findings"]}
+    assert result.failed is (data["ok"] is False)
+    assert result.report.to_dict(result.fail_on) == data
+    # fail_on=warning fails on warnings too; a SQLite URL lints as SQLite.
+    assert c.lint(config, fail_on="warning").failed
+    sqlite = c.load_config(flags={"database_url": f"sqlite3://{tmp_path / 'x.db'}"}, start=tmp_path, environ={})
+    assert c.lint(sqlite).to_dict()["dialect"] == "sqlite"
+
+
+def test_lint_names_an_unknown_url_scheme_instead_of_guessing_a_dialect(tmp_path: Path) -> None:
+    config = c.load_config(flags={"database_url": "oracle://db/x"}, start=tmp_path, environ={})
+    with pytest.raises(UsageError, match="cannot tell the SQL dialect"):
+        c.lint(config, [str(tmp_path)])
 
 
 def test_no_core_package_imports_the_cli() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -223,3 +225,37 @@ def test_up_with_env_uses_that_environments_database_and_the_files_path(tmp_path
     assert not shell.exists()  # $DATABASE_URL in the shell was not used
     version = run_cli("version", "--env", "staging", env=env, cwd=tmp_path)
     assert (version.exit_code, version.stdout.strip()) == (0, "1")
+
+
+TOOL_TABLE_SPELLINGS = [
+    "[tool.safemigrate]\nlock_timeout = 3\n",
+    "[ tool . \"safemigrate\" ]\nlock_timeout = 3\n",
+    "[tool.'safemigrate']\nlock_timeout = 3\n",
+    "[tool]\nsafemigrate = { lock_timeout = 3 }\n",
+    "[tool]\nsafemigrate.lock_timeout = 3\n",
+    "tool.safemigrate.lock_timeout = 3\n",
+    "tool = { safemigrate = { lock_timeout = 3 } }\n",
+    "\"tool\".'safemigrate'.lock_timeout = 3\n",
+    "\"\\u0074ool\".safemigrate.lock_timeout = 3\n",
+    "[tool.safemigrate.env.staging]\nlock_timeout = 4\n[tool.safemigrate]\nlock_timeout = 3\n",
+]
+
+
+@pytest.mark.parametrize("text", TOOL_TABLE_SPELLINGS)
+def test_every_toml_spelling_of_the_tool_table_is_read(tmp_path: Path, text: str) -> None:
+    write(tmp_path, text + "\n[project]\nname = 'app'\n", "pyproject.toml")  # root-level keys first
+    config = load_config(start=tmp_path, environ={})
+    assert (config.lock_timeout, config.origin("lock_timeout")) == (3, "pyproject.toml [tool.safemigrate]")
+
+
+def test_a_pyproject_that_only_names_safemigrate_is_not_parsed(tmp_path: Path) -> None:
+    """A dependency, a script or the project's name is not the table: the file is not parsed
+    (tomllib is not even imported), and the defaults apply."""
+    write(tmp_path, "[project]\nname = 'safemigrate-demo'\ndependencies = ['safemigrate>=1']\n\n"
+          "[project.scripts]\nsafemigrate = 'safemigrate.cli:main'\n\n[tool.ruff]\nline-length = 120\n",
+          "pyproject.toml")
+    code = ("import sys; from pathlib import Path; from safemigrate.config import load_config; "
+            f"c = load_config(start=Path({str(tmp_path)!r}), environ={{}}); "
+            "print(c.file, c.origin('lock_timeout'), 'tomllib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["None", "default", "False"]

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .engine import Migrator, RunResult
     from .events import Event, EventSink
     from .lint import LintReport
+    from .lint.model import LintResult
     from .planner import Step
     from .recover import Diagnosis, RepairResult
     from .release.report import StepRecord
@@ -87,6 +88,7 @@ __all__ = [
     "force",
     "goto",
     "history",
+    "lint",
     "load_config",
     "migrator",
     "plan",
@@ -721,3 +723,35 @@ def backup_import(config: Config, file: str, options: ImportOptions | None = Non
         return BackupCreateResult(storage.location, manifest)
     checked = verify_backup(storage, manifest.id, database_url=url, options=verify_options, progress=progress)
     return BackupCreateResult(storage.location, manifest, checked, storage.read_manifest(manifest.id))
+
+
+def lint(config: Config, paths: Sequence[str] = (), *, dialect: str | None = None, pg_version: int | None = None,
+         fail_on: str | None = None, jobs: int | None = None) -> LintResult:
+    """Lint migration files and folders (default: the configured migrations folder) with the
+    configuration's ``[lint]`` table; the findings as data (``to_dict()``), formatting left to the
+    caller. ``dialect`` defaults to the database URL's, else postgres; ``fail_on`` (error or
+    warning, default the ``[lint]`` table's, else error) decides ``result.failed``; ``jobs``:
+    processes (None: one per CPU when there are enough files to gain from it)."""
+    from .lint import Severity, lint_paths
+    from .lint.model import LintResult
+
+    settings = config.lint
+    chosen_dialect = dialect or _dialect_of(config.database_url) or "postgres"
+    targets = list(paths) or [config.migrations_path]
+    report = lint_paths(targets, dialect=chosen_dialect, pg_version=pg_version, config=settings, jobs=jobs)
+    threshold = Severity(fail_on) if fail_on else (settings.fail_on or Severity.ERROR)
+    return LintResult(report, threshold)
+
+
+def _dialect_of(url: str | None) -> str | None:
+    """The SQL dialect of a database URL's scheme (None without a URL)."""
+    if not url:
+        return None
+    from .urls import SCHEMES
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    found = SCHEMES.get(scheme)
+    if found is None:
+        raise UsageError(f"cannot tell the SQL dialect from the database URL scheme {scheme!r}",
+                         hint="pass `dialect` postgres, sqlite or mysql", settings=("dialect",))
+    return found

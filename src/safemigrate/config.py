@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._record import Record
 from .errors import UsageError
 from .redact import redact_url
 
@@ -62,16 +62,19 @@ DEFAULT_LOCK_TIMEOUT = 15
 DEFAULT_PATH = "migrations"
 
 
-@dataclass(frozen=True)
-class _Key:
+class _Key(Record, frozen=True):
     """One setting of the file: its type, its environment variable, and its default."""
 
     name: str
     kind: type
-    env: str | None = None
-    default: Any = None
-    help: str = ""
-    maximum: int = 1_000_000  # for whole numbers
+    env: str | None
+    default: Any
+    help: str
+    maximum: int  # for whole numbers
+
+    def __init__(self, name: str, kind: type, env: str | None = None, default: Any = None, help: str = "",
+                 maximum: int = 1_000_000) -> None:
+        self.__dict__.update(name=name, kind=kind, env=env, default=default, help=help, maximum=maximum)
 
 
 # Settings that may appear at the top level and in every [env.NAME] section.
@@ -145,23 +148,29 @@ _CHOICES = {"on_failure": ("rollback", "restore", "stop"), "on_inconclusive": ("
 _SECTIONS = ("lint", "backup", "release", "env")
 
 
-@dataclass(frozen=True)
-class ConfigValue:
+class ConfigValue(Record, frozen=True):
     """A resolved value and where it came from (``default``, a file and section, ``$VAR``, a flag)."""
 
     value: Any
     origin: str
 
+    def __init__(self, value: Any, origin: str) -> None:
+        self.__dict__.update(value=value, origin=origin)
 
-@dataclass(frozen=True)
-class Config:
+
+class Config(Record, frozen=True):
     """Every setting a command needs, resolved once."""
 
     env: str | None
     file: Path | None
     values: Mapping[str, ConfigValue]
-    lint_table: Mapping[str, Any] = field(default_factory=dict)
-    lint_where: str = "lint config"
+    lint_table: Mapping[str, Any]
+    lint_where: str
+
+    def __init__(self, env: str | None, file: Path | None, values: Mapping[str, ConfigValue],
+                 lint_table: Mapping[str, Any] | None = None, lint_where: str = "lint config") -> None:
+        self.__dict__.update(env=env, file=file, values=values, lint_table={} if lint_table is None else lint_table,
+                             lint_where=lint_where)
 
     @property
     def lint(self) -> LintConfig:
@@ -235,11 +244,30 @@ def find_config_file(start: Path | None = None) -> Path | None:
             if candidate.is_file():
                 return candidate
         pyproject = candidate_dir / "pyproject.toml"
-        if pyproject.is_file() and "safemigrate" in pyproject.read_text("utf-8", errors="replace"):
+        if pyproject.is_file() and _may_hold_tool_table(pyproject.read_text("utf-8", errors="replace")):
             tool = _read_toml(pyproject).get("tool", {})
             if isinstance(tool, dict) and isinstance(tool.get("safemigrate"), dict):
                 return pyproject
     return None
+
+
+def _may_hold_tool_table(text: str) -> bool:
+    """Whether a pyproject.toml may define [tool.safemigrate]; False only when it cannot.
+
+    A project that merely names safemigrate (a dependency, a script, the project itself) is
+    not parsed: tomllib and datetime cost every command 20 M instructions, the tenth of
+    ``lint``'s start-up. The table can only come from a ``[tool]`` or ``[tool.safemigrate...]``
+    header or from a key ``tool`` (dotted or an inline table); a ``\\u`` escape could spell
+    either, so a file holding one is parsed.
+    """
+    if "safemigrate" not in text:
+        return False
+    if "\\u" in text or "\\U" in text:
+        return True
+    import re
+
+    return re.search(r"""^[ \t]*(?:\[\[?[ \t]*["']?tool["']?[ \t]*(?:\]|\.[ \t]*["']?safemigrate["']?[ \t]*[\].])"""
+                     r"""|["']?tool["']?[ \t]*[.=])""", text, re.MULTILINE) is not None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -329,11 +357,13 @@ def _section(table: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
 
 # -- resolving --------------------------------------------------------------------------------
 
-@dataclass
-class _Layers:
+class _Layers(Record):
     """The settings each layer gives, lowest precedence first, with the layer's name."""
 
-    layers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    layers: list[tuple[str, dict[str, Any]]]
+
+    def __init__(self, layers: list[tuple[str, dict[str, Any]]] | None = None) -> None:
+        self.layers = [] if layers is None else layers
 
     def resolve(self, name: str, default: Any) -> ConfigValue:
         chosen = ConfigValue(default, "default")

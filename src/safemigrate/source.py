@@ -13,12 +13,12 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from ._gc import cyclic_gc_paused
+from ._record import Record
 from .errors import SourceError
 
 __all__ = [
@@ -143,14 +143,16 @@ def _too_large(path: Path, size: int) -> SourceError:
     )
 
 
-@dataclass(frozen=True)
-class MigrationFile:
+class MigrationFile(Record, frozen=True):
     """One ``.up`` or ``.down`` file."""
 
     version: int
     name: str
     direction: Direction
     path: Path
+
+    def __init__(self, version: int, name: str, direction: Direction, path: Path) -> None:
+        self.__dict__.update(version=version, name=name, direction=direction, path=path)
 
     @cached_property
     def data(self) -> bytes:
@@ -207,13 +209,15 @@ class MigrationFile:
         return not self.data.strip()
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(Record, frozen=True):
     """A version and its files; either file may be missing."""
 
     version: int
-    up: MigrationFile | None = None
-    down: MigrationFile | None = None
+    up: MigrationFile | None
+    down: MigrationFile | None
+
+    def __init__(self, version: int, up: MigrationFile | None = None, down: MigrationFile | None = None) -> None:
+        self.__dict__.update(version=version, up=up, down=down)
 
     @property
     def name(self) -> str:
@@ -223,13 +227,15 @@ class Migration:
         return ""
 
 
-@dataclass(frozen=True)
-class SourceWarning:
+class SourceWarning(Record, frozen=True):
     path: Path
     message: str
-    # the status flag it raises; "ignored-file": the entry never runs
-    flag: str = "ignored-file"
-    hint: str = "rename it VERSION_NAME.up.sql / VERSION_NAME.down.sql, or move it away"
+    flag: str  # the status flag it raises; "ignored-file": the entry never runs
+    hint: str
+
+    def __init__(self, path: Path, message: str, flag: str = "ignored-file",
+                 hint: str = "rename it VERSION_NAME.up.sql / VERSION_NAME.down.sql, or move it away") -> None:
+        self.__dict__.update(path=path, message=message, flag=flag, hint=hint)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -307,13 +313,18 @@ class _LazyMigrations(Mapping[int, Migration]):
         return names[0] if names else ""
 
 
-@dataclass
-class MigrationSource:
+class MigrationSource(Record):
     """The migrations of one folder, with golang-migrate's First/Next/Prev navigation."""
 
     directory: Path
     migrations: Mapping[int, Migration]
-    warnings: list[SourceWarning] = field(default_factory=list)
+    warnings: list[SourceWarning]
+
+    def __init__(self, directory: Path, migrations: Mapping[int, Migration],
+                 warnings: list[SourceWarning] | None = None) -> None:
+        self.directory = directory
+        self.migrations = migrations
+        self.warnings = [] if warnings is None else warnings
 
     @cached_property
     def versions(self) -> list[int]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ._record import Record
 from .errors import UsageError
 from .redact import redact_url, url_secrets
 
@@ -36,16 +36,19 @@ _TRUE = {"1", "t", "true", "y", "yes", "on"}
 _FALSE = {"0", "f", "false", "n", "no", "off"}
 
 
-@dataclass(frozen=True)
-class DatabaseURL:
+class DatabaseURL(Record, frozen=True, hidden=("raw", "split")):
     """A parsed database URL. ``raw`` holds the secret; ``str()`` never does."""
 
-    raw: str = field(repr=False)
+    raw: str
     scheme: str
     dialect: Dialect
     custom: Mapping[str, str]
     query: tuple[tuple[str, str], ...]
-    split: SplitResult = field(repr=False)
+    split: SplitResult
+
+    def __init__(self, raw: str, scheme: str, dialect: Dialect, custom: Mapping[str, str],
+                 query: tuple[tuple[str, str], ...], split: SplitResult) -> None:
+        self.__dict__.update(raw=raw, scheme=scheme, dialect=dialect, custom=custom, query=query, split=split)
 
     def __str__(self) -> str:
         return self.redacted()

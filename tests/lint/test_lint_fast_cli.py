@@ -170,3 +170,26 @@ def test_lint_does_not_import_click(project: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=project,
                           env={**os.environ, "NO_COLOR": "1"}, timeout=120)
     assert proc.stdout.splitlines()[-1] == "1 []", proc.stderr[-2000:]
+
+
+def test_the_console_script_writes_the_whole_report_before_it_leaves_without_teardown(
+        project: Path, tmp_path: Path) -> None:
+    """main() ends a fast-path lint with os._exit: the report must still be complete, on a pipe and in a file."""
+    folder = tmp_path / "many"
+    write_migrations(folder, {f"{n:06d}_t.up.sql": f"CREATE INDEX i{n} ON t{n} (a);\n" * 40 for n in range(1, 60)})
+    expected = run_cli("lint", "--format", "json", str(folder), cwd=project)
+    script = "from safemigrate.cli import main\nmain()\n"
+    piped = subprocess.run([sys.executable, "-c", script, "lint", "--format", "json", str(folder)],
+                           capture_output=True, text=True, cwd=project, timeout=120)
+    assert piped.returncode == expected.exit_code == 1
+    assert json.loads(piped.stdout) == json.loads(expected.stdout)
+    assert len(piped.stdout) > 65536  # more than one pipe buffer: the flush had work to do
+    report = tmp_path / "report.txt"
+    with report.open("w") as sink:
+        code = subprocess.run([sys.executable, "-c", script, "lint", str(folder)], stdout=sink,
+                              stderr=subprocess.PIPE, cwd=project, timeout=120).returncode
+    assert code == 1
+    assert report.read_text().endswith("2360 errors, 118 warnings, 59 info in 59 files\n")
+    small = subprocess.run([sys.executable, "-c", script, "lint", "a.sql"], capture_output=True, text=True,
+                           cwd=project, timeout=120)  # a short report too
+    assert small.stdout == run_cli("lint", "a.sql", cwd=project).stdout != ""

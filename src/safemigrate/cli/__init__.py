@@ -64,7 +64,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 
         lint_args = parse_lint_command(args, settings)
         if lint_args is not None:
-            return run_lint(settings, lint_args)
+            code = run_lint(settings, lint_args)
+            _leave_without_teardown.append(True)
+            return code
     except SafemigrateError as exc:
         _render_error(out, exc, "lint")
         return exc.exit_code
@@ -142,5 +144,28 @@ def _render_error(out: Output, exc: SafemigrateError, command: str | None) -> No
     out.error(message, hint=hint, extra=exc.report_lines)
 
 
+# Set by run() when it ran `lint` without click: that command leaves nothing to clean up at exit
+# (no connection, no file, no atexit handler), so main() skips the interpreter's teardown, which
+# frees every object one by one: 2% of linting 1,000 files, 10% of linting a small folder.
+_leave_without_teardown: list[bool] = []
+
+
 def main() -> None:
-    sys.exit(run())
+    _leave_without_teardown.clear()
+    code = run()
+    if _leave_without_teardown:
+        _exit_now(code)
+    sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    """Flush the output and end the process at once (exit status 120 when the output cannot be
+    written, as Python's own exit gives)."""
+    import os
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        code = 120
+    os._exit(code)

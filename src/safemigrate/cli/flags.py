@@ -61,6 +61,7 @@ FLAG_OF: dict[str, str] = {
     "compression": "--compression",
     "dump_format": "--dump-format",
     "pg_version": "--pg-version",
+    "dialect": "--dialect",
     "choice": "--choose",
     "mark_version": "--version",
     "ext": "-ext",

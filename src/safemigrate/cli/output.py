@@ -11,9 +11,9 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
+from .._record import Record
 from ..redact import redact_text
 
 __all__ = ["Format", "Output"]
@@ -31,13 +31,20 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-@dataclass
-class Output:
-    format: Format = "text"
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    secrets: set[str] = field(default_factory=set)
-    verbose: bool = False
+class Output(Record):
+    format: Format
+    stdout: TextIO
+    stderr: TextIO
+    secrets: set[str]
+    verbose: bool
+
+    def __init__(self, format: Format = "text", stdout: TextIO | None = None, stderr: TextIO | None = None,
+                 secrets: set[str] | None = None, verbose: bool = False) -> None:
+        self.format = format
+        self.stdout = sys.stdout if stdout is None else stdout
+        self.stderr = sys.stderr if stderr is None else stderr
+        self.secrets = set() if secrets is None else secrets
+        self.verbose = verbose
 
     @property
     def json(self) -> bool:

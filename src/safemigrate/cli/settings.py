@@ -7,10 +7,9 @@ exactly the same spellings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..urls import parse_source_url
+from .._record import Record
 from .output import Format, Output
 
 if TYPE_CHECKING:
@@ -19,15 +18,19 @@ if TYPE_CHECKING:
 __all__ = ["GLOBAL_OPTIONS", "OptionSpec", "Settings", "store_option"]
 
 
-@dataclass(frozen=True)
-class OptionSpec:
+class OptionSpec(Record, frozen=True):
     name: str
     spellings: tuple[str, ...]
     help: str
-    takes_value: bool = True
-    kind: str = "str"  # str | uint | choice | flag
-    metavar: str | None = None
-    choices: tuple[str, ...] = ()
+    takes_value: bool
+    kind: str  # str | uint | choice | flag
+    metavar: str | None
+    choices: tuple[str, ...]
+
+    def __init__(self, name: str, spellings: tuple[str, ...], help: str, takes_value: bool = True,
+                 kind: str = "str", metavar: str | None = None, choices: tuple[str, ...] = ()) -> None:
+        self.__dict__.update(name=name, spellings=spellings, help=help, takes_value=takes_value, kind=kind,
+                             metavar=metavar, choices=choices)
 
 
 # golang-migrate's single-dash spellings and the usual --long ones.
@@ -60,31 +63,54 @@ GLOBAL_OPTIONS: tuple[OptionSpec, ...] = (
 )
 
 
-@dataclass
-class Settings:
+class Settings(Record, hidden=("_config",)):
     """What the command line said; resolved lazily so each command reads only what it needs."""
 
-    database: str | None = None
-    source: str | None = None
-    path: str | None = None
-    lock_timeout: int | None = None
-    no_follow: bool = False
-    verbose: bool = False
-    format: Format = "text"
-    debug: bool = False
-    env: str | None = None
-    config_file: str | None = None
-    events: str | None = None
-    command: str | None = None  # the command run (its flags name the settings in an error)
-    output: Output = field(default_factory=Output)
-    _config: Config | None = field(default=None, repr=False)
+    database: str | None
+    source: str | None
+    path: str | None
+    lock_timeout: int | None
+    no_follow: bool
+    verbose: bool
+    format: Format
+    debug: bool
+    env: str | None
+    config_file: str | None
+    events: str | None
+    command: str | None  # the command run (its flags name the settings in an error)
+    output: Output
+    _config: Config | None
+
+    def __init__(self, database: str | None = None, source: str | None = None, path: str | None = None,
+                 lock_timeout: int | None = None, no_follow: bool = False, verbose: bool = False,
+                 format: Format = "text", debug: bool = False, env: str | None = None,
+                 config_file: str | None = None, events: str | None = None, command: str | None = None,
+                 output: Output | None = None, _config: Config | None = None) -> None:
+        self.database = database
+        self.source = source
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self.no_follow = no_follow
+        self.verbose = verbose
+        self.format = format
+        self.debug = debug
+        self.env = env
+        self.config_file = config_file
+        self.events = events
+        self.command = command
+        self.output = Output() if output is None else output
+        self._config = _config
 
     def config(self) -> Config:
         """The one resolved configuration: these flags over the environment over safemigrate.toml."""
         if self._config is None:
             from ..config import load_config
 
-            folder = parse_source_url(self.source, self.path, default="") if (self.source or self.path) else None
+            folder = None
+            if self.source or self.path:
+                from ..urls import parse_source_url  # only -source and -path need the URL module
+
+                folder = parse_source_url(self.source, self.path, default="")
             self._config = load_config(env=self.env, config_file=self.config_file, flags={
                 "database_url": self.database, "path": folder or None, "lock_timeout": self.lock_timeout,
                 "no_follow": self.no_follow or None})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .api import lint_migrations, lint_paths, lint_text
 from .config import LintConfig, load_config
-from .model import Finding, LintReport, Location, Severity
+from .model import Finding, LintReport, LintResult, Location, Severity
 from .registry import Example, Rule, all_rules, get_rule
 from .reporters import FORMATS, render
 
@@ -23,6 +23,7 @@ __all__ = [
     "Finding",
     "LintConfig",
     "LintReport",
+    "LintResult",
     "Location",
     "Rule",
     "Severity",

@@ -37,17 +37,14 @@ def display_path(path: Path | str, cwd: str | None = None) -> str:
 
 
 def _source_file(mf: MigrationFile, cwd: str | None = None) -> SourceFile:
-    return SourceFile(display_path(mf.path, cwd), _text_of(mf), mf.version, mf.direction)
-
-
-def _text_of(mf: MigrationFile) -> str:
-    """The file's text, read directly (a lint reads thousands of files, each once).
+    """The file to lint, its text read directly (a lint reads thousands of files, each once).
 
     Anything unusual (an unreadable file, bytes that are not UTF-8) is left to
     ``MigrationFile.text``, which says what is wrong and where.
     """
-    text = _read_utf8(os.fspath(mf.path))
-    return mf.text if text is None else text
+    path = str(mf.path)  # once: pathlib's str() and os.fspath() cost more than the read's own code
+    text = _read_utf8(path)
+    return SourceFile(display_path(path, cwd), mf.text if text is None else text, mf.version, mf.direction)
 
 
 _READ_BLOCK = 64 * 1024

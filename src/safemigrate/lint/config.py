@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .._record import Record
 from ..errors import UsageError
 from .model import Severity
 
 __all__ = ["LintConfig", "find_config", "load_config"]
 
 
-@dataclass(frozen=True)
-class LintConfig:
-    ignore: frozenset[str] = frozenset()
-    per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
-    fail_on: Severity | None = None
-    pg_version: int | None = None
-    source: str | None = None  # the file it was read from
+class LintConfig(Record, frozen=True):
+    ignore: frozenset[str]
+    per_file_ignores: tuple[tuple[str, frozenset[str]], ...]
+    fail_on: Severity | None
+    pg_version: int | None
+    source: str | None  # the file it was read from
+
+    def __init__(self, ignore: frozenset[str] = frozenset(),
+                 per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = (), fail_on: Severity | None = None,
+                 pg_version: int | None = None, source: str | None = None) -> None:
+        self.__dict__.update(ignore=ignore, per_file_ignores=per_file_ignores, fail_on=fail_on,
+                             pg_version=pg_version, source=source)
 
     def ignored_for(self, path: str) -> frozenset[str]:
         """Rule ids that are not reported for ``path`` (a display path)."""

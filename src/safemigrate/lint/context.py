@@ -10,45 +10,97 @@ false positives such as ``CREATE INDEX`` on a table the same file created.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from typing import Any
 
+from .._record import Record
 from .source import SourceText
 
 __all__ = ["Facts", "FileContext", "Hit", "NotNullChecks", "Obj", "ObjectSet", "Partner", "Stmt"]
 
 
-@dataclass(frozen=True)
-class Obj:
+class Obj(Record, frozen=True):
     """A schema object a statement creates or drops. Names are compared case-folded, without schema."""
 
     kind: str  # table, column, index, view, type, sequence, schema
     name: str
-    table: str = ""
-    columns: tuple[str, ...] = ()
+    table: str
+    columns: tuple[str, ...]
+
+    def __init__(self, kind: str, name: str, table: str = "", columns: tuple[str, ...] = ()) -> None:
+        self.__dict__.update(kind=kind, name=name, table=table, columns=columns)
 
 
-@dataclass
-class Facts:
+class Facts(Record):
     """What a statement does, independent of the dialect it was written in."""
 
-    category: str = "other"  # ddl, dml, tx, session, query, other
-    creates: list[Obj] = field(default_factory=list)
-    drops: list[Obj] = field(default_factory=list)
-    writes: tuple[str, ...] = ()  # tables whose rows a DML statement changes
-    locks: tuple[str, ...] = ()  # tables the statement locks in a way that queues other sessions
-    settings: list[tuple[str, str | None, bool]] = field(default_factory=list)  # name, value, LOCAL
-    tx: str = ""  # begin, commit, rollback, savepoint, ... for transaction control
+    # Slots: one per statement, and read by every rule.
+    __slots__ = (
+        "category",
+        "constraints",
+        "creates",
+        "drops",
+        "locks",
+        "not_null",
+        "renames",
+        "settings",
+        "tx",
+        "validates",
+        "writes",
+    )
+
+    category: str  # ddl, dml, tx, session, query, other
+    creates: list[Obj]
+    drops: list[Obj]
+    writes: tuple[str, ...]  # tables whose rows a DML statement changes
+    locks: tuple[str, ...]  # tables the statement locks in a way that queues other sessions
+    settings: list[tuple[str, str | None, bool]]  # name, value, LOCAL
+    tx: str  # begin, commit, rollback, savepoint, ... for transaction control
     # CHECK and FOREIGN KEY constraints added: (name, table, column of a "col IS NOT NULL" check, validated)
-    constraints: list[tuple[str, str, str | None, bool]] = field(default_factory=list)
-    validates: list[str] = field(default_factory=list)  # constraint names validated
-    not_null: list[tuple[str, str]] = field(default_factory=list)  # (table, column) set NOT NULL
-    renames: list[tuple[Obj, str]] = field(default_factory=list)  # (table or column, its new name)
+    constraints: list[tuple[str, str, str | None, bool]]
+    validates: list[str]  # constraint names validated
+    not_null: list[tuple[str, str]]  # (table, column) set NOT NULL
+    renames: list[tuple[Obj, str]]  # (table or column, its new name)
+
+    def __init__(self, category: str = "other", creates: list[Obj] | None = None, drops: list[Obj] | None = None,
+                 writes: tuple[str, ...] = (), locks: tuple[str, ...] = (),
+                 settings: list[tuple[str, str | None, bool]] | None = None, tx: str = "",
+                 constraints: list[tuple[str, str, str | None, bool]] | None = None,
+                 validates: list[str] | None = None, not_null: list[tuple[str, str]] | None = None,
+                 renames: list[tuple[Obj, str]] | None = None) -> None:
+        self.category = category
+        self.creates = [] if creates is None else creates
+        self.drops = [] if drops is None else drops
+        self.writes = writes
+        self.locks = locks
+        self.settings = [] if settings is None else settings
+        self.tx = tx
+        self.constraints = [] if constraints is None else constraints
+        self.validates = [] if validates is None else validates
+        self.not_null = [] if not_null is None else not_null
+        self.renames = [] if renames is None else renames
 
 
-@dataclass(eq=False)
-class Stmt:
+class Stmt(Record, eq=False):
     """One statement of a file, with its position and what the dialect's parser made of it."""
+
+    # Slots: one per statement, and read by every rule.
+    __slots__ = (
+        "byte_base",
+        "cache",
+        "column",
+        "end",
+        "end_line",
+        "facts",
+        "index",
+        "kind",
+        "line",
+        "node",
+        "start",
+        "text",
+        "tokens",
+        "transaction_control",
+        "transactional",
+    )
 
     index: int
     start: int  # character offset of its first token
@@ -58,33 +110,63 @@ class Stmt:
     end_line: int
     kind: str  # PostgreSQL node type (e.g. AlterTableStmt) or the leading keywords (ALTER TABLE)
     text: str
-    node: dict[str, Any] = field(default_factory=dict)  # PostgreSQL: the node's fields
-    tokens: tuple[Any, ...] = ()  # SQLite/MySQL: the statement's tokens
-    transactional: bool = True
-    transaction_control: bool = False
-    byte_base: int = 0  # PostgreSQL: byte offset that the node locations count from
-    facts: Facts = field(default_factory=Facts)
-    cache: dict[str, Any] = field(default_factory=dict)  # helpers memoize what several rules read
+    node: dict[str, Any]  # PostgreSQL: the node's fields
+    tokens: tuple[Any, ...]  # SQLite/MySQL: the statement's tokens
+    transactional: bool
+    transaction_control: bool
+    byte_base: int  # PostgreSQL: byte offset that the node locations count from
+    facts: Facts
+    cache: dict[str, Any]  # helpers memoize what several rules read
+
+    def __init__(self, index: int, start: int, end: int, line: int, column: int, end_line: int, kind: str,
+                 text: str, node: dict[str, Any] | None = None, tokens: tuple[Any, ...] = (),
+                 transactional: bool = True, transaction_control: bool = False, byte_base: int = 0,
+                 facts: Facts | None = None, cache: dict[str, Any] | None = None) -> None:
+        self.index = index
+        self.start = start
+        self.end = end
+        self.line = line
+        self.column = column
+        self.end_line = end_line
+        self.kind = kind
+        self.text = text
+        self.node = {} if node is None else node
+        self.tokens = tokens
+        self.transactional = transactional
+        self.transaction_control = transaction_control
+        self.byte_base = byte_base
+        self.facts = Facts() if facts is None else facts
+        self.cache = {} if cache is None else cache
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(Record, frozen=True):
     """A rule's report: an optional message (default: the rule's summary) and where (default: the statement)."""
 
-    message: str | None = None
-    offset: int | None = None
-    length: int | None = None
-    related: tuple[tuple[str, int, str], ...] = ()  # (path, line, message)
+    message: str | None
+    offset: int | None
+    length: int | None
+    related: tuple[tuple[str, int, str], ...]  # (path, line, message)
+
+    def __init__(self, message: str | None = None, offset: int | None = None, length: int | None = None,
+                 related: tuple[tuple[str, int, str], ...] = ()) -> None:
+        self.__dict__.update(message=message, offset=offset, length=length, related=related)
 
 
-@dataclass
-class ObjectSet:
+class ObjectSet(Record):
     """Objects and the line that created or dropped them."""
 
-    tables: dict[str, int] = field(default_factory=dict)
-    columns: dict[tuple[str, str], int] = field(default_factory=dict)
-    indexes: dict[str, tuple[str, tuple[str, ...], int]] = field(default_factory=dict)
-    others: dict[tuple[str, str], int] = field(default_factory=dict)
+    tables: dict[str, int]
+    columns: dict[tuple[str, str], int]
+    indexes: dict[str, tuple[str, tuple[str, ...], int]]
+    others: dict[tuple[str, str], int]
+
+    def __init__(self, tables: dict[str, int] | None = None, columns: dict[tuple[str, str], int] | None = None,
+                 indexes: dict[str, tuple[str, tuple[str, ...], int]] | None = None,
+                 others: dict[tuple[str, str], int] | None = None) -> None:
+        self.tables = {} if tables is None else tables
+        self.columns = {} if columns is None else columns
+        self.indexes = {} if indexes is None else indexes
+        self.others = {} if others is None else others
 
     def add(self, obj: Obj, line: int) -> None:
         if obj.kind == "table":
@@ -115,8 +197,7 @@ class ObjectSet:
         return sorted(found, key=lambda pair: pair[1])
 
 
-@dataclass
-class NotNullChecks:
+class NotNullChecks(Record):
     """``CHECK (column IS NOT NULL)`` constraints and ``SET NOT NULL`` columns known so far.
 
     PostgreSQL 12+ skips the table scan of ``SET NOT NULL`` when a validated
@@ -125,8 +206,13 @@ class NotNullChecks:
     what the earlier files did. Names are case-folded, without schema.
     """
 
-    checks: dict[str, tuple[str, str, bool]] = field(default_factory=dict)  # name -> table, column, validated
-    not_null: set[tuple[str, str]] = field(default_factory=set)  # columns set NOT NULL
+    checks: dict[str, tuple[str, str, bool]]  # name -> table, column, validated
+    not_null: set[tuple[str, str]]  # columns set NOT NULL
+
+    def __init__(self, checks: dict[str, tuple[str, str, bool]] | None = None,
+                 not_null: set[tuple[str, str]] | None = None) -> None:
+        self.checks = {} if checks is None else checks
+        self.not_null = set() if not_null is None else not_null
 
     def copy(self) -> NotNullChecks:
         return NotNullChecks(dict(self.checks), set(self.not_null))
@@ -170,13 +256,17 @@ class NotNullChecks:
             self.not_null = {(t, c) for t, c in self.not_null if not gone(t, c)}
 
 
-@dataclass
-class Partner:
+class Partner(Record):
     """The other half of a migration: for an up file its down file, for a down file its up file."""
 
     path: str | None  # None: there is no such file
-    created: ObjectSet | None = None  # for a down file: what the up file created
-    empty: bool = False
+    created: ObjectSet | None  # for a down file: what the up file created
+    empty: bool
+
+    def __init__(self, path: str | None, created: ObjectSet | None = None, empty: bool = False) -> None:
+        self.path = path
+        self.created = created
+        self.empty = empty
 
 
 class FileContext:

@@ -6,9 +6,10 @@ Reporters only format these; nothing here knows about SQL or output formats.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from .._record import Record
 
 __all__ = ["Finding", "LintReport", "Location", "Severity"]
 
@@ -31,16 +32,20 @@ class Severity(StrEnum):
 _RANK = {"info": 0, "warning": 1, "error": 2}
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(Record, frozen=True):
     """A place in a file: 1-based line and column; ``end_column`` is exclusive (as in SARIF)."""
 
     path: str
     line: int
-    column: int = 1
-    end_line: int | None = None
-    end_column: int | None = None
-    message: str | None = None
+    column: int
+    end_line: int | None
+    end_column: int | None
+    message: str | None
+
+    def __init__(self, path: str, line: int, column: int = 1, end_line: int | None = None,
+                 end_column: int | None = None, message: str | None = None) -> None:
+        self.__dict__.update(path=path, line=line, column=column, end_line=end_line, end_column=end_column,
+                             message=message)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"path": self.path, "line": self.line, "column": self.column}
@@ -53,8 +58,7 @@ class Location:
         return data
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Record, frozen=True):
     """One problem found in one file.
 
     ``line``/``column`` point at the construct (a column definition, a keyword),
@@ -67,14 +71,23 @@ class Finding:
     message: str
     path: str
     line: int
-    column: int = 1
-    end_line: int | None = None
-    end_column: int | None = None
-    statement_line: int | None = None
-    statement_text: str | None = None
-    source_line: str | None = None
-    help: str | None = None
-    related: tuple[Location, ...] = ()
+    column: int
+    end_line: int | None
+    end_column: int | None
+    statement_line: int | None
+    statement_text: str | None
+    source_line: str | None
+    help: str | None
+    related: tuple[Location, ...]
+
+    def __init__(self, rule_id: str, severity: Severity, message: str, path: str, line: int, column: int = 1,
+                 end_line: int | None = None, end_column: int | None = None, statement_line: int | None = None,
+                 statement_text: str | None = None, source_line: str | None = None, help: str | None = None,
+                 related: tuple[Location, ...] = ()) -> None:
+        self.__dict__.update(rule_id=rule_id, severity=severity, message=message, path=path, line=line,
+                             column=column, end_line=end_line, end_column=end_column,
+                             statement_line=statement_line, statement_text=statement_text,
+                             source_line=source_line, help=help, related=related)
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.rule_id)
@@ -103,15 +116,22 @@ class Finding:
         return data
 
 
-@dataclass
-class LintReport:
+class LintReport(Record):
     """Everything one lint run found, sorted by file and position."""
 
-    findings: list[Finding] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    dialect: str = "postgres"
-    pg_version: int | None = None
+    findings: list[Finding]
+    files: list[str]
+    notes: list[str]
+    dialect: str
+    pg_version: int | None
+
+    def __init__(self, findings: list[Finding] | None = None, files: list[str] | None = None,
+                 notes: list[str] | None = None, dialect: str = "postgres", pg_version: int | None = None) -> None:
+        self.findings = [] if findings is None else findings
+        self.files = [] if files is None else files
+        self.notes = [] if notes is None else notes
+        self.dialect = dialect
+        self.pg_version = pg_version
 
     def counts(self) -> dict[str, int]:
         counter = Counter(f.severity.value for f in self.findings)
@@ -137,3 +157,27 @@ class LintReport:
             "findings": [f.to_dict() for f in self.findings],
             "notes": list(self.notes),
         }
+
+
+class LintResult:
+    """What :func:`safemigrate.commands.lint` returns: the report, and the severity that fails the run.
+
+    A plain class, not a dataclass: ``safemigrate lint`` defines it on every start-up.
+    """
+
+    __slots__ = ("fail_on", "report")
+
+    def __init__(self, report: LintReport, fail_on: Severity = Severity.ERROR) -> None:
+        self.report = report
+        self.fail_on = fail_on
+
+    def __repr__(self) -> str:
+        return f"LintResult(report={self.report!r}, fail_on={self.fail_on!r})"
+
+    @property
+    def failed(self) -> bool:
+        """True when a finding is at least ``fail_on`` severe (``safemigrate lint`` exits 1)."""
+        return self.report.fails(self.fail_on)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.report.to_dict(self.fail_on)

@@ -13,9 +13,9 @@ Names are relation names without schema, as the rest of the linter compares them
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from .._record import Record
 from .pgnodes import alter_cmds, names, relname, unwrap
 
 __all__ = ["Lock", "statement_locks"]
@@ -36,8 +36,7 @@ _SQL_NAMES = {SHARE_UPDATE_EXCLUSIVE: "SHARE UPDATE EXCLUSIVE", SHARE: "SHARE",
               ACCESS_EXCLUSIVE: "ACCESS EXCLUSIVE"}
 
 
-@dataclass(frozen=True)
-class Lock:
+class Lock(Record, frozen=True):
     """A lock on one relation.
 
     ``kind`` says what ``relation`` names: ``table``, ``view``, ``sequence``, ``index``
@@ -49,7 +48,10 @@ class Lock:
 
     relation: str
     mode: str
-    kind: str = "table"
+    kind: str
+
+    def __init__(self, relation: str, mode: str, kind: str = "table") -> None:
+        self.__dict__.update(relation=relation, mode=mode, kind=kind)
 
     @property
     def sql_mode(self) -> str:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from dataclasses import dataclass
 from typing import Any
 
+from .._record import Record
 from ..sql.postgres import transaction_properties
 from .context import Stmt
 from .pgnodes import pg_facts
@@ -27,16 +27,21 @@ from .source import SourceText
 __all__ = ["ParsedFile", "SyntaxProblem", "parse_postgres"]
 
 
-@dataclass(frozen=True)
-class SyntaxProblem:
+class SyntaxProblem(Record, frozen=True):
     message: str
     offset: int  # character offset in the file
 
+    def __init__(self, message: str, offset: int) -> None:
+        self.__dict__.update(message=message, offset=offset)
 
-@dataclass
-class ParsedFile:
+
+class ParsedFile(Record):
     statements: list[Stmt]
     problems: list[SyntaxProblem]
+
+    def __init__(self, statements: list[Stmt], problems: list[SyntaxProblem]) -> None:
+        self.statements = statements
+        self.problems = problems
 
 
 def _parser() -> Any:

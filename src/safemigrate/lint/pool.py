@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from operator import attrgetter
 from typing import Any
 
@@ -31,7 +30,7 @@ __all__ = ["MAX_UNITS", "lint_forked"]
 MAX_UNITS = 1024
 _TOKEN = 4
 
-_FIELDS = tuple(f.name for f in fields(Finding))
+_FIELDS = Finding._fields
 _as_tuple = attrgetter(*_FIELDS)
 
 Group = Sequence[Any]  # the files that are linted together (an up file and its down file)
@@ -130,9 +129,7 @@ def _work_through(claims: int, units: list[list[Group]],
 def _finding(row: tuple[Any, ...]) -> Finding:
     """A Finding from its fields in declaration order (as ``_as_tuple`` gives them).
 
-    Filled in directly rather than through the frozen dataclass's ``__init__``, which
-    sets each of its 13 fields with ``object.__setattr__`` and costs twice as much;
-    Finding has no ``__post_init__`` to skip.
+    Filled in directly rather than through ``__init__`` (keyword arguments for 13 fields).
     """
     finding: Finding = object.__new__(Finding)
     finding.__dict__.update(zip(_FIELDS, row, strict=True))

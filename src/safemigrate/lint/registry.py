@@ -9,9 +9,9 @@ package, so a new rule module is picked up by being there.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._record import Record
 from .model import Severity
 
 __all__ = [
@@ -37,8 +37,7 @@ Check = Callable[..., Iterable[Any]]
 UNPAIRED = "\x00unpaired"
 
 
-@dataclass(frozen=True)
-class Example:
+class Example(Record, frozen=True):
     """SQL that must be flagged (``bad``) and its safe form that must not be (``good``).
 
     For rules about up/down pairs, ``bad``/``good`` are the up file and
@@ -47,18 +46,24 @@ class Example:
 
     bad: str
     good: str
-    dialect: str = "postgres"
-    bad_down: str | None = UNPAIRED
-    good_down: str | None = UNPAIRED
-    pg_version: int | None = None
+    dialect: str
+    bad_down: str | None
+    good_down: str | None
+    pg_version: int | None
+
+    def __init__(self, bad: str, good: str, dialect: str = "postgres", bad_down: str | None = UNPAIRED,
+                 good_down: str | None = UNPAIRED, pg_version: int | None = None) -> None:
+        self.__dict__.update(bad=bad, good=good, dialect=dialect, bad_down=bad_down, good_down=good_down,
+                             pg_version=pg_version)
 
     @property
     def paired(self) -> bool:
         return self.bad_down != UNPAIRED or self.good_down != UNPAIRED
 
 
-@dataclass
-class Rule:
+class Rule(Record):
+    """A rule's metadata and its check function per dialect."""
+
     id: str
     severity: Severity
     summary: str
@@ -66,10 +71,26 @@ class Rule:
     alternative: str
     examples: tuple[Example, ...]
     family: str
-    scope: Scope = "statement"
-    nodes: frozenset[str] = frozenset()
-    squawk: tuple[str, ...] = ()
-    checks: dict[str, Check] = field(default_factory=dict)
+    scope: Scope
+    nodes: frozenset[str]
+    squawk: tuple[str, ...]
+    checks: dict[str, Check]
+
+    def __init__(self, id: str, severity: Severity, summary: str, rationale: str, alternative: str,
+                 examples: tuple[Example, ...], family: str, scope: Scope = "statement",
+                 nodes: frozenset[str] = frozenset(), squawk: tuple[str, ...] = (),
+                 checks: dict[str, Check] | None = None) -> None:
+        self.id = id
+        self.severity = severity
+        self.summary = summary
+        self.rationale = rationale
+        self.alternative = alternative
+        self.examples = examples
+        self.family = family
+        self.scope = scope
+        self.nodes = nodes
+        self.squawk = squawk
+        self.checks = {} if checks is None else checks
 
     @property
     def dialects(self) -> tuple[str, ...]:

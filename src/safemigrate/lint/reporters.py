@@ -27,7 +27,8 @@ def _plural(n: int, word: str) -> str:
 def _caret_line(finding: Finding) -> str:
     source = finding.source_line or ""
     # Keep tabs so the caret lines up under the same characters in a terminal.
-    prefix = "".join("\t" if ch == "\t" else " " for ch in source[: finding.column - 1])
+    head = source[: finding.column - 1]
+    prefix = "".join("\t" if ch == "\t" else " " for ch in head) if "\t" in head else " " * len(head)
     width = max(1, (finding.end_column or finding.column + 1) - finding.column)
     return prefix + "^" * width
 

@@ -10,8 +10,8 @@ reported (rule ``unused-ignore``), so stale ones do not pile up.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
+from .._record import Record
 from .source import SourceText
 
 __all__ = ["Ignore", "parse_ignores"]
@@ -21,13 +21,20 @@ _IGNORE = re.compile(r"(?:--|#)[ \t]*safemigrate:(ignore-file|ignore)(?![\w-])[ 
 _ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
-@dataclass
-class Ignore:
+class Ignore(Record):
     line: int  # the line of the comment
     column: int
     target_line: int | None  # the line whose statement it acknowledges; None: the whole file
     rule_ids: tuple[str, ...]
-    used: set[str] = field(default_factory=set)
+    used: set[str]
+
+    def __init__(self, line: int, column: int, target_line: int | None, rule_ids: tuple[str, ...],
+                 used: set[str] | None = None) -> None:
+        self.line = line
+        self.column = column
+        self.target_line = target_line
+        self.rule_ids = rule_ids
+        self.used = set() if used is None else used
 
     @property
     def whole_file(self) -> bool:

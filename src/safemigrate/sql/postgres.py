@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass
 from typing import Any
 
+from .._record import Record
 from .script import (
     LineIndex,
     ParseProblem,
@@ -113,8 +113,7 @@ _COPY_HINT = ("load the rows with INSERT INTO ... VALUES (...) statements instea
               "a file on the database server, which needs the pg_read_server_files role)")
 
 
-@dataclass(frozen=True)
-class PsqlSyntax:
+class PsqlSyntax(Record, frozen=True):
     """Something only the psql client understands: a backslash meta-command, or COPY FROM STDIN.
 
     ``start`` is the character offset of the backslash or of COPY; ``skip`` the range that
@@ -126,6 +125,9 @@ class PsqlSyntax:
     skip: tuple[int, int]
     command: str  # "\\set", "\\i", ... or "COPY ... FROM STDIN"
     hint: str
+
+    def __init__(self, start: int, skip: tuple[int, int], command: str, hint: str) -> None:
+        self.__dict__.update(start=start, skip=skip, command=command, hint=hint)
 
     @property
     def message(self) -> str:

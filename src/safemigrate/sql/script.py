@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
 from typing import Any
+
+from .._record import Record
 
 __all__ = ["LEADING_NOISE", "NO_TRANSACTION_MARKER", "LineIndex", "ParseProblem", "Script", "Statement",
            "refuse_unrunnable", "skip_leading_noise", "split_sql"]
@@ -17,44 +18,77 @@ _MARKER_RE = re.compile(r"--\s*" + re.escape(NO_TRANSACTION_MARKER) + r"\b")
 LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
-class Statement:
+class Statement(Record, frozen=True, hidden=("node",), uncompared=("node",)):
     """One statement of a file, with its exact text and where it starts (1-based line and column).
 
     Slots: a file of 100,000 statements holds 100,000 of these for the whole run.
     """
+
+    __slots__ = (
+        "column",
+        "end_line",
+        "kind",
+        "line",
+        "node",
+        "start",
+        "text",
+        "transaction_control",
+        "transactional",
+    )
 
     text: str
     start: int
     line: int
     column: int
     end_line: int
-    kind: str = ""
-    transactional: bool = True
-    transaction_control: bool = False
-    node: Any = field(default=None, compare=False, repr=False)
+    kind: str
+    transactional: bool
+    transaction_control: bool
+    node: Any
+
+    def __init__(self, text: str, start: int, line: int, column: int, end_line: int, kind: str = "",
+                 transactional: bool = True, transaction_control: bool = False, node: Any = None) -> None:
+        _set(self, "text", text)
+        _set(self, "start", start)
+        _set(self, "line", line)
+        _set(self, "column", column)
+        _set(self, "end_line", end_line)
+        _set(self, "kind", kind)
+        _set(self, "transactional", transactional)
+        _set(self, "transaction_control", transaction_control)
+        _set(self, "node", node)
 
 
-@dataclass(frozen=True)
-class ParseProblem:
+_set = object.__setattr__  # a frozen record's fields are set once, in __init__
+
+
+class ParseProblem(Record, frozen=True):
     message: str
     line: int
     column: int
-    hint: str = ""  # what to do about it, when the problem makes the runner refuse the file
+    hint: str  # what to do about it, when the problem makes the runner refuse the file
+
+    def __init__(self, message: str, line: int, column: int, hint: str = "") -> None:
+        self.__dict__.update(message=message, line=line, column=column, hint=hint)
 
 
-@dataclass(frozen=True)
-class Script:
+class Script(Record, frozen=True):
     """A split file. ``parsed`` is False when the parser could not read it; the file is then one statement."""
 
     text: str
     statements: tuple[Statement, ...]
-    parsed: bool = True
-    problem: ParseProblem | None = None
-    no_transaction_marker: bool = False
+    parsed: bool
+    problem: ParseProblem | None
+    no_transaction_marker: bool
     # Set when the file cannot be run as it is (psql meta-commands, a MySQL file the splitter
     # cannot read exactly): the runner refuses it before running anything.
-    refused: ParseProblem | None = None
+    refused: ParseProblem | None
+
+    def __init__(self, text: str, statements: tuple[Statement, ...], parsed: bool = True,
+                 problem: ParseProblem | None = None, no_transaction_marker: bool = False,
+                 refused: ParseProblem | None = None) -> None:
+        self.__dict__.update(text=text, statements=statements, parsed=parsed, problem=problem,
+                             no_transaction_marker=no_transaction_marker, refused=refused)
 
     @property
     def non_transactional(self) -> tuple[Statement, ...]:
