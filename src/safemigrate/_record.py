@@ -42,6 +42,8 @@ class Record:
     __slots__ = ()
     _fields: ClassVar[tuple[str, ...]] = ()
     _shown: ClassVar[tuple[str, ...]] = ()
+    _hidden: ClassVar[frozenset[str]] = frozenset()
+    _uncompared: ClassVar[frozenset[str]] = frozenset()
     _compared: ClassVar[Callable[..., tuple[Any, ...]]]  # the compared fields of an instance, as a tuple
 
     def __init_subclass__(cls, *, frozen: bool = False, eq: bool = True, hidden: tuple[str, ...] = (),
@@ -51,8 +53,11 @@ class Record:
         own = tuple(name for name, kind in cls.__dict__.get("__annotations__", {}).items()  # noqa: RUF063
                     if not str(kind).startswith(("ClassVar", "typing.ClassVar")))
         cls._fields = cls._fields + tuple(name for name in own if name not in cls._fields)
-        cls._shown = tuple(name for name in cls._fields if name not in hidden)
-        cls._compared = staticmethod(_getter(tuple(n for n in cls._fields if n not in uncompared)))
+        # a base's hidden and uncompared fields stay so in its subclasses (as a dataclass field(repr=False) does)
+        cls._hidden = cls._hidden | frozenset(hidden)
+        cls._uncompared = cls._uncompared | frozenset(uncompared)
+        cls._shown = tuple(name for name in cls._fields if name not in cls._hidden)
+        cls._compared = staticmethod(_getter(tuple(n for n in cls._fields if n not in cls._uncompared)))
         defined = cls.__dict__
         if eq and "__eq__" not in defined:
             cls.__eq__ = _eq  # type: ignore[assignment,method-assign]
@@ -61,7 +66,7 @@ class Record:
         if frozen:
             cls.__setattr__ = _frozen_setattr  # type: ignore[assignment,method-assign]
             cls.__delattr__ = _frozen_delattr  # type: ignore[assignment,method-assign]
-            # copy, deepcopy and pickle rebuild it through __init__ (they would assign its fields)
+            # copy, deepcopy and pickle would assign its fields: they rebuild it from its fields instead
             cls.__reduce__ = _reduce  # type: ignore[assignment,method-assign]
 
     def __repr__(self) -> str:
@@ -79,8 +84,16 @@ def _hash(self: Record) -> int:
     return hash(self._compared(self))
 
 
-def _reduce(self: Record) -> tuple[type[Record], tuple[Any, ...]]:
-    return type(self), tuple(getattr(self, name) for name in self._fields)
+def _reduce(self: Record) -> tuple[Callable[..., Record], tuple[Any, ...]]:
+    # Not through __init__: its parameters need not be the fields, in order (keyword-only ones, defaults).
+    return _rebuild, (type(self), {name: getattr(self, name) for name in self._fields})
+
+
+def _rebuild(cls: type[Record], fields: dict[str, Any]) -> Record:
+    record = object.__new__(cls)
+    for name, value in fields.items():
+        object.__setattr__(record, name, value)
+    return record
 
 
 def _frozen_setattr(self: Record, name: str, value: object) -> None:

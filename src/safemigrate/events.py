@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from ._record import Record
 from .cancel import CancelToken
 from .redact import redact_text
 
@@ -48,12 +48,18 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-@dataclass(frozen=True)
-class Event:
-    """The base of every event: what happened, to which database, when."""
+class Event(Record, frozen=True):
+    """The base of every event: what happened, to which database, when.
+
+    Events are records (``_record.py``), not dataclasses: creating ten dataclasses cost every
+    ``up`` that prints a step about 40 M instructions at import, more than the run's bookkeeping.
+    """
 
     database: str
-    at: str = field(default_factory=_now, kw_only=True)
+    at: str
+
+    def __init__(self, database: str, *, at: str | None = None) -> None:
+        self.__dict__.update(database=database, at=_now() if at is None else at)
 
     @property
     def kind(self) -> str:
@@ -64,44 +70,63 @@ class Event:
         return kind
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, **asdict(self)}
+        values = self.__dict__
+        return {"event": self.kind, **{name: values[name] for name in self._fields}}
 
 
-@dataclass(frozen=True)
-class RunStarted(Event):
+class RunStarted(Event, frozen=True):
     command: str
-    migrations: int = 0
+    migrations: int
+
+    def __init__(self, database: str, *, command: str, migrations: int = 0, at: str | None = None) -> None:
+        super().__init__(database, at=at)
+        self.__dict__.update(command=command, migrations=migrations)
 
 
-@dataclass(frozen=True)
-class StepStarted(Event):
+class StepStarted(Event, frozen=True):
     version: int
     name: str
     direction: str
     index: int  # 0-based, of ``total``
     total: int
     mode: str  # transaction | statements | atomic
-    file: str | None = None  # the migration file's path (None: no file, only the version moves)
+    file: str | None  # the migration file's path (None: no file, only the version moves)
+
+    def __init__(self, database: str, *, version: int, name: str, direction: str, index: int, total: int,
+                 mode: str, file: str | None = None, at: str | None = None) -> None:
+        super().__init__(database, at=at)
+        self.__dict__.update(version=version, name=name, direction=direction, index=index, total=total, mode=mode,
+                             file=file)
 
 
-@dataclass(frozen=True)
-class StatementStarted(Event):
+class StatementStarted(Event, frozen=True):
     version: int
     index: int  # 0-based, of ``total``
     total: int
     line: int
-    first_line: str = ""  # the statement's first line (at most 200 characters), passwords masked
+    first_line: str  # the statement's first line (at most 200 characters), passwords masked
+
+    def __init__(self, database: str, *, version: int, index: int, total: int, line: int, first_line: str = "",
+                 at: str | None = None) -> None:
+        super().__init__(database, at=at)
+        self.__dict__.update(version=version, index=index, total=total, line=line, first_line=first_line)
 
 
-@dataclass(frozen=True)
-class StepFinished(Event):
+class StepFinished(Event, frozen=True):
     version: int
     name: str
     direction: str
     duration_ms: float  # as measured; to_dict() rounds it to the microsecond
     statements: int
-    no_down_file: bool = False  # a down step over a version with no down file: nothing was undone
-    file: str | None = None
+    no_down_file: bool  # a down step over a version with no down file: nothing was undone
+    file: str | None
+
+    def __init__(self, database: str, *, version: int, name: str, direction: str, duration_ms: float,
+                 statements: int, no_down_file: bool = False, file: str | None = None,
+                 at: str | None = None) -> None:
+        super().__init__(database, at=at)
+        self.__dict__.update(version=version, name=name, direction=direction, duration_ms=duration_ms,
+                             statements=statements, no_down_file=no_down_file, file=file)
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
@@ -109,33 +134,47 @@ class StepFinished(Event):
         return data
 
 
-@dataclass(frozen=True)
-class RunFinished(Event):
+class RunFinished(Event, frozen=True):
     command: str
     ok: bool
     version: int | None
-    dirty: bool = False
+    dirty: bool
+
+    def __init__(self, database: str, *, command: str, ok: bool, version: int | None, dirty: bool = False,
+                 at: str | None = None) -> None:
+        super().__init__(database, at=at)
+        self.__dict__.update(command=command, ok=ok, version=version, dirty=dirty)
 
 
-@dataclass(frozen=True)
-class BytesProgress(Event):
+class BytesProgress(Event, frozen=True):
     phase: str  # dump | upload | download | restore
     done: int
-    total: int | None = None
+    total: int | None
+
+    def __init__(self, database: str, *, phase: str, done: int, total: int | None = None,
+                 at: str | None = None) -> None:
+        super().__init__(database, at=at)
+        self.__dict__.update(phase=phase, done=done, total=total)
 
 
-@dataclass(frozen=True)
-class CheckResult(Event):
+class CheckResult(Event, frozen=True):
     name: str
     status: str  # passed | failed | warned | skipped
-    reason: str = ""
+    reason: str
+
+    def __init__(self, database: str, *, name: str, status: str, reason: str = "", at: str | None = None) -> None:
+        super().__init__(database, at=at)
+        self.__dict__.update(name=name, status=status, reason=reason)
 
 
-@dataclass(frozen=True)
-class WarningEvent(Event):
+class WarningEvent(Event, frozen=True):
     """Something the user should know that does not stop the run (kind ``warning``)."""
 
     message: str
+
+    def __init__(self, database: str, *, message: str, at: str | None = None) -> None:
+        super().__init__(database, at=at)
+        self.__dict__.update(message=message)
 
     @property
     def kind(self) -> str:
