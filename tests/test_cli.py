@@ -309,3 +309,26 @@ def test_an_option_typo_is_named_whole_with_the_closest_option(
 def test_force_minus_one_says_what_it_did(folder: Path, sqlite_url: str) -> None:
     result = run_cli("-path", str(folder), "-database", sqlite_url, "force", "-1")
     assert result.exit_code == 0 and result.stdout == "forced version -1 (no version)\n"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("argv", [
+    ("-path", "{folder}", "-database", "{url}", "version"),  # the click-free version path
+    ("lint", "{folder}"),  # the click-free lint path
+    ("-path", "{folder}", "-database", "{url}", "status"),  # through click
+    ("--format", "json", "-path", "{folder}", "-database", "{url}", "status"),
+])
+def test_a_full_output_device_is_a_clear_error_not_an_internal_one(
+    folder: Path, sqlite_url: str, argv: tuple[str, ...]
+) -> None:
+    import subprocess
+    import sys
+
+    run_cli("-path", str(folder), "-database", sqlite_url, "up")
+    args = [a.format(folder=folder, url=sqlite_url) for a in argv]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "safemigrate", *args], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=120, check=False)
+    assert proc.returncode == 1
+    assert "could not write" in proc.stderr and "No space left on device" in proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr

@@ -114,8 +114,32 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _internal_error(out, exc, debug or settings.debug)
 
 
+# A device that refuses a write (full, over quota, read-only, failing) is the machine's state, not a bug.
+_DEVICE_ERRNOS = frozenset({28, 122, 30, 5})  # ENOSPC, EDQUOT, EROFS, EIO
+
+
+def _device_error(out: Output, exc: OSError) -> int:
+    where = f" {exc.filename}" if exc.filename else " (the output or a file the command writes)"
+    message = f"could not write{where}: {exc.strerror or exc}"
+    hint = ("free space on that device (or send the output elsewhere) and run the command again; "
+            "safemigrate status shows where the database stands")
+    try:
+        if out.json:
+            try:
+                out.result({"ok": False, "error": {"type": "device", "message": out.scrub(message), "hint": hint}})
+                return 1
+            except OSError:  # the JSON document goes where the write just failed: say it on stderr
+                pass
+        out.error(message, hint=hint)
+    except OSError:  # stderr is on the same full device: the exit status still tells
+        pass
+    return 1
+
+
 def _internal_error(out: Output, exc: Exception, debug: bool) -> int:
     """A bug: say so, show the traceback only when asked."""
+    if isinstance(exc, OSError) and exc.errno in _DEVICE_ERRNOS and not debug:
+        return _device_error(out, exc)
     if debug:
         import traceback  # only here: importing it costs every command a few milliseconds
 
