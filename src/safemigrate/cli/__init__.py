@@ -65,6 +65,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         lint_args = parse_lint_command(args, settings)
         if lint_args is not None:
             return run_lint(settings, lint_args)
+        # So do `status` (CI runs it on every pipeline) and `up` (every deploy).
+        from .fast_engine import parse_status_command, run_status
+
+        exit_code = parse_status_command(args, settings)
+        if exit_code is not None:
+            return run_status(settings, exit_code)
     except SafemigrateError as exc:
         _render_error(out, exc, "lint")
         return exc.exit_code

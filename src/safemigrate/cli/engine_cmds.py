@@ -290,14 +290,9 @@ def create(ctx: click.Context, name: str | None, after_name: tuple[str, ...], ex
 @click.pass_context
 def status(ctx: click.Context, exit_code: bool) -> None:
     """Every migration: applied, pending or current, with loud flags for what is wrong."""
-    from .. import commands
-    from .render.status import render_status
-    from .runtime import CliReporter
+    from .fast_engine import run_status
 
-    settings = settings_of(ctx)
-    report = commands.status(settings.config(), reporter=CliReporter(settings.output))
-    render_status(settings.output, report)
-    if exit_code and not report.ok:
+    if run_status(settings_of(ctx), exit_code):
         ctx.exit(1)
 
 

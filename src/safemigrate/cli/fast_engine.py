@@ -1,0 +1,108 @@
+"""``safemigrate status`` and ``up`` without loading click.
+
+CI runs ``status --exit-code`` on every pipeline and every deploy runs ``up``, most often with
+nothing or little pending, where importing click and the command table costs a tenth of the run.
+When the command line is the global options, the command, its own flags (and ``up``'s N), spelled
+the plain way, it is read here and the command runs with the same code as the click command
+(:func:`run_status` and :func:`run_up`, which ``engine_cmds.py`` calls too). Anything else
+(``--help``, ``--``, an unknown or repeated option, a value click would reject or read differently)
+returns None, and click parses the command line, reporting any error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from .fast_lint import _GLOBAL, _read_global, _read_global_options
+from .settings import Settings, store_option
+
+__all__ = ["STATUS_FLAGS", "UP_FLAGS", "UpArgs", "parse_status_command", "parse_up_command", "run_status",
+           "run_up"]
+
+_COMPLETION_VARIABLE = "_SAFEMIGRATE_COMPLETE"  # click's shell completion runs inside click
+
+# Each command's own flags, as engine_cmds.py declares them to click (a test compares them).
+STATUS_FLAGS = {"--exit-code": "exit_code"}
+UP_FLAGS = {"--dry-run": "dry_run", "--atomic": "atomic", "--strict": "strict", "--no-lint": "no_lint",
+            "--lint-details": "lint_details"}
+
+
+class UpArgs(NamedTuple):
+    """The up command's own arguments, as the click command receives them."""
+
+    words: tuple[str, ...] = ()
+    dry_run: bool = False
+    atomic: bool = False
+    strict: bool = False
+    no_lint: bool = False
+    lint_details: bool = False
+
+
+def _parse(argv: Sequence[str], settings: Settings, command: str, flags: dict[str, str], *,
+           words: bool) -> tuple[dict[str, bool], tuple[str, ...]] | None:
+    """Read ``[global options] COMMAND [flags, global options and (``words``) one N]`` into
+    ``settings``; the flags given and the words. None (``settings`` untouched) if unsure."""
+    if _COMPLETION_VARIABLE in os.environ or command not in argv:
+        return None
+    at = list(argv).index(command)
+    before = _read_global_options(argv[:at], _GLOBAL)
+    if before is None:
+        return None
+    shared: dict[str, object] = {}
+    given: dict[str, bool] = {}
+    found: list[str] = []
+    i = at + 1
+    while i < len(argv):
+        arg = argv[i]
+        flag = flags.get(arg)
+        if flag is not None:
+            if flag in given:
+                return None
+            given[flag] = True
+            i += 1
+            continue
+        if words and arg.isdigit() and arg.isascii() and not found:
+            found.append(arg)  # N: digits only (anything else is click's to read and report)
+            i += 1
+            continue
+        read = _read_global(argv, i, _GLOBAL)
+        if read is None or read[0] in shared:
+            return None
+        shared[read[0]] = read[1]
+        i = read[2]
+    # Stored as click stores them: the group's options, then the command's, each in the order
+    # of its first appearance.
+    for name, value in [*before.items(), *shared.items()]:
+        store_option(settings, name, value)
+    return given, tuple(found)
+
+
+def parse_status_command(argv: Sequence[str], settings: Settings) -> bool | None:
+    """``--exit-code`` (True or False) when ``argv`` is a plain ``status`` command line, else None."""
+    parsed = _parse(argv, settings, "status", STATUS_FLAGS, words=False)
+    return None if parsed is None else parsed[0].get("exit_code", False)
+
+
+def parse_up_command(argv: Sequence[str], settings: Settings) -> UpArgs | None:
+    """The up arguments when ``argv`` is a plain ``up`` command line, else None."""
+    parsed = _parse(argv, settings, "up", UP_FLAGS, words=True)
+    if parsed is None:
+        return None
+    given, words = parsed
+    return UpArgs(words)._replace(**given)
+
+
+# -- the commands themselves (the click commands in engine_cmds.py call these too) ----------------
+
+
+def run_status(settings: Settings, exit_code: bool) -> int:
+    """Print the status; 1 with ``exit_code`` when something is pending or wrong, else 0."""
+    from .. import commands
+    from .render.status import render_status
+    from .runtime import CliReporter
+
+    report = commands.status(settings.config(), reporter=CliReporter(settings.output))
+    render_status(settings.output, report)
+    return 1 if exit_code and not report.ok else 0
