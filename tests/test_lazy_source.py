@@ -301,7 +301,6 @@ def test_reading_the_folder_and_building_the_status_pause_the_cycle_collector(tm
 def test_a_folder_of_plain_files_is_read_without_a_loop_step_per_file(tmp_path: Path) -> None:
     import sys
     from types import FrameType
-    from typing import Any
 
     def loop_lines(path: Path) -> int:
         lines = 0
@@ -337,5 +336,5 @@ def test_a_duplicate_or_huge_version_among_plain_files_is_named_as_the_loop_name
     assert raised.value.message == ("duplicate migration file: 0003_t3.up.sql has the same version and "
                                     "direction as 00000000000000000000000000003_again.up.sql")
     (path / "00000000000000000000000000003_again.up.sql").rename(path / "3_again.down.sql.up.sql")
-    with pytest.raises(SourceError, match="duplicate migration file: 3_again.down.sql.up.sql"):
+    with pytest.raises(SourceError, match=r"duplicate migration file: 3_again\.down\.sql\.up\.sql"):
         load_source(path)
