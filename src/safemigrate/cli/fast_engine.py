@@ -11,15 +11,22 @@ returns None, and click parses the command line, reporting any error.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..errors import UsageError
 from .fast_lint import _GLOBAL, _read_global, _read_global_options
 from .settings import Settings, store_option
 
-__all__ = ["STATUS_FLAGS", "UP_FLAGS", "UpArgs", "parse_status_command", "parse_up_command", "run_status",
-           "run_up"]
+if TYPE_CHECKING:
+    from ..commands import LintGate
+    from ..engine import RunResult
+
+__all__ = ["STATUS_FLAGS", "UP_FLAGS", "UpArgs", "parse_status_command", "parse_up_command",
+           "quiet_pipeline_exit_noise", "run_status", "run_up"]
 
 _COMPLETION_VARIABLE = "_SAFEMIGRATE_COMPLETE"  # click's shell completion runs inside click
 
@@ -91,7 +98,7 @@ def parse_up_command(argv: Sequence[str], settings: Settings) -> UpArgs | None:
     if parsed is None:
         return None
     given, words = parsed
-    return UpArgs(words)._replace(**given)
+    return UpArgs(words, **given)
 
 
 # -- the commands themselves (the click commands in engine_cmds.py call these too) ----------------
@@ -106,3 +113,88 @@ def run_status(settings: Settings, exit_code: bool) -> int:
     report = commands.status(settings.config(), reporter=CliReporter(settings.output))
     render_status(settings.output, report)
     return 1 if exit_code and not report.ok else 0
+
+
+def run_up(settings: Settings, limit: int | None, *, dry_run: bool = False, atomic: bool = False,
+           strict: bool = False, no_lint: bool = False, lint_details: bool = False) -> None:
+    """Apply all or ``limit`` up migrations, with the lint gate, progress and the result printed."""
+    from .. import commands
+
+    quiet_pipeline_exit_noise()
+    gate = _lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details)
+    _move(settings, functools.partial(commands.up, limit=limit, dry_run=dry_run, atomic=atomic, lint=gate),
+          dry_run=dry_run, gate=gate)
+
+
+def run_up_words(settings: Settings, args: UpArgs) -> int:
+    """``up`` read by :func:`parse_up_command`: N is digits only, so it reads as click's command reads it."""
+    run_up(settings, int(args.words[0]) if args.words else None, dry_run=args.dry_run, atomic=args.atomic,
+           strict=args.strict, no_lint=args.no_lint, lint_details=args.lint_details)
+    return 0
+
+
+class _PipelineExitNoise(logging.Filter):
+    """Drops psycopg's "error ignored terminating <psycopg.Pipeline ...>: pipeline aborted" warning.
+
+    When a pipelined statement fails badly enough (the server's lock table full, for one), closing
+    the pipeline fails too and psycopg logs that second error, which Python prints on stderr above
+    the command's own report of the first one: the report says everything, the line is only noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+def quiet_pipeline_exit_noise() -> None:
+    """Install :class:`_PipelineExitNoise` on psycopg's logger (once)."""
+    logger = logging.getLogger("psycopg")
+    if not any(isinstance(f, _PipelineExitNoise) for f in logger.filters):
+        logger.addFilter(_PipelineExitNoise())
+
+
+# -- shared with the click commands of engine_cmds.py (down, goto, plan) --------------------------
+
+
+def _lint_gate(settings: Settings, *, strict: bool, no_lint: bool, details: bool = False) -> LintGate | None:
+    """The library's lint gate, its summary printed before the run (JSON: in the result)."""
+    from ..commands import LintGate
+
+    if no_lint:
+        for flag, given in (("--strict", strict), ("--lint-details", details)):
+            if given:
+                raise UsageError(f"{flag} and --no-lint contradict each other", hint="pass one of them")
+        return None
+    out = settings.output
+
+    def show(report: Any, file_count: int) -> None:
+        from .render.lint_gate import show_lint_summary
+
+        show_lint_summary(out, report, file_count, strict=strict, details=details)
+
+    return LintGate(strict=strict, on_report=show)
+
+
+def _with_lint(gate: LintGate | None, data: dict[str, Any]) -> dict[str, Any]:
+    if gate is not None and gate.report is not None:
+        data["lint"] = gate.report.to_dict()
+    return data
+
+
+def _move(settings: Settings, move: Callable[..., RunResult], *, dry_run: bool,
+          gate: LintGate | None = None) -> None:
+    """Run one library move with progress, signal handling and --events, then render its result.
+
+    ``move(config, events=, cancel=, reporter=, on_connect=)`` is ``commands.up``, ``down`` or
+    ``goto`` with the command's arguments bound.
+    """
+    from .render.engine import render_plan, render_run
+    from .runtime import CliReporter, ConnectionNote, cancel_on_signals, event_sinks
+
+    config = settings.config()
+    reporter = CliReporter(settings.output)
+    connected = ConnectionNote(settings.output)
+    # Signals are handled from before connecting: one during the connect is honoured after it.
+    with cancel_on_signals(settings.output) as cancel, event_sinks(settings) as events:
+        result = move(config, events=events, cancel=cancel, reporter=reporter,
+                      on_connect=None if dry_run else connected)
+    reporter.close()
+    (render_plan if dry_run else render_run)(settings.output, result, _with_lint(gate, connected.data))
