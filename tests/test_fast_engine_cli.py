@@ -123,6 +123,7 @@ def test_the_status_fast_path_reads_options_into_the_same_settings_as_click() ->
     assert exit_code is True
     assert (settings.path, settings.format, settings.lock_timeout, settings.database) == ("m", "json", 4,
                                                                                            "sqlite3://x")
+    assert settings.command == "status"  # as click's group sets it: an error names this command's flags
     assert fast_engine.parse_status_command(["status"], Settings()) is False
 
 
@@ -232,7 +233,7 @@ def test_the_up_fast_path_reads_its_arguments_as_click_does() -> None:
     settings = Settings()
     args = fast_engine.parse_up_command(["-path", "m", "up", "--atomic", "7", "--no-lint", "--json"], settings)
     assert args == fast_engine.UpArgs(("7",), atomic=True, no_lint=True)
-    assert (settings.path, settings.format) == ("m", "json")
+    assert (settings.path, settings.format, settings.command) == ("m", "json", "up")
 
 
 def test_up_does_not_import_click(project: Path) -> None:

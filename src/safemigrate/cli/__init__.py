@@ -77,7 +77,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         if up_args is not None:
             return run_up_words(settings, up_args)
     except SafemigrateError as exc:
-        _render_error(out, exc, "lint")
+        _render_error(out, exc, settings.command or "lint")
         return exc.exit_code
     except KeyboardInterrupt:
         out.error("interrupted")

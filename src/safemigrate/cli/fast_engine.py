@@ -83,6 +83,7 @@ def _parse(argv: Sequence[str], settings: Settings, command: str, flags: dict[st
     # of its first appearance.
     for name, value in [*before.items(), *shared.items()]:
         store_option(settings, name, value)
+    settings.command = command  # an error names its settings by this command's flags
     return given, tuple(found)
 
 
