@@ -4,7 +4,8 @@
    up-to-date PostgreSQL database, as whole processes, against ``python -c "import psycopg"``
    (goal: at most 1.5x) and dbmate's ``status``.
 2. ``status`` and ``plan`` with 1,000 and 10,000 migrations applied, against ``version`` on the
-   same database (goal: at most 2x, cost linear in the number of files).
+   same database (goal: at most 2x, cost linear in the number of files); ``check --expect`` as
+   in 1. (goal: at most 1.5x ``import psycopg``).
 3. ``up`` of 100 and of 1,000 one-table migrations on an empty database, one transaction each,
    against dbmate's native binary (``dbmate migrate --no-dump-schema``) and, when given, the real
    golang-migrate (``--golang-migrate PATH``): client CPU per migration (user+sys of the child,
@@ -151,6 +152,7 @@ def bench_startup_and_reads(dm: Path, folders: dict[int, Path], repeats: int) ->
         commands[f"up {count}"] = [*base, "up"]
         commands[f"status {count}"] = [*base, "status"]
         commands[f"plan {count}"] = [*base, "plan"]
+        commands[f"check {count}"] = [*base, "check", "--expect", str(count)]
         if count == min(folders) and dbmate is not None:
             commands["dbmate status"] = [str(dbmate), "--url", url, "--migrations-dir", str(dm), "status"]
     return interleaved(commands, repeats)
@@ -263,10 +265,12 @@ def report(reads: dict[str, list[Run]], applies: dict[int, dict[str, list[Run]]]
     for count in counts:
         version_cpu, _ = stats(reads[f"version {count}"])
         for name, goal in (("version", "<= 1.5x import psycopg"), ("up", "<= 1.5x import psycopg"),
-                           ("status", "<= 2x version"), ("plan", "<= 2x version")):
+                           ("check", "<= 1.5x import psycopg"), ("status", "<= 2x version"),
+                           ("plan", "<= 2x version")):
             cpu, wall = stats(reads[f"{name} {count}"])
             what = "nothing pending" if name in ("up", "plan") else "up to date"
-            lines.append(f"| `{name}`, {count:,} files applied, {what} | {ms(cpu)} | {ms(wall)} | "
+            shown = f"check --expect {count}" if name == "check" else name
+            lines.append(f"| `{shown}`, {count:,} files applied, {what} | {ms(cpu)} | {ms(wall)} | "
                          f"{cpu / peer_cpu:.2f}x | {cpu / version_cpu:.2f}x | {goal} |")
     if any(v is not None for v in instructions.values()):
         lines += ["", "Instructions executed (valgrind --tool=callgrind, one run each; counts do not "
@@ -377,6 +381,8 @@ def main() -> None:
             for name, argv in {"import psycopg": [sys.executable, "-c", "import psycopg"],
                                f"version ({small} applied)": [*base, "version"],
                                f"up, nothing pending ({small} files)": [*base, "up"],
+                               f"check --expect {small} ({small} applied)": [*base, "check", "--expect",
+                                                                            str(small)],
                                f"status ({small} applied)": [*base, "status"]}.items():
                 instructions[name] = callgrind_instructions(argv)
     if args.only in (None, "apply"):

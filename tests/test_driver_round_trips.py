@@ -64,3 +64,34 @@ def test_a_failed_statement_leaves_the_cursor_usable(pg_url: str) -> None:
         assert driver.query("SELECT count(*) FROM after_failure") == [(0,)]
     finally:
         driver.close()
+
+
+@pytest.mark.postgres
+def test_the_history_is_loaded_in_binary_with_the_values_of_the_text_format(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safemigrate.history import HISTORY_COLUMNS, HistoryRecord, HistoryTable
+
+    with Migrator(load_source(folder(tmp_path, 3)), open_driver(pg_url)) as m:
+        m.up()
+    driver = open_driver(pg_url)
+    driver.connect()
+    try:
+        # An offset that is not a whole hour: the timestamps' time zone comes from the session.
+        driver.execute("SET TimeZone = 'America/St_Johns'")
+        formats: list[bool] = []
+        real = psycopg.Cursor.execute
+
+        def spying(self: psycopg.Cursor[Any], *args: Any, **kwargs: Any) -> Any:
+            formats.append(bool(kwargs.get("binary")))
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", spying)
+        records = HistoryTable(driver).read()
+        monkeypatch.undo()
+        text_rows = driver.query(f"SELECT {', '.join(HISTORY_COLUMNS)}, id FROM safemigrate_history ORDER BY id")
+    finally:
+        driver.close()
+    assert formats[-1] is True  # the rows themselves; 21 columns of 10,000 rows cost a third less
+    assert records == [HistoryRecord(*row) for row in text_rows] and len(records) == 3
+    assert all(r.started_at.utcoffset() == text_rows[0][6].utcoffset() for r in records)
+    assert records[0].duration_ms is not None and records[0].from_version is None

@@ -51,6 +51,8 @@ def test_up_with_nothing_pending_loads_no_parser_linter_or_rich(up_to_date: tupl
     assert "no change" in stdout
     assert "psycopg" in modules  # the measurement sees real imports
     assert heavy(modules) == set()
+    # Neither click (the plain `up` is read without it) nor the status module (only status uses it).
+    assert {"click", "safemigrate.cli.app", "safemigrate.status"} & modules == set()
 
 
 def test_up_with_nothing_pending_builds_no_event(up_to_date: tuple[str, ...]) -> None:

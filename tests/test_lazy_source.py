@@ -296,3 +296,45 @@ def test_reading_the_folder_and_building_the_status_pause_the_cycle_collector(tm
     # One young-generation collection as each paused block ends (reading the history, building
     # the rows). Before: the rows' objects set off one every 700 allocations, 17 here.
     assert collections <= 4
+
+
+def test_a_folder_of_plain_files_is_read_without_a_loop_step_per_file(tmp_path: Path) -> None:
+    import sys
+    from types import FrameType
+
+    def loop_lines(path: Path) -> int:
+        lines = 0
+
+        def trace(frame: FrameType, event: str, _arg: Any) -> Any:
+            nonlocal lines
+            if frame.f_code is source_module._read_entries.__code__:
+                if event == "line":
+                    lines += 1
+                return trace
+            return None
+
+        sys.settrace(trace)
+        try:
+            load_source(path)
+        finally:
+            sys.settrace(None)
+        return lines
+
+    small, large = folder(tmp_path / "small", 20), folder(tmp_path / "large", 520)
+    # 1,000 more files; before: about 10 lines of the loop per file, 10,000.
+    assert loop_lines(large) - loop_lines(small) < 20
+
+
+def test_a_duplicate_or_huge_version_among_plain_files_is_named_as_the_loop_names_it(tmp_path: Path) -> None:
+    from safemigrate.errors import SourceError
+
+    path = folder(tmp_path, 20)
+    (path / "00000000000000000000000000003_again.up.sql").write_text("SELECT 1;\n")  # 29 digits: version 3
+    with pytest.raises(SourceError) as raised:
+        load_source(path)
+    # The first in name order is kept, the second named, as for every duplicate.
+    assert raised.value.message == ("duplicate migration file: 0003_t3.up.sql has the same version and "
+                                    "direction as 00000000000000000000000000003_again.up.sql")
+    (path / "00000000000000000000000000003_again.up.sql").rename(path / "3_again.down.sql.up.sql")
+    with pytest.raises(SourceError, match=r"duplicate migration file: 3_again\.down\.sql\.up\.sql"):
+        load_source(path)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -82,3 +83,43 @@ def test_the_skipped_version_test_agrees_with_its_definition_on_any_history(
     jumped_over = _JumpedOver(history)
     for version in range(-2, 43):
         assert jumped_over(version) == naive_jumped_over(history, version), version
+
+
+_WHO = st.none() | st.sampled_from(["", "ann", "bob", "x y"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(authors=st.lists(st.tuples(_WHO, _WHO, _WHO), min_size=1, max_size=8))
+def test_each_row_names_its_own_author_however_many_share_one(
+        tmp_path_factory: pytest.TempPathFactory, authors: list[tuple[str | None, str | None, str | None]]) -> None:
+    # "user@host (db user ...)" is made once per author and reused for the rows with the same one.
+    count = len(authors)
+    source = load_source(folder_of(tmp_path_factory.mktemp("authors"), count))
+    history = [HistoryRecord(run_id=f"r{v}", version=v, name=f"t{v}", direction="up",
+                             from_version=v - 1 or None, to_version=v, started_at=NOW, outcome="applied",
+                             os_user=os_user, host=host, db_user=db_user)
+               for v, (os_user, host, db_user) in enumerate(authors, start=1)]
+    report = build_status(source, VersionState(count, False), history, database="db", history_available=True)
+    expected = [" ".join(part for part in (os_user and f"{os_user}@{host}", db_user and f"(db user {db_user})")
+                         if part) or None for os_user, host, db_user in authors]
+    assert [m.applied_by for m in report.migrations] == expected
+
+
+def test_the_author_text_is_made_once_per_author(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import safemigrate.status as status_module
+
+    made = 0
+    real = status_module._applied_by
+
+    def counting(record: HistoryRecord) -> str | None:
+        nonlocal made
+        made += 1
+        return real(record)
+
+    monkeypatch.setattr(status_module, "_applied_by", counting)
+    source = load_source(folder_of(tmp_path, 50))
+    history = [HistoryRecord(run_id=f"r{v}", version=v, name=f"t{v}", direction="up", from_version=v - 1 or None,
+                             to_version=v, started_at=NOW, outcome="applied", os_user="ann" if v % 2 else "bob",
+                             host="h", db_user="app") for v in range(1, 51)]
+    report = build_status(source, VersionState(50, False), history, database="db", history_available=True)
+    assert made == 2 and report.migrations[0].applied_by == "ann@h (db user app)"

@@ -163,12 +163,14 @@ class HistoryTable:
         present = self.driver.table_columns(self.driver.history_table)
         names = [*(name for name in HISTORY_COLUMNS if name not in _ADDED_COLUMNS or name in present), "id"]
         with cyclic_gc_paused():  # 10,000 rows and records, no cycle among them
-            rows = self.driver.query(f"SELECT {', '.join(names)} FROM {self.table} ORDER BY id")
+            rows = self.driver.query_rows(f"SELECT {', '.join(names)} FROM {self.table} ORDER BY id")
             if tuple(names) != _FIELD_ORDER:  # a table from an older release: by name
                 return [self._record(names, row) for row in rows]
             # Every column, in the dataclass's field order: positional, without a dict per row
             # (status reads the whole history: 10,000 rows and more).
             records = [HistoryRecord(*row) for row in rows]
+            if self.dialect == "postgres":
+                return records  # timestamptz: aware datetimes already, never text
             for record in records:
                 for key in ("started_at", "finished_at"):
                     value = getattr(record, key)

@@ -146,6 +146,13 @@ class _JumpedOver:
         return i >= 0 and version < self._ends[i]
 
 
+def _applied_by(record: HistoryRecord) -> str | None:
+    return " ".join(
+        part for part in (record.os_user and f"{record.os_user}@{record.host}",
+                          record.db_user and f"(db user {record.db_user})") if part
+    ) or None
+
+
 def build_status(source: MigrationSource, state: VersionState, history: list[HistoryRecord],
                  *, database: str, history_available: bool) -> StatusReport:
     with cyclic_gc_paused():  # a row per file (10,000 and more), no cycle among them
@@ -157,6 +164,10 @@ def _build_status(source: MigrationSource, state: VersionState, history: list[Hi
     current = state.version
     applied = _applied_versions(history)
     jumped_over = _JumpedOver(history)
+    any_jumped_over = bool(jumped_over._starts)
+    up_sha256 = source.up_sha256
+    # "user@host (db user ...)" once per author, not once per row: most histories have a few.
+    authors: dict[tuple[str | None, str | None, str | None], str | None] = {}
     problems: list[Problem] = []
     rows: list[MigrationStatus] = []
     # Each version from the folder's listing, as text: no file object or Path is built for a
@@ -168,7 +179,7 @@ def _build_status(source: MigrationSource, state: VersionState, history: list[Hi
             row.state = "current" if version == current else "applied"
             if version == current and state.dirty:
                 row.state = "dirty"
-            if jumped_over(version) and version not in applied:
+            if any_jumped_over and jumped_over(version) and version not in applied:
                 migration = source.migrations[version]
                 row.state = "skipped"
                 row.flags.append("skipped")
@@ -182,12 +193,13 @@ def _build_status(source: MigrationSource, state: VersionState, history: list[Hi
         record = applied.get(version)
         if record is not None:
             row.applied_at = record.finished_at or record.started_at
-            row.applied_by = " ".join(
-                part for part in (record.os_user and f"{record.os_user}@{record.host}",
-                                  record.db_user and f"(db user {record.db_user})") if part
-            ) or None
+            author = (record.os_user, record.host, record.db_user)
+            applied_by = authors.get(author, "")  # "": not seen yet (never a value: None instead)
+            if applied_by == "":
+                applied_by = authors[author] = _applied_by(record)
+            row.applied_by = applied_by
             if up_file is not None and record.checksum:
-                checksum = source.up_sha256(version)
+                checksum = up_sha256(version)
                 row.checksum_matches = checksum == record.checksum
                 if not row.checksum_matches and row.state in ("applied", "current", "dirty"):
                     row.flags.append("edited")

@@ -8,12 +8,12 @@ imports psycopg, and no command pays for rich, pglast or boto3 unless it uses th
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import Any
 
 import click
 
 from .._version import __version__
+from .fast_engine import quiet_pipeline_exit_noise
 from .options import Settings, global_options
 
 __all__ = ["COMMANDS", "cli"]
@@ -41,18 +41,7 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class _PipelineExitNoise(logging.Filter):
-    """Drops psycopg's "error ignored terminating <psycopg.Pipeline ...>: pipeline aborted" warning.
-
-    When a pipelined statement fails badly enough (the server's lock table full, for one), closing
-    the pipeline fails too and psycopg logs that second error, which Python prints on stderr above
-    the command's own report of the first one: the report says everything, the line is only noise."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("error ignored terminating")
-
-
-logging.getLogger("psycopg").addFilter(_PipelineExitNoise())
+quiet_pipeline_exit_noise()  # the filter and why: fast_engine.py (`up` may run without this module)
 
 
 class LazyGroup(click.Group):

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from ..errors import UsageError
+from .fast_engine import _lint_gate, _move, _with_lint
 from .options import global_options, settings_of
-
-if TYPE_CHECKING:
-    from ..commands import LintGate
-    from ..engine import RunResult
-    from .settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,31 +20,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 __all__ = ["create", "down", "drop", "force", "goto", "plan", "status", "up", "version"]
 
 _NO_PARSE = {"ignore_unknown_options": True}
-
-
-def _lint_gate(settings: Settings, *, strict: bool, no_lint: bool, details: bool = False) -> LintGate | None:
-    """The library's lint gate, its summary printed before the run (JSON: in the result)."""
-    from ..commands import LintGate
-
-    if no_lint:
-        for flag, given in (("--strict", strict), ("--lint-details", details)):
-            if given:
-                raise UsageError(f"{flag} and --no-lint contradict each other", hint="pass one of them")
-        return None
-    out = settings.output
-
-    def show(report: Any, file_count: int) -> None:
-        from .render.lint_gate import show_lint_summary
-
-        show_lint_summary(out, report, file_count, strict=strict, details=details)
-
-    return LintGate(strict=strict, on_report=show)
-
-
-def _with_lint(gate: LintGate | None, data: dict[str, Any]) -> dict[str, Any]:
-    if gate is not None and gate.report is not None:
-        data["lint"] = gate.report.to_dict()
-    return data
 
 
 def _uint(value: str, what: str, ctx: click.Context | None = None) -> int:
@@ -102,27 +73,6 @@ def _lint_options(func: F) -> F:
                         help="Block on error-level lint findings in the files about to run.")(func)
 
 
-def _move(settings: Settings, move: Callable[..., RunResult], *, dry_run: bool,
-          gate: LintGate | None = None) -> None:
-    """Run one library move with progress, signal handling and --events, then render its result.
-
-    ``move(config, events=, cancel=, on_connect=)`` is ``commands.up``, ``down`` or ``goto`` with
-    the command's arguments bound. The terminal's output is the first sink of the run's events.
-    """
-    from .render.engine import render_plan, render_run
-    from .runtime import ConnectionNote, ProgressSink, cancel_on_signals, event_sinks
-
-    config = settings.config()
-    progress = ProgressSink(settings.output)
-    connected = ConnectionNote(settings.output)
-    # Signals are handled from before connecting: one during the connect is honoured after it.
-    with cancel_on_signals(settings.output) as cancel, event_sinks(settings) as sinks:
-        result = move(config, events=[progress, *(sinks or ())], cancel=cancel,
-                      on_connect=None if dry_run else connected)
-    progress.close()
-    (render_plan if dry_run else render_run)(settings.output, result, _with_lint(gate, connected.data))
-
-
 @click.command(context_settings=_NO_PARSE)
 @click.argument("words", nargs=-1)
 @_DRY_RUN
@@ -134,13 +84,11 @@ def _move(settings: Settings, move: Callable[..., RunResult], *, dry_run: bool,
 def up(ctx: click.Context, words: tuple[str, ...], dry_run: bool, atomic: bool, strict: bool,
        no_lint: bool, lint_details: bool) -> None:
     """Apply all or N up migrations."""
-    from .. import commands
-    settings = settings_of(ctx)
+    from .fast_engine import run_up
+
     n = _one_argument(ctx, words, "limit argument N")
-    limit = None if n is None else _uint(n, "limit argument N", ctx)
-    gate = _lint_gate(settings, strict=strict, no_lint=no_lint, details=lint_details)
-    _move(settings, functools.partial(commands.up, limit=limit, dry_run=dry_run, atomic=atomic, lint=gate),
-          dry_run=dry_run, gate=gate)
+    run_up(settings_of(ctx), None if n is None else _uint(n, "limit argument N", ctx), dry_run=dry_run,
+           atomic=atomic, strict=strict, no_lint=no_lint, lint_details=lint_details)
 
 
 @click.command(context_settings=_NO_PARSE)
@@ -291,14 +239,9 @@ def create(ctx: click.Context, name: str | None, after_name: tuple[str, ...], ex
 @click.pass_context
 def status(ctx: click.Context, exit_code: bool) -> None:
     """Every migration: applied, pending or current, with loud flags for what is wrong."""
-    from .. import commands
-    from .render.status import render_status
-    from .runtime import ProgressSink
+    from .fast_engine import run_status
 
-    settings = settings_of(ctx)
-    report = commands.status(settings.config(), events=ProgressSink(settings.output))
-    render_status(settings.output, report)
-    if exit_code and not report.ok:
+    if run_status(settings_of(ctx), exit_code):
         ctx.exit(1)
 
 

