@@ -79,13 +79,8 @@ def message_strings(tree: ast.AST) -> Iterator[tuple[int, str]]:
 _FOREIGN = re.compile(r"\b(pg_dump|pg_restore|psql|mysqldump|mysql|ulimit|kubectl)\b")
 # Print-and-exit options: they set nothing, and every tool has a --version.
 _NOT_SETTINGS = {"--version", "-version", "-h", "-help", "--help"}
-# Messages that still name a flag, with why: the status and lint notes carry no `settings`
-# (their renderers are not the error renderer); left for the next change.
-KNOWN_LEFTOVERS = {
-    ("src/safemigrate/source.py", "(--no-follow refuses such links)"),
-    ("src/safemigrate/source.py", "copy the file into the migrations folder, or pass --no-follow to refuse links "
-     "that leave it"),
-}
+# Messages that still name a flag, with why (none today).
+KNOWN_LEFTOVERS: set[tuple[str, str]] = set()
 
 
 def setting_flags() -> set[str]:

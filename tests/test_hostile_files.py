@@ -167,3 +167,23 @@ def test_a_fifo_named_like_a_migration_does_not_block_up(tmp_path: Path) -> None
     assert "t" in _sqlite_tables(database)
     status = run_cli("-path", str(folder), "-database", f"sqlite3://{database}", "status", "--exit-code")
     assert status.exit_code == 1 and "is a FIFO" in status.output
+
+
+def test_the_outside_link_warning_names_the_setting_to_python_and_the_flag_on_the_cli(
+        db: TestDatabase, tmp_path: Path) -> None:
+    import safemigrate.commands as c
+
+    folder = tmp_path / "m"
+    _applied_first(db, folder)
+    outside = tmp_path / "shared.sql"
+    outside.write_text("CREATE TABLE second_t (id int);")
+    (folder / "2_second.up.sql").symlink_to(outside)
+    code, output = _up(db, folder)
+    assert code == 0 and "(--no-follow refuses such links)" in output and "`" not in output, output
+    status = run_cli("-path", str(folder), "-database", db.url, "status")
+    assert "or set --no-follow to refuse links that leave it" in status.stdout and "`no_follow`" not in status.stdout
+    report = c.status(c.load_config(flags={"database_url": db.url, "path": str(folder)}, environ={}, start=tmp_path))
+    link = next(p for p in report.problems if p.code == "outside-link")
+    assert "`no_follow` refuses such links" in link.message and "--no-follow" not in link.message + link.hint
+    lint = run_cli("lint", str(folder))
+    assert "(--no-follow refuses such links)" in lint.stderr and "`" not in lint.stderr, lint.stderr

@@ -435,9 +435,9 @@ def _check_link(entry: os.DirEntry[str], folder: str, no_follow: bool,
     warnings.append(SourceWarning(
         Path(entry.path),
         f"is a symbolic link to {target}, outside the migrations folder; it is read as a migration "
-        "(--no-follow refuses such links)",
+        "(`no_follow` refuses such links)",
         flag="outside-link",
-        hint="copy the file into the migrations folder, or pass --no-follow to refuse links that leave it",
+        hint="copy the file into the migrations folder, or set `no_follow` to refuse links that leave it",
     ))
 
 

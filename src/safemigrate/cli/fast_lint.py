@@ -210,6 +210,10 @@ def show_lint_result(settings: Settings, result: LintResult, fmt: str) -> None:
     report = result.report
     out = settings.output
     for note in report.notes:
+        if "`" in note:  # the library names settings (`no_follow`): say the flags that set them
+            from .flags import spell_text
+
+            note = spell_text(note, "lint")
         out.warn(note)
     out.format = "json" if fmt == "json" else "text"
     if fmt == "json":

@@ -106,7 +106,12 @@ class ProgressSink:
             self._step_finished(event)
         elif isinstance(event, WarningEvent):
             self._stop_status()
-            self.output.warn(event.message)
+            message = event.message
+            if "`" in message:  # the library names settings (`no_follow`): say the flags that set them
+                from .flags import spell_text
+
+                message = spell_text(message)
+            self.output.warn(message)
 
     def _step_started(self, step: StepStarted) -> None:
         self._progress = _Progress(step, self._clock)

@@ -23,10 +23,15 @@ def render_status(out: Output, report: StatusReport) -> None:
         if not report.history_available and report.history_error is None:
             lines.append("no safemigrate history yet: applied times, authors and checksums appear "
                          "after the first safemigrate run")
-        for problem in report.problems:
-            mark = "!!" if problem.fails_check else "--"
-            lines.append(f"{mark} {problem.message}")
-            lines.append(f"   next: {problem.hint}")
+        if report.problems:
+            from ..flags import (
+                spell_text,  # the library names settings (`no_follow`): say their flags
+            )
+
+            for problem in report.problems:
+                mark = "!!" if problem.fails_check else "--"
+                lines.append(f"{mark} {spell_text(problem.message, 'status')}")
+                lines.append(f"   next: {spell_text(problem.hint, 'status')}")
         return "\n".join(lines)
 
     # The JSON document of 10,000 migrations costs as much as the table: build only the one shown.
