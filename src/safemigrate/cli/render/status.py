@@ -24,9 +24,8 @@ def render_status(out: Output, report: StatusReport) -> None:
             lines.append("no safemigrate history yet: applied times, authors and checksums appear "
                          "after the first safemigrate run")
         if report.problems:
-            from ..flags import (
-                spell_text,  # the library names settings (`no_follow`): say their flags
-            )
+            # the library names settings (`no_follow`): say the flags that set them
+            from ..flags import spell_text
 
             for problem in report.problems:
                 mark = "!!" if problem.fails_check else "--"
