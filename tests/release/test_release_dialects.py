@@ -92,3 +92,21 @@ def test_preflight_checks_the_dump_tools_of_each_driver(db: TestDatabase, tmp_pa
     want = "none of mariadb-dump, mysqldump found on PATH" if db.dialect == "mysql" else "pg_dump not found in"
     assert step["status"] == "failed" and want in step["reason"]
     assert db.version_row() == [(1, False)]
+
+
+def test_a_held_release_names_the_flags_on_the_cli_and_the_settings_in_its_report(db: TestDatabase,
+                                                                                 tmp_path: Path) -> None:
+    p = prepared(db, tmp_path)
+    with serve_app(db.url, {1}) as app:
+        app.write_when_unsupported = "UPDATE users SET last_seen = 'today' WHERE id = 7"
+        text = release(db, p, app.url, "--no-backup", "--format", "text")
+    assert text.exit_code == 3, text.output
+    assert "--no-backup given: no backup was taken" in text.output
+    assert "(or release again with --allow-data-loss)" in text.output and "`" not in text.output
+    db.execute("UPDATE users SET last_seen = NULL")
+    assert run_cli("-path", str(p["folder"]), "-database", db.url, "goto", "1").exit_code == 0
+    with serve_app(db.url, {1}) as app:
+        app.write_when_unsupported = "UPDATE users SET last_seen = 'today' WHERE id = 7"
+        data = release(db, p, app.url, "--no-backup").json()
+    assert data["next"].endswith("(or release again with `allow_data_loss`)")
+    assert "`no_backup` given: no backup was taken" in [s["reason"] for s in data["steps"]]

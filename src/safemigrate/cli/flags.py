@@ -45,6 +45,7 @@ FLAG_OF: dict[str, str] = {
     "release.report_dir": "--report",
     # parameters of the safemigrate.commands functions (and of the library calls behind them)
     "allow_data_loss": "--allow-data-loss",
+    "no_backup": "--no-backup",
     "to_version": "--to",
     "atomic": "--atomic",
     "strict": "--strict",

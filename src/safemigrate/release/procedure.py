@@ -324,10 +324,10 @@ class _Release:
         if not found:
             return True, "none", {}
         if self.o.allow_destructive:
-            return True, f"{len(found)} allowed by --allow-destructive: " + ", ".join(listed[:3]), {
+            return True, f"{len(found)} allowed by `release.allow_destructive`: " + ", ".join(listed[:3]), {
                 "statements": listed}
         return False, (f"{len(found)} unacknowledged: " + ", ".join(listed[:3])
-                       + " (acknowledge each with -- safemigrate:ignore RULE -- reason, or --allow-destructive)"), {
+                       + " (acknowledge each with -- safemigrate:ignore RULE -- reason, or set `release.allow_destructive`)"), {
             "statements": listed}
 
     def _pending_targets(self) -> list[Any]:
@@ -508,7 +508,7 @@ class _Release:
     # -- 4. backup ------------------------------------------------------------------------------
     def backup(self) -> None:
         if self.o.no_backup:
-            self.step("backup", "backup", StepStatus.SKIPPED, "--no-backup given: no backup was taken")
+            self.step("backup", "backup", StepStatus.SKIPPED, "`no_backup` given: no backup was taken")
             return
         from ..backup import CreateOptions, create_backup, pin_backup, verify_backup
 
@@ -650,7 +650,7 @@ class _Release:
     # -- 6-7. gate and ladder ---------------------------------------------------------------------
     def gate(self, name: str) -> GateResult | None:
         if not self.probes and not self.o.log_cmd:
-            self.step("gate", name, StepStatus.SKIPPED, "no --health-url or --health-cmd given")
+            self.step("gate", name, StepStatus.SKIPPED, "no `release.health_url` or `release.health_cmd` given")
             return None
         started = time.monotonic()
         watcher = LogWatcher(self.o.log_cmd, self.o.log_fail_pattern or "(?!)", env=self.child_env(),
@@ -685,7 +685,7 @@ class _Release:
         if self.o.on_failure == "stop":
             state = self.driver.read_version()
             self.report.version_after, self.report.dirty_after = state.version, state.dirty
-            self.stop(Outcome.HELD, f"{why}; --on-failure stop: left at version {state.describe()}",
+            self.stop(Outcome.HELD, f"{why}; `release.on_failure` stop: left at version {state.describe()}",
                       f"safemigrate goto {self._start_arg()} to roll back")
         self._data_safety(why)
         started = time.monotonic()
@@ -748,7 +748,7 @@ class _Release:
         listed = [r.describe() for r in risks]
         if self.o.allow_data_loss:
             self.step("rollback", "data-safety check", StepStatus.WARNED,
-                      "--allow-data-loss: " + "; ".join(listed), started, risks=[r.to_dict() for r in risks])
+                      "`allow_data_loss`: " + "; ".join(listed), started, risks=[r.to_dict() for r in risks])
             return
         self.step("rollback", "data-safety check", StepStatus.FAILED, "; ".join(listed), started,
                   risks=[r.to_dict() for r in risks])
@@ -757,7 +757,7 @@ class _Release:
         self.stop(Outcome.HELD, f"{why}; rolling back would destroy data written since the apply: "
                   + "; ".join(listed) + f". Nothing was rolled back; the database is at version {state.describe()}",
                   "save that data, then safemigrate goto " + self._start_arg()
-                  + " (or release again with --allow-data-loss)")
+                  + " (or release again with `allow_data_loss`)")
 
     def _applied_versions(self) -> list[int]:
         current = self.driver.read_version().version
@@ -809,7 +809,7 @@ class _Release:
                     f"{len(self.steps)} migration(s) to version {self.report.to_version}")
         self.before_hooks_ran = True
         if not self.hooks("before", self.o.before):
-            self.stop(Outcome.REFUSED, "a --before hook failed; nothing was applied", "see the hook's output")
+            self.stop(Outcome.REFUSED, "a `release.before` hook failed; nothing was applied", "see the hook's output")
         if not self.steps:
             result = self.gate("health")
             if result is not None and result.verdict is not Verdict.PASSED:
