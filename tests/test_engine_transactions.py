@@ -200,7 +200,7 @@ def test_atomic_up_is_all_or_nothing(db: TestDatabase, tmp_path: Path) -> None:
         m.up(atomic=True)
     assert db.version_row() == []
     assert not {"a", "b"} & db.tables()
-    assert "all 3 migrations ran in one transaction" in "\n".join(caught.value.report_lines)
+    assert "the atomic run put all 3 migrations in one transaction" in "\n".join(caught.value.report_lines)
     # Statements are sent without waiting for each result, and the failure still names its own.
     assert caught.value.details["file"].endswith("3_c.up.sql")
     assert (caught.value.details["line"], caught.value.details["statement_index"]) == (1, 1)

@@ -286,8 +286,8 @@ def _caret_lines(location: Location) -> list[str]:
 
 def _committed(report: FailureReport) -> str:
     if report.mode == "atomic":
-        return (f"nothing: all {report.atomic_steps} migrations ran in one transaction "
-                "(--atomic), which was rolled back")
+        return (f"nothing: the atomic run put all {report.atomic_steps} migrations in one transaction, "
+                "which was rolled back")
     if report.mode == "transaction":
         return "nothing: the migration ran in one transaction, which was rolled back"
     settled = report.statements_committed
@@ -334,11 +334,11 @@ def _lock_table_full_hint(report: FailureReport, name: str) -> str:
     if report.mode == "atomic":
         reached = report.migrations_reached
         batch = max(1, reached // 2)
-        return (f"the server's lock table is full: --atomic holds a lock on every table of all "
+        return (f"the server's lock table is full: an atomic run holds a lock on every table of all "
                 f"{report.atomic_steps} migrations until it commits, and it filled up at migration "
                 f"{reached}. Nothing was applied. Apply them in batches: safemigrate up {batch} "
-                f"--atomic (repeat until up to date), or run without --atomic (one transaction per "
-                f"migration: safemigrate up), {raise_it}")
+                f"--atomic (repeat until up to date), or one transaction per migration: safemigrate up, "
+                f"{raise_it}")
     return (f"the server's lock table is full: {name} touches more tables in one transaction than "
             f"the server can lock at once. Split it into several migrations, {raise_it}")
 
