@@ -285,3 +285,12 @@ def test_library_text_shown_by_a_renderer_names_the_flags_of_the_command_that_ru
     assert spell_text("pass `backup.location` DIR naming a folder", "backup") == "pass --to DIR naming a folder"
     assert spell_text("asked for with `choice`", "recover") == "asked for with --choose"
     assert spell_text("`nothing_known` stays; so does `code`", "release") == "`nothing_known` stays; so does `code`"
+
+
+def test_a_qualified_sql_name_in_a_servers_message_is_not_taken_for_a_setting() -> None:
+    from safemigrate.cli.flags import spell_text
+
+    server = "Can't create table `app`.`target` (errno: 150 \"Foreign key constraint is incorrectly formed\")"
+    assert spell_text(server, "release") == server
+    assert spell_text(f"restore failed: {server}; pass `target`", "backup") == (
+        f"restore failed: {server}; pass --target")

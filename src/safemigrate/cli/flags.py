@@ -9,6 +9,8 @@ every flag below against the click options of the commands it is given for.
 
 from __future__ import annotations
 
+import re
+
 from ..errors import SafemigrateError
 
 __all__ = ["FLAG_OF", "FLAG_OF_IN", "flag_for", "spell_error", "spell_text"]
@@ -88,8 +90,9 @@ def flag_for(name: str, command: str | None = None) -> str | None:
 def _spell(text: str, names: tuple[str, ...], command: str | None) -> str:
     for name in names:
         flag = flag_for(name, command)
-        if flag is not None:
-            text = text.replace(f"`{name}`", flag)
+        if flag is not None and f"`{name}`" in text:
+            # Not a part of a qualified SQL name in a server's message (MariaDB's `app`.`target`).
+            text = re.sub(rf"(?<![.`])`{re.escape(name)}`(?![.`])", flag, text)  # a flag has no backslash
     return text
 
 
