@@ -119,10 +119,48 @@ def test_no_command_takes_a_reporter_only_events() -> None:
 
     functions = {name: getattr(c, name) for name in c.__all__ if inspect.isfunction(getattr(c, name))}
     takes = {name: set(inspect.signature(f).parameters) for name, f in functions.items()}
-    assert [name for name, params in takes.items() if "reporter" in params] == []
+    assert [name for name, params in takes.items() if "reporter" in params or "progress" in params] == []
     engine = {"up", "down", "goto", "plan", "force", "drop", "status", "migrator", "recover_diagnose",
-              "recover_repair", "release"}
+              "recover_repair", "release", "backup_create", "backup_verify", "backup_restore", "backup_import"}
     assert [name for name in sorted(engine) if "events" not in takes[name]] == []
+
+
+def test_there_is_one_cancel_token_for_the_engine_backups_and_the_release() -> None:
+    import safemigrate.backup as backup
+    import safemigrate.backup.progress as progress
+    import safemigrate.cancel as cancel
+    import safemigrate.events as events
+
+    assert backup.CancelToken is progress.CancelToken is cancel.CancelToken is events.CancelToken
+
+
+def test_a_backup_reports_its_bytes_and_steps_as_typed_events(tmp_path: Path) -> None:
+    from safemigrate.events import BytesProgress, InfoEvent
+
+    folder = write_migrations(tmp_path / "m", {"1_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY);\n"})
+    url = f"sqlite3://{tmp_path / 'app.db'}"
+    config = c.load_config(flags={"database_url": url, "path": str(folder), "backup.location": str(tmp_path / "b")},
+                           environ={}, start=tmp_path)
+    c.up(config)
+    sink, lines = ListSink(), tmp_path / "events.jsonl"
+    jsonl = JsonLinesSink(lines)
+    try:
+        created = c.backup_create(config, verify="full", events=[sink, jsonl])
+    finally:
+        jsonl.close()
+    phases = [e.phase for e in sink.events if isinstance(e, BytesProgress) and e.final]
+    assert "dump" in phases and all(e.database == url for e in sink.events if isinstance(e, BytesProgress))
+    final = next(e for e in sink.events if isinstance(e, BytesProgress) and e.final)
+    assert final.done > 0 and final.elapsed >= 0 and final.rate >= 0
+    restored = c.backup_restore(config, created.manifest.id, target=f"sqlite3://{tmp_path / 'copy.db'}",
+                                events=sink)
+    assert restored is not None
+    infos = [e for e in sink.events if isinstance(e, InfoEvent)]
+    assert any(e.message.startswith(f"restoring backup {created.manifest.id} into ") for e in infos)
+    assert {e.kind for e in infos} == {"info"}
+    written = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert {"event": "bytes_progress", "phase": "dump", "final": True}.items() <= next(
+        w for w in written if w["event"] == "bytes_progress" and w["final"]).items()
 
 
 def test_the_event_stream_of_up_carries_what_the_terminal_shows(tmp_path: Path) -> None:

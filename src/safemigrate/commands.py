@@ -491,14 +491,15 @@ def release(config: Config, *, to_version: int | None = None, dry_run: bool = Fa
     outcome: the report says how it ended (``report.exit_code``); the report files are written
     to ``release.report_dir`` unless ``dry_run``.
     """
-    from .release.procedure import ReleaseCancel, run_release
+    from .cancel import CancelToken
+    from .release.procedure import run_release
     from .release_options import release_options
     from .results import ReleaseResult
 
     options = release_options(config, to_version=to_version, dry_run=dry_run, no_backup=no_backup,
                               allow_data_loss=allow_data_loss)
     assert config.database_url is not None  # release_options refuses a configuration without one
-    stop = ReleaseCancel()
+    stop = CancelToken()  # the release's own: pre-flight, the gate and the backups poll it
     with migrator(config, events=events) as opened:
         if cancel is not None:
             cancel.on_cancel(stop.cancel)
@@ -547,33 +548,34 @@ def backup_resolve(config: Config, backup_id: str, *, storage: Storage | None = 
     return resolve_backup_id(storage, backup_id, _selector(config, database_name))
 
 
-def _progress(progress: ProgressCallback | None, events: Events, database: str) -> ProgressCallback | None:
-    """The backup's own progress callback, and the typed events (bytes, warnings) for the sinks."""
+def _progress(events: Events, database: str) -> ProgressCallback | None:
+    """The backup modules' callback that turns their reports into typed events for the sinks."""
     if events is None:
-        return progress
+        return None
+    from .backup.progress import InfoEvent as BackupInfo
     from .backup.progress import ProgressEvent
     from .backup.progress import WarningEvent as BackupWarning
-    from .events import BytesProgress, WarningEvent, fan_out
+    from .events import BytesProgress, InfoEvent, WarningEvent, fan_out
 
     sink = fan_out(events)
 
     def deliver(event: BackupEvent) -> None:
-        if progress is not None:
-            progress(event)
         if isinstance(event, ProgressEvent):
-            sink(BytesProgress(database, phase=event.stage, done=event.done, total=event.total))
+            sink(BytesProgress(database, phase=event.stage, done=event.done, total=event.total,
+                               elapsed=event.elapsed, final=event.final))
         elif isinstance(event, BackupWarning):
             sink(WarningEvent(database, message=event.message))
+        elif isinstance(event, BackupInfo):
+            sink(InfoEvent(database, message=event.message))
 
     return deliver
 
 
 def backup_create(config: Config, options: CreateOptions | None = None, *, storage: Storage | None = None,
                   verify: str | None = None, verify_options: RestoreOptions | None = None,
-                  progress: ProgressCallback | None = None, events: Events = None,
-                  cancel: Cancel | None = None) -> BackupCreateResult:
+                  events: Events = None, cancel: Cancel | None = None) -> BackupCreateResult:
     """Back up the database of ``config``; then, with ``verify`` ``"full"`` (a real restore into a
-    scratch database) or ``"quick"``, prove it restorable. Warnings go to ``progress``."""
+    scratch database) or ``"quick"``, prove it restorable. Progress and warnings go to ``events``."""
     from .backup import create_backup, verify_backup
     from .backup.progress import WarningEvent as BackupWarning
     from .backup.progress import stopped_as
@@ -582,7 +584,7 @@ def backup_create(config: Config, options: CreateOptions | None = None, *, stora
 
     url = parse_database_url(config.database_url)
     storage = storage or backup_storage(config)
-    report = _progress(progress, events, url.redacted())
+    report = _progress(events, url.redacted())
     manifest = create_backup(url, storage, options, report, cancel=cancel)
     for warning in manifest.extra.get("warnings", []):
         if report is not None:
@@ -597,8 +599,7 @@ def backup_create(config: Config, options: CreateOptions | None = None, *, stora
 
 def backup_verify(config: Config, backup_id: str, *, storage: Storage | None = None,
                   database_name: str | None = None, quick: bool = False, options: RestoreOptions | None = None,
-                  progress: ProgressCallback | None = None, events: Events = None,
-                  cancel: Cancel | None = None) -> VerifyResult:
+                  events: Events = None, cancel: Cancel | None = None) -> VerifyResult:
     """Prove backup ``backup_id`` (or ``latest``) restorable; the result is recorded in its manifest."""
     from .backup import verify_backup
     from .backup.progress import stopped_as
@@ -607,14 +608,14 @@ def backup_verify(config: Config, backup_id: str, *, storage: Storage | None = N
     chosen = backup_resolve(config, backup_id, storage=storage, database_name=database_name)
     with stopped_as(cancel, "the verification"):
         return verify_backup(storage, chosen, database_url=config.database_url, quick=quick, options=options,
-                             progress=_progress(progress, events, storage.location), cancel=cancel)
+                             progress=_progress(events, storage.location), cancel=cancel)
 
 
 def backup_restore(config: Config, backup_id: str, *, storage: Storage | None = None,
                    database_name: str | None = None, target: str | None = None, replace: bool = False,
                    confirmed: bool = False, options: RestoreOptions | None = None,
-                   from_database: str | None = None, progress: ProgressCallback | None = None,
-                   events: Events = None, cancel: Cancel | None = None) -> RestoreResult:
+                   from_database: str | None = None, events: Events = None,
+                   cancel: Cancel | None = None) -> RestoreResult:
     """Restore ``backup_id`` (or ``latest``) into a new database, or with ``replace`` (and
     ``confirmed``: a library call does not ask) over the database of ``config``."""
     from .backup import restore_backup
@@ -626,7 +627,7 @@ def backup_restore(config: Config, backup_id: str, *, storage: Storage | None = 
     url = parse_database_url(config.database_url) if config.database_url else None
     with stopped_as(cancel, "the restore"):
         return restore_backup(storage, chosen, url, target=target, replace=replace, confirmed=confirmed,
-                              options=options, progress=_progress(progress, events, storage.location),
+                              options=options, progress=_progress(events, storage.location),
                               from_database=from_database, cancel=cancel)
 
 
@@ -707,8 +708,8 @@ def backup_unpin(config: Config, backup_id: str, *, storage: Storage | None = No
 
 def backup_import(config: Config, file: str, options: ImportOptions | None = None, *,
                   storage: Storage | None = None, verify: bool = False,
-                  verify_options: RestoreOptions | None = None,
-                  progress: ProgressCallback | None = None) -> BackupCreateResult:
+                  verify_options: RestoreOptions | None = None, events: Events = None,
+                  cancel: Cancel | None = None) -> BackupCreateResult:
     """Store an existing pg_dump file as a backup, once restored into a scratch database on the
     configured server (the proof it restores); ``verify``: verify the stored backup right after."""
     from .backup import verify_backup
@@ -721,7 +722,8 @@ def backup_import(config: Config, file: str, options: ImportOptions | None = Non
     manifest = import_dump(file, storage, url, options)
     if not verify:
         return BackupCreateResult(storage.location, manifest)
-    checked = verify_backup(storage, manifest.id, database_url=url, options=verify_options, progress=progress)
+    checked = verify_backup(storage, manifest.id, database_url=url, options=verify_options,
+                            progress=_progress(events, url.redacted()), cancel=cancel)
     return BackupCreateResult(storage.location, manifest, checked, storage.read_manifest(manifest.id))
 
 

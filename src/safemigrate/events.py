@@ -29,6 +29,7 @@ __all__ = [
     "CheckResult",
     "Event",
     "EventSink",
+    "InfoEvent",
     "JsonLinesSink",
     "ListSink",
     "RunFinished",
@@ -147,14 +148,21 @@ class RunFinished(Event, frozen=True):
 
 
 class BytesProgress(Event, frozen=True):
-    phase: str  # dump | upload | download | restore
-    done: int
+    phase: str  # dump | upload | download | restore | verify
+    done: int  # bytes
     total: int | None
+    elapsed: float  # seconds since the phase began
+    final: bool  # the phase's last report
 
-    def __init__(self, database: str, *, phase: str, done: int, total: int | None = None,
-                 at: str | None = None) -> None:
+    def __init__(self, database: str, *, phase: str, done: int, total: int | None = None, elapsed: float = 0.0,
+                 final: bool = False, at: str | None = None) -> None:
         super().__init__(database, at=at)
-        self.__dict__.update(phase=phase, done=done, total=total)
+        self.__dict__.update(phase=phase, done=done, total=total, elapsed=elapsed, final=final)
+
+    @property
+    def rate(self) -> float:
+        """Bytes per second so far."""
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
 
 class CheckResult(Event, frozen=True):
@@ -165,6 +173,20 @@ class CheckResult(Event, frozen=True):
     def __init__(self, database: str, *, name: str, status: str, reason: str = "", at: str | None = None) -> None:
         super().__init__(database, at=at)
         self.__dict__.update(name=name, status=status, reason=reason)
+
+
+class InfoEvent(Event, frozen=True):
+    """A step of the run, for a person watching ("taking a backup of the current state first"; kind ``info``)."""
+
+    message: str
+
+    def __init__(self, database: str, *, message: str, at: str | None = None) -> None:
+        super().__init__(database, at=at)
+        self.__dict__.update(message=message)
+
+    @property
+    def kind(self) -> str:
+        return "info"
 
 
 class WarningEvent(Event, frozen=True):

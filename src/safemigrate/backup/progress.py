@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..cancel import CancelToken  # the one cancel token of every command (re-exported here)
 from ..errors import RunInterruptedError
 
 __all__ = [
@@ -77,18 +78,6 @@ class Cancel(Protocol):
     def is_set(self) -> bool: ...
 
     def wait(self, timeout: float | None = None) -> bool: ...
-
-
-class CancelToken(threading.Event):
-    """A ``threading.Event`` that also remembers which signal set it (for the exit status 128 + N)."""
-
-    signal_number: int | None = None
-
-    def cancel(self, signal_number: int | None = None) -> None:
-        """Safe in a signal handler: it only records the signal and sets the event."""
-        if not self.is_set():
-            self.signal_number = signal_number
-        self.set()
 
 
 def interrupted(cancel: Cancel, what: str = "the run") -> RunInterruptedError:

@@ -15,7 +15,6 @@ this module is the procedure, the same for all three.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,11 +32,9 @@ from .dialect import BackupDialect, dialect_named
 from .engine import CreateOptions, Inspection, RestoreOptions, compare
 from .manifest import Manifest
 from .progress import (
-    BackupEvent,
     Cancel,
     InfoEvent,
     ProgressCallback,
-    WarningEvent,
     stopped_as,
 )
 from .storage import Storage
@@ -63,29 +60,9 @@ class RestoreResult:
         return asdict(self)
 
 
-def _events(progress: ProgressCallback | None, info: Callable[[str], None] | None,
-            warn: Callable[[str], None] | None) -> ProgressCallback | None:
-    """One callback for every event; the older ``info=``/``warn=`` callables still get their messages."""
-    if info is None and warn is None:
-        return progress
-
-    def deliver(event: BackupEvent) -> None:
-        if isinstance(event, InfoEvent) and info is not None:
-            info(event.message)
-        elif isinstance(event, WarningEvent) and warn is not None:
-            warn(event.message)
-        elif isinstance(event, WarningEvent) and info is not None:
-            info(event.message)
-        elif progress is not None:
-            progress(event)
-
-    return deliver
-
-
 def restore_backup(storage: Storage, backup_id: str, database_url: str | DatabaseURL | None, *,
                    target: str | None = None, replace: bool = False, confirmed: bool = False,
                    options: RestoreOptions | None = None, progress: ProgressCallback | None = None,
-                   info: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None,
                    from_database: str | None = None, cancel: Cancel | None = None) -> RestoreResult:
     """Restore backup ``backup_id``.
 
@@ -96,12 +73,12 @@ def restore_backup(storage: Storage, backup_id: str, database_url: str | Databas
 
     ``progress`` receives every event: bytes (:class:`ProgressEvent`), the steps
     (:class:`InfoEvent`) and what an interrupted restore left behind (:class:`WarningEvent`).
-    ``info``/``warn`` (older) receive the same messages as text. ``cancel`` stops the restore
+    ``cancel`` stops the restore
     (:class:`~safemigrate.errors.RunInterruptedError`); what it had created is removed.
     """
     with stopped_as(cancel, "the restore"):
         return _restore(storage, backup_id, database_url, target, replace, confirmed, options,
-                        _events(progress, info, warn), from_database, cancel)
+                        progress, from_database, cancel)
 
 
 def _restore(storage: Storage, backup_id: str, database_url: str | DatabaseURL | None, target: str | None,

@@ -8,13 +8,17 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..backup.progress import CancelToken, stopped_as
+from ..backup.progress import stopped_as
+from ..cancel import CancelToken
 from ..errors import UsageError
 from .options import Settings, global_options, settings_of
+
+if TYPE_CHECKING:
+    from ..events import EventSink
 
 __all__ = ["backup"]
 
@@ -73,6 +77,16 @@ def _storage(location: str | None, s3_endpoint_url: str | None, work_dir: str | 
     _register_storage_secrets(settings, location or config.backup("location"),
                               s3_endpoint_url or config.backup("s3_endpoint_url"))
     return commands.backup_storage(config, location=location, s3_endpoint_url=s3_endpoint_url, work_dir=work_dir)
+
+
+@contextlib.contextmanager
+def _backup_events(settings: Settings) -> Iterator[list[EventSink]]:
+    """The run's sinks: its progress on stderr, and ``--events FILE`` when given."""
+    from .render.backup import BackupProgress
+    from .runtime import event_sinks
+
+    with event_sinks(settings) as sinks:
+        yield [BackupProgress(settings.output), *(sinks or ())]
 
 
 @contextlib.contextmanager
@@ -143,7 +157,7 @@ def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
     from .. import commands
     from ..backup import CreateOptions, RestoreOptions
     from ..urls import parse_database_url
-    from .render.backup import BackupProgress, render_create
+    from .render.backup import render_create
 
     settings = settings_of(ctx)
     legacy = ctx.meta.get("safemigrate.dump_format")
@@ -164,10 +178,10 @@ def create_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
                             level=level, pg_bin_dir=pg_bin_dir, check_stream=not no_check, label=label,
                             pin=pin)
     settings.output.progress(f"backing up {url.redacted()} to {storage.location}")
-    with _interruptible(None) as cancel:
+    with _interruptible(None) as cancel, _backup_events(settings) as events:
         result = commands.backup_create(settings.config(), options, storage=storage, verify=verify_mode,
                                         verify_options=RestoreOptions(pg_bin_dir=pg_bin_dir, work_dir=work_dir),
-                                        progress=BackupProgress(settings.output), cancel=cancel)
+                                        events=events, cancel=cancel)
     render_create(settings.output, result)
 
 
@@ -258,15 +272,15 @@ def verify_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
     """Prove backup ID (or 'latest') restorable: restore it into a scratch database and compare."""
     from .. import commands
     from ..backup import RestoreOptions
-    from .render.backup import BackupProgress, render_verify
+    from .render.backup import render_verify
 
     settings = settings_of(ctx)
     storage = _storage(location, s3_endpoint_url, work_dir, settings)
-    with _interruptible("the verification") as cancel:
+    with _interruptible("the verification") as cancel, _backup_events(settings) as events:
         result = commands.backup_verify(settings.config(), backup_id, storage=storage, database_name=database_name,
                                         quick=quick, options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner,
                                                                             work_dir=work_dir),
-                                        progress=BackupProgress(settings.output), cancel=cancel)
+                                        events=events, cancel=cancel)
     render_verify(settings.output, result)
 
 
@@ -294,7 +308,7 @@ def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str |
     from .. import commands
     from ..backup import RestoreOptions
     from ..urls import parse_database_url
-    from .render.backup import BackupProgress, render_restore
+    from .render.backup import render_restore
 
     settings = settings_of(ctx)
     config = settings.config()
@@ -316,10 +330,10 @@ def restore_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str |
         if not confirmed:
             raise UsageError("not confirmed: nothing was restored")
     options = RestoreOptions(pg_bin_dir=pg_bin_dir, jobs=jobs, no_owner=no_owner, work_dir=work_dir)
-    with _interruptible("the restore") as cancel:
+    with _interruptible("the restore") as cancel, _backup_events(settings) as events:
         result = commands.backup_restore(config, backup_id, storage=storage, target=target, replace=replace,
                                          confirmed=confirmed, options=options, from_database=from_database,
-                                         progress=BackupProgress(settings.output), cancel=cancel)
+                                         events=events, cancel=cancel)
     render_restore(settings.output, result)
 
 
@@ -413,16 +427,16 @@ def import_cmd(ctx: click.Context, location: str | None, s3_endpoint_url: str | 
     from ..backup import RestoreOptions
     from ..backup.importer import ImportOptions
     from ..urls import parse_database_url
-    from .render.backup import BackupProgress, render_import
+    from .render.backup import render_import
 
     settings = settings_of(ctx)
     url = parse_database_url(settings.database_url())
     storage = _storage(location, s3_endpoint_url, work_dir)
     settings.output.progress(f"importing {file}: restoring it into a scratch database on {url.redacted()}")
-    with _interruptible("the import"):
+    with _interruptible("the import") as cancel, _backup_events(settings) as events:
         result = commands.backup_import(
             settings.config(), file, ImportOptions(label=label, pin=pin, no_owner=no_owner, pg_bin_dir=pg_bin_dir,
                                                    work_dir=work_dir),
-            storage=storage, verify=verify, progress=BackupProgress(settings.output),
+            storage=storage, verify=verify, events=events, cancel=cancel,
             verify_options=RestoreOptions(pg_bin_dir=pg_bin_dir, no_owner=no_owner, work_dir=work_dir))
     render_import(settings.output, result, file)

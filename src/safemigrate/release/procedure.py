@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from .._version import __version__
-from ..backup.progress import CancelToken
 from ..drivers.base import local_identity
 from ..errors import (
     LockTimeoutError,
@@ -63,10 +62,11 @@ from .record import ReleaseFile, ReleasesTable
 from .report import Outcome, ReleaseReport, StepRecord, StepStatus, secrets_of
 
 if TYPE_CHECKING:
+    from ..backup.progress import Cancel
     from ..engine import Migrator
     from ..planner import Step
 
-__all__ = ["CHECKS", "ReleaseCancel", "ReleaseOptions", "run_release"]
+__all__ = ["CHECKS", "ReleaseOptions", "run_release"]
 
 CheckLevel = Literal["error", "warn", "off"]
 
@@ -128,15 +128,6 @@ class ReleaseOptions:
     named_secrets: frozenset[str] = frozenset()
 
 
-class ReleaseCancel(CancelToken):
-    """The release's cancel token, set by the caller's signal handler (which only sets it).
-
-    Pre-flight and the gate look at it between steps; the apply and the rollback are cancelled
-    through the migrator; the backup, its verification and the restore poll it themselves
-    (their dump and restore tools are stopped and what they wrote is removed).
-    """
-
-
 class _Finished(Exception):
     """Stop the procedure here: the report already says how it ended."""
 
@@ -147,7 +138,7 @@ def new_release_id() -> str:
 
 class _Release:
     def __init__(self, migrator: Migrator, options: ReleaseOptions, report: ReleaseReport,
-                 cancel: threading.Event, env: str | None, database_url: str) -> None:
+                 cancel: Cancel, env: str | None, database_url: str) -> None:
         self.m = migrator
         self.driver = migrator.driver
         self.o = options
@@ -867,7 +858,7 @@ class _Release:
 
 
 def run_release(migrator: Migrator, options: ReleaseOptions, *, env: str | None, database_url: str,
-                cancel: threading.Event | None = None,
+                cancel: Cancel | None = None,
                 on_step: Callable[[StepRecord], None] | None = None) -> ReleaseReport:
     """Run the whole procedure on an open ``migrator``; never raises for an outcome (the report says it)."""
     report = ReleaseReport(id=new_release_id(), env=env, database=migrator.driver.url.redacted(),

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...backup.progress import InfoEvent, WarningEvent
+from ...events import BytesProgress, Event, InfoEvent, WarningEvent
 from ..output import Output
 
 if TYPE_CHECKING:
-    from ...backup import BackupEvent, PruneResult, RestoreResult, VerifyResult
+    from ...backup import PruneResult, RestoreResult, VerifyResult
     from ...backup.retention import Policy
     from ...commands import BackupCreateResult, BackupListResult, BackupPinResult
 
@@ -24,8 +24,8 @@ def size_text(n: float) -> str:
 
 
 class BackupProgress:
-    """The renderer of a backup run's events on stderr: steps and warnings as lines; bytes and rate
-    as one updating line on a terminal, a line every few seconds otherwise."""
+    """The sink that renders a backup run's events on stderr: steps and warnings as lines; bytes
+    and rate as one updating line on a terminal, a line every few seconds otherwise."""
 
     def __init__(self, out: Output) -> None:
         self.out = out
@@ -33,7 +33,7 @@ class BackupProgress:
         self.last_line = 0.0
         self.width = 0
 
-    def __call__(self, event: BackupEvent) -> None:
+    def __call__(self, event: Event) -> None:
         if isinstance(event, InfoEvent | WarningEvent):
             if self.tty and self.width:  # end the updating progress line first
                 self.out.stderr.write("\n")
@@ -43,10 +43,10 @@ class BackupProgress:
             else:
                 self.out.warn(event.message)
             return
-        if self.out.json:
+        if self.out.json or not isinstance(event, BytesProgress):
             return
         total = f" of {size_text(event.total)}" if event.total else ""
-        text = f"{event.stage}: {size_text(event.done)}{total}, {size_text(event.rate)}/s"
+        text = f"{event.phase}: {size_text(event.done)}{total}, {size_text(event.rate)}/s"
         if event.final:
             text += f" in {event.elapsed:.1f}s"
         if self.tty:  # one line rewritten in place; no escape sequences, so no colour either
