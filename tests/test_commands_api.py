@@ -155,6 +155,7 @@ def test_a_backup_reports_its_bytes_and_steps_as_typed_events(tmp_path: Path) ->
     restored = c.backup_restore(config, created.manifest.id, target=f"sqlite3://{tmp_path / 'copy.db'}",
                                 events=sink)
     assert restored is not None
+    assert {e.database for e in sink.events} == {url}  # the restore's events name the database, not the storage
     infos = [e for e in sink.events if isinstance(e, InfoEvent)]
     assert any(e.message.startswith(f"restoring backup {created.manifest.id} into ") for e in infos)
     assert {e.kind for e in infos} == {"info"}

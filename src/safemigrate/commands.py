@@ -571,6 +571,16 @@ def _progress(events: Events, database: str) -> ProgressCallback | None:
     return deliver
 
 
+def _database_named(config: Config, storage: Storage) -> str:
+    """What a verification's or a restore's events name: the configured database (password masked),
+    else (a SQLite target with no server) the storage the backup comes from."""
+    if config.database_url:
+        from .urls import parse_database_url
+
+        return parse_database_url(config.database_url).redacted()
+    return storage.location
+
+
 def backup_create(config: Config, options: CreateOptions | None = None, *, storage: Storage | None = None,
                   verify: str | None = None, verify_options: RestoreOptions | None = None,
                   events: Events = None, cancel: Cancel | None = None) -> BackupCreateResult:
@@ -608,7 +618,7 @@ def backup_verify(config: Config, backup_id: str, *, storage: Storage | None = N
     chosen = backup_resolve(config, backup_id, storage=storage, database_name=database_name)
     with stopped_as(cancel, "the verification"):
         return verify_backup(storage, chosen, database_url=config.database_url, quick=quick, options=options,
-                             progress=_progress(events, storage.location), cancel=cancel)
+                             progress=_progress(events, _database_named(config, storage)), cancel=cancel)
 
 
 def backup_restore(config: Config, backup_id: str, *, storage: Storage | None = None,
@@ -627,7 +637,7 @@ def backup_restore(config: Config, backup_id: str, *, storage: Storage | None = 
     url = parse_database_url(config.database_url) if config.database_url else None
     with stopped_as(cancel, "the restore"):
         return restore_backup(storage, chosen, url, target=target, replace=replace, confirmed=confirmed,
-                              options=options, progress=_progress(events, storage.location),
+                              options=options, progress=_progress(events, _database_named(config, storage)),
                               from_database=from_database, cancel=cancel)
 
 
