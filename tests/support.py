@@ -218,6 +218,15 @@ class TestDatabase:
         self.execute(f"CREATE TABLE {name} ({key}, body VARCHAR(200) NOT NULL)")
 
 
+def falls_back_to_click(parse: Callable[[list[str], Any], object], args: list[str]) -> bool:
+    """A click-free reader (``parse_lint_command``, ``parse_status_command`` ...) declines ``args``
+    and stores nothing on the way: click then reads them and gives its own answer."""
+    from safemigrate.cli.settings import Settings
+
+    settings = Settings()
+    return parse(list(args), settings) is None and settings == Settings(output=settings.output)
+
+
 def write_migrations(folder: Path, files: dict[str, str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, body in files.items():

@@ -18,7 +18,7 @@ import pytest
 
 from safemigrate.cli import fast_engine
 from safemigrate.cli.settings import Settings
-from support import run_cli, write_migrations
+from support import falls_back_to_click, run_cli, write_migrations
 
 
 @pytest.fixture
@@ -99,9 +99,7 @@ FALLBACK_ARGS = [
 
 @pytest.mark.parametrize("args", FALLBACK_ARGS, ids=lambda args: " ".join(args) or "nothing")
 def test_odd_status_spellings_fall_back_to_click(args: list[str]) -> None:
-    settings = Settings()
-    assert fast_engine.parse_status_command(args, settings) is None
-    assert settings == Settings(output=settings.output)  # nothing stored on the way
+    assert falls_back_to_click(fast_engine.parse_status_command, args)
 
 
 def test_a_status_fallback_gets_clicks_answer(project: Path) -> None:
@@ -145,13 +143,18 @@ def test_the_flags_of_both_readers_are_the_same() -> None:
     assert _own_flags(up) == fast_engine.UP_FLAGS
 
 
-def test_status_does_not_import_click(project: Path) -> None:
+def _exit_code_and_click_modules(project: Path, *args: str) -> str:
+    """Run the CLI in a fresh interpreter; its exit code and the click modules it imported."""
     script = ("import sys\nfrom safemigrate.cli import run\n"
-              f"code = run(['-database', {DB!r}, 'status'])\n"
+              f"code = run(['-database', {DB!r}, *{list(args)!r}])\n"
               "print(code, sorted(m for m in sys.modules if m.split('.')[0] == 'click'))\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=project,
                           env={**os.environ, "NO_COLOR": "1"}, timeout=120)
-    assert proc.stdout.splitlines()[-1] == "0 []", proc.stderr[-2000:]
+    return proc.stdout.splitlines()[-1] if proc.stdout else proc.stderr[-2000:]
+
+
+def test_status_does_not_import_click(project: Path) -> None:
+    assert _exit_code_and_click_modules(project, "status") == "0 []"
 
 
 # -- up ----------------------------------------------------------------------------------------
@@ -237,12 +240,7 @@ def test_the_up_fast_path_reads_its_arguments_as_click_does() -> None:
 
 
 def test_up_does_not_import_click(project: Path) -> None:
-    script = ("import sys\nfrom safemigrate.cli import run\n"
-              f"code = run(['-database', {DB!r}, 'up', '--no-lint'])\n"
-              "print(code, sorted(m for m in sys.modules if m.split('.')[0] == 'click'))\n")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=project,
-                          env={**os.environ, "NO_COLOR": "1"}, timeout=120)
-    assert proc.stdout.splitlines()[-1] == "0 []", proc.stderr[-2000:]
+    assert _exit_code_and_click_modules(project, "up", "--no-lint") == "0 []"
 
 
 def test_up_without_click_still_drops_psycopgs_pipeline_exit_noise() -> None:

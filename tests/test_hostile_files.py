@@ -95,13 +95,19 @@ def test_a_dangling_symlink_named_like_a_migration_is_a_clear_error(db: TestData
     _untouched(db)
 
 
-def test_a_symlink_leaving_the_folder_is_warned_about_by_default_and_refused_with_no_follow(
-        db: TestDatabase, tmp_path: Path) -> None:
+def _second_migration_linked_from_outside(db: TestDatabase, tmp_path: Path) -> tuple[Path, Path]:
+    """The folder (version 1 applied) and the file outside it that its 2_second.up.sql links to."""
     folder = tmp_path / "m"
     _applied_first(db, folder)
     outside = tmp_path / "shared.sql"
     outside.write_text("CREATE TABLE second_t (id int);")
     (folder / "2_second.up.sql").symlink_to(outside)
+    return folder, outside
+
+
+def test_a_symlink_leaving_the_folder_is_warned_about_by_default_and_refused_with_no_follow(
+        db: TestDatabase, tmp_path: Path) -> None:
+    folder, outside = _second_migration_linked_from_outside(db, tmp_path)
     code, output = _up(db, folder, "--no-follow")
     assert code == 1
     assert "outside the migrations folder" in output and "--no-follow refuses" in output
@@ -173,11 +179,7 @@ def test_the_outside_link_warning_names_the_setting_to_python_and_the_flag_on_th
         db: TestDatabase, tmp_path: Path) -> None:
     import safemigrate.commands as c
 
-    folder = tmp_path / "m"
-    _applied_first(db, folder)
-    outside = tmp_path / "shared.sql"
-    outside.write_text("CREATE TABLE second_t (id int);")
-    (folder / "2_second.up.sql").symlink_to(outside)
+    folder, _ = _second_migration_linked_from_outside(db, tmp_path)
     code, output = _up(db, folder)
     assert code == 0 and "(--no-follow refuses such links)" in output and "`" not in output, output
     status = run_cli("-path", str(folder), "-database", db.url, "status")

@@ -175,28 +175,26 @@ class CheckResult(Event, frozen=True):
         self.__dict__.update(name=name, status=status, reason=reason)
 
 
-class InfoEvent(Event, frozen=True):
-    """A step of the run, for a person watching ("taking a backup of the current state first"; kind ``info``)."""
+class _MessageEvent(Event, frozen=True):
+    """An event that is one message for a person (its ``kind`` is the subclass's)."""
 
     message: str
 
     def __init__(self, database: str, *, message: str, at: str | None = None) -> None:
         super().__init__(database, at=at)
         self.__dict__.update(message=message)
+
+
+class InfoEvent(_MessageEvent, frozen=True):
+    """A step of the run, for a person watching ("taking a backup of the current state first"; kind ``info``)."""
 
     @property
     def kind(self) -> str:
         return "info"
 
 
-class WarningEvent(Event, frozen=True):
+class WarningEvent(_MessageEvent, frozen=True):
     """Something the user should know that does not stop the run (kind ``warning``)."""
-
-    message: str
-
-    def __init__(self, database: str, *, message: str, at: str | None = None) -> None:
-        super().__init__(database, at=at)
-        self.__dict__.update(message=message)
 
     @property
     def kind(self) -> str:
