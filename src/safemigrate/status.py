@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import bisect
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from ._gc import cyclic_gc_paused
 from ._record import Record
 from .drivers.base import VersionState
-from .history import HistoryRecord
+from .history import StepFacts
 from .source import MigrationSource
 
 __all__ = ["MigrationStatus", "Problem", "StatusReport", "build_status", "status_table"]
@@ -128,9 +129,9 @@ class StatusReport(Record):
         }
 
 
-def _applied_versions(history: list[HistoryRecord]) -> dict[int, HistoryRecord]:
+def _applied_versions(history: Sequence[StepFacts]) -> dict[int, StepFacts]:
     """Replay the history: which versions are applied now, and the record that applied each."""
-    applied: dict[int, HistoryRecord] = {}
+    applied: dict[int, StepFacts] = {}
     for record in history:
         if record.outcome != "applied":
             continue
@@ -149,7 +150,7 @@ class _JumpedOver:
     (it used to scan the whole history for every file, which took seconds at 10,000 of each).
     """
 
-    def __init__(self, history: list[HistoryRecord]) -> None:
+    def __init__(self, history: Sequence[StepFacts]) -> None:
         intervals = sorted(
             (-1 if record.from_version is None else record.from_version, record.version)
             for record in history
@@ -173,20 +174,20 @@ class _JumpedOver:
         return i >= 0 and version < self._ends[i]
 
 
-def _applied_by(record: HistoryRecord) -> str | None:
+def _applied_by(record: StepFacts) -> str | None:
     return " ".join(
         part for part in (record.os_user and f"{record.os_user}@{record.host}",
                           record.db_user and f"(db user {record.db_user})") if part
     ) or None
 
 
-def build_status(source: MigrationSource, state: VersionState, history: list[HistoryRecord],
+def build_status(source: MigrationSource, state: VersionState, history: Sequence[StepFacts],
                  *, database: str, history_available: bool) -> StatusReport:
     with cyclic_gc_paused():  # a row per file (10,000 and more), no cycle among them
         return _build_status(source, state, history, database=database, history_available=history_available)
 
 
-def _build_status(source: MigrationSource, state: VersionState, history: list[HistoryRecord],
+def _build_status(source: MigrationSource, state: VersionState, history: Sequence[StepFacts],
                   *, database: str, history_available: bool) -> StatusReport:
     current = state.version
     applied = _applied_versions(history)
