@@ -109,3 +109,37 @@ def test_status_reads_without_creating_anything(pg_url: str, pg_plain_url: str, 
     with psycopg.connect(pg_plain_url) as conn:
         assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema='public'"
                             ).fetchone() == (0,)
+
+
+def test_the_history_steps_status_reads_hold_the_same_facts_as_whole_records(db: TestDatabase, tmp_path: Path) -> None:
+    """``status`` reads ten of the history's columns (on PostgreSQL, as named rows): the same
+    values, row for row, as the whole records, and the same report built from either."""
+    from safemigrate.drivers import open_driver
+    from safemigrate.history import HistoryTable
+    from safemigrate.source import load_source
+    from safemigrate.status import build_status
+
+    folder = write_migrations(tmp_path / "m", files())
+    args = ("-path", str(folder), "-database", db.url)
+    run_cli(*args, "up")
+    run_cli(*args, "down", "1")  # a down step: version 4 no longer applied
+    run_cli(*args, "up")
+    (folder / "000002_b.up.sql").write_text("CREATE TABLE b (id INTEGER, edited INTEGER);\n")
+    (folder / "000003_c.up.sql").write_text("CREATE TABLE c (id INTEGER);\n")  # skipped
+    driver = open_driver(db.url)
+    driver.connect()
+    try:
+        table = HistoryTable(driver)
+        records, steps = table.read(), table.read_steps()
+        state = driver.read_version()
+    finally:
+        driver.close()
+    facts = ("version", "direction", "outcome", "from_version", "checksum", "started_at", "finished_at",
+             "os_user", "host", "db_user")
+    assert len(steps) == len(records) == 5
+    assert [[getattr(s, f) for f in facts] for s in steps] == [[getattr(r, f) for f in facts] for r in records]
+    source = load_source(folder)
+    built = [build_status(source, state, history, database="d", history_available=True).to_dict()
+             for history in (records, steps)]
+    assert built[0] == built[1]
+    assert {p["code"] for p in built[0]["problems"]} >= {"edited", "skipped"}

@@ -27,7 +27,7 @@ from ..errors import (
     SafemigrateError,
     UsageError,
 )
-from ..history import HistoryRecord, HistoryTable, new_run_id
+from ..history import HistoryRecord, HistoryTable, StepFacts, new_run_id
 from ..planner import Plan, Step, plan_down, plan_goto, plan_up
 from ..source import MigrationSource
 from ..sql.script import Script, Statement, refuse_unrunnable
@@ -116,11 +116,15 @@ class Migrator:
         except DatabaseError as exc:
             raise self._read_privilege_error(self.driver.version_table, "status") or exc from None
         available = self.driver.table_exists(self.driver.history_table)
-        history: list[HistoryRecord] = []
+        history: Sequence[StepFacts] = []
+        records: list[HistoryRecord] = []  # whole records: only a dirty database's last step needs them
         unreadable: SafemigrateError | None = None
         if available:
             try:
-                history = self.history.read()
+                if state.dirty:
+                    history = records = self.history.read()
+                else:
+                    history = self.history.read_steps()
             except Exception as exc:
                 if self.driver.describe_error(exc) is None:
                     raise
@@ -133,8 +137,8 @@ class Migrator:
                 available = False
         report = build_status(self.source, state, history, database=self.driver.url.redacted(),
                               history_available=available)
-        if state.dirty and history:
-            self._note_unsettled_statement(report, history[-1])
+        if state.dirty and records:
+            self._note_unsettled_statement(report, records[-1])
         if unreadable is not None:
             # Never "no history yet" when the history exists but cannot be read.
             report.history_error = unreadable.message
