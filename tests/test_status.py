@@ -143,3 +143,25 @@ def test_the_history_steps_status_reads_hold_the_same_facts_as_whole_records(db:
              for history in (records, steps)]
     assert built[0] == built[1]
     assert {p["code"] for p in built[0]["problems"]} >= {"edited", "skipped"}
+
+
+def test_applied_times_are_shown_in_utc_whatever_the_sessions_time_zone(pg_url: str, pg_plain_url: str,
+                                                                        tmp_path: Path) -> None:
+    import os
+
+    import psycopg
+
+    folder = write_migrations(tmp_path / "m", files())
+    assert run_cli("-path", str(folder), "-database", pg_url, "up", "2").exit_code == 0
+    with psycopg.connect(pg_plain_url) as conn:
+        utc = [row[0] for row in conn.execute(
+            "SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM safemigrate_history "
+            "ORDER BY id")]
+    # libpq sets the session's TimeZone from $PGTZ: psycopg then gives every timestamptz in that zone.
+    env = {**os.environ, "PGTZ": "America/St_Johns", "NO_COLOR": "1"}
+    table = run_cli("-path", str(folder), "-database", pg_url, "status", env=env)
+    assert sum(f"{when} UTC" in table.stdout for when in utc) == len(utc) == 2, table.stdout
+    history = run_cli("-path", str(folder), "-database", pg_url, "history", env=env)
+    assert all(any(line.startswith(when) for line in history.stdout.splitlines()) for when in utc), history.stdout
+    doc = run_cli("-path", str(folder), "-database", pg_url, "--format", "json", "history", env=env).json()
+    assert json.dumps(doc).count("-03:30") == 0 and "+00:00" in json.dumps(doc)

@@ -84,6 +84,19 @@ class StepFacts(Protocol):
     def db_user(self) -> str | None: ...
 
 
+# The names PostgreSQL's session TimeZone gives UTC itself (psycopg's datetimes carry that zone).
+_UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
+
+
+def _is_utc(value: datetime) -> bool:
+    """Whether psycopg gave ``value`` in UTC (the server's default session zone). Every value of one
+    read carries the connection's zone, so one value tells for all: in another session zone
+    (PGTZ=America/St_Johns, a role's SET timezone) they are converted, as the table and the
+    history print them as UTC."""
+    zone = value.tzinfo
+    return zone is UTC or getattr(zone, "key", None) in _UTC_ZONES
+
+
 class HistoryStep(NamedTuple):
     """The ten columns of a history row that ``status`` reads, as the row itself (a tuple, named).
 
@@ -215,7 +228,13 @@ class HistoryTable:
             # (status reads the whole history: 10,000 rows and more).
             records = [HistoryRecord(*row) for row in rows]
             if self.dialect == "postgres":
-                return records  # timestamptz: aware datetimes already, never text
+                # timestamptz: aware datetimes already, never text; in the session's time zone
+                if records and not _is_utc(records[0].started_at):
+                    for record in records:
+                        record.started_at = record.started_at.astimezone(UTC)
+                        if record.finished_at is not None:
+                            record.finished_at = record.finished_at.astimezone(UTC)
+                return records
             for record in records:
                 for key in ("started_at", "finished_at"):
                     value = getattr(record, key)
@@ -232,8 +251,13 @@ class HistoryTable:
             return []
         with cyclic_gc_paused():  # 10,000 rows, no cycle among them
             rows = self.driver.query_rows(f"SELECT {', '.join(HistoryStep._fields)} FROM {self.table} ORDER BY id")
-            # timestamptz: aware datetimes already, as read() returns them on PostgreSQL
-            return list(map(HistoryStep._make, rows))
+            steps = list(map(HistoryStep._make, rows))
+            # timestamptz: aware datetimes already, as read() returns them, in the session's zone
+            if steps and not _is_utc(steps[0].started_at):
+                steps = [step._replace(started_at=step.started_at.astimezone(UTC),
+                                       finished_at=step.finished_at and step.finished_at.astimezone(UTC))
+                         for step in steps]
+            return steps
 
     def _record(self, names: Sequence[str], row: Sequence[Any]) -> HistoryRecord:
         data = dict(zip(names, row, strict=True))
@@ -248,4 +272,6 @@ class HistoryTable:
             return datetime.fromisoformat(value)
         if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
+        if isinstance(value, datetime) and not _is_utc(value):
+            return value.astimezone(UTC)  # PostgreSQL's, in the session's time zone
         return value
