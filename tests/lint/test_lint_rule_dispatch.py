@@ -99,3 +99,26 @@ def test_a_rule_left_out_for_an_alter_table_would_have_found_nothing_there(rule:
             hits: list[Hit] = list(check(stmt, ctx))
             assert hits == [], f"{rule.id} reports on {sql!r}, which the engine does not show it"
     assert skipped, f"no statement above lacks {rule.id}'s sub-commands: the test proves nothing"
+
+
+CREATE_TABLES = [
+    "CREATE TABLE t (id bigint PRIMARY KEY, name text NOT NULL)",
+    "CREATE TABLE t (id bigint PRIMARY KEY, p bigint REFERENCES p (id))",
+    "CREATE TABLE t (id bigint, p bigint NOT NULL REFERENCES p (id), q bigint REFERENCES q (id))",
+    "CREATE TABLE t (id bigint, p bigint, CONSTRAINT t_p_fk FOREIGN KEY (p) REFERENCES p (id))",
+    "CREATE TABLE t (id bigint) INHERITS (parent)",
+    "CREATE TABLE t_2024 PARTITION OF t FOR VALUES FROM (1) TO (2)",
+    "CREATE TABLE IF NOT EXISTS t (LIKE other INCLUDING ALL)",
+]
+
+
+@pytest.mark.parametrize("sql", CREATE_TABLES)
+def test_the_locks_of_a_create_table_read_from_its_facts_are_the_lock_models(sql: str) -> None:
+    """statement_locks_of skips walking a CREATE TABLE that its facts say references no table."""
+    from safemigrate.lint.pglocks import statement_locks
+    from safemigrate.lint.rules._helpers import statement_locks_of
+
+    source = SourceText(sql + ";")
+    statements, problems, _wrapped, _reason = Linter("postgres")._split(source)
+    assert not problems and statements[0].kind == "CreateStmt"
+    assert statement_locks_of(statements[0]) == statement_locks("CreateStmt", statements[0].node)

@@ -23,8 +23,8 @@ from .config import LintConfig
 from .context import FileContext, Hit, NotNullChecks, ObjectSet, Partner, Stmt
 from .history import EarlierLookup, not_null_histories
 from .model import Finding, Location
-from .pgparse import parse_postgres
 from .pgnodes import alter_cmds
+from .pgparse import parse_postgres
 from .registry import Check, Rule, all_rules
 from .source import SourceText
 from .suppress import Ignore, parse_ignores
