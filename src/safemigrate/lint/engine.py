@@ -23,8 +23,9 @@ from .config import LintConfig
 from .context import FileContext, Hit, NotNullChecks, ObjectSet, Partner, Stmt
 from .history import EarlierLookup, not_null_histories
 from .model import Finding, Location
+from .pgnodes import alter_cmds
 from .pgparse import parse_postgres
-from .registry import Rule, all_rules
+from .registry import Check, Rule, all_rules
 from .source import SourceText
 from .suppress import Ignore, parse_ignores
 
@@ -102,6 +103,8 @@ class Linter:
         self._checks_by_node = {node: [(r, r.checks[dialect]) for r in rules]
                                 for node, rules in self._by_node.items()}
         self._checks_any = [(r, r.checks[dialect]) for r in self._every_statement]
+        # ALTER TABLE's rules for each set of sub-commands met so far (see _alter_checks).
+        self._checks_by_subtypes: dict[frozenset[str], list[tuple[Rule, Check]]] = {}
 
     # -- one file --------------------------------------------------------------
     def analyze(self, file: SourceFile, partner: Partner | None = None,
@@ -118,7 +121,12 @@ class Linter:
         by_node, every = self._checks_by_node, self._checks_any
         for stmt in statements:
             ctx.begin_statement(stmt)
-            for found, check in by_node.get(stmt.kind, every):
+            kind = stmt.kind
+            if kind == "AlterTableStmt" and by_node:  # by_node: PostgreSQL's parse tree
+                checks = self._alter_checks(stmt)
+            else:
+                checks = by_node.get(kind, every)
+            for found, check in checks:
                 for hit in check(stmt, ctx):
                     raws.append(_Raw(found, hit, stmt))
             ctx.advance(stmt)
@@ -133,6 +141,22 @@ class Linter:
                 text = message if message.startswith("syntax error") else f"syntax error: {message}"
                 raws.append(_Raw(syntax, Hit(text, offset), None))
         return analysis
+
+    def _alter_checks(self, stmt: Stmt) -> list[tuple[Rule, Check]]:
+        """The checks of the rules that look at this ALTER TABLE's sub-commands.
+
+        Most ALTER TABLE rules are about one kind of sub-command (DROP COLUMN, ADD CONSTRAINT):
+        those that name theirs in ``subtypes`` are left out for an ALTER TABLE without one,
+        instead of each being called to find nothing (an ALTER TABLE met 26 rules before).
+        """
+        subtypes = frozenset([cmd.get("subtype", "AT_AddColumn") for cmd in alter_cmds(stmt.node)])
+        checks = self._checks_by_subtypes.get(subtypes)
+        if checks is None:
+            every = self._checks_by_node.get("AlterTableStmt", self._checks_any)
+            checks = [(found, check) for found, check in every
+                      if not found.subtypes or not found.subtypes.isdisjoint(subtypes)]
+            self._checks_by_subtypes[subtypes] = checks
+        return checks
 
     def _split(self, source: SourceText) -> tuple[list[Stmt], list[tuple[str, int]], bool, str | None]:
         # A substring test first: the marker's regex costs more than the parse of a small file.

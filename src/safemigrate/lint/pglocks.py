@@ -146,9 +146,9 @@ def _alter_table(node: Node) -> list[Lock]:
 def _references(fields: Node) -> list[str]:
     """Tables a column definition's REFERENCES point at."""
     found: list[str] = []
-    for constraint in fields.get("constraints") or ():
-        inner = unwrap(constraint)[1]
-        if inner.get("contype") == "CONSTR_FOREIGN":
+    for constraint in fields.get("constraints") or ():  # plain lookups: this runs for every column
+        inner = constraint.get("Constraint") if isinstance(constraint, dict) else None
+        if inner and inner.get("contype") == "CONSTR_FOREIGN":
             found.append(relname(inner.get("pktable")))
     return found
 
@@ -163,10 +163,14 @@ def _create_table(node: Node) -> list[Lock]:
         # PARTITION OF locks the parent against everything; INHERITS only against DDL.
         locks.append(Lock(relname(parent), ACCESS_EXCLUSIVE if partition else SHARE_UPDATE_EXCLUSIVE))
     for element in node.get("tableElts") or ():
-        kind, fields = unwrap(element)
-        if kind == "ColumnDef":
-            locks += [Lock(t, SHARE_ROW_EXCLUSIVE) for t in _references(fields)]
-        elif kind == "Constraint" and fields.get("contype") == "CONSTR_FOREIGN":
+        if not isinstance(element, dict):
+            continue
+        column = element.get("ColumnDef")
+        if column is not None:
+            locks += [Lock(t, SHARE_ROW_EXCLUSIVE) for t in _references(column)]
+            continue
+        fields = element.get("Constraint")
+        if fields and fields.get("contype") == "CONSTR_FOREIGN":
             locks.append(Lock(relname(fields.get("pktable")), SHARE_ROW_EXCLUSIVE))
     return strongest(locks)
 

@@ -245,8 +245,9 @@ def _create_table(node: Node, facts: Facts) -> None:
     table = relname(node.get("relation"))
     facts.creates.append(Obj("table", table))
     for element in node.get("tableElts") or ():
-        kind, fields = unwrap(element)
-        referenced = _references(fields) if kind in ("ColumnDef", "Constraint") else ""
+        # A plain lookup rather than unwrap(): this runs for every column of every CREATE TABLE.
+        fields = (element.get("ColumnDef") or element.get("Constraint")) if isinstance(element, dict) else None
+        referenced = _references(fields) if fields else ""
         if referenced:
             # A foreign key locks the referenced table (SHARE ROW EXCLUSIVE).
             facts.locks = (*facts.locks, referenced)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from .._record import Record
 from ..sql.postgres import transaction_properties
@@ -114,11 +115,27 @@ def _load_parser_lazily(modules: dict[str, Any]) -> Any:
     return importlib.import_module("pglast.parser")
 
 
+# The C scanner behind json.loads, called directly: libpg_query's JSON is one object without
+# surrounding blanks, so json.loads's type checks and its two whitespace regexes (run per file)
+# are not needed.
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _load_tree(document: str) -> dict[str, Any]:
+    try:
+        tree, end = _scan_json(document, 0)
+    except StopIteration:  # not expected from libpg_query; json.loads says what is wrong
+        return cast("dict[str, Any]", json.loads(document))
+    if end != len(document):
+        return cast("dict[str, Any]", json.loads(document))
+    return cast("dict[str, Any]", tree)
+
+
 def parse_postgres(source: SourceText) -> ParsedFile:
     parser = _parser()
     text = source.text
     try:
-        tree = json.loads(parser.parse_sql_json(text))
+        tree = _load_tree(parser.parse_sql_json(text))
     except parser.ParseError:
         return _recover(source)
     statements: list[Stmt] = []
@@ -285,7 +302,7 @@ def _recover(source: SourceText) -> ParsedFile:
             continue
         piece = text[start:end]
         try:
-            tree = json.loads(parser.parse_sql_json(piece))
+            tree = _load_tree(parser.parse_sql_json(piece))
         except parser.ParseError as exc:
             where = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
             offset = min(start + max(where, 0), max(end - 1, start))

@@ -29,6 +29,8 @@ DIALECTS = ("postgres", "sqlite", "mysql")
 # statement: called once per statement (PostgreSQL rules name the node types they look at);
 # file: called once per file after every statement was seen;
 # engine: findings the engine itself makes (syntax errors, unused ignores).
+# A PostgreSQL rule on ALTER TABLE may also name the sub-commands (AlterTableCmd subtypes, e.g.
+# "AT_DropColumn") it looks at: the engine then calls it only for an ALTER TABLE that has one.
 Scope = Literal["statement", "file", "engine"]
 
 Check = Callable[..., Iterable[Any]]
@@ -73,13 +75,14 @@ class Rule(Record):
     family: str
     scope: Scope
     nodes: frozenset[str]
+    subtypes: frozenset[str]  # the ALTER TABLE sub-commands it looks at (empty: every ALTER TABLE)
     squawk: tuple[str, ...]
     checks: dict[str, Check]
 
     def __init__(self, id: str, severity: Severity, summary: str, rationale: str, alternative: str,
                  examples: tuple[Example, ...], family: str, scope: Scope = "statement",
                  nodes: frozenset[str] = frozenset(), squawk: tuple[str, ...] = (),
-                 checks: dict[str, Check] | None = None) -> None:
+                 checks: dict[str, Check] | None = None, subtypes: frozenset[str] = frozenset()) -> None:
         self.id = id
         self.severity = severity
         self.summary = summary
@@ -89,6 +92,7 @@ class Rule(Record):
         self.family = family
         self.scope = scope
         self.nodes = nodes
+        self.subtypes = subtypes
         self.squawk = squawk
         self.checks = {} if checks is None else checks
 
@@ -146,6 +150,7 @@ def rule(
     scope: Scope = "statement",
     nodes: Iterable[str] = (),
     squawk: Iterable[str] = (),
+    subtypes: Iterable[str] = (),
 ) -> Callable[[Check], Rule]:
     """Declare a rule; the decorated function is its check for ``dialects``."""
 
@@ -168,6 +173,7 @@ def rule(
             nodes=frozenset(nodes),
             squawk=tuple(squawk),
             checks=checks,
+            subtypes=frozenset(subtypes),
         )
         _REGISTRY[id] = found
         return found

@@ -53,7 +53,13 @@ def statement_locks_of(stmt: Stmt) -> tuple[Lock, ...]:
     """The locks a PostgreSQL statement takes (see :mod:`..pglocks`), computed once per statement."""
     cached: tuple[Lock, ...] | None = stmt.cache.get("locks")
     if cached is None:
-        cached = stmt.cache["locks"] = statement_locks(stmt.kind, stmt.node)
+        if stmt.kind == "CreateStmt" and not stmt.facts.locks and not stmt.node.get("inhRelations"):
+            # A CREATE TABLE locks only its parents and the tables its foreign keys reference; the
+            # statement's facts already list the latter (none here): no need to walk its columns again.
+            cached = ()
+        else:
+            cached = statement_locks(stmt.kind, stmt.node)
+        stmt.cache["locks"] = cached
     return cached
 
 

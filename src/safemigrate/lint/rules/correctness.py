@@ -76,18 +76,22 @@ def _holds_cut_name(kind: str, node: dict[str, Any]) -> bool:
     elements: list[Any] = list(node.get("tableElts") or node.get("coldeflist") or ())
     if kind == "AlterTableStmt":
         elements += [cmd.get("def") for cmd in alter_cmds(node)]
+    shortest = _CUT_AT_LEAST // 4  # the length test inline: most names are short, most constraints unnamed
     for element in elements:
         if not isinstance(element, dict):
             continue
         column = element.get("ColumnDef")
         if column is None:
-            if _may_be_cut((element.get("Constraint") or {}).get("conname")):
+            name = (element.get("Constraint") or {}).get("conname")
+            if name and len(name) >= shortest and _may_be_cut(name):
                 return True
             continue
-        if _may_be_cut(column.get("colname")):
+        name = column.get("colname")
+        if name and len(name) >= shortest and _may_be_cut(name):
             return True
         for constraint in column.get("constraints") or ():
-            if _may_be_cut((constraint.get("Constraint") or {}).get("conname")):
+            name = (constraint.get("Constraint") or {}).get("conname")
+            if name and len(name) >= shortest and _may_be_cut(name):
                 return True
     return False
 

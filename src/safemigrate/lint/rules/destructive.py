@@ -102,6 +102,7 @@ ALTER TABLE users DROP COLUMN IF EXISTS legacy_flag;
     dialects=("postgres",),
     nodes=("AlterTableStmt",),
     squawk=("ban-drop-column",),
+    subtypes=("AT_DropColumn",),
 )
 def drop_column(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     table = relname(stmt.node.get("relation"))
@@ -245,6 +246,7 @@ ALTER TABLE orders DROP CONSTRAINT IF EXISTS orders_amount_check;
                       "CREATE TABLE scratch (id bigint CONSTRAINT scratch_pos CHECK (id > 0));\n"
                       "ALTER TABLE scratch DROP CONSTRAINT scratch_pos;")],
     nodes=("AlterTableStmt",),
+    subtypes=("AT_DropConstraint",),
 )
 def drop_constraint(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     table = relname(stmt.node.get("relation"))
@@ -282,6 +284,7 @@ ALTER TABLE users ALTER COLUMN nickname DROP NOT NULL;  -- safemigrate:ignore dr
                       "ALTER TABLE users ALTER COLUMN nickname DROP NOT NULL;")],
     nodes=("AlterTableStmt",),
     squawk=("ban-drop-not-null",),
+    subtypes=("AT_DropNotNull",),
 )
 def drop_not_null(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     table = relname(stmt.node.get("relation"))

@@ -145,6 +145,7 @@ ALTER TABLE measurements DETACH PARTITION measurements_2019 CONCURRENTLY;
                       "ALTER TABLE measurements DETACH PARTITION measurements_2019 CONCURRENTLY;")],
     nodes=("AlterTableStmt",),
     squawk=("require-concurrent-partition-detach",),
+    subtypes=("AT_DetachPartition",),
 )
 def detach_partition(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     if not ctx.pg_at_least(14):
@@ -223,6 +224,7 @@ ALTER TABLE orders ALTER COLUMN public_id SET DEFAULT gen_random_uuid();
     ],
     nodes=("AlterTableStmt",),
     squawk=("adding-field-with-default", "adding-serial-primary-key-field"),
+    subtypes=("AT_AddColumn",),
 )
 def add_column_volatile_default(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for table, _cmd, coldef in add_column_defs(stmt):
@@ -274,6 +276,7 @@ ALTER TABLE orders ADD COLUMN total_cents bigint;
         "ALTER TABLE orders ADD COLUMN total_cents bigint;")],
     nodes=("AlterTableStmt",),
     squawk=("adding-field-with-default",),
+    subtypes=("AT_AddColumn",),
 )
 def add_column_stored_generated(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for table, _cmd, coldef in add_column_defs(stmt):
@@ -317,6 +320,7 @@ ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT 'free';
     dialects=("postgres",),
     nodes=("AlterTableStmt",),
     squawk=("adding-required-field",),
+    subtypes=("AT_AddColumn",),
 )
 def add_not_null_without_default(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for table, _cmd, coldef in add_column_defs(stmt):
@@ -385,6 +389,7 @@ ALTER TABLE orders ADD COLUMN amount_cents bigint;
     dialects=("postgres",),
     nodes=("AlterTableStmt",),
     squawk=("changing-column-type",),
+    subtypes=("AT_AlterColumnType",),
 )
 def change_column_type(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     table = relname(stmt.node.get("relation"))
@@ -454,6 +459,7 @@ ALTER TABLE users DROP CONSTRAINT users_email_not_null;
         "ALTER TABLE users ALTER COLUMN email SET NOT NULL;")],
     nodes=("AlterTableStmt",),
     squawk=("adding-not-nullable-field",),
+    subtypes=("AT_SetNotNull",),
 )
 def set_not_null(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     table = relname(stmt.node.get("relation"))
@@ -512,6 +518,7 @@ ALTER TABLE orders VALIDATE CONSTRAINT orders_amount_positive;
                       "ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID;")],
     nodes=("AlterTableStmt",),
     squawk=("constraint-missing-not-valid",),
+    subtypes=("AT_AddConstraint", "AT_AddColumn"),
 )
 def constraint_without_not_valid(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for table, constraint, _coldef in _added_constraints(stmt):
@@ -550,6 +557,7 @@ ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk;
         "REFERENCES customers (id) NOT VALID;")],
     nodes=("AlterTableStmt",),
     squawk=("adding-foreign-key-constraint", "constraint-missing-not-valid"),
+    subtypes=("AT_AddConstraint", "AT_AddColumn"),
 )
 def foreign_key_without_not_valid(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for table, constraint, _coldef in _added_constraints(stmt):
@@ -584,6 +592,7 @@ ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_
                       "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;")],
     nodes=("AlterTableStmt",),
     squawk=("disallowed-unique-constraint",),
+    subtypes=("AT_AddConstraint", "AT_AddColumn"),
 )
 def add_unique_without_index(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for table, constraint, _coldef in _added_constraints(stmt):
@@ -616,6 +625,7 @@ ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX events_pke
                       "ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX events_pkey;")],
     nodes=("AlterTableStmt",),
     squawk=("adding-serial-primary-key-field",),
+    subtypes=("AT_AddConstraint", "AT_AddColumn"),
 )
 def add_primary_key_without_index(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for table, constraint, _coldef in _added_constraints(stmt):
@@ -662,6 +672,7 @@ CREATE TABLE bookings (
         "    CONSTRAINT bookings_no_overlap EXCLUDE USING gist (room_id WITH =, during WITH &&));\n"
         "ALTER TABLE bookings ADD CONSTRAINT bookings_no_same_start EXCLUDE USING gist (room_id WITH =);")],
     nodes=("AlterTableStmt",),
+    subtypes=("AT_AddConstraint", "AT_AddColumn"),
 )
 def add_exclusion_constraint(stmt: Stmt, ctx: FileContext) -> Iterator[Hit]:
     for table, constraint, _coldef in _added_constraints(stmt):
@@ -717,7 +728,15 @@ def _waits_for(stmt: Stmt, ctx: FileContext) -> Lock | None:
     """The first lock the statement takes that makes other sessions wait, on an object older than the file."""
     if ctx.dialect != "postgres":
         return None
-    return next((lock for lock in statement_locks_of(stmt) if lock.blocks and not _is_new(lock, stmt, ctx)), None)
+    # Both timeout rules ask, while the file's state is the same (it advances after the statement's
+    # rules): the answer is kept on the statement.
+    cache = stmt.cache
+    if "waits_for" in cache:
+        found: Lock | None = cache["waits_for"]
+        return found
+    found = cache["waits_for"] = next(
+        (lock for lock in statement_locks_of(stmt) if lock.blocks and not _is_new(lock, stmt, ctx)), None)
+    return found
 
 
 def _is_new(lock: Lock, stmt: Stmt, ctx: FileContext) -> bool:
