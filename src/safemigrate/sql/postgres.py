@@ -53,19 +53,11 @@ def _has_def(options: Any, name: str) -> bool:
     return False
 
 
-# Every kind that transaction_properties looks at; any other runs in a transaction, as no control.
-_TRANSACTION_SENSITIVE = frozenset({
-    "TransactionStmt", *_NEVER_IN_TRANSACTION, "IndexStmt", "DropStmt", "ReindexStmt", "VacuumStmt",
-    "ClusterStmt", "AlterDatabaseStmt", "AlterSubscriptionStmt", "AlterTableStmt"})
-
-
 def transaction_properties(kind: str, node: dict[str, Any]) -> tuple[bool, bool]:
     """(can run inside a transaction block, is transaction control) for one parse-tree node.
 
     ``kind`` is the node type (``IndexStmt``) and ``node`` its fields, as in libpg_query's JSON.
     """
-    if kind not in _TRANSACTION_SENSITIVE:  # most statements: no need to walk the tests below
-        return True, False
     if kind == "TransactionStmt":
         return True, True
     if kind in _NEVER_IN_TRANSACTION:
