@@ -117,18 +117,21 @@ def _load_parser_lazily(modules: dict[str, Any]) -> Any:
 
 # The C scanner behind json.loads, called directly: libpg_query's JSON is one object without
 # surrounding blanks, so json.loads's type checks and its two whitespace regexes (run per file)
-# are not needed.
-_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+# are not needed. It is an attribute of CPython's decoder, not a documented API: without it (or
+# for anything it does not read whole) json.loads reads the document.
+_scan_json: Callable[[str, int], tuple[Any, int]] | None = getattr(json.JSONDecoder(), "scan_once", None)
 
 
 def _load_tree(document: str) -> dict[str, Any]:
-    try:
-        tree, end = _scan_json(document, 0)
-    except StopIteration:  # not expected from libpg_query; json.loads says what is wrong
-        return cast("dict[str, Any]", json.loads(document))
-    if end != len(document):
-        return cast("dict[str, Any]", json.loads(document))
-    return cast("dict[str, Any]", tree)
+    if _scan_json is not None:
+        try:
+            tree, end = _scan_json(document, 0)
+        except StopIteration:  # not expected from libpg_query; json.loads says what is wrong
+            pass
+        else:
+            if end == len(document):
+                return cast("dict[str, Any]", tree)
+    return cast("dict[str, Any]", json.loads(document))
 
 
 def parse_postgres(source: SourceText) -> ParsedFile:
