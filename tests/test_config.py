@@ -259,3 +259,14 @@ def test_a_pyproject_that_only_names_safemigrate_is_not_parsed(tmp_path: Path) -
             "print(c.file, c.origin('lock_timeout'), 'tomllib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["None", "default", "False"]
+
+
+def test_the_engine_and_the_configuration_share_one_lock_timeout_default(tmp_path: Path) -> None:
+    import inspect
+
+    from safemigrate.config import DEFAULT_LOCK_TIMEOUT, load_config
+    from safemigrate.engine import Migrator
+
+    engine_default = inspect.signature(Migrator).parameters["lock_timeout"].default
+    assert engine_default is DEFAULT_LOCK_TIMEOUT  # the same object: written once, in config.py
+    assert load_config(environ={}, flags={}, start=tmp_path).lock_timeout == DEFAULT_LOCK_TIMEOUT

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .._version import __version__
+from ..config import DEFAULT_LOCK_TIMEOUT
 from ..drivers.base import (
     MAX_VERSION,
     Driver,
@@ -57,7 +58,7 @@ class Migrator:
         source: MigrationSource,
         driver: Driver,
         *,
-        lock_timeout: float = 15.0,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         events: EventSink | None = None,
         history: bool = True,
         tool_version: str = __version__,
