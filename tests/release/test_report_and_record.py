@@ -83,3 +83,22 @@ def test_the_releases_table_stores_and_finds_releases_by_environment(db: TestDat
         assert len(table.read()) == 2
     finally:
         driver.close()
+
+
+def test_a_release_is_read_back_in_utc_whatever_the_sessions_time_zone(pg_url: str) -> None:
+    from datetime import timedelta
+
+    driver = open_driver(pg_url)
+    driver.connect()
+    try:
+        table = ReleasesTable(driver)
+        driver.execute(*table.create_sql())
+        started = datetime(2026, 12, 1, 18, 37, 40, tzinfo=UTC)
+        for sql, params in table.upsert_sql({"id": "r1", "env": None, "outcome": "released", "started_at": started,
+                                             "files": "[]"}):
+            driver.execute(sql, params)
+        driver.execute("SET TimeZone = 'America/St_Johns'")  # psycopg then gives timestamptz in that zone
+        [row] = table.read()
+    finally:
+        driver.close()
+    assert row.started_at == started and row.started_at.utcoffset() == timedelta(0)

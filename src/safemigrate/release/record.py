@@ -127,6 +127,8 @@ class ReleasesTable:
             started = datetime.fromisoformat(started)
         elif isinstance(started, datetime) and started.tzinfo is None:
             started = started.replace(tzinfo=UTC)
+        elif isinstance(started, datetime):
+            started = started.astimezone(UTC)  # PostgreSQL's, in the session's time zone
         parsed = tuple(ReleaseFile(int(f["version"]), str(f["name"]), str(f["checksum"]))
                        for f in json.loads(files or "[]"))
         return ReleaseRow(str(release_id), env, str(outcome), started, parsed, to_version,
