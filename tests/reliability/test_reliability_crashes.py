@@ -379,6 +379,7 @@ def test_kill_9_during_release_in_every_phase(dialect: str, shard: int, tmp_path
     try:
         with serve_app(db.url, set(range(0, c.last + 1))) as app:
             for _ in range(scaled(5)):
+                before = _scratch_databases(c)
                 proc = start_cli("-path", str(c.folder), "-database", db.url, "release",
                                  "--backup-location", str(store), "--report", str(tmp_path / "releases"),
                                  "--health-url", app.url, "--health-interval", "0.05",
@@ -386,6 +387,10 @@ def test_kill_9_during_release_in_every_phase(dialect: str, shard: int, tmp_path
                 with contextlib.suppress(Exception):
                     proc.wait(timeout=rng.uniform(0.1, 3.0))
                 out, err = kill_9(proc)
+                # The kill is on purpose: a release killed while it verifies its backup cannot run the
+                # `finally` that drops its scratch database, so this test drops the ones that appeared
+                # while its release ran (never one that was there before).
+                _drop_databases(c, _scratch_databases(c) - before)
                 assert_no_secret(out, err)
                 assert "internal error" not in err, err
                 version = after_kill(c)
@@ -408,6 +413,35 @@ def _drop_scratch_databases(c: Campaign) -> None:
         for (other,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
                                      [name.replace("_", "\\_") + "\\_%"]).fetchall():
             conn.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+
+
+SCRATCH_LIKE = "safemigrate\\_verify\\_%"  # the backup verification's scratch databases
+
+
+def _scratch_databases(c: Campaign) -> set[str]:
+    """The `safemigrate_verify_*` databases on the server of the campaign's database."""
+    if c.db.dialect == "postgres":
+        import psycopg
+
+        with psycopg.connect(c.admin[0], autocommit=True) as conn:
+            return {str(r[0]) for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", [SCRATCH_LIKE]).fetchall()}
+    if c.db.dialect == "mysql":
+        return {str(r[0]) for r in c.db.query(
+            f"SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '{SCRATCH_LIKE}'")}
+    return set()
+
+
+def _drop_databases(c: Campaign, names: set[str]) -> None:
+    if c.db.dialect == "postgres":
+        import psycopg
+
+        with psycopg.connect(c.admin[0], autocommit=True) as conn:
+            for name in sorted(names):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        for name in sorted(names):
+            c.db.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 # -- the defect the random kills found, pinned down ---------------------------------------------------------
