@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_support import kill_9, locks_left, record, rng_for, scaled, start_cli
+from reliability_support import kill_9, locks_left, record, rng_for, scaled, start_cli, wait_for
 
 from schema_app import serve_app
 from support import TestDatabase, assert_no_secret, database_name, run_cli, write_migrations
@@ -376,6 +376,7 @@ def test_kill_9_during_release_in_every_phase(dialect: str, shard: int, tmp_path
     c = prepare(db, tmp_path, transactional_files(dialect, 3), request,
                 mysql_transactional_plans(3) if dialect == "mysql" else None)
     store = tmp_path / "backups"
+    before = _scratch_databases(c)
     try:
         with serve_app(db.url, set(range(0, c.last + 1))) as app:
             for _ in range(scaled(5)):
@@ -392,10 +393,14 @@ def test_kill_9_during_release_in_every_phase(dialect: str, shard: int, tmp_path
                 bad = backups_listed_are_complete(c, store)
                 c.figures["incomplete_backups"] += bad
                 assert bad == 0, "a killed backup is listed"
+                # The kill is on purpose: a release killed while it verifies its backup cannot run the
+                # `finally` that drops its scratch database, so the test drops what its kills left.
+                _drop_scratch_left(c, before)
                 if version == c.last:
                     assert c.cli("goto", "1").exit_code == 0
     finally:
         record(dialect, release_kills=c.figures["kills"], **c.figures)
+        _drop_scratch_left(c, before)
         if dialect == "postgres":
             _drop_scratch_databases(c)
 
@@ -408,6 +413,44 @@ def _drop_scratch_databases(c: Campaign) -> None:
         for (other,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
                                      [name.replace("_", "\\_") + "\\_%"]).fetchall():
             conn.execute(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+
+
+SCRATCH_LIKE = "safemigrate\\_verify\\_%"  # the backup verification's scratch databases
+
+
+def _scratch_databases(c: Campaign) -> set[str]:
+    """The `safemigrate_verify_*` databases on the server of the campaign's database."""
+    if c.db.dialect == "postgres":
+        import psycopg
+
+        with psycopg.connect(c.admin[0], autocommit=True) as conn:
+            return {str(r[0]) for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", [SCRATCH_LIKE]).fetchall()}
+    if c.db.dialect == "mysql":
+        return {str(r[0]) for r in c.db.query(
+            f"SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '{SCRATCH_LIKE}'")}
+    return set()
+
+
+def _drop_scratch_left(c: Campaign, before: set[str]) -> None:
+    """Drops the scratch databases that appeared during the campaign and that nobody uses.
+
+    A killed client's CREATE DATABASE still finishes on a PostgreSQL server, so it is waited for first;
+    one in use is another test's live verification (a killed one's connections are gone by now)."""
+    if c.db.dialect == "postgres":
+        import psycopg
+
+        with psycopg.connect(c.admin[0], autocommit=True) as conn:
+            wait_for(lambda: conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s",
+                ['CREATE DATABASE "' + SCRATCH_LIKE]).fetchone()[0] == 0, "a CREATE DATABASE to finish")
+            for name in sorted(_scratch_databases(c) - before):
+                if conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname = %s", [name]).fetchone() is None:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    elif c.db.dialect == "mysql":
+        for name in sorted(_scratch_databases(c) - before):
+            if not c.db.query(f"SELECT 1 FROM information_schema.processlist WHERE db = '{name}'"):
+                c.db.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 # -- the defect the random kills found, pinned down ---------------------------------------------------------
