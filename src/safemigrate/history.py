@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from ._gc import cyclic_gc_paused
 from .drivers.base import Driver, Query
@@ -59,31 +59,6 @@ class HistoryRecord:
     id: int | None = field(default=None)
 
 
-class StepFacts(Protocol):
-    """What ``status`` reads of a history row: a :class:`HistoryRecord` or a :class:`HistoryStep`."""
-
-    @property
-    def version(self) -> int: ...
-    @property
-    def direction(self) -> str: ...
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def from_version(self) -> int | None: ...
-    @property
-    def checksum(self) -> str | None: ...
-    @property
-    def started_at(self) -> datetime: ...
-    @property
-    def finished_at(self) -> datetime | None: ...
-    @property
-    def os_user(self) -> str | None: ...
-    @property
-    def host(self) -> str | None: ...
-    @property
-    def db_user(self) -> str | None: ...
-
-
 # The names PostgreSQL's session TimeZone gives UTC itself (psycopg's datetimes carry that zone).
 _UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
 
@@ -116,6 +91,9 @@ class HistoryStep(NamedTuple):
     host: str | None
     db_user: str | None
 
+
+# What ``status`` reads of a history row: a whole record, or (PostgreSQL) just its ten columns.
+StepFacts = HistoryRecord | HistoryStep
 
 HISTORY_COLUMNS = [f.name for f in fields(HistoryRecord) if f.name != "id"]
 # A record's values in column order, read in one call (the INSERT of every step reads all 20).
