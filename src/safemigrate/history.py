@@ -205,19 +205,11 @@ class HistoryTable:
             # Every column, in the dataclass's field order: positional, without a dict per row
             # (status reads the whole history: 10,000 rows and more).
             records = [HistoryRecord(*row) for row in rows]
-            if self.dialect == "postgres":
-                # timestamptz: aware datetimes already, never text; in the session's time zone
-                if records and not _is_utc(records[0].started_at):
-                    for record in records:
-                        record.started_at = record.started_at.astimezone(UTC)
-                        if record.finished_at is not None:
-                            record.finished_at = record.finished_at.astimezone(UTC)
-                return records
+            if self.dialect == "postgres" and (not records or _is_utc(records[0].started_at)):
+                return records  # timestamptz in the default session zone: aware UTC datetimes already
             for record in records:
-                for key in ("started_at", "finished_at"):
-                    value = getattr(record, key)
-                    if isinstance(value, str) or (isinstance(value, datetime) and value.tzinfo is None):
-                        setattr(record, key, self._read_ts(value))
+                record.started_at = self._read_ts(record.started_at)
+                record.finished_at = self._read_ts(record.finished_at)
             return records
 
     def read_steps(self) -> Sequence[StepFacts]:
@@ -230,11 +222,9 @@ class HistoryTable:
         with cyclic_gc_paused():  # 10,000 rows, no cycle among them
             rows = self.driver.query_rows(f"SELECT {', '.join(HistoryStep._fields)} FROM {self.table} ORDER BY id")
             steps = list(map(HistoryStep._make, rows))
-            # timestamptz: aware datetimes already, as read() returns them, in the session's zone
-            if steps and not _is_utc(steps[0].started_at):
-                steps = [step._replace(started_at=step.started_at.astimezone(UTC),
-                                       finished_at=step.finished_at and step.finished_at.astimezone(UTC))
-                         for step in steps]
+            if steps and not _is_utc(steps[0].started_at):  # another session zone: as read() does
+                steps = [step._replace(started_at=self._read_ts(step.started_at),
+                                       finished_at=self._read_ts(step.finished_at)) for step in steps]
             return steps
 
     def _record(self, names: Sequence[str], row: Sequence[Any]) -> HistoryRecord:
