@@ -499,11 +499,9 @@ def release(config: Config, *, to_version: int | None = None, dry_run: bool = Fa
     options = release_options(config, to_version=to_version, dry_run=dry_run, no_backup=no_backup,
                               allow_data_loss=allow_data_loss)
     assert config.database_url is not None  # release_options refuses a configuration without one
-    stop = CancelToken()  # the release's own: pre-flight, the gate and the backups poll it
+    stop = cancel or CancelToken()  # pre-flight, the gate and the backups poll it
     with migrator(config, events=events) as opened:
-        if cancel is not None:
-            cancel.on_cancel(stop.cancel)
-            cancel.on_cancel(opened.interrupt)
+        stop.on_cancel(opened.interrupt)  # the apply and the rollback stop through the migrator
         if on_connect is not None:
             on_connect(opened.driver)
         report = run_release(opened, options, env=config.env, database_url=config.database_url, cancel=stop,
