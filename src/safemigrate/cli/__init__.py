@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Sequence
 
@@ -126,7 +127,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 # A device that refuses a write (full, over quota, read-only, failing) is the machine's state, not a bug.
-_DEVICE_ERRNOS = frozenset({28, 122, 30, 5})  # ENOSPC, EDQUOT, EROFS, EIO
+_DEVICE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
 def _device_error(out: Output, exc: OSError) -> int:
