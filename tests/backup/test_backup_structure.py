@@ -234,3 +234,13 @@ def test_a_failed_backup_of_the_current_state_has_its_own_error_type(sqlite_db: 
     assert error["type"] == "pre_restore_backup_failed"  # was the root class's bare "error"
     assert error["message"].startswith("nothing was restored: the backup of the current state failed first")
     assert path.read_bytes() == b"not a database" * 100
+
+
+def test_a_sqlite_restore_target_given_as_a_url_is_that_file(sqlite_db: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = open_storage(str(tmp_path / "b"))
+    manifest = create_backup(sqlite_db, storage)
+    monkeypatch.chdir(tmp_path)
+    restore_backup(storage, manifest.id, None, target=f"sqlite3://{tmp_path / 'copy.db'}")
+    assert (tmp_path / "copy.db").is_file()
+    assert not (tmp_path / "sqlite3:").exists()  # not a folder named after the URL's scheme

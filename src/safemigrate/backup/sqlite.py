@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..errors import DatabaseError, SafemigrateError, UsageError
-from ..urls import DatabaseURL
+from ..urls import DatabaseURL, parse_database_url
 from .compress import CHUNK, DEFAULT_ZSTD_LEVEL, HashingWriter, zstd_compressor, zstd_threads
 from .dialect import DatabaseIdentity, DialectEvents, Leftover, Verified, leftover_note
 from .engine import (
@@ -294,6 +294,9 @@ class SqliteDialect(DialectEvents):
         return Path(original).exists()  # a missing file is created: there is no state to back up
 
     def new_target(self, manifest: Manifest, target: str | None) -> str:
+        if target and target.startswith(("sqlite3:", "sqlite:")):
+            # A URL, as `database_url` is given: its file (read as a path it made a folder "sqlite3:").
+            return database_path(parse_database_url(target))
         if target:
             return target
         original = Path(self.original(manifest))
