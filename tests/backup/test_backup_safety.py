@@ -658,3 +658,76 @@ def test_prune_takes_its_keep_counts_from_the_backup_section_and_flags_over_it(s
     assert policy("--keep-daily", "3")["keep_daily"] == 3
     (tmp_path / "safemigrate.toml").unlink()
     assert policy()["keep_daily"] == 7  # the default without a configuration
+
+
+# -- scratch databases left by interrupted verifications ----------------------------------------------
+def test_a_scratch_database_counts_as_left_over_only_an_hour_after_its_name_says_it_was_made() -> None:
+    from safemigrate.backup.dialect import scratch_name, stale_scratch
+
+    now = time.time()
+    hour_ago = time.strftime("%Y%m%d%H%M%S", time.gmtime(now - 3601))
+    minutes_ago = time.strftime("%Y%m%d%H%M%S", time.gmtime(now - 600))
+    names = [f"safemigrate_verify_{minutes_ago}_0a1b2c3d", f"safemigrate_verify_{hour_ago}_0a1b2c3d",
+             scratch_name(), "safemigrate_verify_20001399000000_0a1b2c3d",  # no such date
+             "safemigrate_verify_20000101000000_0a1b2c3d_mine", "app_safemigrate_verify_20000101000000_0a1b2c3d",
+             "safemigrate_verify_20000101000000_0a1b2c3d"]
+    assert stale_scratch(names, now) == ["safemigrate_verify_20000101000000_0a1b2c3d",
+                                         f"safemigrate_verify_{hour_ago}_0a1b2c3d"]
+    import calendar
+
+    made = calendar.timegm(time.strptime(scratch_name().split("_")[2], "%Y%m%d%H%M%S"))
+    assert abs(made - time.time()) < 120  # named in UTC, whatever the local zone
+
+
+def _old_scratch_name() -> str:
+    import secrets
+
+    return f"safemigrate_verify_20000101000000_{secrets.token_hex(4)}"
+
+
+@pytest.mark.postgres
+def test_postgres_full_verify_reports_scratch_databases_an_interrupted_verify_left_and_keeps_them(
+        pg_db: str, tmp_path: Path, postgres_admin_url: str) -> None:
+    import psycopg
+    from backup_support import pg_databases
+
+    from safemigrate.backup.dialect import scratch_name
+    from support import with_database
+
+    store = tmp_path / "b"
+    backup = create(pg_db, store)
+    stale, in_use, fresh = _old_scratch_name(), _old_scratch_name(), scratch_name()
+    admin_execute(postgres_admin_url, *(f'CREATE DATABASE "{n}"' for n in (stale, in_use, fresh)))
+    try:
+        with psycopg.connect(with_database(postgres_admin_url, in_use)):  # a verification still at work
+            result = run_cli("backup", "verify", backup["id"], "--database", pg_db, "--to", str(store),
+                             "--json", env=no_url_env())
+        assert result.exit_code == 0, result.output
+        reported = {item["name"]: item["command"] for item in result.json()["leftovers"]}
+        assert reported[stale] == f'DROP DATABASE IF EXISTS "{stale}";'
+        assert in_use not in reported and fresh not in reported  # in use, or maybe still being set up
+        assert "interrupted verifications left the scratch database(s)" in result.stderr
+        assert f'DROP DATABASE IF EXISTS "{stale}";' in result.stderr
+        assert pg_databases(postgres_admin_url, stale) == [stale]  # reported, never dropped
+    finally:
+        admin_execute(postgres_admin_url, *(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)'
+                                            for n in (stale, in_use, fresh)))
+
+
+@pytest.mark.mysql
+def test_mysql_full_verify_reports_scratch_databases_an_interrupted_verify_left_and_keeps_them(
+        mysql_db: str, tmp_path: Path, mysql_admin_url: str) -> None:
+    store = tmp_path / "b"
+    backup = create(mysql_db, store)
+    stale = _old_scratch_name()
+    mysql_rows(mysql_admin_url, f"CREATE DATABASE `{stale}`")
+    try:
+        result = run_cli("backup", "verify", backup["id"], "--database", mysql_db, "--to", str(store),
+                         "--json", env=no_url_env())
+        assert result.exit_code == 0, result.output
+        assert {"name": stale, "command": f"DROP DATABASE IF EXISTS `{stale}`;"} in result.json()["leftovers"]
+        assert f"DROP DATABASE IF EXISTS `{stale}`;" in result.stderr
+        assert mysql_rows(mysql_admin_url, "SELECT schema_name FROM information_schema.schemata "
+                          f"WHERE schema_name = '{stale}'") == [(stale,)]
+    finally:
+        mysql_rows(mysql_admin_url, f"DROP DATABASE IF EXISTS `{stale}`")

@@ -436,7 +436,10 @@ def _drop_scratch_left(c: Campaign, before: set[str]) -> None:
     """Drops the scratch databases that appeared during the campaign and that nobody uses.
 
     A killed client's CREATE DATABASE still finishes on a PostgreSQL server, so it is waited for first;
-    one in use is another test's live verification (a killed one's connections are gone by now)."""
+    one in use is another test's live verification (a killed one's connections are gone by now), and
+    one named as made over an hour ago is another test's stand-in for an old leftover."""
+    from safemigrate.backup.dialect import stale_scratch
+
     if c.db.dialect == "postgres":
         import psycopg
 
@@ -444,11 +447,13 @@ def _drop_scratch_left(c: Campaign, before: set[str]) -> None:
             wait_for(lambda: conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s",
                 ['CREATE DATABASE "' + SCRATCH_LIKE]).fetchone()[0] == 0, "a CREATE DATABASE to finish")
-            for name in sorted(_scratch_databases(c) - before):
+            made = _scratch_databases(c)
+            for name in sorted(made - before - set(stale_scratch(list(made)))):
                 if conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname = %s", [name]).fetchone() is None:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
     elif c.db.dialect == "mysql":
-        for name in sorted(_scratch_databases(c) - before):
+        made = _scratch_databases(c)
+        for name in sorted(made - before - set(stale_scratch(list(made)))):
             if not c.db.query(f"SELECT 1 FROM information_schema.processlist WHERE db = '{name}'"):
                 c.db.execute(f"DROP DATABASE IF EXISTS `{name}`")
 

@@ -9,11 +9,13 @@ event callback and the cancel token, so the methods take only what changes betwe
 
 from __future__ import annotations
 
+import calendar
 import contextlib
+import re
 import secrets
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
@@ -49,10 +51,12 @@ class DatabaseIdentity:
 
 @dataclass
 class Verified:
-    """What a verification checked; a full one also returns what the restored copy holds."""
+    """What a verification checked; a full one also returns what the restored copy holds, and the
+    scratch databases that earlier, interrupted verifications left on the server."""
 
     checks: list[str]
     inspection: Inspection | None = None
+    leftovers: list[Leftover] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,37 @@ class DialectEvents:
             self.progress(WarningEvent(message))
 
 
+# A verification's scratch database: SCRATCH_PREFIX, when it was made (UTC; local time before
+# 2026-12), and a random part. Made before pg_restore connects to it and dropped after it is
+# read, so one that nobody is connected to and that is older than this was left by a run that
+# was killed (a killed client's CREATE DATABASE still finishes on the server).
+SCRATCH_PREFIX = "safemigrate_verify_"
+SCRATCH_NAME_RE = re.compile(r"safemigrate_verify_([0-9]{14})_[0-9a-f]{8}")
+SCRATCH_GRACE_S = 3600
+
+
+def scratch_name() -> str:
+    """A new scratch database's name, e.g. safemigrate_verify_20261201211500_1f2e3d4c."""
+    return f"{SCRATCH_PREFIX}{time.strftime('%Y%m%d%H%M%S', time.gmtime())}_{secrets.token_hex(4)}"
+
+
+def stale_scratch(names: list[str], now: float | None = None) -> list[str]:
+    """The scratch databases among ``names`` made more than SCRATCH_GRACE_S ago, sorted."""
+    now = time.time() if now is None else now
+    stale = []
+    for name in names:
+        match = SCRATCH_NAME_RE.fullmatch(name)
+        if match is None:
+            continue
+        try:
+            made = calendar.timegm(time.strptime(match[1], "%Y%m%d%H%M%S"))
+        except ValueError:
+            continue  # not a date: not ours
+        if now - made > SCRATCH_GRACE_S:
+            stale.append(name)
+    return sorted(stale)
+
+
 def leftover_note(names: list[str], where: str, commands: list[str]) -> str:
     return (f"an interrupted restore left {', '.join(names)} {where}; nothing in them is needed once the "
             "database is in the state you want (its previous state is in the pinned backup labelled "
@@ -197,6 +232,10 @@ class ServerDialect(DialectEvents, ABC):
 
     @abstractmethod
     def drop_command(self, name: str) -> str: ...
+
+    @abstractmethod
+    def idle_scratch_names(self) -> list[str]:
+        """The verification scratch databases on the server that no session is connected to."""
 
     def reopen_command(self, name: str) -> str | None:
         """The statement that reopens ``name`` if an interrupted swap left it closed (PostgreSQL)."""
@@ -291,6 +330,21 @@ class ServerDialect(DialectEvents, ABC):
         if drops:
             self.warn(leftover_note([f.name for f in drops], f"on the server of {original} ({self.client})",
                                     [f.command for f in drops]))
+        return found
+
+
+    def scratch_leftovers(self) -> list[Leftover]:
+        """Report (as one warning event) the scratch databases that interrupted verifications left
+        on the server; never dropped here: one may still be another verification's."""
+        try:
+            names = stale_scratch(self.idle_scratch_names())
+        except SafemigrateError:
+            return []  # the verification itself reports an unreachable server
+        found = [Leftover(name, self.drop_command(name)) for name in names]
+        if found:
+            self.warn(f"interrupted verifications left the scratch database(s) {', '.join(names)} on this "
+                      f"server ({self.client}); nothing in them is needed. When no verification is running, "
+                      "remove them with: " + " ".join(f.command for f in found))
         return found
 
 

@@ -31,6 +31,7 @@ from typing import IO, Any, cast
 from ..errors import UsageError
 from ..urls import DatabaseURL
 from .compress import CHUNK
+from .dialect import scratch_name
 from .engine import CreateOptions, RestoreFailedError, run_tool
 from .manifest import BackupFile, Compression, Manifest, format_time, new_backup_id, utc_now
 from .storage import Storage
@@ -173,7 +174,7 @@ def import_dump(path: str | os.PathLike[str], storage: Storage, url: DatabaseURL
     finally:
         conn.close()
     start = time.monotonic()
-    scratch = postgres.scratch_name()
+    scratch = scratch_name()
     postgres.create_database(url, scratch, None)
     try:
         with private_dir("safemigrate-import-", options.work_dir) as work:

@@ -33,7 +33,7 @@ from .compress import (
     zstd_compressor,
     zstd_threads,
 )
-from .dialect import DatabaseIdentity, ServerDialect, Verified
+from .dialect import SCRATCH_PREFIX, DatabaseIdentity, ServerDialect, Verified, scratch_name
 from .engine import (
     BackupFailedError,
     ChecksumError,
@@ -59,7 +59,6 @@ from .tools import (
 
 __all__ = ["SCRATCH_PREFIX", "MysqlDialect", "MysqlParams", "dump", "mysql_params", "verify_full"]
 
-SCRATCH_PREFIX = "safemigrate_verify_"
 DATA_NAME = "database.sql.zst"
 _END_MARK = b"-- Dump completed"
 
@@ -442,10 +441,6 @@ def inspect_database(url: DatabaseURL, dbname: str, manifest: Manifest) -> Inspe
         conn.close()
 
 
-def scratch_name() -> str:
-    return f"{SCRATCH_PREFIX}{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(4)}"
-
-
 def verify_full(storage: Storage, manifest: Manifest, url: DatabaseURL | None, options: RestoreOptions,
                 progress: ProgressCallback | None = None, cancel: Cancel | None = None) -> Inspection:
     assert url is not None
@@ -492,6 +487,23 @@ def is_leftover(name: str, original: str) -> bool:
 
 def drop_command(name: str) -> str:
     return f"DROP DATABASE IF EXISTS {_q(name)};"
+
+
+def idle_scratch_databases(url: DatabaseURL) -> list[str]:
+    """The scratch databases (SCRATCH_PREFIX) on the server that no session is using (as far as
+    this user may see the sessions: without the PROCESS privilege, only its own)."""
+    import pymysql
+
+    conn = _connect(mysql_params(url))
+    try:
+        rows = _rows(conn, "SELECT schema_name FROM information_schema.schemata WHERE LEFT(schema_name, %s) = %s "
+                     "AND schema_name NOT IN (SELECT db FROM information_schema.processlist WHERE db IS NOT NULL)",
+                     (len(SCRATCH_PREFIX), SCRATCH_PREFIX))
+    except pymysql.Error:
+        return []  # reading the catalog is refused: nothing to report
+    finally:
+        conn.close()
+    return [str(r[0]) for r in rows]
 
 
 @dataclass
@@ -654,7 +666,7 @@ class MysqlDialect(ServerDialect):
         if quick:
             return Verified(quick_check(storage, manifest, options, self.progress, self.cancel))
         inspection = verify_full(storage, manifest, self.url, options, self.progress, self.cancel)
-        return Verified(inspection.checks, inspection)
+        return Verified(inspection.checks, inspection, self.scratch_leftovers())
 
     def create_database(self, name: str, manifest: Manifest | None) -> None:
         create_database(self.url, name, manifest)
@@ -680,3 +692,6 @@ class MysqlDialect(ServerDialect):
 
     def drop_command(self, name: str) -> str:
         return drop_command(name)
+
+    def idle_scratch_names(self) -> list[str]:
+        return idle_scratch_databases(self.url)

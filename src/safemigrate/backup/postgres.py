@@ -30,7 +30,7 @@ from .compress import (
     zstd_compressor,
     zstd_threads,
 )
-from .dialect import DatabaseIdentity, ServerDialect, Verified
+from .dialect import SCRATCH_PREFIX, DatabaseIdentity, ServerDialect, Verified, scratch_name
 from .engine import (
     BackupFailedError,
     CreateOptions,
@@ -71,7 +71,6 @@ __all__ = [
     "restore_into",
 ]
 
-SCRATCH_PREFIX = "safemigrate_verify_"
 MAINTENANCE_DBS = ("postgres", "template1")
 
 
@@ -461,10 +460,6 @@ def drop_database(url: DatabaseURL, name: str) -> None:
             conn.execute(f"DROP DATABASE IF EXISTS {_quote(name)}")
 
 
-def scratch_name() -> str:
-    return f"{SCRATCH_PREFIX}{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(4)}"
-
-
 def restore_tool(url: DatabaseURL, manifest: Manifest, bin_dir: str | None) -> Tool:
     conn = _connect(url)
     try:
@@ -626,6 +621,21 @@ def drop_command(name: str) -> str:
     return f"DROP DATABASE IF EXISTS {_quote(name)};"
 
 
+def idle_scratch_databases(url: DatabaseURL) -> list[str]:
+    """The scratch databases (SCRATCH_PREFIX) on the server that no session is connected to."""
+    import psycopg
+
+    try:
+        with admin_connection(url) as conn:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database d WHERE left(datname, %s) = %s "
+                "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)",
+                (len(SCRATCH_PREFIX), SCRATCH_PREFIX)).fetchall()
+    except psycopg.Error:
+        return []  # reading the catalog is refused: nothing to report
+    return [str(r[0]) for r in rows]
+
+
 def refusing_connections(url: DatabaseURL, name: str) -> str | None:
     """The statement that reopens ``name`` when a restore killed during its swap left it closed."""
     with admin_connection(url) as conn:
@@ -711,7 +721,7 @@ class PostgresDialect(ServerDialect):
         if quick:
             return Verified(quick_check(storage, manifest, options, self.progress, self.cancel))
         inspection = verify_full(storage, manifest, self.url, options, self.progress, self.cancel)
-        return Verified(inspection.checks, inspection)
+        return Verified(inspection.checks, inspection, self.scratch_leftovers())
 
     def create_database(self, name: str, manifest: Manifest | None) -> None:
         create_database(self.url, name, manifest)
@@ -737,6 +747,9 @@ class PostgresDialect(ServerDialect):
 
     def drop_command(self, name: str) -> str:
         return drop_command(name)
+
+    def idle_scratch_names(self) -> list[str]:
+        return idle_scratch_databases(self.url)
 
     def reopen_command(self, name: str) -> str | None:
         return refusing_connections(self.url, name)

@@ -10,7 +10,7 @@ block read back (``pg_restore -f /dev/null`` / decompression), without a server.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import SafemigrateError, UsageError, VerificationFailedError
@@ -30,10 +30,13 @@ class VerifyResult:
     ok: bool
     mode: str
     verification: Verification
+    # Scratch databases that earlier, interrupted verifications left on the server: each
+    # {"name", "command"}, the command that removes it (reported, never dropped automatically).
+    leftovers: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"backup_id": self.backup_id, "ok": self.ok, "mode": self.mode,
-                "verification": asdict(self.verification)}
+                "verification": asdict(self.verification), "leftovers": self.leftovers}
 
 
 def _server_url(manifest: Manifest, database_url: str | DatabaseURL | None) -> DatabaseURL | None:
@@ -87,8 +90,10 @@ def _verify(storage: Storage, backup_id: str, database_url: str | DatabaseURL | 
     restored_version: int | None = None
     restored_dirty: bool | None = None
     failed_file: str | None = None
+    leftovers: list[dict[str, str]] = []
     try:
         verified = dialect.verify(storage, manifest, options, quick=quick)
+        leftovers = [leftover.to_dict() for leftover in verified.leftovers]
         if verified.inspection is None:
             checks = verified.checks
         else:
@@ -135,5 +140,5 @@ def _verify(storage: Storage, backup_id: str, database_url: str | DatabaseURL | 
             details={"backup_id": backup_id, "verification": asdict(verification),
                      **({"file": failed_file} if failed_file else {})},
         )
-    return VerifyResult(backup_id, True, mode, verification)
+    return VerifyResult(backup_id, True, mode, verification, leftovers)
 
