@@ -190,6 +190,8 @@ def bench_apply(gm: Path, dm: Path, rounds: int, golang_migrate: str | None) -> 
                               "migrate"]
     if golang_migrate:
         commands["golang-migrate"] = [golang_migrate, "-path", str(gm), "-database", "{url}", "up"]
+    # The floor of any psycopg client, in the same rounds: no `up` can cost less than its import.
+    commands["python -c \"import psycopg\""] = [sys.executable, "-c", "import psycopg"]
     return bench_rounds(commands, rounds)
 
 
