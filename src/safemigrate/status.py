@@ -203,13 +203,20 @@ def _build_status(source: MigrationSource, state: VersionState, history: Sequenc
     # Each version from the folder's listing, as text: no file object or Path is built for a
     # row without a problem (10,000 rows, each with two files), and each applied up file is
     # hashed straight from its descriptor.
+    dirty = state.dirty
     for version, name, up_file, down_file in source.listing():
-        row = MigrationStatus(version, name, "pending", up_file, down_file)
-        if current is not None and version <= current:
-            row.state = "current" if version == current else "applied"
-            if version == current and state.dirty:
-                row.state = "dirty"
-            if any_jumped_over and jumped_over(version) and version not in applied:
+        # Each row built once with its values (the state, then the record's facts), not assigned
+        # field by field afterwards: 10,000 rows.
+        if current is None or version > current:
+            row_state = "pending"
+        elif version < current:
+            row_state = "applied"
+        else:
+            row_state = "dirty" if dirty else "current"
+        record = applied.get(version)
+        if record is None:
+            row = MigrationStatus(version, name, row_state, up_file, down_file)
+            if row_state != "pending" and any_jumped_over and jumped_over(version):
                 migration = source.migrations[version]
                 row.state = "skipped"
                 row.flags.append("skipped")
@@ -220,22 +227,24 @@ def _build_status(source: MigrationSource, state: VersionState, history: Sequenc
                     f"renumber {migration.up.path.name if migration.up else version} above {current} "
                     "(safemigrate create -seq makes the next number), or apply its SQL by hand",
                     version))
-        record = applied.get(version)
-        if record is not None:
-            row.applied_at = record.applied_at
+        else:
             author = (record.os_user, record.host, record.db_user)
             applied_by = authors.get(author, "")  # "": not seen yet (never a value: None instead)
             if applied_by == "":
                 applied_by = authors[author] = _applied_by(record)
-            row.applied_by = applied_by
-            if up_file is not None and record.checksum:
+            recorded = record.checksum
+            if up_file is None or not recorded:
+                row = MigrationStatus(version, name, row_state, up_file, down_file, record.applied_at, applied_by)
+            else:
                 checksum = up_sha256(version, up_file)
-                row.checksum_matches = checksum == record.checksum
-                if not row.checksum_matches and row.state in ("applied", "current", "dirty"):
+                matches = checksum == recorded
+                row = MigrationStatus(version, name, row_state, up_file, down_file, record.applied_at, applied_by,
+                                      matches)
+                if not matches and row_state != "pending":
                     row.flags.append("edited")
                     problems.append(Problem(
                         "edited", f"{os.path.basename(up_file)} was edited after it was applied "
-                        f"(SHA-256 {record.checksum[:12]}... when applied, {(checksum or '')[:12]}... now)",
+                        f"(SHA-256 {recorded[:12]}... when applied, {(checksum or '')[:12]}... now)",
                         "revert the edit and put the change in a new migration (safemigrate create)",
                         version))
         if down_file is None and up_file is not None:
