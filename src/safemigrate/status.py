@@ -131,17 +131,27 @@ class StatusReport(Record):
         }
 
 
-def _applied_versions(history: Sequence[StepFacts]) -> dict[int, StepFacts]:
-    """Replay the history: which versions are applied now, and the record that applied each."""
+def _replay(history: Sequence[StepFacts]) -> tuple[dict[int, StepFacts], list[tuple[int, int]]]:
+    """Replay the history in one pass: which versions are applied now, and the record that applied
+    each; and the (from_version, version) of each applied up step that went over a whole version
+    (None as -1), in history order, for :class:`_JumpedOver`."""
     applied: dict[int, StepFacts] = {}
+    spans: list[tuple[int, int]] = []
     for record in history:
         if record.outcome != "applied":
             continue
-        if record.direction == "up":
-            applied[record.version] = record
-        elif record.direction == "down":
+        direction = record.direction
+        if direction == "up":
+            version = record.version
+            applied[version] = record
+            start = record.from_version
+            if start is None:
+                start = -1
+            if version - start >= 2:  # a whole version lies strictly between them
+                spans.append((start, version))
+        elif direction == "down":
             applied.pop(record.version, None)
-    return applied
+    return applied, spans
 
 
 class _JumpedOver:
@@ -150,19 +160,14 @@ class _JumpedOver:
     The applied up steps' open intervals (from_version, version) are merged once, so asking about
     one version is a binary search: ``status`` stays linear in the number of files and history rows
     (it used to scan the whole history for every file, which took seconds at 10,000 of each).
+    Only the steps that went over a version are sorted (usually none: each step moves by one).
     """
 
-    def __init__(self, history: Sequence[StepFacts]) -> None:
-        intervals = sorted(
-            (-1 if record.from_version is None else record.from_version, record.version)
-            for record in history
-            if record.direction == "up" and record.outcome == "applied"
-        )
+    def __init__(self, history: Sequence[StepFacts] = (), *, spans: list[tuple[int, int]] | None = None) -> None:
+        intervals = sorted(_replay(history)[1] if spans is None else spans)
         self._starts: list[int] = []
         self._ends: list[int] = []
         for start, end in intervals:
-            if end - start < 2:
-                continue  # no whole version lies strictly between them
             if self._ends and start < self._ends[-1] - 1:
                 # Overlaps the previous interval on at least one version: extend it.
                 self._ends[-1] = max(self._ends[-1], end)
@@ -192,8 +197,8 @@ def build_status(source: MigrationSource, state: VersionState, history: Sequence
 def _build_status(source: MigrationSource, state: VersionState, history: Sequence[StepFacts],
                   *, database: str, history_available: bool) -> StatusReport:
     current = state.version
-    applied = _applied_versions(history)
-    jumped_over = _JumpedOver(history)
+    applied, spans = _replay(history)
+    jumped_over = _JumpedOver(spans=spans)
     any_jumped_over = bool(jumped_over._starts)
     up_sha256 = source.up_hasher()
     # "user@host (db user ...)" once per author, not once per row: most histories have a few.
@@ -324,7 +329,8 @@ def status_table(migrations: list[MigrationStatus]) -> list[str]:
               for title, cells in zip(_TABLE_HEADER, columns, strict=True)]
     count = len(migrations)
     # The last cell is not padded: the padding would be cut with the trailing blanks anyway.
-    padded = [list(map(str.ljust, cells, itertools.repeat(width, count)))
+    # Lazily, row by row: no column of padded cells is held (10,000 strings each).
+    padded = [map(str.ljust, cells, itertools.repeat(width, count))
               for cells, width in zip(columns[:-1], widths, strict=False)]
     header = "  ".join(title.ljust(width) for title, width in zip(_TABLE_HEADER[:-1], widths, strict=False))
     with cyclic_gc_paused():
