@@ -209,6 +209,7 @@ def _build_status(source: MigrationSource, state: VersionState, history: Sequenc
     # row without a problem (10,000 rows, each with two files), and each applied up file is
     # hashed straight from its descriptor.
     dirty = state.dirty
+    append = rows.append
     for version, name, up_file, down_file in source.listing():
         # Each row built once with its values (the state, then the record's facts), not assigned
         # field by field afterwards: 10,000 rows.
@@ -252,20 +253,21 @@ def _build_status(source: MigrationSource, state: VersionState, history: Sequenc
                         f"(SHA-256 {recorded[:12]}... when applied, {(checksum or '')[:12]}... now)",
                         "revert the edit and put the change in a new migration (safemigrate create)",
                         version))
-        if down_file is None and up_file is not None:
-            row.flags.append("no-down")
-            digits = len(os.path.basename(up_file).split("_")[0])
-            problems.append(Problem(
-                "no-down", f"version {version} ({name}) has no down file: "
-                "it cannot be rolled back",
-                f"write {version:0{digits}d}_{name}.down.sql",
-                version, fails_check=False))
-        if up_file is None:
-            row.flags.append("no-up")
-            problems.append(Problem(
-                "no-up", f"version {version} ({name}) has no up file: up only moves the version",
-                "add the up file if this version should change anything", version, fails_check=False))
-        rows.append(row)
+        if down_file is None or up_file is None:
+            if up_file is not None:
+                row.flags.append("no-down")
+                digits = len(os.path.basename(up_file).split("_")[0])
+                problems.append(Problem(
+                    "no-down", f"version {version} ({name}) has no down file: "
+                    "it cannot be rolled back",
+                    f"write {version:0{digits}d}_{name}.down.sql",
+                    version, fails_check=False))
+            else:
+                row.flags.append("no-up")
+                problems.append(Problem(
+                    "no-up", f"version {version} ({name}) has no up file: up only moves the version",
+                    "add the up file if this version should change anything", version, fails_check=False))
+        append(row)
     if state.dirty:
         problems.append(Problem(
             "dirty", f"the database is dirty at version {state.as_int}: a migration did not finish",
@@ -302,8 +304,8 @@ def _applied_texts(migrations: list[MigrationStatus]) -> list[str]:
     two = _TWO_DIGITS
     return [
         "" if at is None
-        else f"{at.year}-{two[at.month]}-{two[at.day]} {two[at.hour]}:{two[at.minute]}:{two[at.second]} UTC"
-        if at.year >= 1000 else at.strftime("%Y-%m-%d %H:%M:%S UTC")  # below 1000, %Y has no zeros
+        else f"{year}-{two[at.month]}-{two[at.day]} {two[at.hour]}:{two[at.minute]}:{two[at.second]} UTC"
+        if (year := at.year) >= 1000 else at.strftime("%Y-%m-%d %H:%M:%S UTC")  # below 1000, %Y has no zeros
         for at in map(_APPLIED_AT, migrations)
     ]
 
