@@ -180,24 +180,90 @@ def test_plain_files_are_typed_from_the_listing_without_a_stat_call(tmp_path: Pa
     assert calls == 1  # only the FIFO, whose type the listing does not make a regular file
 
 
-@pytest.mark.parametrize("size", [0, 10, 1024 * 1024 - 1, 1024 * 1024, 3 * 1024 * 1024 + 7])
+_QUICK = source_module._QUICK_READ
+
+
+@pytest.mark.parametrize("size", [0, 1, 10, _QUICK - 1, _QUICK, _QUICK + 1, 1024 * 1024 - 1, 1024 * 1024,
+                                  3 * 1024 * 1024 + 7])
 def test_a_streamed_checksum_is_the_sha256_of_the_whole_file(tmp_path: Path, size: int) -> None:
     path = folder(tmp_path, 1)
     data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
     (path / "0001_t1.up.sql").write_bytes(data)
-    up = load_source(path).up_file(1)
+    source = load_source(path)
+    assert source.up_sha256(1) == hashlib.sha256(data).hexdigest()
+    up = source.up_file(1)
     assert up is not None and up.sha256 == hashlib.sha256(data).hexdigest()
 
 
-def test_a_file_replaced_by_a_fifo_after_the_listing_is_refused_by_the_checksum(tmp_path: Path) -> None:
+def test_a_small_file_is_hashed_from_one_read_without_asking_its_type(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """status hashes every applied file: a file smaller than one read is hashed from a single
+    ``pread`` (a regular file's short read is its end), without an ``fstat``; an empty file, which
+    a FIFO would also read as, is still checked."""
+    path = folder(tmp_path, 3)
+    (path / "0003_t3.up.sql").write_bytes(b"")
+    source = load_source(path)
+    stats: list[int] = []
+    real_fstat = os.fstat
+
+    def counting_fstat(fd: int) -> os.stat_result:
+        stats.append(fd)
+        return real_fstat(fd)
+
+    monkeypatch.setattr(os, "fstat", counting_fstat)
+    hasher = source.up_hasher()
+    listing = {version: up for version, _name, up, _down in source.listing()}
+    assert [hasher(v, listing[v]) for v in (1, 2)] == \
+        [hashlib.sha256(f"CREATE TABLE t{v} (id int);\n".encode()).hexdigest() for v in (1, 2)]
+    assert stats == []
+    assert hasher(3, listing[3]) == hashlib.sha256(b"").hexdigest()
+    assert len(stats) == 1
+
+
+def test_a_file_that_grows_while_it_is_hashed_is_hashed_to_its_end(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file larger than one read is checked and streamed: bytes written after its size was
+    taken are hashed too (never a hash of a prefix the size promised)."""
+    path = folder(tmp_path, 1)
+    file = path / "0001_t1.up.sql"
+    data = b"-- x\n" * (_QUICK // 5 + 10)
+    file.write_bytes(data)
+    source = load_source(path)
+    real_fstat = os.fstat
+    grown = b"SELECT 1;\n" * 1000
+
+    def fstat_then_grow(fd: int) -> os.stat_result:
+        info = real_fstat(fd)
+        with file.open("ab") as more:
+            more.write(grown)
+        return info
+
+    monkeypatch.setattr(os, "fstat", fstat_then_grow)
+    assert source.up_sha256(1) == hashlib.sha256(data + grown).hexdigest()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "fifo with a writer", "folder"])
+def test_a_file_replaced_by_a_fifo_after_the_listing_is_refused_by_the_checksum(tmp_path: Path, kind: str) -> None:
     from safemigrate.errors import SourceError
 
     path = folder(tmp_path, 2)
     source = load_source(path)
     (path / "0002_t2.up.sql").unlink()
-    os.mkfifo(path / "0002_t2.up.sql")
-    with pytest.raises(SourceError, match=r"0002_t2\.up\.sql is not a regular file"):
-        source.up_sha256(2)  # never blocks: opened non-blocking
+    ends: list[int] = []
+    if kind == "folder":
+        (path / "0002_t2.up.sql").mkdir()
+    else:
+        os.mkfifo(path / "0002_t2.up.sql")
+        if kind == "fifo with a writer":  # something to read: still not hashed as a file
+            ends.append(os.open(path / "0002_t2.up.sql", os.O_RDONLY | os.O_NONBLOCK))
+            ends.append(os.open(path / "0002_t2.up.sql", os.O_WRONLY))
+            os.write(ends[1], b"SELECT 1;\n")
+    try:
+        with pytest.raises(SourceError, match=r"0002_t2\.up\.sql is not a regular file"):
+            source.up_sha256(2)  # never blocks: opened non-blocking
+    finally:
+        for end in ends:
+            os.close(end)
     (path / "0001_t1.up.sql").unlink()
     with pytest.raises(SourceError, match=r"cannot read .*0001_t1\.up\.sql: No such file"):
         source.up_sha256(1)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 from support import TestDatabase, run_cli, write_migrations
 
@@ -112,8 +115,9 @@ def test_status_reads_without_creating_anything(pg_url: str, pg_plain_url: str, 
 
 
 def test_the_history_steps_status_reads_hold_the_same_facts_as_whole_records(db: TestDatabase, tmp_path: Path) -> None:
-    """``status`` reads ten of the history's columns (on PostgreSQL, as named rows): the same
-    values, row for row, as the whole records, and the same report built from either."""
+    """``status`` reads what it needs of the history's rows (on PostgreSQL, as named rows, with
+    the applied time as one value): the same values, row for row, as the whole records, and the
+    same report built from either."""
     from safemigrate.drivers import open_driver
     from safemigrate.history import HistoryTable
     from safemigrate.source import load_source
@@ -124,6 +128,7 @@ def test_the_history_steps_status_reads_hold_the_same_facts_as_whole_records(db:
     run_cli(*args, "up")
     run_cli(*args, "down", "1")  # a down step: version 4 no longer applied
     run_cli(*args, "up")
+    assert run_cli(*args, "force", "4").exit_code == 0  # a forced step: nothing status replays
     (folder / "000002_b.up.sql").write_text("CREATE TABLE b (id INTEGER, edited INTEGER);\n")
     (folder / "000003_c.up.sql").write_text("CREATE TABLE c (id INTEGER);\n")  # skipped
     driver = open_driver(db.url)
@@ -134,15 +139,57 @@ def test_the_history_steps_status_reads_hold_the_same_facts_as_whole_records(db:
         state = driver.read_version()
     finally:
         driver.close()
-    facts = ("version", "direction", "outcome", "from_version", "checksum", "started_at", "finished_at",
-             "os_user", "host", "db_user")
-    assert len(steps) == len(records) == 5
-    assert [[getattr(s, f) for f in facts] for s in steps] == [[getattr(r, f) for f in facts] for r in records]
+    facts = ("version", "direction", "outcome", "from_version", "checksum", "applied_at", "os_user", "host",
+             "db_user")
+    replayed = [r for r in records if r.outcome == "applied" and r.direction in ("up", "down")]
+    assert len(records) == 6 and records[-1].direction == "force"
+    if driver.dialect == "postgres":  # only the steps status replays
+        assert len(steps) == len(replayed) == 5
+        assert [[getattr(s, f) for f in facts] for s in steps] == [[getattr(r, f) for f in facts] for r in replayed]
+    else:
+        assert steps == records
     source = load_source(folder)
     built = [build_status(source, state, history, database="d", history_available=True).to_dict()
              for history in (records, steps)]
     assert built[0] == built[1]
     assert {p["code"] for p in built[0]["problems"]} >= {"edited", "skipped"}
+
+
+@pytest.mark.parametrize("datestyle", ["ISO, MDY", "SQL, DMY"])
+def test_the_applied_time_status_reads_is_the_stored_time_as_an_aware_utc_datetime(
+        pg_url: str, pg_plain_url: str, tmp_path: Path, datestyle: str) -> None:
+    """On PostgreSQL the history's applied time comes as UTC text (one value, cheaper to load than a
+    timestamptz in the session's zone): exactly the stored instant, to the microsecond, whole
+    seconds and a step that never finished included; a session whose DateStyle is not ISO (the
+    text would not parse) reads the whole records instead, with the same values."""
+    import psycopg
+
+    from safemigrate.drivers import open_driver
+    from safemigrate.history import HistoryTable
+
+    folder = write_migrations(tmp_path / "m", files())
+    assert run_cli("-path", str(folder), "-database", pg_url, "up").exit_code == 0
+    stored = [datetime(2026, 12, 1, 10, 0, 0, 0, tzinfo=UTC),  # whole second: no fraction in the text
+              datetime(1999, 12, 31, 23, 59, 59, 40000, tzinfo=UTC),  # PostgreSQL prints .04
+              datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]
+    with psycopg.connect(pg_plain_url, autocommit=True) as conn:
+        ids = [row[0] for row in conn.execute("SELECT id FROM safemigrate_history ORDER BY id")]
+        for row_id, when in zip(ids, stored, strict=True):
+            conn.execute("UPDATE safemigrate_history SET finished_at = %s WHERE id = %s", (when, row_id))
+        conn.execute("UPDATE safemigrate_history SET finished_at = NULL, started_at = %s WHERE id = %s",
+                     (datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=-3, minutes=-30))), ids[2]))
+        name = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        conn.execute(f"ALTER DATABASE \"{name}\" SET datestyle = '{datestyle}'")
+    driver = open_driver(pg_url)
+    driver.connect()
+    try:
+        steps = HistoryTable(driver).read_steps()
+    finally:
+        driver.close()
+    expected = [*stored[:2], datetime(2026, 1, 2, 6, 34, 5, 6, tzinfo=UTC)]
+    assert [step.applied_at for step in steps] == expected
+    assert all(step.applied_at.utcoffset() == timedelta(0) for step in steps)
+    assert [step.applied_at.isoformat() for step in steps] == [when.isoformat() for when in expected]
 
 
 def test_applied_times_are_shown_in_utc_whatever_the_sessions_time_zone(pg_url: str, pg_plain_url: str,

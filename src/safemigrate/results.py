@@ -61,9 +61,7 @@ class HistoryResult:
 
 
 def _record_dict(record: HistoryRecord) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    data = asdict(record)
+    data = {name: getattr(record, name) for name in record._fields}  # the columns, then id (as asdict did)
     for key in ("started_at", "finished_at"):
         if data[key] is not None:
             data[key] = data[key].isoformat()
