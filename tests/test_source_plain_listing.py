@@ -51,8 +51,12 @@ _PLAIN = st.builds(lambda v, n, d, e: f"{v}_{n}.{d}.{e}", st.sampled_from(["1", 
                    st.sampled_from(["sql", "", "up", "a.b", "down.sql"]))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_OTHER = st.sampled_from(["README.md", ".gitkeep", "notes", "Makefile", "x.sql", "a.up.b", ".1_x.up.sql", "_1"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.one_of(st.sets(_PLAIN, max_size=8),  # all plain, or mostly: each reading's cases
+                       st.sets(st.one_of(_PLAIN, _OTHER), max_size=8),
                        st.sets(st.one_of(_PLAIN, st.lists(_PARTS, min_size=1, max_size=5).map("".join)), max_size=8)))
 def test_a_folder_reads_the_same_with_or_without_the_plain_listing(
         tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, names: set[str]) -> None:
@@ -65,20 +69,22 @@ def test_a_folder_reads_the_same_with_or_without_the_plain_listing(
 
 @pytest.mark.parametrize("odd", [
     "fifo", "folder", "link", "non-utf8", "duplicate", "padded duplicate", "too large", "both markers",
-    "misnamed", "readme", "no digits", "unicode digits", "empty",
+    "misnamed", "readme", "readme link", "readme folder", "a folder named like a script", "gitkeep",
+    "no digits", "digits then letters", "unicode digits", "empty", "only a readme",
 ])
 def test_each_kind_of_unplain_folder_reads_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      odd: str) -> None:
     path = tmp_path / "migrations"
     path.mkdir()
-    if odd != "empty":
+    if odd not in ("empty", "only a readme"):
         for v in (1, 2, 3):
             for d in ("up", "down"):
                 (path / f"{v:04d}_t{v}.{d}.sql").write_text("SELECT 1;\n")
     extra = {"duplicate": "0002_again.up.sql", "padded duplicate": "2_again.up.sql",
              "too large": f"{2**63}_big.up.sql", "both markers": "0004_a.down.b.up.sql",
              "misnamed": "0005_x.UP.sql", "readme": "README.md", "no digits": "_x.up.sql",
-             "unicode digits": "\u0661_x.up.sql"}.get(odd)
+             "digits then letters": "5a_x.up.sql", "unicode digits": "\u0661_x.up.sql", "gitkeep": ".gitkeep",
+             "only a readme": "README.md"}.get(odd)
     if extra is not None:
         (path / extra).write_text("SELECT 1;\n")
     if odd == "fifo":
@@ -87,6 +93,12 @@ def test_each_kind_of_unplain_folder_reads_as_before(tmp_path: Path, monkeypatch
         (path / "0004_d.up.sql").mkdir()
     elif odd == "link":
         os.symlink(path / "0001_t1.up.sql", path / "0004_l.up.sql")
+    elif odd == "readme link":
+        os.symlink(path / "0001_t1.up.sql", path / "README")
+    elif odd == "readme folder":
+        (path / "docs").mkdir()
+    elif odd == "a folder named like a script":
+        (path / "seeds.sql").mkdir()  # passed over in silence, as a folder
     elif odd == "non-utf8":
         (path / os.fsdecode(b"0004_\xff.up.sql")).write_text("SELECT 1;\n")
     assert _reading(path) == _by_the_expression(path, monkeypatch)
@@ -112,5 +124,10 @@ def test_a_plain_folder_is_read_without_the_expression(tmp_path: Path, monkeypat
     assert source.versions == list(range(1, 201)) and source.warnings == []
     assert source.name(7) == "table_7" and str(source.migrations[7].down.path).endswith("000007_table_7.down.sql")  # type: ignore[union-attr]
     assert Counting.calls == 0  # before: one findall over the 400 names
-    (path / "README.md").write_text("notes\n")  # not plain: read by the expression, as before
-    assert load_source(path).versions == list(range(1, 201)) and Counting.calls == 1
+    (path / "README.md").write_text("notes\n")  # never a migration, never warned about
+    (path / ".gitkeep").write_text("")
+    os.symlink(path / "README.md", path / "notes")
+    assert load_source(path).versions == list(range(1, 201)) and Counting.calls == 0
+    (path / "0201_t.UP.sql").write_text("x")  # warned about: read by the expression, as before
+    source = load_source(path)
+    assert [w.path.name for w in source.warnings] == ["0201_t.UP.sql"] and Counting.calls == 1

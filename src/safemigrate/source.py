@@ -429,6 +429,11 @@ class MigrationSource(Record):
         return m.name if m else ""
 
 
+def _warned_about(name: str) -> bool:
+    """Whether :func:`_misnamed` warns about a file of this name that the expression did not match."""
+    return not name.startswith(".") and _looks_like_migration(name)
+
+
 def _looks_like_migration(name: str) -> bool:
     lowered = name.lower()
     return (
@@ -572,26 +577,36 @@ def _plain_listing(entries: list[os.DirEntry[str]], names: list[str],
     or None when the folder is anything else (:func:`_read_entries` then reads it, warns and
     raises). Most folders are all plain: ASCII names, regular files, each named
     ``DIGITS_NAME.up.EXT`` or ``DIGITS_NAME.down.EXT`` holding one of the markers ``.up.`` and
-    ``.down.`` only, no two files with one version and direction, no version over MAX_VERSION.
+    ``.down.`` only, no two files with one version and direction, no version over MAX_VERSION;
+    other files only if their names start with something else than a digit and
+    :func:`_read_entries` would not warn about them (a README).
 
     Such a file matches MIGRATION_FILE_RE with the marker it holds as the direction, and the
     name is what :func:`_plain_name` cuts. Checked with string methods over all the names at
     once, without the expression (78 M instructions of ``up``'s 877 M at 10,000 files) or a
     Python step per file.
     """
-    if not entries or not listing_text.isascii() or "\0_" in listing_text:  # UTF-8 to check, or no version
+    if not entries or not listing_text.isascii():  # a name's UTF-8 to check
         return None
     if type(entries[0]) is not os.DirEntry:  # not os.scandir's own entries (a stand-in): one by one
         return None
+    heads = list(map(_FIRST, map(str.partition, names, repeat("_"))))  # the version's digits, if any
+    if "\0_" in listing_text or not "".join(heads).isdigit():  # ASCII: [0-9] only
+        # Names that do not start with a digit never match (a README, .gitkeep): left out when
+        # _read_entries would pass over them in silence too (it warns about one that looks like
+        # a migration, whatever it is: that folder is its to read).
+        starts = list(map(str.isdigit, map(_FIRST, names)))
+        if any(map(_warned_about, compress(names, map(operator.not_, starts)))):
+            return None
+        names, entries, heads = list(compress(names, starts)), list(compress(entries, starts)), list(compress(heads, starts))
+        if not names or not "".join(heads).isdigit():  # none left, or one like 1a_x.up.sql
+            return None
     try:
         # d_type from the listing (a DT_UNKNOWN entry is stat'ed); a link is never plain
         if not all(map(_IS_FILE, entries)) or any(map(_IS_SYMLINK, entries)):
             return None
     except OSError:
         return None  # _read_entries reports it
-    heads = list(map(_FIRST, map(str.partition, names, repeat("_"))))  # the version's digits, if any
-    if not "".join(heads).isdigit():  # ASCII: [0-9] only; no head is empty ("\0_" above)
-        return None
     is_up = list(map(operator.contains, names, repeat(".up.")))
     up_names = list(compress(names, is_up))
     down_names = list(compress(names, map(operator.not_, is_up)))
