@@ -4,6 +4,7 @@ the linter load only once a pending file needs them; `version` does not even loa
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -81,4 +82,53 @@ def test_up_with_a_pending_file_does_load_the_linter(up_to_date: tuple[str, ...]
     folder = Path(up_to_date[1])
     (folder / "3_name.up.sql").write_text("ALTER TABLE users ADD COLUMN name text;\n")
     modules, _ = imported_modules(*up_to_date, "up")
-    assert "safemigrate.lint" in modules and "pglast" in modules
+    assert "safemigrate.lint" in modules
+    (folder / "4_nick.up.sql").write_text("ALTER TABLE users ADD COLUMN nick text;\n")
+    assert pglast_after(*up_to_date, "up")[0]["pglast.parser"] == "run"  # (importlib's import: no line above)
+
+
+def pglast_after(*args: str) -> tuple[dict[str, str], str]:
+    """Which of pglast's modules a command leaves loaded, run (whole, in a new process), or
+    registered to run on first use, and its stdout. importlib's own imports, as pglast's parser
+    is loaded, leave no -X importtime line."""
+    script = (
+        "import sys, types\n"
+        "from safemigrate.cli import run\n"
+        "code = run(sys.argv[1:])\n"
+        "names = ('pglast', 'pglast.parser', 'pglast.enums', 'pglast.ast')\n"
+        "print({n: 'absent' if n not in sys.modules else 'run' if type(sys.modules[n]) is types.ModuleType\n"
+        "       and (n != 'pglast' or '__getattr__' not in vars(sys.modules[n])) else 'lazy' for n in names})\n"
+        "sys.exit(code)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    *out, states = proc.stdout.splitlines()
+    return ast.literal_eval(states), "\n".join(out)
+
+
+def test_up_without_lint_loads_pglasts_parser_but_not_its_enums_or_ast(up_to_date: tuple[str, ...]) -> None:
+    """The runner's split reads libpg_query's JSON tree: pglast's package, Enum classes and AST
+    module (200 M instructions to import, more than the rest of `up --no-lint` of 100 migrations
+    beyond `version`) are registered to run on first use, as for the linter, and never run."""
+    folder = Path(up_to_date[1])
+    (folder / "3_name.up.sql").write_text("ALTER TABLE users ADD COLUMN name text;\n")
+    states, stdout = pglast_after(*up_to_date, "up", "--no-lint")
+    assert "3/u name" in stdout
+    # Before: {'pglast': 'run', ...: 'run'}: `from pglast import parser` ran pglast/__init__.py,
+    # which imports every enum module.
+    assert states == {"pglast": "lazy", "pglast.parser": "run", "pglast.enums": "lazy", "pglast.ast": "lazy"}
+
+
+def test_pglast_works_whole_after_the_runner_split_a_file() -> None:
+    script = (
+        "import sys, types\n"
+        "from safemigrate.sql.postgres import split_postgres\n"
+        "script = split_postgres('CREATE INDEX CONCURRENTLY i ON t (a); SELECT 1;', nodes=False)\n"
+        "assert [s.transactional for s in script.statements] == [False, True], script.statements\n"
+        "assert type(sys.modules['pglast.enums']) is not types.ModuleType, 'pglast.enums ran'\n"
+        "import pglast\n"
+        "assert type(pglast.parse_sql('SELECT 1')[0].stmt).__name__ == 'SelectStmt'\n"
+        "assert pglast.enums.SortByDir.SORTBY_ASC.name == 'SORTBY_ASC'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr

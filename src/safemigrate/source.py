@@ -14,6 +14,7 @@ import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache, cached_property
+from itertools import compress, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -54,6 +55,9 @@ _LISTING_RE = re.compile(r"\0(([0-9]+)_([^\0]*)\.(down|up)\.[^\0]*)(?=\0)")
 _NAME_OF: Callable[[os.DirEntry[str]], str] = operator.attrgetter("name")
 _FIRST = operator.itemgetter(0)
 _DIGITS_OF = operator.itemgetter(1)
+_FILE_AND_NAME = operator.itemgetter(0, 2)
+_IS_FILE: Callable[[os.DirEntry[str]], bool] = os.DirEntry.is_file
+_IS_SYMLINK: Callable[[os.DirEntry[str]], bool] = os.DirEntry.is_symlink
 _HASH_BLOCK = 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -288,8 +292,14 @@ class SourceWarning(Record, frozen=True):
         return f"{self.path}: {self.message}"
 
 
-# What the folder reader keeps per version: the up file's (name, file name) and the down file's.
-_Names = tuple[tuple[str, str] | None, tuple[str, str] | None]
+# A file's marker: what stands between its name and its extension, in a file the plain listing read.
+_MARKERS: dict[Direction, str] = {"up": ".up.", "down": ".down."}
+
+
+def _plain_name(filename: str, marker: str) -> str:
+    """MIGRATION_FILE_RE's name group of a file :func:`_plain_listing` accepted: after the
+    version's ``_``, up to the last ``marker`` (the file holds no other direction's marker)."""
+    return filename.partition("_")[2].rpartition(marker)[0]
 
 
 class _LazyMigrations(Mapping[int, Migration]):
@@ -299,10 +309,18 @@ class _LazyMigrations(Mapping[int, Migration]):
     paths) for a 10,000-version folder cost ``up`` with nothing pending most of its time.
     A built ``Migration`` is kept, so a file read for running is the same object whose
     checksum is recorded (nothing is kept across runs).
+
+    ``ups`` and ``downs`` map each version to its file's name; ``names`` maps a file's name to
+    its migration's name, or is None when every file is one :func:`_plain_listing` accepted
+    (the name is then cut from the file's name when it is asked for).
     """
 
-    def __init__(self, directory: Path, names: dict[int, _Names]) -> None:
+    def __init__(self, directory: Path, versions: list[int], ups: dict[int, str], downs: dict[int, str],
+                 names: dict[str, str] | None) -> None:
         self._directory = directory
+        self._versions = versions
+        self._ups = ups
+        self._downs = downs
         self._names = names
         self._built: dict[int, Migration] = {}
         # pathlib's own shortcut for a name read from the folder (what os.scandir and glob give):
@@ -313,36 +331,47 @@ class _LazyMigrations(Mapping[int, Migration]):
         text = str(directory)
         self._prefix = "" if text == "." else text if text.endswith(os.sep) else text + os.sep
 
-    def _file(self, version: int, direction: Direction, names: tuple[str, str] | None) -> MigrationFile | None:
-        if names is None:
+    def _name(self, filename: str, direction: Direction) -> str:
+        names = self._names
+        return _plain_name(filename, _MARKERS[direction]) if names is None else names[filename]
+
+    def _file(self, version: int, direction: Direction, filename: str | None) -> MigrationFile | None:
+        if filename is None:
             return None
-        return MigrationFile(version, names[0], direction, self._child(names[1]))
+        return MigrationFile(version, self._name(filename, direction), direction, self._child(filename))
 
     def __getitem__(self, version: int) -> Migration:
         built = self._built.get(version)
         if built is None:
-            up, down = self._names[version]
+            up, down = self._ups.get(version), self._downs.get(version)
+            if up is None and down is None:
+                raise KeyError(version)
             built = Migration(version, up=self._file(version, "up", up), down=self._file(version, "down", down))
             self._built[version] = built
         return built
 
     def __contains__(self, version: object) -> bool:
-        return version in self._names
+        return version in self._ups or version in self._downs
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._names)
+        return iter(self._versions)
 
     def __len__(self) -> int:
-        return len(self._names)
+        return len(self._versions)
 
     def listing(self) -> Iterator[tuple[int, str, str | None, str | None]]:
         """(version, name, up file's path, down file's path) in version order, as text, building
         nothing (the paths are the files' ``str(path)``)."""
-        prefix = self._prefix
-        for version, (up, down) in self._names.items():
-            names = up or down
-            yield (version, names[0] if names else "", None if up is None else prefix + up[1],
-                   None if down is None else prefix + down[1])
+        prefix, ups, downs, names = self._prefix, self._ups, self._downs, self._names
+        for version in self._versions:
+            up, down = ups.get(version), downs.get(version)
+            if names is not None:
+                name = names[up if up is not None else down]  # type: ignore[index]
+            elif up is not None:
+                name = up.partition("_")[2].rpartition(".up.")[0]  # _plain_name, inline: status lists every version
+            else:
+                name = _plain_name(down, ".down.")  # type: ignore[arg-type]
+            yield (version, name, None if up is None else prefix + up, None if down is None else prefix + down)
 
     def up_sha256(self, version: int) -> str | None:
         """The up file's checksum without building its objects (unless they are built already:
@@ -350,8 +379,12 @@ class _LazyMigrations(Mapping[int, Migration]):
         built = self._built.get(version)
         if built is not None:
             return None if built.up is None else built.up.sha256
-        up = self._names[version][0]
-        return None if up is None else _sha256_of_file(self._prefix + up[1])
+        up = self._ups.get(version)
+        if up is None:
+            if version not in self._downs:
+                raise KeyError(version)
+            return None
+        return _sha256_of_file(self._prefix + up)
 
     def up_hasher(self) -> Callable[[int, str], str]:
         """``up_sha256`` for a version with an up file, given that file's path as :meth:`listing`
@@ -369,9 +402,11 @@ class _LazyMigrations(Mapping[int, Migration]):
 
     def name(self, version: int) -> str:
         """The version's name without building its files (the up file's, else the down file's)."""
-        up, down = self._names.get(version, (None, None))
-        names = up or down
-        return names[0] if names else ""
+        up = self._ups.get(version)
+        if up is not None:
+            return self._name(up, "up")
+        down = self._downs.get(version)
+        return "" if down is None else self._name(down, "down")
 
 
 class MigrationSource(Record):
@@ -448,6 +483,11 @@ class MigrationSource(Record):
             return self.migrations.name(version)
         m = self.migrations.get(version)
         return m.name if m else ""
+
+
+def _warned_about(name: str) -> bool:
+    """Whether :func:`_misnamed` warns about a file of this name that the expression did not match."""
+    return not name.startswith(".") and _looks_like_migration(name)
 
 
 def _looks_like_migration(name: str) -> bool:
@@ -564,28 +604,87 @@ def load_source(directory: str | os.PathLike[str], *, no_follow: bool = False) -
         except OSError as exc:
             raise SourceError(f"cannot read migrations folder {str(path)!r}: {exc.strerror}",
                               hint="check the folder's permissions (`path` names it)", settings=("path",)) from None
-        try:
-            # In the folder's own order: nothing read here depends on the order but which error
-            # comes first, so only a folder with an error is read again, sorted, for that.
-            ups, downs, keyed = _read_entries(path, entries, no_follow, sort=False)
-        except SourceError:
-            ups, downs, keyed = _read_entries(path, entries, no_follow, sort=True)
-        keyed.sort(key=_FIRST)  # stable: each entry's warnings stay in the order they were made
-        warnings = [warning for _filename, warning in keyed]
-        versions = sorted(ups.keys() | downs.keys())
-        names: dict[int, _Names] = {version: (ups.get(version), downs.get(version)) for version in versions}
-    migrations = _LazyMigrations(path, names)
+        names = list(map(_NAME_OF, entries))
+        listing_text = "\0" + "\0".join(names) + "\0"
+        plain = _plain_listing(entries, names, listing_text)
+        if plain is not None:
+            versions, ups, downs = plain
+            file_names: dict[str, str] | None = None
+            warnings: list[SourceWarning] = []
+        else:
+            try:
+                # In the folder's own order: nothing read here depends on the order but which error
+                # comes first, so only a folder with an error is read again, sorted, for that.
+                ups, downs, file_names, keyed = _read_entries(path, entries, no_follow, sort=False)
+            except SourceError:
+                ups, downs, file_names, keyed = _read_entries(path, entries, no_follow, sort=True)
+            keyed.sort(key=_FIRST)  # stable: each entry's warnings stay in the order they were made
+            warnings = [warning for _filename, warning in keyed]
+            versions = sorted(ups.keys() | downs.keys())
+    migrations = _LazyMigrations(path, versions, ups, downs, file_names)
     source = MigrationSource(path, migrations, warnings)
     source.__dict__["versions"] = versions  # already sorted: the cached property's value
     return source
 
 
-_Files = dict[int, tuple[str, str]]
+def _plain_listing(entries: list[os.DirEntry[str]], names: list[str],
+                   listing_text: str) -> tuple[list[int], dict[int, str], dict[int, str]] | None:
+    """The sorted versions and the up and down file of each version of a folder of plain files,
+    or None when the folder is anything else (:func:`_read_entries` then reads it, warns and
+    raises). Most folders are all plain: ASCII names, regular files, each named
+    ``DIGITS_NAME.up.EXT`` or ``DIGITS_NAME.down.EXT`` holding one of the markers ``.up.`` and
+    ``.down.`` only, no two files with one version and direction, no version over MAX_VERSION;
+    other files only if their names start with something else than a digit and
+    :func:`_read_entries` would not warn about them (a README).
+
+    Such a file matches MIGRATION_FILE_RE with the marker it holds as the direction, and the
+    name is what :func:`_plain_name` cuts. Checked with string methods over all the names at
+    once, without the expression (78 M instructions of ``up``'s 877 M at 10,000 files) or a
+    Python step per file.
+    """
+    if not entries or not listing_text.isascii():  # a name's UTF-8 to check
+        return None
+    if type(entries[0]) is not os.DirEntry:  # not os.scandir's own entries (a stand-in): one by one
+        return None
+    heads = list(map(_FIRST, map(str.partition, names, repeat("_"))))  # the version's digits, if any
+    if "\0_" in listing_text or not "".join(heads).isdigit():  # ASCII: [0-9] only
+        # Names that do not start with a digit never match (a README, .gitkeep): left out when
+        # _read_entries would pass over them in silence too (it warns about one that looks like
+        # a migration, whatever it is: that folder is its to read).
+        starts = list(map(str.isdigit, map(_FIRST, names)))
+        if any(map(_warned_about, compress(names, map(operator.not_, starts)))):
+            return None
+        names, entries, heads = list(compress(names, starts)), list(compress(entries, starts)), list(compress(heads, starts))
+        if not names or not "".join(heads).isdigit():  # none left, or one like 1a_x.up.sql
+            return None
+    try:
+        # d_type from the listing (a DT_UNKNOWN entry is stat'ed); a link is never plain
+        if not all(map(_IS_FILE, entries)) or any(map(_IS_SYMLINK, entries)):
+            return None
+    except OSError:
+        return None  # _read_entries reports it
+    is_up = list(map(operator.contains, names, repeat(".up.")))
+    up_names = list(compress(names, is_up))
+    down_names = list(compress(names, map(operator.not_, is_up)))
+    if ".down." in "\0".join(up_names) or not all(map(operator.contains, down_names, repeat(".down."))):
+        return None
+    ups = dict(zip(map(int, compress(heads, is_up)), up_names, strict=True))
+    downs = dict(zip(map(int, compress(heads, map(operator.not_, is_up))), down_names, strict=True))
+    if len(ups) != len(up_names) or len(downs) != len(down_names):  # a duplicate: named by _read_entries
+        return None
+    versions = sorted(ups.keys() | downs.keys())
+    if versions[-1] > MAX_VERSION:  # refused by _read_entries
+        return None
+    return versions, ups, downs
+
+
+_Files = dict[int, str]
 
 
 def _read_entries(path: Path, entries: list[os.DirEntry[str]], no_follow: bool, *,
-                  sort: bool) -> tuple[_Files, _Files, list[tuple[str, SourceWarning]]]:
-    """The up and down files of each version, (name, file name), and the (file name, warning)s.
+                  sort: bool) -> tuple[_Files, _Files, dict[str, str], list[tuple[str, SourceWarning]]]:
+    """The up and down file's name of each version, each file's migration name by its file
+    name, and the (file name, warning)s.
 
     Every name is matched in one pass over the listing joined with NULs (no file name holds
     one): no Match object and no call per name; the same files and groups as MIGRATION_FILE_RE
@@ -603,10 +702,11 @@ def _read_entries(path: Path, entries: list[os.DirEntry[str]], no_follow: bool, 
             ups, downs = plain
             if len(found) < len(entries):
                 keyed.extend(_misnamed(entries, {f[0] for f in found}))
-            return ups, downs, keyed
+            return ups, downs, dict(map(_FILE_AND_NAME, found)), keyed
     folder = os.path.realpath(path)
     ups = {}
     downs = {}
+    file_names: dict[str, str] = {}
     for filename, digits, name, direction in found:
         if check_utf8 and not filename.isascii() and display_name(filename) != filename:
             raise SourceError(
@@ -632,14 +732,15 @@ def _read_entries(path: Path, entries: list[os.DirEntry[str]], no_follow: bool, 
         if version in files:
             raise SourceError(
                 f"duplicate migration file: {filename} has the same version and direction "
-                f"as {files[version][1]}",
+                f"as {files[version]}",
                 hint="give one of them a new version number (safemigrate create -seq makes the next one)",
-                details={"files": [str(path / files[version][1]), _entry_named(entries, filename).path]},
+                details={"files": [str(path / files[version]), _entry_named(entries, filename).path]},
             )
-        files[version] = (name, filename)
+        files[version] = filename
+        file_names[filename] = name
     if len(found) < len(entries):
         keyed.extend(_misnamed(entries, {f[0] for f in found}))
-    return ups, downs, keyed
+    return ups, downs, file_names, keyed
 
 
 def _plain_files(found: list[tuple[str, str, str, str]]) -> tuple[_Files, _Files] | None:
@@ -649,10 +750,8 @@ def _plain_files(found: list[tuple[str, str, str, str]]) -> tuple[_Files, _Files
     the first such file: a version above MAX_VERSION has 19 digits or more)."""
     if max(map(len, map(_DIGITS_OF, found)), default=0) > 18:
         return None
-    ups: _Files = {int(digits): (name, filename) for filename, digits, name, direction in found
-                   if direction == "up"}
-    downs: _Files = {int(digits): (name, filename) for filename, digits, name, direction in found
-                     if direction == "down"}
+    ups: _Files = {int(digits): filename for filename, digits, _name, direction in found if direction == "up"}
+    downs: _Files = {int(digits): filename for filename, digits, _name, direction in found if direction == "down"}
     if len(ups) + len(downs) != len(found):
         return None
     return ups, downs

@@ -227,8 +227,10 @@ class PostgresDriver(Driver):
         self._params = params
         self._patience, self._patience_source = dead_peer_bound(params)
         connect_timeout = _connect_timeout(params)
+        # prepare_threshold=None: nothing is ever prepared (every execute passes prepare=False, each
+        # migration's bookkeeping is new text), and psycopg then keeps no per-execute cache of texts.
         try:
-            self._conn = psycopg.connect(autocommit=True, **params)  # type: ignore[arg-type]
+            self._conn = psycopg.connect(autocommit=True, prepare_threshold=None, **params)  # type: ignore[arg-type]
         except psycopg.Error as exc:
             raise self._connect_error(exc, params, connect_timeout) from None
         conn = self._conn

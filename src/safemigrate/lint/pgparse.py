@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from .._record import Record
-from ..sql.postgres import transaction_properties
+from ..sql.postgres import pglast_parser, transaction_properties
 from .context import Stmt
 from .pgnodes import pg_facts
 from .source import SourceText
@@ -45,74 +45,10 @@ class ParsedFile(Record):
         self.problems = problems
 
 
-def _parser() -> Any:
-    """pglast's parser module, imported on first use (SQLite and MySQL runs never load it)."""
-    global _PARSER
-    if _PARSER is None:
-        _PARSER = _load_parser()
-    return _PARSER
-
-
-_PARSER: Any = None
-
+# pglast's parser module, imported on first use and without the rest of pglast (the runner's split
+# loads it the same way): see safemigrate.sql.postgres.pglast_parser.
+_parser = pglast_parser
 pg_parser = _parser  # for the rule modules that read PostgreSQL's scanner tokens
-
-
-def _load_parser() -> Any:
-    """Import ``pglast.parser`` without paying for the rest of pglast until someone uses it.
-
-    ``import pglast`` builds hundreds of Enum classes and the AST module (about 25 ms,
-    a tenth of linting 1,000 files), none of which the JSON parse tree needs. The package
-    and those two modules are registered lazily instead (importlib's LazyLoader): they are
-    executed, whole and unchanged, the first time anything touches them, so other code
-    that imports pglast later gets the real package. Any surprise falls back to a plain import.
-    """
-    import sys
-
-    if "pglast" in sys.modules:
-        from pglast import parser
-
-        return parser
-    try:
-        return _load_parser_lazily(sys.modules)
-    except Exception:  # a pglast release laid out differently: the ordinary, slower import
-        for name in ("pglast.parser", "pglast.ast", "pglast.enums", "pglast.error", "pglast"):
-            sys.modules.pop(name, None)
-        from pglast import parser
-
-        return parser
-
-
-def _load_parser_lazily(modules: dict[str, Any]) -> Any:
-    import importlib
-    import importlib.util
-
-    spec = importlib.util.find_spec("pglast")
-    if spec is None or spec.loader is None:
-        raise ImportError("pglast")
-    package = importlib.util.module_from_spec(spec)
-    loader = spec.loader
-
-    def complete(name: str) -> Any:
-        # The first attribute the stand-in lacks: run the real pglast/__init__.py in it.
-        del package.__dict__["__getattr__"]
-        loader.exec_module(package)
-        return getattr(package, name)
-
-    package.__dict__["__getattr__"] = complete
-    modules["pglast"] = package
-    for name in ("pglast.ast", "pglast.enums"):  # the parser module imports both at load time
-        sub = importlib.util.find_spec(name)
-        if sub is None or sub.loader is None:
-            raise ImportError(name)
-        lazy = importlib.util.LazyLoader(sub.loader)
-        sub.loader = lazy
-        module = importlib.util.module_from_spec(sub)
-        modules[name] = module
-        lazy.exec_module(module)
-        setattr(package, name.rpartition(".")[2], module)
-    package.__dict__["Error"] = importlib.import_module("pglast.error").Error  # parser: from . import Error
-    return importlib.import_module("pglast.parser")
 
 
 # The C scanner behind json.loads, called directly: libpg_query's JSON is one object without

@@ -28,10 +28,84 @@ __all__ = [
     "PsqlSyntax",
     "find_psql_syntax",
     "is_copy_from_stdin",
+    "pglast_parser",
     "split_postgres",
     "split_statement_by_statement",
     "transaction_properties",
 ]
+
+def pglast_parser() -> Any:
+    """pglast's parser module, imported on first use (SQLite and MySQL runs never load it).
+
+    The runner's split and the linter both take it from here: ``from pglast import parser``
+    would build all of pglast (200 M instructions, as much as the rest of ``up --no-lint`` of
+    100 migrations beyond ``version``), none of which the JSON parse tree needs.
+    """
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = _load_parser()
+    return _PARSER
+
+
+_PARSER: Any = None
+
+
+def _load_parser() -> Any:
+    """Import ``pglast.parser`` without paying for the rest of pglast until someone uses it.
+
+    ``import pglast`` builds hundreds of Enum classes and the AST module (about 25 ms,
+    a tenth of linting 1,000 files), none of which the JSON parse tree needs. The package
+    and those two modules are registered lazily instead (importlib's LazyLoader): they are
+    executed, whole and unchanged, the first time anything touches them, so other code
+    that imports pglast later gets the real package. Any surprise falls back to a plain import.
+    """
+    import sys
+
+    if "pglast" in sys.modules:
+        from pglast import parser
+
+        return parser
+    try:
+        return _load_parser_lazily(sys.modules)
+    except Exception:  # a pglast release laid out differently: the ordinary, slower import
+        for name in ("pglast.parser", "pglast.ast", "pglast.enums", "pglast.error", "pglast"):
+            sys.modules.pop(name, None)
+        from pglast import parser
+
+        return parser
+
+
+def _load_parser_lazily(modules: dict[str, Any]) -> Any:
+    import importlib
+    import importlib.util
+
+    spec = importlib.util.find_spec("pglast")
+    if spec is None or spec.loader is None:
+        raise ImportError("pglast")
+    package = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+
+    def complete(name: str) -> Any:
+        # The first attribute the stand-in lacks: run the real pglast/__init__.py in it.
+        del package.__dict__["__getattr__"]
+        loader.exec_module(package)
+        return getattr(package, name)
+
+    package.__dict__["__getattr__"] = complete
+    modules["pglast"] = package
+    for name in ("pglast.ast", "pglast.enums"):  # the parser module imports both at load time
+        sub = importlib.util.find_spec(name)
+        if sub is None or sub.loader is None:
+            raise ImportError(name)
+        lazy = importlib.util.LazyLoader(sub.loader)
+        sub.loader = lazy
+        module = importlib.util.module_from_spec(sub)
+        modules[name] = module
+        lazy.exec_module(module)
+        setattr(package, name.rpartition(".")[2], module)
+    package.__dict__["Error"] = importlib.import_module("pglast.error").Error  # parser: from . import Error
+    return importlib.import_module("pglast.parser")
+
 
 # Statements PostgreSQL refuses inside a transaction block, whatever their options.
 _NEVER_IN_TRANSACTION = {
@@ -151,7 +225,7 @@ def find_psql_syntax(text: str) -> list[PsqlSyntax]:
     ``COPY ... FROM STDIN;`` the rows follow, up to a line holding ``\\.``; they are skipped,
     since they are data (with backslashes and quotes of their own), not statements.
     """
-    from pglast import parser
+    parser = pglast_parser()
 
     found: list[PsqlSyntax] = []
     pos = 0
@@ -266,7 +340,7 @@ def split_postgres(text: str, *, nodes: bool = True) -> Script:
 
 
 def _split_whole(text: str, *, nodes: bool) -> Script:
-    from pglast import parser
+    parser = pglast_parser()
 
     index = LineIndex(text)
     marker = has_no_transaction_marker(text)
@@ -297,7 +371,7 @@ def split_statement_by_statement(text: str) -> Script | None:
     """The runner's split of a large file: the parser finds the statements, then each is parsed
     alone for its kind, so no tree of the whole file is ever held. None when the file does not
     parse (the whole-file split then reports where, as for any file)."""
-    from pglast import parser
+    parser = pglast_parser()
 
     try:
         slices = parser.split(text, with_parser=True, only_slices=True)
