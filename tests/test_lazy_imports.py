@@ -132,3 +132,20 @@ def test_pglast_works_whole_after_the_runner_split_a_file() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_release_targets_and_recover_effects_read_sql_without_running_pglasts_enums_or_ast() -> None:
+    """A release's pre-flight (the targets of a pending file) and recover's diagnosis (each
+    statement's effects) parse with pglast's parser alone, as the runner does."""
+    script = (
+        "import sys, types\n"
+        "from safemigrate.release.catalog import statement_targets\n"
+        "from safemigrate.recover.effects import _postgres\n"
+        "assert [t.kind for t in statement_targets('DROP TABLE users;')], 'no target'\n"
+        "assert _postgres('CREATE TABLE t (id int)'), 'no effect'\n"
+        "assert statement_targets('DROP TABLE (') == [] and _postgres('DROP TABLE (') is None\n"
+        "lazy = {n: type(sys.modules[n]) is not types.ModuleType for n in ('pglast.enums', 'pglast.ast')}\n"
+        "assert lazy == {'pglast.enums': True, 'pglast.ast': True}, lazy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

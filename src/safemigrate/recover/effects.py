@@ -70,7 +70,9 @@ def _names(items: list[Any]) -> list[str]:
 
 
 def _postgres(text: str) -> list[Effect] | None:
-    from pglast import parser
+    from ..sql.postgres import pglast_parser
+
+    parser = pglast_parser()  # the parser alone, not all of pglast's Enum classes and AST
 
     try:
         tree = json.loads(parser.parse_sql_json(text))

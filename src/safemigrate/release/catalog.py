@@ -77,7 +77,9 @@ _DROP_KINDS: dict[str, ObjectKind] = {"OBJECT_TABLE": "table", "OBJECT_VIEW": "v
 
 def statement_targets(sql: str) -> list[Target]:
     """The drops, renames, rewrites and scans of a PostgreSQL file; [] when it does not parse."""
-    from pglast import parser
+    from ..sql.postgres import pglast_parser
+
+    parser = pglast_parser()  # the parser alone, not all of pglast's Enum classes and AST
 
     try:
         tree = json.loads(parser.parse_sql_json(sql))
