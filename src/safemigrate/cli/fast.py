@@ -12,9 +12,12 @@ from collections.abc import Sequence
 
 from .settings import GLOBAL_OPTIONS, OptionSpec, Settings, store_option
 
-__all__ = ["parse_version_command", "show_version"]
+__all__ = ["GLOBAL_SPELLINGS", "option_value", "parse_version_command", "read_global", "read_global_options",
+           "show_version"]
 
-_BY_SPELLING: dict[str, OptionSpec] = {s: spec for spec in GLOBAL_OPTIONS for s in spec.spellings}
+# Every spelling of the shared options (-path, --path, -database...), for the click-free readers
+# of this module, fast_lint.py and fast_engine.py.
+GLOBAL_SPELLINGS: dict[str, OptionSpec] = {s: spec for spec in GLOBAL_OPTIONS for s in spec.spellings}
 
 
 def parse_version_command(argv: Sequence[str], settings: Settings) -> bool:
@@ -29,7 +32,7 @@ def parse_version_command(argv: Sequence[str], settings: Settings) -> bool:
             i += 1
             continue
         name, has_equals, inline = arg.partition("=")
-        spec = _BY_SPELLING.get(name)
+        spec = GLOBAL_SPELLINGS.get(name)
         if spec is None:
             return False
         if not spec.takes_value:
@@ -82,3 +85,46 @@ def show_version(settings: Settings) -> None:
         raise NoMigrationError("no migration", hint="no version has been applied yet: run safemigrate up")
     shown = f"{state.as_int} (dirty)" if state.dirty else str(state.as_int)
     settings.output.result({"ok": True, "version": state.version, "dirty": state.dirty}, shown)
+
+
+def read_global_options(argv: Sequence[str], table: dict[str, OptionSpec]) -> dict[str, object] | None:
+    """The shared options of ``argv`` (every token must be one of them), None if unsure."""
+    values: dict[str, object] = {}
+    i = 0
+    while i < len(argv):
+        read = read_global(argv, i, table)
+        if read is None:
+            return None
+        name, value, i = read
+        if name in values:
+            return None
+        values[name] = value
+    return values
+
+
+def read_global(argv: Sequence[str], i: int, table: dict[str, OptionSpec]) -> tuple[str, object, int] | None:
+    """One shared option at ``argv[i]``: (name, value, next index), None if it is not one or looks odd."""
+    name, equals, inline = argv[i].partition("=")
+    has_equals = bool(equals)
+    spec = table.get(name)
+    if spec is None:
+        return None
+    if not spec.takes_value:
+        return None if has_equals else (spec.name, True, i + 1)
+    value, following = option_value(argv, i, has_equals, inline)
+    if value is None:
+        return None
+    if spec.kind == "uint":
+        return (spec.name, int(value), following) if value.isascii() and value.isdigit() else None
+    if spec.kind == "choice" and value not in spec.choices:
+        return None
+    return spec.name, value, following
+
+
+def option_value(argv: Sequence[str], i: int, has_equals: bool, inline: str) -> tuple[str | None, int]:
+    """An option's value (inline after ``=`` or the next token) and the index after it."""
+    if has_equals:
+        return inline, i + 1
+    if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+        return None, i + 1  # missing, or a value that looks like an option: click decides
+    return argv[i + 1], i + 2

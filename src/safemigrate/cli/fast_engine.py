@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import UsageError
-from .fast_lint import _GLOBAL, _read_global, _read_global_options
+from .fast import GLOBAL_SPELLINGS, read_global, read_global_options
 from .settings import Settings, store_option
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _parse(argv: Sequence[str], settings: Settings, command: str, flags: dict[st
     if _COMPLETION_VARIABLE in os.environ or command not in argv:
         return None
     at = list(argv).index(command)
-    before = _read_global_options(argv[:at], _GLOBAL)
+    before = read_global_options(argv[:at], GLOBAL_SPELLINGS)
     if before is None:
         return None
     shared: dict[str, object] = {}
@@ -74,7 +74,7 @@ def _parse(argv: Sequence[str], settings: Settings, command: str, flags: dict[st
             found.append(arg)  # N: digits only (anything else is click's to read and report)
             i += 1
             continue
-        read = _read_global(argv, i, _GLOBAL)
+        read = read_global(argv, i, GLOBAL_SPELLINGS)
         if read is None or read[0] in shared:
             return None
         shared[read[0]] = read[1]

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._record import Record
-from .settings import GLOBAL_OPTIONS, OptionSpec, Settings, store_option
+from .fast import GLOBAL_SPELLINGS, option_value, read_global, read_global_options
+from .settings import Settings, store_option
 
 if TYPE_CHECKING:
     from ..lint.model import LintResult
@@ -63,9 +64,8 @@ LINT_OPTIONS: dict[str, _LintOption] = {
     "--jobs": _LintOption("jobs", int_range=(1, None)),
 }
 
-_GLOBAL: dict[str, OptionSpec] = {s: spec for spec in GLOBAL_OPTIONS for s in spec.spellings}
 # After the command the shared --format is not an option of lint's: lint has its own, wider one.
-_GLOBAL_AFTER = {s: spec for s, spec in _GLOBAL.items() if spec.name != "format"}
+_GLOBAL_AFTER = {s: spec for s, spec in GLOBAL_SPELLINGS.items() if spec.name != "format"}
 _DIGITS = re.compile(r"[0-9]+")
 _COMPLETION_VARIABLE = "_SAFEMIGRATE_COMPLETE"  # click's shell completion runs inside click
 
@@ -79,7 +79,7 @@ def parse_lint_command(argv: Sequence[str], settings: Settings) -> LintArgs | No
     if _COMPLETION_VARIABLE in os.environ or "lint" not in argv:
         return None
     command = list(argv).index("lint")
-    before = _read_global_options(argv[:command], _GLOBAL)
+    before = read_global_options(argv[:command], GLOBAL_SPELLINGS)
     after = _read_lint_arguments(argv[command + 1:])
     if before is None or after is None:
         return None
@@ -89,49 +89,6 @@ def parse_lint_command(argv: Sequence[str], settings: Settings) -> LintArgs | No
     for name, value in [*before.items(), *options_after.items()]:
         store_option(settings, name, value)
     return lint_args
-
-
-def _read_global_options(argv: Sequence[str], table: dict[str, OptionSpec]) -> dict[str, object] | None:
-    """The shared options of ``argv`` (every token must be one of them), None if unsure."""
-    values: dict[str, object] = {}
-    i = 0
-    while i < len(argv):
-        read = _read_global(argv, i, table)
-        if read is None:
-            return None
-        name, value, i = read
-        if name in values:
-            return None
-        values[name] = value
-    return values
-
-
-def _read_global(argv: Sequence[str], i: int, table: dict[str, OptionSpec]) -> tuple[str, object, int] | None:
-    """One shared option at ``argv[i]``: (name, value, next index), None if it is not one or looks odd."""
-    name, equals, inline = argv[i].partition("=")
-    has_equals = bool(equals)
-    spec = table.get(name)
-    if spec is None:
-        return None
-    if not spec.takes_value:
-        return None if has_equals else (spec.name, True, i + 1)
-    value, following = _value(argv, i, has_equals, inline)
-    if value is None:
-        return None
-    if spec.kind == "uint":
-        return (spec.name, int(value), following) if _DIGITS.fullmatch(value) else None
-    if spec.kind == "choice" and value not in spec.choices:
-        return None
-    return spec.name, value, following
-
-
-def _value(argv: Sequence[str], i: int, has_equals: bool, inline: str) -> tuple[str | None, int]:
-    """An option's value (inline after ``=`` or the next token) and the index after it."""
-    if has_equals:
-        return inline, i + 1
-    if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
-        return None, i + 1  # missing, or a value that looks like an option: click decides
-    return argv[i + 1], i + 2
 
 
 def _read_lint_arguments(argv: Sequence[str]) -> tuple[dict[str, object], LintArgs] | None:
@@ -149,13 +106,13 @@ def _read_lint_arguments(argv: Sequence[str]) -> tuple[dict[str, object], LintAr
         name, equals, inline = arg.partition("=")
         option = LINT_OPTIONS.get(name)
         if option is None:
-            read = _read_global(argv, i, _GLOBAL_AFTER)
+            read = read_global(argv, i, _GLOBAL_AFTER)
             if read is None or read[0] in shared:
                 return None
             shared[read[0]] = read[1]
             i = read[2]
             continue
-        value, i = _value(argv, i, bool(equals), inline)
+        value, i = option_value(argv, i, bool(equals), inline)
         converted = _convert(option, value)
         if converted is None or option.name in own:
             return None
