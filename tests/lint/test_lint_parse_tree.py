@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from safemigrate.lint.pgparse import _load_tree, _parser
+from safemigrate.lint.pgparse import _load_tree
+from safemigrate.sql.postgres import pglast_parser
 
 
 def test_the_tree_read_with_the_scanner_is_the_tree_json_loads_reads() -> None:
-    document = _parser().parse_sql_json(
+    document = pglast_parser().parse_sql_json(
         "CREATE TABLE t (id bigint PRIMARY KEY, note text DEFAULT 'é\\n\"x\"');\n"
         "ALTER TABLE t ADD COLUMN n numeric(12, 2) NOT NULL DEFAULT 0.5, DROP COLUMN note;")
     assert _load_tree(document) == json.loads(document)

@@ -45,12 +45,6 @@ class ParsedFile(Record):
         self.problems = problems
 
 
-# pglast's parser module, imported on first use and without the rest of pglast (the runner's split
-# loads it the same way): see safemigrate.sql.postgres.pglast_parser.
-_parser = pglast_parser
-pg_parser = _parser  # for the rule modules that read PostgreSQL's scanner tokens
-
-
 # The C scanner behind json.loads, called directly: libpg_query's JSON is one object without
 # surrounding blanks, so json.loads's type checks and its two whitespace regexes (run per file)
 # are not needed. It is an attribute of CPython's decoder, not a documented API: without it (or
@@ -71,7 +65,7 @@ def _load_tree(document: str) -> dict[str, Any]:
 
 
 def parse_postgres(source: SourceText) -> ParsedFile:
-    parser = _parser()
+    parser = pglast_parser()
     text = source.text
     try:
         tree = _load_tree(parser.parse_sql_json(text))
@@ -124,7 +118,7 @@ def _locate_alter_cmds(source: SourceText, stmt: Stmt) -> None:
     its top-level commas after the table name; when the count does not match the tree's
     (which would be a misreading), no location is set and findings stay at the statement.
     """
-    parser = _parser()
+    parser = pglast_parser()
     try:
         tokens = parser.scan(stmt.text)
     except parser.ParseError:
@@ -167,7 +161,7 @@ def _locate_alter_cmds(source: SourceText, stmt: Stmt) -> None:
 
 def _pieces(text: str) -> list[tuple[int, int]]:
     """Character ranges of the file split at top-level semicolons, found by PostgreSQL's scanner."""
-    parser = _parser()
+    parser = pglast_parser()
 
     limit = len(text)
     try:
@@ -230,7 +224,7 @@ def _without_psql(text: str) -> list[tuple[int, int]]:
 
 
 def _recover(source: SourceText) -> ParsedFile:
-    parser = _parser()
+    parser = pglast_parser()
 
     statements: list[Stmt] = []
     problems: list[SyntaxProblem] = []

@@ -34,6 +34,7 @@ __all__ = [
     "transaction_properties",
 ]
 
+
 def pglast_parser() -> Any:
     """pglast's parser module, imported on first use (SQLite and MySQL runs never load it).
 

@@ -6,10 +6,10 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from ...sql.postgres import pglast_parser
 from ..context import FileContext, Hit, Stmt
 from ..model import Severity
 from ..pgnodes import alter_cmds, qualified_tail, unwrap
-from ..pgparse import pg_parser
 from ..registry import Example, rule
 
 _MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1
@@ -134,7 +134,7 @@ def _identifier(token_text: str) -> str:
 
 def _long_names(text: str) -> Iterator[tuple[str, int, int]]:
     """(name, character offset, length in the text) of every identifier over 63 bytes."""
-    parser = pg_parser()
+    parser = pglast_parser()
     try:
         tokens = parser.scan(text)
     except parser.ParseError:
