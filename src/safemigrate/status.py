@@ -163,8 +163,10 @@ class _JumpedOver:
     Only the steps that went over a version are sorted (usually none: each step moves by one).
     """
 
-    def __init__(self, history: Sequence[StepFacts] = (), *, spans: list[tuple[int, int]] | None = None) -> None:
-        intervals = sorted(_replay(history)[1] if spans is None else spans)
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        """``spans``: the (from_version, version) of the steps that went over a version, as
+        :func:`_replay` gives them."""
+        intervals = sorted(spans)
         self._starts: list[int] = []
         self._ends: list[int] = []
         for start, end in intervals:
@@ -198,8 +200,8 @@ def _build_status(source: MigrationSource, state: VersionState, history: Sequenc
                   *, database: str, history_available: bool) -> StatusReport:
     current = state.version
     applied, spans = _replay(history)
-    jumped_over = _JumpedOver(spans=spans)
-    any_jumped_over = bool(jumped_over._starts)
+    jumped_over = _JumpedOver(spans)
+    any_jumped_over = bool(spans)
     up_sha256 = source.up_hasher()
     # "user@host (db user ...)" once per author, not once per row: most histories have a few.
     authors: dict[tuple[str | None, str | None, str | None], str | None] = {}
