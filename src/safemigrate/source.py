@@ -664,12 +664,13 @@ def _plain_listing(entries: list[os.DirEntry[str]], names: list[str],
     except OSError:
         return None  # _read_entries reports it
     is_up = list(map(operator.contains, names, repeat(".up.")))
+    is_down = list(map(operator.not_, is_up))
     up_names = list(compress(names, is_up))
-    down_names = list(compress(names, map(operator.not_, is_up)))
+    down_names = list(compress(names, is_down))
     if ".down." in "\0".join(up_names) or not all(map(operator.contains, down_names, repeat(".down."))):
         return None
     ups = dict(zip(map(int, compress(heads, is_up)), up_names, strict=True))
-    downs = dict(zip(map(int, compress(heads, map(operator.not_, is_up))), down_names, strict=True))
+    downs = dict(zip(map(int, compress(heads, is_down)), down_names, strict=True))
     if len(ups) != len(up_names) or len(downs) != len(down_names):  # a duplicate: named by _read_entries
         return None
     versions = sorted(ups.keys() | downs.keys())
