@@ -159,7 +159,7 @@ class DialectEvents:
 # read, so one that nobody is connected to and that is older than this was left by a run that
 # was killed (a killed client's CREATE DATABASE still finishes on the server).
 SCRATCH_PREFIX = "safemigrate_verify_"
-SCRATCH_NAME_RE = re.compile(r"safemigrate_verify_([0-9]{14})_[0-9a-f]{8}")
+SCRATCH_NAME_RE = re.compile(re.escape(SCRATCH_PREFIX) + r"([0-9]{14})_[0-9a-f]{8}")
 SCRATCH_GRACE_S = 3600
 
 
@@ -331,7 +331,6 @@ class ServerDialect(DialectEvents, ABC):
             self.warn(leftover_note([f.name for f in drops], f"on the server of {original} ({self.client})",
                                     [f.command for f in drops]))
         return found
-
 
     def scratch_leftovers(self) -> list[Leftover]:
         """Report (as one warning event) the scratch databases that interrupted verifications left
