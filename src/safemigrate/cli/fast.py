@@ -21,48 +21,17 @@ GLOBAL_SPELLINGS: dict[str, OptionSpec] = {s: spec for spec in GLOBAL_OPTIONS fo
 
 
 def parse_version_command(argv: Sequence[str], settings: Settings) -> bool:
-    """Fill ``settings`` and return True if ``argv`` is exactly [options] version [options]."""
-    seen_command = False
-    i = 0
-    values: list[tuple[str, object]] = []
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "version" and not seen_command:
-            seen_command = True
-            i += 1
-            continue
-        name, has_equals, inline = arg.partition("=")
-        spec = GLOBAL_SPELLINGS.get(name)
-        if spec is None:
-            return False
-        if not spec.takes_value:
-            if has_equals:
-                return False
-            values.append((spec.name, True))
-            i += 1
-            continue
-        if has_equals:
-            value = inline
-            i += 1
-        elif i + 1 < len(argv):
-            value = argv[i + 1]
-            i += 2
-        else:
-            return False
-        if spec.kind == "uint":
-            if not value.isdigit():
-                return False
-            values.append((spec.name, int(value)))
-        elif spec.kind == "choice":
-            if value not in spec.choices:
-                return False
-            values.append((spec.name, value))
-        else:
-            values.append((spec.name, value))
-    if not seen_command:
+    """Fill ``settings`` and return True if ``argv`` is exactly [options] version [options]
+    (each option once on each side, read as :func:`read_global` reads it; anything else is click's)."""
+    if "version" not in argv:
         return False
-    for name, stored in values:
-        store_option(settings, name, stored)
+    at = list(argv).index("version")
+    before = read_global_options(argv[:at], GLOBAL_SPELLINGS)
+    after = read_global_options(argv[at + 1:], GLOBAL_SPELLINGS)
+    if before is None or after is None:
+        return False
+    for name, value in [*before.items(), *after.items()]:  # in order: a repeated option's last value wins
+        store_option(settings, name, value)
     return True
 
 
