@@ -112,7 +112,7 @@ def test_status_hashes_each_applied_file_once_and_builds_no_file_object(
     real_os_open = os.open
 
     def counting_os_open(path: str | Path, flags: int, *args: int, **kwargs: object) -> int:
-        if str(path).startswith(folder_text):
+        if str(path).startswith(folder_text + os.sep):  # a file in it (not the folder, listed by its descriptor)
             opened.append(os.path.basename(path))
         return real_os_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
