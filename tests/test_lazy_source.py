@@ -139,6 +139,7 @@ def test_status_shows_each_path_as_the_file_object_would(tmp_path: Path, spellin
     built = [(v, m.name, str(m.up.path) if m.up else None, str(m.down.path) if m.down else None)
              for v in source.versions for m in (source.migrations[v],)]
     assert listed == built
+    assert source.columns() == tuple(map(list, zip(*built, strict=True)))
     assert [source.up_sha256(v) for v in source.versions] == \
         [hashlib.sha256(f"CREATE TABLE t{v} (id int);\n".encode()).hexdigest() for v in (1, 2)]
 
@@ -211,12 +212,11 @@ def test_a_small_file_is_hashed_from_one_read_without_asking_its_type(tmp_path: 
         return real_fstat(fd)
 
     monkeypatch.setattr(os, "fstat", counting_fstat)
-    hasher = source.up_hasher()
     listing = {version: up for version, _name, up, _down in source.listing()}
-    assert [hasher(v, listing[v]) for v in (1, 2)] == \
+    assert source.up_sha256s([1, 2], [listing[1], listing[2]]) == \
         [hashlib.sha256(f"CREATE TABLE t{v} (id int);\n".encode()).hexdigest() for v in (1, 2)]
     assert stats == []
-    assert hasher(3, listing[3]) == hashlib.sha256(b"").hexdigest()
+    assert source.up_sha256s([3], [listing[3]]) == [hashlib.sha256(b"").hexdigest()]
     assert len(stats) == 1
 
 

@@ -111,10 +111,10 @@ def test_the_author_text_is_made_once_per_author(tmp_path: Path, monkeypatch: py
     made = 0
     real = status_module._applied_by
 
-    def counting(record: HistoryRecord) -> str | None:
+    def counting(os_user: str | None, host: str | None, db_user: str | None) -> str | None:
         nonlocal made
         made += 1
-        return real(record)
+        return real(os_user, host, db_user)
 
     monkeypatch.setattr(status_module, "_applied_by", counting)
     source = load_source(folder_of(tmp_path, 50))

@@ -33,6 +33,9 @@ def _reading(path: Path) -> Any:
     files = [(v, m.name, m.up and (m.up.name, m.up.direction, m.up.path), m.down and (m.down.name, m.down.path))
              for v in source.versions for m in (source.migrations[v],)]
     names = [source.name(v) for v in [*source.versions, 0, 2**63]]
+    listed = list(source.listing())
+    # status reads the listing as columns: the same values, each column in version order
+    assert source.columns() == (tuple(map(list, zip(*listed, strict=True))) if listed else ([], [], [], []))
     return (source.versions, list(source.listing()), files, names, len(source.migrations),
             list(source.migrations), [0 in source.migrations, 2**63 in source.migrations],
             [(str(w.path), w.message, w.flag, w.hint) for w in source.warnings])

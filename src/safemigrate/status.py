@@ -19,12 +19,13 @@ import operator
 import os
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from itertools import compress, repeat
+from typing import Any, NamedTuple
 
 from ._gc import cyclic_gc_paused
 from ._record import Record
 from .drivers.base import VersionState
-from .history import StepFacts
+from .history import HistoryStep, StepFacts
 from .source import MigrationSource
 
 __all__ = ["MigrationStatus", "Problem", "StatusReport", "build_status", "status_table"]
@@ -48,7 +49,7 @@ class Problem(Record, frozen=True):
                 "fails_check": self.fails_check}
 
 
-class MigrationStatus(Record):
+class _MigrationStatusFields(NamedTuple):
     version: int
     name: str
     state: str  # applied | current | pending | dirty | skipped
@@ -59,18 +60,19 @@ class MigrationStatus(Record):
     checksum_matches: bool | None  # None: no record to compare with
     flags: list[str]
 
-    def __init__(self, version: int, name: str, state: str, up_file: str | None, down_file: str | None,
-                 applied_at: datetime | None = None, applied_by: str | None = None,
-                 checksum_matches: bool | None = None, flags: list[str] | None = None) -> None:
-        self.version = version
-        self.name = name
-        self.state = state
-        self.up_file = up_file
-        self.down_file = down_file
-        self.applied_at = applied_at
-        self.applied_by = applied_by
-        self.checksum_matches = checksum_matches
-        self.flags = [] if flags is None else flags
+
+class MigrationStatus(_MigrationStatusFields):
+    """One row of the status: a named tuple, so that :func:`build_status` builds the 10,000 rows
+    of a large folder from its columns in one C-level call (no Python ``__init__`` per row) and
+    the table reads its columns back the same way."""
+
+    __slots__ = ()
+
+    def __new__(cls, version: int, name: str, state: str, up_file: str | None, down_file: str | None,
+                applied_at: datetime | None = None, applied_by: str | None = None,
+                checksum_matches: bool | None = None, flags: list[str] | None = None) -> MigrationStatus:
+        return tuple.__new__(cls, (version, name, state, up_file, down_file, applied_at, applied_by,
+                                   checksum_matches, [] if flags is None else flags))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,10 +185,10 @@ class _JumpedOver:
         return i >= 0 and version < self._ends[i]
 
 
-def _applied_by(record: StepFacts) -> str | None:
+def _applied_by(os_user: str | None, host: str | None, db_user: str | None) -> str | None:
+    """A record's author as the table shows it: ``user@host (db user NAME)``, or None."""
     return " ".join(
-        part for part in (record.os_user and f"{record.os_user}@{record.host}",
-                          record.db_user and f"(db user {record.db_user})") if part
+        part for part in (os_user and f"{os_user}@{host}", db_user and f"(db user {db_user})") if part
     ) or None
 
 
@@ -196,80 +198,97 @@ def build_status(source: MigrationSource, state: VersionState, history: Sequence
         return _build_status(source, state, history, database=database, history_available=history_available)
 
 
+# What a version with no applied record has of one: no time, author or checksum.
+_NO_RECORD = HistoryStep(0, "", "", None, None, None, None, None, None)  # type: ignore[arg-type]
+_CHECKSUM = operator.attrgetter("checksum")
+_AUTHOR = operator.attrgetter("os_user", "host", "db_user")
+_RECORD_APPLIED_AT = operator.attrgetter("applied_at")
+
+
+def _states(versions: list[int], current: int | None, dirty: bool) -> list[str]:
+    """Each version's state by its place against the current version (``versions`` ascending)."""
+    count = len(versions)
+    if current is None:
+        return ["pending"] * count
+    below = bisect.bisect_left(versions, current)
+    at = below < count and versions[below] == current
+    return ["applied"] * below + ["dirty" if dirty else "current"] * at + ["pending"] * (count - below - at)
+
+
 def _build_status(source: MigrationSource, state: VersionState, history: Sequence[StepFacts],
                   *, database: str, history_available: bool) -> StatusReport:
+    """The rows are built column by column, each column by C-level ``map`` calls over the
+    folder's listing (no Path or file object, and no Python step per row but the hashing loop):
+    then only the rows with something to say (skipped, edited, a missing file) are looked at one
+    by one. 10,000 rows built one by one were more than hashing their 10,000 files."""
     current = state.version
     applied, spans = _replay(history)
-    jumped_over = _JumpedOver(spans)
-    any_jumped_over = bool(spans)
-    up_sha256 = source.up_hasher()
+    versions, names, up_files, down_files = source.columns()
+    count = len(versions)
+    states = _states(versions, current, state.dirty)
+    records = list(map(applied.get, versions, repeat(_NO_RECORD, count)))
+    # Hashed: each file whose version has a recorded checksum (and an up file to compare).
+    recorded: list[str | None] = list(map(_CHECKSUM, records))
+    if None in up_files:
+        hashed = [bool(checksum) and up is not None for checksum, up in zip(recorded, up_files, strict=True)]
+    else:
+        hashed = list(map(operator.truth, recorded))
+    digests = source.up_sha256s(list(compress(versions, hashed)), list(compress(up_files, hashed)))  # type: ignore[arg-type]
+    hashed_matches = list(map(operator.eq, digests, compress(recorded, hashed)))
+    if all(hashed):
+        matches: list[bool | None] = hashed_matches
+    else:
+        next_match = iter(hashed_matches).__next__
+        matches = [next_match() if is_hashed else None for is_hashed in hashed]
     # "user@host (db user ...)" once per author, not once per row: most histories have a few.
-    authors: dict[tuple[str | None, str | None, str | None], str | None] = {}
-    problems: list[Problem] = []
-    rows: list[MigrationStatus] = []
-    # Each version from the folder's listing, as text: no file object or Path is built for a
-    # row without a problem (10,000 rows, each with two files), and each applied up file is
-    # hashed straight from its descriptor.
-    dirty = state.dirty
-    append = rows.append
-    for version, name, up_file, down_file in source.listing():
-        # Each row built once with its values (the state, then the record's facts), not assigned
-        # field by field afterwards: 10,000 rows.
-        if current is None or version > current:
-            row_state = "pending"
-        elif version < current:
-            row_state = "applied"
-        else:
-            row_state = "dirty" if dirty else "current"
-        record = applied.get(version)
-        if record is None:
-            row = MigrationStatus(version, name, row_state, up_file, down_file)
-            if row_state != "pending" and any_jumped_over and jumped_over(version):
+    authors = list(map(_AUTHOR, records))
+    author_texts = {author: _applied_by(*author) for author in set(authors)}
+    flags: list[list[str]] = list(map(list, repeat((), count)))
+    # Each row's problems, by row: they are listed in the rows' order.
+    row_problems: dict[int, list[Problem]] = {}
+    if spans:
+        jumped_over = _JumpedOver(spans)
+        for i, record in enumerate(records):
+            version = versions[i]
+            if record is _NO_RECORD and states[i] != "pending" and jumped_over(version):
                 migration = source.migrations[version]
-                row.state = "skipped"
-                row.flags.append("skipped")
-                problems.append(Problem(
+                states[i] = "skipped"
+                flags[i].append("skipped")
+                row_problems.setdefault(i, []).append(Problem(
                     "skipped", f"version {version} ({migration.name}) is numbered below the current "
                     f"version {current} but was never applied: it arrived after a later migration ran, "
                     "and golang-migrate never applies it",
                     f"renumber {migration.up.path.name if migration.up else version} above {current} "
                     "(safemigrate create -seq makes the next number), or apply its SQL by hand",
                     version))
-        else:
-            author = (record.os_user, record.host, record.db_user)
-            applied_by = authors.get(author, "")  # "": not seen yet (never a value: None instead)
-            if applied_by == "":
-                applied_by = authors[author] = _applied_by(record)
-            recorded = record.checksum
-            if up_file is None or not recorded:
-                row = MigrationStatus(version, name, row_state, up_file, down_file, record.applied_at, applied_by)
-            else:
-                checksum = up_sha256(version, up_file)
-                matches = checksum == recorded
-                row = MigrationStatus(version, name, row_state, up_file, down_file, record.applied_at, applied_by,
-                                      matches)
-                if not matches and row_state != "pending":
-                    row.flags.append("edited")
-                    problems.append(Problem(
-                        "edited", f"{os.path.basename(up_file)} was edited after it was applied "
-                        f"(SHA-256 {recorded[:12]}... when applied, {(checksum or '')[:12]}... now)",
-                        "revert the edit and put the change in a new migration (safemigrate create)",
-                        version))
-        if down_file is None or up_file is None:
-            if up_file is not None:
-                row.flags.append("no-down")
+    if False in hashed_matches:
+        for i, digest, matched in zip(compress(range(count), hashed), digests, hashed_matches, strict=True):
+            if not matched and states[i] != "pending":
+                flags[i].append("edited")
+                row_problems.setdefault(i, []).append(Problem(
+                    "edited", f"{os.path.basename(up_files[i] or '')} was edited after it was applied "
+                    f"(SHA-256 {(recorded[i] or '')[:12]}... when applied, {digest[:12]}... now)",
+                    "revert the edit and put the change in a new migration (safemigrate create)",
+                    versions[i]))
+    if None in down_files or None in up_files:
+        for i, (version, name, up_file, down_file) in enumerate(zip(versions, names, up_files, down_files, strict=True)):
+            if up_file is None:
+                flags[i].append("no-up")
+                row_problems.setdefault(i, []).append(Problem(
+                    "no-up", f"version {version} ({name}) has no up file: up only moves the version",
+                    "add the up file if this version should change anything", version, fails_check=False))
+            elif down_file is None:
+                flags[i].append("no-down")
                 digits = len(os.path.basename(up_file).split("_")[0])
-                problems.append(Problem(
+                row_problems.setdefault(i, []).append(Problem(
                     "no-down", f"version {version} ({name}) has no down file: "
                     "it cannot be rolled back",
                     f"write {version:0{digits}d}_{name}.down.sql",
                     version, fails_check=False))
-            else:
-                row.flags.append("no-up")
-                problems.append(Problem(
-                    "no-up", f"version {version} ({name}) has no up file: up only moves the version",
-                    "add the up file if this version should change anything", version, fails_check=False))
-        append(row)
+    rows = list(map(tuple.__new__, repeat(MigrationStatus, count), zip(
+        versions, names, states, up_files, down_files, map(_RECORD_APPLIED_AT, records),
+        map(author_texts.__getitem__, authors), matches, flags, strict=True)))
+    problems = [problem for i in sorted(row_problems) for problem in row_problems[i]]
     if state.dirty:
         problems.append(Problem(
             "dirty", f"the database is dirty at version {state.as_int}: a migration did not finish",
@@ -294,21 +313,19 @@ _TABLE_HEADER = ("VERSION", "NAME", "STATE", "APPLIED", "BY", "FLAGS")
 # Two-digit texts of 0..99: a month, day, hour, minute or second as the table shows it, by index
 # (``"%02d" % n`` takes the slow path of padded integer formatting, about 1,200 instructions each).
 _TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
-_VERSION = operator.attrgetter("version")
-_NAME = operator.attrgetter("name")
-_STATE = operator.attrgetter("state")
-_APPLIED_AT = operator.attrgetter("applied_at")
+_NO_TEXT = {None: ""}  # the cell of a row without an author
 
 
-def _applied_texts(migrations: list[MigrationStatus]) -> list[str]:
+def _applied_texts(times: Sequence[datetime | None]) -> list[str]:
     """Each row's applied time as the table shows it: the datetime's own fields (not asking its
-    time zone for an offset), as strftime's ``"%Y-%m-%d %H:%M:%S UTC"`` gives them."""
+    time zone for an offset), as strftime's ``"%Y-%m-%d %H:%M:%S UTC"`` gives them (``str`` of
+    an aware datetime, which asks, costs about twice as much)."""
     two = _TWO_DIGITS
     return [
         "" if at is None
         else f"{year}-{two[at.month]}-{two[at.day]} {two[at.hour]}:{two[at.minute]}:{two[at.second]} UTC"
         if (year := at.year) >= 1000 else at.strftime("%Y-%m-%d %H:%M:%S UTC")  # below 1000, %Y has no zeros
-        for at in map(_APPLIED_AT, migrations)
+        for at in times
     ]
 
 
@@ -316,22 +333,24 @@ def status_table(migrations: list[MigrationStatus]) -> list[str]:
     """The status table's lines: the header, then one row per migration, columns padded to their
     widest cell and two spaces apart, trailing blanks cut.
 
-    Built column by column, each cell padded and each row joined by C-level ``map`` calls, with no
-    Python function call per row or per cell: 10,000 rows used to cost a generator per cell
-    (padding and widths), then a format template parsed again for every row, more than
-    everything else status prints.
+    Built column by column (the rows' fields read back as columns by one ``zip``), each cell
+    padded and each row joined by C-level ``map`` calls, with no Python function call per row or
+    per cell: 10,000 rows used to cost a generator per cell (padding and widths), then a format
+    template parsed again for every row, more than everything else status prints.
     """
-    columns = (
-        list(map(str, map(_VERSION, migrations))),
-        list(map(_NAME, migrations)),
-        list(map(_STATE, migrations)),
-        _applied_texts(migrations),
-        [m.applied_by or "" for m in migrations],
-        [",".join(m.flags) if m.flags else "" for m in migrations],
+    count = len(migrations)
+    fields = list(zip(*migrations, strict=True)) if migrations else [()] * len(_MigrationStatusFields._fields)
+    versions, names, states, _up, _down, times, authors, _matches, flags = fields
+    columns: tuple[Sequence[str], ...] = (
+        list(map(str, versions)),
+        names,
+        states,
+        _applied_texts(times),
+        list(map(_NO_TEXT.get, authors, authors)),
+        list(map(",".join, flags)),
     )
     widths = [max(len(title), max(map(len, cells), default=0))
               for title, cells in zip(_TABLE_HEADER, columns, strict=True)]
-    count = len(migrations)
     # The last cell is not padded: the padding would be cut with the trailing blanks anyway.
     # Lazily, row by row: no column of padded cells is held (10,000 strings each).
     padded = [map(str.ljust, cells, itertools.repeat(width, count))
