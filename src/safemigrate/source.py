@@ -403,7 +403,7 @@ class _LazyMigrations(Mapping[int, Migration]):
         versions = self._versions
         ups = list(map(self._ups.get, versions))
         downs = list(map(self._downs.get, versions))
-        if None in ups or None in downs:
+        if not (all(ups) and all(downs)):  # a version without one of its files (names are never empty)
             rows = list(self.listing())
             return (versions, [row[1] for row in rows], [row[2] for row in rows], [row[3] for row in rows])
         files: list[str] = ups  # type: ignore[assignment]  # no None among them

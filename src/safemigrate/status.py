@@ -229,7 +229,9 @@ def _build_status(source: MigrationSource, state: VersionState, history: Sequenc
     records = list(map(applied.get, versions, repeat(_NO_RECORD, count)))
     # Hashed: each file whose version has a recorded checksum (and an up file to compare).
     recorded: list[str | None] = list(map(_CHECKSUM, records))
-    if None in up_files:
+    # all(): no None among the paths (each a non-empty text), without comparing each with None
+    every_up, every_down = all(up_files), all(down_files)
+    if not every_up:
         hashed = [bool(checksum) and up is not None for checksum, up in zip(recorded, up_files, strict=True)]
     else:
         hashed = list(map(operator.truth, recorded))
@@ -261,7 +263,7 @@ def _build_status(source: MigrationSource, state: VersionState, history: Sequenc
                     f"renumber {migration.up.path.name if migration.up else version} above {current} "
                     "(safemigrate create -seq makes the next number), or apply its SQL by hand",
                     version))
-    if False in hashed_matches:
+    if not all(hashed_matches):
         for i, digest, matched in zip(compress(range(count), hashed), digests, hashed_matches, strict=True):
             if not matched and states[i] != "pending":
                 flags[i].append("edited")
@@ -270,7 +272,7 @@ def _build_status(source: MigrationSource, state: VersionState, history: Sequenc
                     f"(SHA-256 {(recorded[i] or '')[:12]}... when applied, {digest[:12]}... now)",
                     "revert the edit and put the change in a new migration (safemigrate create)",
                     versions[i]))
-    if None in down_files or None in up_files:
+    if not (every_up and every_down):
         for i, (version, name, up_file, down_file) in enumerate(zip(versions, names, up_files, down_files, strict=True)):
             if up_file is None:
                 flags[i].append("no-up")
@@ -351,11 +353,16 @@ def status_table(migrations: list[MigrationStatus]) -> list[str]:
     )
     widths = [max(len(title), max(map(len, cells), default=0))
               for title, cells in zip(_TABLE_HEADER, columns, strict=True)]
-    # The last cell is not padded: the padding would be cut with the trailing blanks anyway.
+    header = "  ".join(title.ljust(width) for title, width in zip(_TABLE_HEADER[:-1], widths, strict=False))
+    # The columns after the last one with a cell to show (FLAGS, usually) would only add blanks,
+    # and the last shown is not padded: that padding would be cut with the trailing blanks anyway
+    # (and a row that then ends in its cell is not copied again by rstrip).
+    shown = len(columns)
+    while shown > 1 and not any(columns[shown - 1]):
+        shown -= 1
     # Lazily, row by row: no column of padded cells is held (10,000 strings each).
     padded = [map(str.ljust, cells, itertools.repeat(width, count))
-              for cells, width in zip(columns[:-1], widths, strict=False)]
-    header = "  ".join(title.ljust(width) for title, width in zip(_TABLE_HEADER[:-1], widths, strict=False))
+              for cells, width in zip(columns[:shown - 1], widths, strict=False)]
     with cyclic_gc_paused():
         return [(header + "  " + _TABLE_HEADER[-1]).rstrip(),
-                *map(str.rstrip, map("  ".join, zip(*padded, columns[-1], strict=True)))]
+                *map(str.rstrip, map("  ".join, zip(*padded, columns[shown - 1], strict=True)))]

@@ -12,6 +12,7 @@ returns None, and click parses the command line, reporting any error.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -119,7 +120,17 @@ def run_status(settings: Settings, exit_code: bool) -> int:
     with cyclic_gc_paused():
         report = commands.status(settings.config(), events=ProgressSink(settings.output))
         render_status(settings.output, report)
-    return 1 if exit_code and not report.ok else 0
+        code = 1 if exit_code and not report.ok else 0
+        # The command ends here: what it built (a row per file, the history) is kept, for the exit
+        # to free at once (main() leaves without the teardown), and handed to the collector's
+        # permanent generation, so that no collection scans it on the way out (freeing it object
+        # by object and the collection that re-enabling set off were 4% of the status of 10,000).
+        _LAST_REPORT[:] = [report]
+        gc.freeze()
+    return code
+
+
+_LAST_REPORT: list[object] = []  # the last status printed (one at most, for the exit to free)
 
 
 def run_up(settings: Settings, limit: int | None, *, dry_run: bool = False, atomic: bool = False,
