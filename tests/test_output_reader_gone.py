@@ -1,6 +1,6 @@
 """The output's reader goes away (`safemigrate status | head`, a CI step that stops reading): the
 command exits 1 without a word, never an "internal error" to report as a bug, whether the command
-runs without click (status, version) or through it (plan)."""
+runs without click (status, version, lint) or through it (plan)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from support import write_migrations
 
 
-@pytest.mark.parametrize("command", [["status"], ["--format", "json", "status"], ["version"], ["plan"]])
+@pytest.mark.parametrize("command", [["status"], ["--format", "json", "status"], ["version"], ["lint"], ["plan"]])
 def test_a_reader_that_left_ends_the_command_quietly_with_exit_1(tmp_path: Path, command: list[str]) -> None:
     folder = write_migrations(tmp_path, {f"{v:04d}_t{v}.{d}.sql": f"SELECT {v};\n"
                                          for v in range(1, 301) for d in ("up", "down")})
