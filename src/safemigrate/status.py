@@ -220,7 +220,7 @@ def _build_status(source: MigrationSource, state: VersionState, history: Sequenc
     """The rows are built column by column, each column by C-level ``map`` calls over the
     folder's listing (no Path or file object, and no Python step per row but the hashing loop):
     then only the rows with something to say (skipped, edited, a missing file) are looked at one
-    by one. 10,000 rows built one by one were more than hashing their 10,000 files."""
+    by one. Built one by one, 10,000 rows cost nearly as much as hashing their 10,000 files."""
     current = state.version
     applied, spans = _replay(history)
     versions, names, up_files, down_files = source.columns()
