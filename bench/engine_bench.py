@@ -245,9 +245,12 @@ def report(reads: dict[str, list[Run]], applies: dict[int, dict[str, list[Run]]]
         f"PostgreSQL {server} on 127.0.0.1, Python {platform.python_version()}, {dbmate_version} "
         "(its native binary from the npm package, no Node.js)"
         + (f", golang-migrate {gm_version}" if gm_version else "") + ". "
-        f"The machine was shared with other work: 1-minute load average {load[0]:.1f} before and "
-        f"{load[1]:.1f} after, on 2 cores; CPU time (user+sys of the child, from wait4) moves much "
-        "less than wall time under that load, so the goals are judged on CPU where they can be.",
+        + (f"The machine was shared with other work: 1-minute load average {load[0]:.1f} before and "
+           f"{load[1]:.1f} after, on {os.cpu_count()} cores; CPU time (user+sys of the child, from wait4) "
+           "moves much less than wall time under that load, so the goals are judged on CPU where they can be."
+           if max(load) >= 1.5 else
+           f"The machine was otherwise idle: 1-minute load average {load[0]:.1f} before and {load[1]:.1f} "
+           f"after, on {os.cpu_count()} cores; CPU time is user+sys of the child, from wait4."),
         "",
         f"Command: `npm install --prefix bench/.work dbmate && {command}`",
         "",
