@@ -7,6 +7,7 @@ through redaction before it is written.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -29,6 +30,31 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
+
+
+def _write_whole(stream: TextIO, text: str) -> None:
+    """Write all of ``text``, or raise.
+
+    Unbuffered (PYTHONUNBUFFERED, set in many container images, or ``python -u``), a text stream
+    writes straight to its descriptor and CPython's text layer ignores a short write: when a pipe's
+    reader goes away (or a signal arrives) in the middle of a large result, the rest is dropped
+    and the command would end 0 with half a status table or JSON document. Then the bytes are
+    written here, on until all are written (a failure raises, as a buffered stream's does).
+    """
+    raw = getattr(stream, "buffer", None)
+    if not isinstance(raw, io.RawIOBase):  # buffered (the default): its buffer already writes on
+        stream.write(text)
+        return
+    stream.flush()
+    data = memoryview(text.encode(stream.encoding, stream.errors or "strict"))
+    while data:
+        written = raw.write(data)
+        if written is None:  # a non-blocking descriptor that is full: wait until it takes more
+            import select
+
+            select.select([], [raw], [])
+            continue
+        data = data[written:]
 
 
 class Output(Record):
@@ -66,11 +92,11 @@ class Output(Record):
         """Write a command's result: ``data`` as JSON, or ``text`` for people."""
         if self.json:
             doc = json.dumps(_jsonable(data), indent=2, sort_keys=False)
-            self.stdout.write(self.scrub(doc) + "\n")
+            _write_whole(self.stdout, self.scrub(doc) + "\n")
         elif text is not None:
             rendered = text() if callable(text) else text
             if rendered:
-                self.stdout.write(self.scrub(rendered).rstrip("\n") + "\n")
+                _write_whole(self.stdout, self.scrub(rendered).rstrip("\n") + "\n")
         self.stdout.flush()
 
     def lines(self, lines: Iterable[str]) -> None:
