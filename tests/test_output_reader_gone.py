@@ -48,3 +48,25 @@ def test_unbuffered_output_cut_by_a_reader_that_left_is_not_reported_as_written(
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 1  # the output is incomplete: not 0
     assert stderr == ""
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_a_run_goes_on_when_its_progress_can_no_longer_be_written(tmp_path: Path, unbuffered: str) -> None:
+    """`up` piped into a reader that leaves: every migration is still applied (the step lines are
+    dropped, never a run stopped between two steps or two statements for want of a log line), and
+    the exit status is the run's: 0."""
+    folder = write_migrations(tmp_path, {f"{v:04d}_t{v}.up.sql": f"CREATE TABLE t{v} (id int);\n"
+                                         for v in range(1, 6)})
+    database = f"sqlite3://{tmp_path / 'app.db'}"
+    proc = subprocess.Popen([sys.executable, "-m", "safemigrate", "-path", str(folder), "-database", database,
+                             "--verbose", "up", "--no-lint"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONUNBUFFERED": unbuffered})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the step lines and the result go to stdout: its reader is gone at once
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, stderr
+    assert "internal error" not in stderr and "Traceback" not in stderr
+    assert "Finished: version no version -> 5" in stderr  # the run's own summary, on stderr
+    version = subprocess.run([sys.executable, "-m", "safemigrate", "-path", str(folder), "-database", database,
+                              "version"], capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.strip() == "5"  # all applied, not dirty

@@ -127,3 +127,24 @@ def test_eight_processes_running_up_at_once_apply_each_migration_exactly_once(
     # The first process to take the lock applies all ten; the other seven find nothing to do.
     assert sorted(out.count("/u ") for _code, out, _err in results) == [0] * 7 + [10]
     assert sum(out.strip() == "no change" for _code, out, _err in results) == 7
+
+
+def test_a_signal_when_stderr_cannot_be_written_still_stops_the_run_safely(db: TestDatabase, tmp_path: Path) -> None:
+    """The note "SIGTERM received: stopping safely" is written from the signal handler: with stderr's
+    reader gone, that write fails, and the failure must not surface wherever the run happens to be."""
+    folder = write_migrations(tmp_path / "m", {
+        "1_first.up.sql": "CREATE TABLE first_t (id INTEGER);\n",
+        "2_slow.up.sql": f"CREATE TABLE slow_t (id INTEGER);\n{LONG_STATEMENT[db.dialect]}\n",
+    })
+    proc = start_cli("-path", str(folder), "-database", db.url, "up")
+    assert proc.stderr is not None
+    proc.stderr.close()  # the reader of stderr is gone before the signal comes
+    wait_until_running(proc, db)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM
+    if db.transactional_ddl:
+        assert db.version_row() == [(1, False)]  # rolled back and clean, as with stderr open
+        assert "slow_t" not in db.tables()
+    else:
+        assert db.version_row() == [(2, True)]

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import SafemigrateError
-from .output import Output
+from .output import Output, quiet_if_reader_gone
 from .settings import Settings
 
 __all__ = ["main", "run"]
@@ -152,7 +152,7 @@ def _device_error(out: Output, exc: OSError) -> int:
 
 def _internal_error(out: Output, exc: Exception, debug: bool) -> int:
     """A bug: say so, show the traceback only when asked."""
-    if isinstance(exc, BrokenPipeError) and _quiet_if_reader_gone(out.stdout):
+    if isinstance(exc, BrokenPipeError) and quiet_if_reader_gone(out.stdout):
         return READER_GONE_EXIT  # the output's reader left (`| head`): not a bug, and no one to tell
     if isinstance(exc, OSError) and exc.errno in _DEVICE_ERRNOS and not debug:
         return _device_error(out, exc)
@@ -230,30 +230,7 @@ def _flushed(code: int) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
     except BrokenPipeError:
-        return READER_GONE_EXIT if _quiet_if_reader_gone(sys.stdout) else 120
+        return READER_GONE_EXIT if quiet_if_reader_gone(sys.stdout) else 120
     except (OSError, ValueError):
         return 120
     return code
-
-
-def _quiet_if_reader_gone(stream: object) -> bool:
-    """Whether the reader of ``stream`` (a pipe or socket) has gone; if so, its descriptor is
-    pointed at /dev/null, so that what is still buffered (and the exit's own flush) goes nowhere
-    instead of failing again."""
-    import os
-    import select
-
-    try:
-        fd = stream.fileno()  # type: ignore[attr-defined]
-        poller = select.poll()
-        poller.register(fd, select.POLLOUT)
-        if not any(events & (select.POLLERR | select.POLLHUP) for _fd, events in poller.poll(0)):
-            return False
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, fd)
-        finally:
-            os.close(devnull)
-    except (AttributeError, OSError, ValueError):
-        return False
-    return True

@@ -17,7 +17,7 @@ from typing import Any, Literal, TextIO
 from .._record import Record
 from ..redact import redact_text
 
-__all__ = ["Format", "Output"]
+__all__ = ["Format", "Output", "quiet_if_reader_gone"]
 
 Format = Literal["text", "json"]
 
@@ -55,6 +55,28 @@ def _write_whole(stream: TextIO, text: str) -> None:
             select.select([], [raw], [])
             continue
         data = data[written:]
+
+
+def quiet_if_reader_gone(stream: object) -> bool:
+    """Whether the reader of ``stream`` (a pipe or socket) has gone; if so, its descriptor is
+    pointed at /dev/null, so that what is still buffered (and the exit's own flush) goes nowhere
+    instead of failing again."""
+    import select
+
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        if not any(events & (select.POLLERR | select.POLLHUP) for _fd, events in poller.poll(0)):
+            return False
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
 
 
 class Output(Record):
@@ -108,27 +130,32 @@ class Output(Record):
         self.stdout.flush()
 
     # -- side channel ----------------------------------------------------------
+    def _say(self, text: str) -> None:
+        """Write to stderr, the side channel. A failure there never stops a command (a migration
+        would stop between two statements for want of a log line): the text is dropped, and a
+        stderr whose reader has gone is pointed at /dev/null for the rest of the command."""
+        try:
+            self.stderr.write(text)
+            self.stderr.flush()
+        except OSError:
+            quiet_if_reader_gone(self.stderr)
+
     def info(self, message: str) -> None:
         if not self.json:
-            self.stderr.write(self.scrub(message) + "\n")
-            self.stderr.flush()
+            self._say(self.scrub(message) + "\n")
 
     def progress(self, message: str) -> None:
         """A progress line; shown in text mode on stderr so stdout stays clean for results."""
         if not self.json:
-            self.stderr.write(self.scrub(message) + "\n")
-            self.stderr.flush()
+            self._say(self.scrub(message) + "\n")
 
     def warn(self, message: str) -> None:
         prefix = "\x1b[33mwarning:\x1b[0m " if self.color() else "warning: "
-        self.stderr.write(prefix + self.scrub(message) + "\n")
-        self.stderr.flush()
+        self._say(prefix + self.scrub(message) + "\n")
 
     def error(self, message: str, hint: str | None = None, extra: Iterable[str] = ()) -> None:
         prefix = "\x1b[31merror:\x1b[0m " if self.color() else "error: "
-        self.stderr.write(prefix + self.scrub(message) + "\n")
-        for line in extra:
-            self.stderr.write(self.scrub(line) + "\n")
+        lines = [prefix + self.scrub(message), *map(self.scrub, extra)]
         if hint:
-            self.stderr.write("next: " + self.scrub(hint) + "\n")
-        self.stderr.flush()
+            lines.append("next: " + self.scrub(hint))
+        self._say("\n".join(lines) + "\n")

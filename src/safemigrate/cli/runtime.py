@@ -12,12 +12,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from .output import Output
+from .output import Output, quiet_if_reader_gone
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ class ProgressSink:
         self._status: Any = None
         self._progress: _Progress | None = None
         self._clock = clock
+        self._silenced = False  # set when the output could not be written: nothing more is shown
         # A dumb terminal cannot redraw a line: it gets the plain lines, as a pipe does.
         self._live = output.format == "text" and output.stderr.isatty() and os.environ.get("TERM") != "dumb"
         # The kinds of event it shows, so that no other is built: never a run's start and end (`up`
@@ -96,6 +97,23 @@ class ProgressSink:
         self.listens_to = frozenset(shown)
 
     def __call__(self, event: Event) -> None:
+        if self._silenced:
+            return
+        try:
+            self._show(event)
+        except OSError:
+            # The terminal or pipe can no longer be written (its reader left, the disk a redirect
+            # writes to is full): the run goes on without its progress. Stopping here would stop
+            # a migration between two statements (a dirty database) for want of a log line.
+            self._silenced = True
+            self._status = None
+            # A stream whose reader left is pointed at /dev/null: the rest of the command (its
+            # result, the exit's flush) is not stopped by the same lost reader; its exit status
+            # is the run's.
+            quiet_if_reader_gone(self.output.stdout)
+            quiet_if_reader_gone(self.output.stderr)
+
+    def _show(self, event: Event) -> None:
         from ..events import StatementStarted, StepFinished, StepStarted, WarningEvent
 
         if isinstance(event, StatementStarted):
@@ -149,7 +167,9 @@ class ProgressSink:
             self._status = None
 
     def close(self) -> None:
-        self._stop_status()
+        if not self._silenced:
+            with suppress(OSError):
+                self._stop_status()
 
 
 @contextmanager
@@ -195,6 +215,7 @@ def cancel_on_signals(output: Output) -> Iterator[CancelToken]:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if cancel.is_set():
             raise KeyboardInterrupt
+        # (Output.info never raises: an exception from a signal handler would surface wherever the run is.)
         output.info(f"{signal.Signals(signum).name} received: stopping safely (rolling back the "
                     "running migration, releasing the lock); send it again to abort at once")
         cancel.cancel(signum)
