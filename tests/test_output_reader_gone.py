@@ -70,3 +70,20 @@ def test_a_run_goes_on_when_its_progress_can_no_longer_be_written(tmp_path: Path
     version = subprocess.run([sys.executable, "-m", "safemigrate", "-path", str(folder), "-database", database,
                               "version"], capture_output=True, text=True, timeout=120)
     assert version.returncode == 0 and version.stdout.strip() == "5"  # all applied, not dirty
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_an_events_file_that_cannot_be_written_does_not_stop_the_run(tmp_path: Path) -> None:
+    """--events on a full disk: the run applies everything and says, at the end, that the events
+    file stopped (every step is in the history table); before, the first event line stopped it."""
+    folder = write_migrations(tmp_path, {f"{v:04d}_t{v}.up.sql": f"CREATE TABLE t{v} (id int);\n"
+                                         for v in range(1, 6)})
+    database = f"sqlite3://{tmp_path / 'app.db'}"
+    up = subprocess.run([sys.executable, "-m", "safemigrate", "-path", str(folder), "-database", database,
+                         "--events", "/dev/full", "up", "--no-lint"], capture_output=True, text=True, timeout=120)
+    assert up.returncode == 0, up.stderr
+    assert "warning: the events file /dev/full could not be written after 0 event(s): No space left on device" \
+        in up.stderr
+    version = subprocess.run([sys.executable, "-m", "safemigrate", "-path", str(folder), "-database", database,
+                              "version"], capture_output=True, text=True, timeout=120)
+    assert version.stdout.strip() == "5"

@@ -223,7 +223,14 @@ class ListSink:
 
 
 class JsonLinesSink:
-    """One JSON object per line, flushed per event, with every password masked."""
+    """One JSON object per line, flushed per event, with every password masked.
+
+    A file that can no longer be written (a full disk, a closed pipe) stops the file, not the run:
+    raising would stop a migration between two of its statements (a dirty database) for want of
+    an event line. Nothing more is written after the first failure; :attr:`error` holds it and
+    :attr:`written` counts the events written before it (the history table records every step
+    either way).
+    """
 
     def __init__(self, target: str | Path | IO[str], secrets: Iterable[str] = ()) -> None:
         self._own = isinstance(target, str | Path)
@@ -233,16 +240,28 @@ class JsonLinesSink:
             self._file = target
         self._secrets = tuple(secrets)
         self._lock = threading.Lock()
+        self.error: OSError | None = None
+        self.written = 0
 
     def __call__(self, event: Event) -> None:
+        if self.error is not None:
+            return
         line = redact_text(json.dumps(event.to_dict(), default=str), self._secrets)
         with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
+            try:
+                self._file.write(line + "\n")
+                self._file.flush()
+            except OSError as exc:
+                self.error = exc
+                return
+            self.written += 1
 
     def close(self) -> None:
         if self._own:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:  # what was still buffered could not be written
+                self.error = self.error or exc
 
 
 def fan_out(sinks: EventSink | Sequence[EventSink] | None) -> EventSink:

@@ -185,6 +185,11 @@ def event_sinks(settings: Settings) -> Iterator[list[EventSink] | None]:
         yield [sink]
     finally:
         sink.close()
+        if sink.error is not None:
+            settings.output.warn(
+                f"the events file {settings.events} could not be written after {sink.written} event(s): "
+                f"{sink.error.strerror or sink.error}; the run went on without it (every step is in the "
+                "history table: safemigrate history)")
 
 
 class ConnectionNote:
