@@ -332,3 +332,13 @@ def test_a_full_output_device_is_a_clear_error_not_an_internal_one(
     assert proc.returncode == 1
     assert "could not write" in proc.stderr and "No space left on device" in proc.stderr
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("events", ["{tmp}/no/such/folder/events.jsonl", "{tmp}"])
+def test_an_events_file_that_cannot_be_opened_is_a_usage_error_before_anything_runs(
+        folder: Path, sqlite_url: str, tmp_path: Path, events: str) -> None:
+    result = run_cli("-path", str(folder), "-database", sqlite_url, "--events", events.format(tmp=tmp_path), "up")
+    assert result.exit_code == 2
+    assert "cannot open the events file" in result.stderr and "nothing was run" in result.stderr
+    assert "internal error" not in result.stderr
+    assert run_cli("-path", str(folder), "-database", sqlite_url, "version").stderr.startswith("error: no migration")

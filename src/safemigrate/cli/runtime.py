@@ -180,7 +180,12 @@ def event_sinks(settings: Settings) -> Iterator[list[EventSink] | None]:
         return
     from ..events import JsonLinesSink
 
-    sink = JsonLinesSink(settings.events, secrets=settings.output.secrets)
+    try:
+        sink = JsonLinesSink(settings.events, secrets=settings.output.secrets)
+    except OSError as exc:  # before anything runs
+        raise UsageError(f"cannot open the events file {settings.events}: {exc.strerror or exc}; nothing was run",
+                         hint="pass --events a file in an existing folder you can write to "
+                         "(it is appended to), or leave --events out") from None
     try:
         yield [sink]
     finally:
