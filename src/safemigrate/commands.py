@@ -506,7 +506,13 @@ def release(config: Config, *, to_version: int | None = None, dry_run: bool = Fa
             on_connect(opened.driver)
         report = run_release(opened, options, env=config.env, database_url=config.database_url, cancel=stop,
                              on_step=on_step)
-    files = () if options.dry_run else tuple(report.write(options.report_dir))
+    if options.dry_run:
+        return ReleaseResult(report)
+    try:
+        files = tuple(report.write(options.report_dir))
+    except OSError as exc:  # after the release (pre-flight checked the folder): its outcome stands
+        return ReleaseResult(report, report_error=f"the report could not be written to {options.report_dir}: "
+                             f"{exc.strerror or exc}")
     return ReleaseResult(report, files)
 
 

@@ -133,7 +133,7 @@ _RELEASE_KEYS: tuple[_Key, ...] = (
     _Key("allow_destructive", bool, default=False, help="release destructive statements (DROP, TRUNCATE, ...) that no ignore comment acknowledges (--allow-destructive)"),
     _Key("checks", dict, help="pre-flight check levels, NAME = \"error\" | \"warn\" | \"off\"; the names: "
          "connect, clean, lock, folder, down_files, lint, destructive, privileges, dependencies, table_sizes, "
-         "blocking_sessions, replication, backup_location, dump_tools, health, staging"),
+         "blocking_sessions, replication, backup_location, dump_tools, report_dir, health, staging"),
     _Key("table_size_warn_mb", float, default=1024.0,
          help="pre-flight warns about a table rewritten or scanned from this size (MiB)"),
     _Key("table_rows_warn", int, default=1_000_000, maximum=10**15,

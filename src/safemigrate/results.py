@@ -74,9 +74,11 @@ class ReleaseResult:
 
     report: ReleaseReport
     report_files: tuple[Path, ...] = ()
+    report_error: str | None = None  # the report files could not be written (the outcome stands)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.report.to_dict(), "report_files": [str(p) for p in self.report_files]}
+        return {**self.report.to_dict(), "report_files": [str(p) for p in self.report_files],
+                "report_error": self.report_error}
 
 
 @dataclass(frozen=True)

@@ -317,3 +317,35 @@ def test_long_transaction_seconds_sets_when_a_running_transaction_is_in_the_way(
     finally:
         worker.join(timeout=30)
         blocker.close()
+
+
+def test_a_report_folder_that_cannot_be_made_refuses_the_release_before_any_change(
+        project: dict[str, Any]) -> None:
+    blocker = project["tmp"] / "a-file"
+    blocker.write_text("")
+    result = run_cli("-path", str(project["folder"]), "-database", project["url"], "--format", "json", "release",
+                     "--no-backup", "--report", str(blocker / "releases"))
+    data = result.json()
+    assert result.exit_code == 1 and data["outcome"] == "refused", result.output
+    check = next(s for s in data["steps"] if s["name"] == "report folder writable")
+    assert check["status"] == "failed" and check["reason"] == f"{blocker} is not a folder, so {blocker / 'releases'} " \
+        "cannot be made"
+    assert version(project["plain"]) == (1, False)  # nothing applied
+    assert "internal error" not in result.stderr
+
+
+def test_a_report_that_cannot_be_written_after_the_release_leaves_its_outcome_standing(
+        project: dict[str, Any]) -> None:
+    """With the folder check turned off, the report's write fails after the migrations ran: the
+    release still says it was released (exit 0), and that the report could not be written."""
+    blocker = project["tmp"] / "a-file"
+    blocker.write_text("")
+    (project["tmp"] / "safemigrate.toml").write_text('[release.checks]\nreport_dir = "off"\n')
+    result = run_cli("-path", str(project["folder"]), "-database", project["url"], "--format", "json", "release",
+                     "--no-backup", "--report", str(blocker / "releases"), cwd=project["tmp"])
+    data = result.json()
+    assert result.exit_code == 0 and data["outcome"] == "released", result.output
+    assert data["report_files"] == []
+    assert data["report_error"].startswith(f"the report could not be written to {blocker / 'releases'}: ")
+    assert version(project["plain"]) == (3, False)
+    assert "internal error" not in result.stderr

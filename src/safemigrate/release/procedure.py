@@ -86,6 +86,7 @@ CHECKS: dict[str, CheckLevel] = {
     "replication": "warn",
     "backup_location": "error",
     "dump_tools": "error",
+    "report_dir": "error",
     "health": "error",
     "staging": "error",
 }
@@ -247,6 +248,7 @@ class _Release:
         if not self.o.no_backup and self.steps:
             results.append(self.check("backup_location", "backup location usable", self._backup_location_check))
             results.append(self.check("dump_tools", "dump tools present and compatible", self._dump_tools_check))
+        results.append(self.check("report_dir", "report folder writable", self._report_dir_check))
         if self.probes:
             results.append(self.check("health", "application healthy before the release", self._health_before))
         if self.o.require_env:
@@ -409,6 +411,18 @@ class _Release:
         if size and free < need:
             return False, f"{free >> 20} MiB free in {existing}, a backup of this database needs ~{need >> 20} MiB", {}
         return True, f"{free >> 20} MiB free in {existing}", {}
+
+    def _report_dir_check(self) -> tuple[bool, str, dict[str, Any]]:
+        """The report is written after everything else: a folder it cannot be written to is
+        found now, before anything changes, not after the migrations ran."""
+        folder = self.o.report_dir
+        existing = folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("."))
+        if not existing.is_dir():
+            where = f"{existing} is not a folder" + ("" if existing == folder else f", so {folder} cannot be made")
+            return False, where, {"report_dir": str(folder)}
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return False, f"{existing} cannot be written to (report folder {folder})", {"report_dir": str(folder)}
+        return True, str(folder) if existing == folder else f"{folder} (made by the release)", {}
 
     def _dump_tools_check(self) -> tuple[bool, str, dict[str, Any]]:
         from .preflight_storage import dump_tools_check

@@ -27,6 +27,9 @@ def render_release(out: Output, result: ReleaseResult, signal_number: int | None
             lines.append(f"next: {spell_text(report.next_command, command)}")
         if result.report_files:
             lines.append("report: " + ", ".join(str(p) for p in result.report_files))
+        if result.report_error:
+            lines.append(f"warning: {result.report_error}; the outcome above is the release's "
+                         "(safemigrate history shows its steps)")
         return "\n".join(lines)
 
     code = report.exit_code
