@@ -166,7 +166,7 @@ def _sha256_of_file(path: str | Path) -> str:
 
 def _sha256_of_files(paths: list[str]) -> list[str]:
     """:func:`_sha256_of_file` of each path, in one loop: ``status`` hashes every applied file
-    (10,000 and more), and two Python calls per file were a fifth of hashing them."""
+    (10,000 and more), here without two Python calls per file."""
     digests: list[str] = []
     append = digests.append
     sha256 = _sha256_constructor()

@@ -187,7 +187,7 @@ def _render_error(out: Output, exc: SafemigrateError, command: str | None) -> No
 # Set by run() when it ran `lint` or `status` without click: those commands leave nothing to clean
 # up at exit (no connection, no file, no atexit handler), so main() skips the interpreter's
 # teardown, which frees every object one by one: 2% of linting 1,000 files, 10% of linting a small
-# folder, 3% of the status of 10,000 files.
+# folder, 2% of the status of 10,000 files.
 _leave_without_teardown: list[bool] = []
 
 
