@@ -242,3 +242,22 @@ def test_postgres_url_tls_default_matches_the_golang_migrate_binary(pg_url: str,
     refused_theirs = "SSL is not enabled" in theirs.stderr
     refused_ours = "SSL" in ours.stderr and ours.exit_code == 1 and "no migration" not in ours.stderr
     assert refused_theirs == refused_ours, (theirs.stderr, ours.stderr)
+
+
+@pytest.mark.parametrize("url", [f"sqlite3://user:{CANARY_PASSWORD}@127.0.0.1:5432/db",
+                                 f"sqlite3://user:{CANARY_PASSWORD}@", f"sqlite3://user:{CANARY_PASSWORD}@@host:port"])
+@pytest.mark.parametrize("command", ["version", "up"])
+def test_a_server_url_given_to_sqlite_makes_no_file_named_with_its_password(
+        folder: Path, tmp_path: Path, url: str, command: str) -> None:
+    work = tmp_path / "work"
+    (work / f"user:{CANARY_PASSWORD}@127.0.0.1:5432").mkdir(parents=True)  # the first URL's "folder" exists
+    result = run_cli("-path", str(folder), "-database", url, command, cwd=work)  # fails on the password in output
+    assert result.exit_code == 1
+    assert "starts like user:password@host" in result.stderr and "no file was made" in result.stderr
+    assert [p.name for p in work.rglob("*") if p.is_file()] == []
+
+
+def test_a_sqlite_file_named_with_an_at_sign_still_opens(folder: Path, tmp_path: Path) -> None:
+    result = run_cli("-path", str(folder), "-database", f"sqlite3://{tmp_path}/team@work.db", "up")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "team@work.db").is_file()

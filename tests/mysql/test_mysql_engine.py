@@ -228,3 +228,25 @@ def test_connection_failures_name_the_url_without_its_password(mysql_url: str, t
         result = run_cli("-path", str(folder), "-database", url, "up")  # run_cli checks for the canary
         assert result.exit_code == 1
         assert "Access denied" in result.stderr and "root:xxxxx@" in result.stderr
+
+
+@pytest.mark.parametrize("table", ["%0D", "trailing%20", "a" * 70, "x%60%3B%20DROP%20TABLE%20t%3B%20--%20"])
+@pytest.mark.parametrize("command", ["version", "status", "up"])
+def test_a_table_name_the_server_refuses_is_a_usage_error_that_changes_nothing(
+        mysql_url: str, tmp_path: Path, table: str, command: str) -> None:
+    from support import run_cli
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "1_t.up.sql").write_text("CREATE TABLE t (id int);\n")
+    sep = "&" if "?" in mysql_url else "?"
+    result = run_cli("-path", str(folder), "-database", f"{mysql_url}{sep}x-migrations-table={table}", command)
+    assert result.exit_code == 2, result.output
+    assert "the server refuses the name of safemigrate's tables" in result.stderr
+    assert "internal error" not in result.stderr
+    driver = open_driver(mysql_url)
+    driver.connect()
+    try:
+        assert driver.query("SHOW TABLES") == []
+    finally:
+        driver.close()

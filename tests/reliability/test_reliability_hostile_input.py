@@ -272,8 +272,10 @@ def test_x_parameters_cannot_inject_sql(dialect: str, tmp_path: Path, request: p
                                                                               (2, "b@example.com")]
         assert "loot" not in db.tables()
         if result.exit_code == 0:  # start the next example from the same state
-            for table in db.tables() - {"users"}:
-                db.execute(f'DROP TABLE "{table}"' if dialect != "mysql" else f"DROP TABLE `{table}`")
+            for table in db.tables() - {"users"}:  # named by the value: quoted as an identifier
+                quote_char = "`" if dialect == "mysql" else '"'
+                name = table.replace(quote_char, quote_char * 2)
+                db.execute(f"DROP TABLE {quote_char}{name}{quote_char}")
 
     attempt()
 

@@ -75,6 +75,8 @@ _SYNTAX_NEAR = re.compile(r"near '(?P<near>.*)' at line (?P<line>\d+)\s*$", re.D
 # MySQL error numbers the driver treats specially.
 ER_EMPTY_QUERY = 1065  # a statement that is only a comment, e.g. /*!99999 ... */ on an older server
 ER_NO_SUCH_TABLE = 1146
+ER_WRONG_TABLE_NAME = 1103  # a name the server refuses (trailing blanks, control characters)
+ER_TOO_LONG_IDENT = 1059
 ER_BAD_FIELD = 1054
 ER_LOCK_WAIT_TIMEOUT = 1205  # metadata lock (lock_wait_timeout) and row lock (innodb_lock_wait_timeout)
 ER_TABLE_ACCESS_DENIED = 1142
@@ -815,6 +817,15 @@ class MysqlDriver(Driver):
         if not isinstance(exc, pymysql.err.MySQLError) or not exc.args:
             return None
         code = exc.args[0]
+        if code in (ER_WRONG_TABLE_NAME, ER_TOO_LONG_IDENT):
+            message = self._clean(str(exc.args[1]) if len(exc.args) > 1 else str(exc))
+            return UsageError(
+                f"the server refuses the name of safemigrate's tables ({message}): "
+                f"{self.version_table.name!r} (x-migrations-table) or {self.history_table.name!r}; "
+                "nothing was changed",
+                hint="name the table in x-migrations-table with at most 64 characters, no control "
+                "characters and no trailing blank",
+            )
         if code in (ER_TABLE_ACCESS_DENIED, ER_COLUMN_ACCESS_DENIED):
             message = self._clean(str(exc.args[1]) if len(exc.args) > 1 else str(exc))
             tables = f"{self.qualified(self.version_table)} and {self.qualified(self.history_table)}"

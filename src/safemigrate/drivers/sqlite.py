@@ -86,6 +86,19 @@ class SqliteDriver(Driver):
                 f"no database file in {url.redacted()}",
                 hint="write the URL as sqlite3://path/to/file.db (relative) or sqlite3:///abs/path.db",
             )
+        # Read before the query is cut off: a password may hold '?' or '#'.
+        head = url.raw.split("://", 1)[1].split("/", 1)[0]
+        if not head.startswith("file:") and ":" in head.rpartition("@")[0]:
+            # sqlite3://user:password@host/db names the file "user:password@host/db": opening it
+            # would create a file whose name holds the password. A server's URL given to the
+            # sqlite3 scheme, almost surely: refused, the file left unmade.
+            raise DatabaseError(
+                f"{url.redacted()} names a SQLite file that starts like user:password@host: SQLite has no "
+                "server to log in to, and no file was made",
+                hint="write sqlite3://path/to/file.db, or use the server's scheme (postgres://, mysql://); "
+                "a file whose name really holds ':' and '@' can be named by a file: URI "
+                "(sqlite3://file:NAME)",
+            )
 
     @property
     def conn(self) -> sqlite3.Connection:
