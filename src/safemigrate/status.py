@@ -14,7 +14,6 @@ applied. The history table lets us be exact where golang-migrate is blind:
 from __future__ import annotations
 
 import bisect
-import itertools
 import operator
 import os
 from collections.abc import Sequence
@@ -361,7 +360,7 @@ def status_table(migrations: list[MigrationStatus]) -> list[str]:
     while shown > 1 and not any(columns[shown - 1]):
         shown -= 1
     # Lazily, row by row: no column of padded cells is held (10,000 strings each).
-    padded = [map(str.ljust, cells, itertools.repeat(width, count))
+    padded = [map(str.ljust, cells, repeat(width, count))
               for cells, width in zip(columns[:shown - 1], widths, strict=False)]
     with cyclic_gc_paused():
         return [(header + "  " + _TABLE_HEADER[-1]).rstrip(),
