@@ -12,7 +12,7 @@ import operator
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache, cached_property
 from itertools import compress, repeat
 from pathlib import Path
@@ -326,6 +326,14 @@ def _plain_name(filename: str, marker: str) -> str:
     return filename.partition("_")[2].rpartition(marker)[0]
 
 
+def _as_columns(versions: list[int], listing: Iterable[tuple[int, str, str | None, str | None]]
+                ) -> tuple[list[int], list[str], list[str | None], list[str | None]]:
+    """A listing's rows as the columns :meth:`MigrationSource.columns` gives (``versions`` is
+    the first column, already built)."""
+    rows = list(listing)
+    return versions, [row[1] for row in rows], [row[2] for row in rows], [row[3] for row in rows]
+
+
 class _LazyMigrations(Mapping[int, Migration]):
     """version -> :class:`Migration`, each built the first time it is asked for.
 
@@ -404,8 +412,7 @@ class _LazyMigrations(Mapping[int, Migration]):
         ups = list(map(self._ups.get, versions))
         downs = list(map(self._downs.get, versions))
         if not (all(ups) and all(downs)):  # a version without one of its files (names are never empty)
-            rows = list(self.listing())
-            return (versions, [row[1] for row in rows], [row[2] for row in rows], [row[3] for row in rows])
+            return _as_columns(versions, self.listing())
         files: list[str] = ups  # type: ignore[assignment]  # no None among them
         if self._names is not None:
             names = list(map(self._names.__getitem__, files))
@@ -423,7 +430,7 @@ class _LazyMigrations(Mapping[int, Migration]):
         built = self._built
         return [
             migration.up.sha256 if (migration := built.get(version)) is not None and migration.up is not None
-            else _sha256_of_files([path])[0]
+            else _sha256_of_file(path)
             for version, path in zip(versions, paths, strict=True)
         ]
 
@@ -515,8 +522,7 @@ class MigrationSource(Record):
         """:meth:`listing` as four lists: the versions, their names, up paths and down paths."""
         if isinstance(self.migrations, _LazyMigrations):
             return self.migrations.columns()
-        rows = list(self.listing())
-        return (list(self.versions), [row[1] for row in rows], [row[2] for row in rows], [row[3] for row in rows])
+        return _as_columns(list(self.versions), self.listing())
 
     def up_sha256s(self, versions: list[int], paths: list[str]) -> list[str]:
         """:meth:`up_sha256` of each of ``versions``, each of which has an up file, at the path
@@ -687,20 +693,19 @@ def _plain_folder(path: Path) -> tuple[list[int], dict[int, str], dict[int, str]
     The descriptor stays open while the entries' types are asked (an entry whose type the
     listing did not give is stat'ed through it).
     """
-    if os.scandir not in os.supports_fd:
-        entries = _scan(path)
-        names = list(map(_NAME_OF, entries))
-        return _plain_listing(entries, names, "\0" + "\0".join(names) + "\0")
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None  # said by the reading by path
+    fd = None
+    if os.scandir in os.supports_fd:
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return None  # said by the reading by path
     try:
         entries = _scan(path, fd)
         names = list(map(_NAME_OF, entries))
         return _plain_listing(entries, names, "\0" + "\0".join(names) + "\0")
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 def _plain_listing(entries: list[os.DirEntry[str]], names: list[str],
