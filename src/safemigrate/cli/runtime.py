@@ -106,6 +106,8 @@ class ProgressSink:
             # writes to is full): the run goes on without its progress. Stopping here would stop
             # a migration between two statements (a dirty database) for want of a log line.
             self._silenced = True
+            with suppress(OSError):  # the spinner's thread is stopped, whatever its last redraw does
+                self._stop_status()
             self._status = None
             # A stream whose reader left is pointed at /dev/null: the rest of the command (its
             # result, the exit's flush) is not stopped by the same lost reader; its exit status
