@@ -137,6 +137,12 @@ def new_release_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
+def _nearest_existing(path: Path) -> Path:
+    """``path`` if it exists, else its nearest ancestor that does (a folder a release would make
+    is checked where it would be made)."""
+    return path if path.exists() else next((p for p in path.parents if p.exists()), Path("/"))
+
+
 class _Release:
     def __init__(self, migrator: Migrator, options: ReleaseOptions, report: ReleaseReport,
                  cancel: Cancel, env: str | None, database_url: str) -> None:
@@ -404,7 +410,7 @@ class _Release:
 
             return probe_s3(storage)
         folder = Path(location)
-        existing = folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("/"))
+        existing = _nearest_existing(folder)
         free = shutil.disk_usage(existing).free
         size = self._database_size()
         need = int(size * 0.5)  # a compressed dump is well under half the database; the last ratio is better
@@ -416,7 +422,7 @@ class _Release:
         """The report is written after everything else: a folder it cannot be written to is
         found now, before anything changes, not after the migrations ran."""
         folder = self.o.report_dir
-        existing = folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("."))
+        existing = _nearest_existing(folder)
         if not existing.is_dir():
             where = f"{existing} is not a folder" + ("" if existing == folder else f", so {folder} cannot be made")
             return False, where, {"report_dir": str(folder)}
